@@ -1,0 +1,72 @@
+"""``kol-admin``: operator commands that run against the database directly (the first admin is
+created here, never from a default password in the code)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from api.problems import Problem
+from api.users import service as users_service
+from api.users.schemas import UserCreate
+from core.access import SYSTEM
+from core.db import connect
+from core.migrate import migrate
+from core.passwords import generate_password
+from core.settings import get_settings
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    applied = migrate(get_settings().database_url)
+    for m in applied:
+        print(f"applied {m.version:04d}_{m.name}")
+    if not applied:
+        print("schema up to date")
+    return 0
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif args.generate_password:
+        password = generate_password()
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+    data = UserCreate(username=args.username, password=password, role=args.role,
+                      display_name=args.display_name or args.username, teams=args.team)
+    with connect(get_settings(), name="kol-admin") as conn:
+        try:
+            user = users_service.create_user(conn, viewer=SYSTEM, data=data)
+        except Problem as exc:
+            print(f"kol-admin: {exc.detail}", file=sys.stderr)
+            return 1
+    print(f"created {user.role} {user.username} (id {user.id}) in teams {', '.join(user.teams)}")
+    if args.generate_password:
+        print(f"password: {password}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kol-admin", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=_migrate)
+
+    create = sub.add_parser("create-user", help="create a nurse, clinician or admin")
+    create.add_argument("--username", required=True)
+    create.add_argument("--role", required=True, choices=["nurse", "clinician", "admin"])
+    create.add_argument("--team", action="append", default=[],
+                        help="team name (created if missing); repeat for several")
+    create.add_argument("--display-name", default="")
+    how = create.add_mutually_exclusive_group()
+    how.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    how.add_argument("--generate-password", action="store_true",
+                     help="generate a password and print it once")
+    create.set_defaults(func=_create_user)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    sys.exit(args.func(args))

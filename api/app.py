@@ -1,0 +1,34 @@
+"""The FastAPI application: one connection pool per process, opened in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.auth.routes import router as auth_router
+from api.health import router as health_router
+from core.db import open_pool
+from core.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = open_pool(settings, name="kol-api")
+        try:
+            yield
+        finally:
+            app.state.pool.close()
+
+    app = FastAPI(title="KOL telemonitoring", version="1", lifespan=lifespan,
+                  openapi_url="/openapi.json")
+    app.state.settings = settings
+    problems.install(app)
+    for router in (health_router, auth_router):
+        app.include_router(router)
+    return app

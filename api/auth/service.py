@@ -1,0 +1,31 @@
+"""Logging in: check a username and password, issue a token."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from psycopg import Connection
+
+from api.auth import tokens
+from api.auth.schemas import Token
+from api.problems import Problem
+from api.users import repository as users_repository
+from core.passwords import hash_password, verify_password
+from core.settings import Settings
+
+# Verified against when the user does not exist, so that a wrong username costs as much time as a
+# wrong password and usernames cannot be told apart by timing.
+_DUMMY_HASH = hash_password(secrets.token_hex(16))
+
+
+def login(conn: Connection[Any], settings: Settings, *, username: str, password: str) -> Token:
+    user = users_repository.find_by_username(conn, username)
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+    if user is None or not user["active"] or not verify_password(user["password_hash"], password):
+        raise Problem(status=401, slug="invalid-credentials",
+                      detail="unknown user or wrong password",
+                      headers={"WWW-Authenticate": "Bearer"})
+    return Token(access_token=tokens.issue(settings, user_id=user["id"]),
+                 expires_in=settings.jwt_ttl_seconds)

@@ -1,0 +1,73 @@
+"""Request dependencies: the settings, a database connection whose transaction the request owns,
+and the authenticated viewer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from psycopg import Connection
+
+from api.auth import tokens
+from api.problems import Problem
+from api.users import repository as users_repository
+from core.access import Role, Viewer
+from core.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def db_conn(request: Request) -> Iterator[Connection[Any]]:
+    """A pooled connection in a transaction that commits when the route returns (before the
+    response is sent) and rolls back if it raises."""
+    with request.app.state.pool.connection() as conn:
+        yield conn
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DbConn = Annotated[Connection[Any], Depends(db_conn, scope="function")]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+def current_viewer(token: Annotated[str | None, Depends(oauth2_scheme)], conn: DbConn,
+                   settings: SettingsDep) -> Viewer:
+    if not token:
+        raise Problem(status=401, slug="unauthorized", detail="a bearer token is required",
+                      headers=_UNAUTHORIZED)
+    try:
+        user_id = tokens.verify(settings, token)
+    except tokens.InvalidToken as exc:
+        raise Problem(status=401, slug="invalid-token", detail="the token is invalid or expired",
+                      headers=_UNAUTHORIZED) from exc
+    user = users_repository.find_by_id(conn, user_id)
+    if user is None or not user["active"]:
+        raise Problem(status=401, slug="invalid-token", detail="the user is no longer active",
+                      headers=_UNAUTHORIZED)
+    return Viewer(user_id=user["id"], username=user["username"], role=user["role"],
+                  team_ids=tuple(user["team_ids"]))
+
+
+CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
+
+
+def require_role(role: Role) -> Callable[[Viewer], Viewer]:
+    """A dependency that admits the viewer only with at least ``role``."""
+
+    def dependency(viewer: CurrentViewer) -> Viewer:
+        if not viewer.at_least(role):
+            raise Problem(status=403, slug="forbidden", detail=f"this needs the {role} role")
+        return viewer
+
+    return dependency
+
+
+ClinicianViewer = Annotated[Viewer, Depends(require_role("clinician"))]
+AdminViewer = Annotated[Viewer, Depends(require_role("admin"))]

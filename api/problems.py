@@ -1,0 +1,63 @@
+"""Errors as ``application/problem+json`` (RFC 9457) with stable ``type`` URIs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "urn:kol:problem:"
+
+
+class Problem(Exception):
+    """Raise from a service or route to answer with a problem document."""
+
+    def __init__(self, *, status: int, slug: str, detail: str = "",
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail or slug)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.headers = headers
+        self.extra = extra
+
+
+def problem_response(*, status: int, slug: str, detail: str = "",
+                     headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": HTTPStatus(status).phrase,
+                            "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+_SLUG_BY_STATUS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+                   405: "method-not-allowed", 409: "conflict", 422: "validation-error",
+                   429: "too-many-requests"}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(status=exc.status, slug=exc.slug, detail=exc.detail,
+                                headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(status=exc.status_code,
+                                slug=_SLUG_BY_STATUS.get(exc.status_code, "http-error"),
+                                detail=str(exc.detail or ""), headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                  for e in exc.errors()]
+        return problem_response(status=422, slug="validation-error",
+                                detail="the request did not validate", errors=errors)

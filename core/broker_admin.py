@@ -1,0 +1,134 @@
+"""Mosquitto dynamic-security administration over MQTT (``$CONTROL/dynamic-security/v1``).
+
+Each device gets a broker client (username = client id = ``device_id``) and a role of its own that
+allows exactly its topics. Disabling or deleting the client makes the broker drop a connected
+session at once."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import queue
+import threading
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from core.settings import Settings
+
+CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
+RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
+
+
+class BrokerAdminError(RuntimeError):
+    pass
+
+
+def device_topics(device_id: str) -> dict[str, str]:
+    base = f"kol/v1/d/{device_id}"
+    return {"readings": f"{base}/readings", "status": f"{base}/status",
+            "receipts": f"{base}/receipts"}
+
+
+def device_role(device_id: str) -> str:
+    return f"device-{device_id}"
+
+
+class BrokerAdmin:
+    """A blocking dynamic-security client; use as a context manager."""
+
+    def __init__(self, *, host: str, port: int, username: str, password: str,
+                 timeout: float = 10.0) -> None:
+        self._timeout = timeout
+        self._responses: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._subscribed = threading.Event()
+        self._connect_error: str | None = None
+        self._seq = itertools.count(1)
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
+                                   client_id="")
+        self._client.username_pw_set(username, password)
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+        self._host, self._port = host, port
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BrokerAdmin:
+        return cls(host=settings.mqtt_host, port=settings.mqtt_port,
+                   username=settings.mqtt_admin_username,
+                   password=settings.mqtt_admin_password.get_secret_value())
+
+    def __enter__(self) -> BrokerAdmin:
+        self._client.connect(self._host, self._port, keepalive=30)
+        self._client.loop_start()
+        if not self._subscribed.wait(self._timeout):
+            self._client.loop_stop()
+            raise BrokerAdminError(self._connect_error or "broker admin connection timed out")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                    properties: Any) -> None:
+        if reason.is_failure:
+            self._connect_error = f"broker refused admin connection: {reason}"
+            return
+        client.subscribe(RESPONSE_TOPIC, qos=1)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
+                      reasons: list[ReasonCode], properties: Any) -> None:
+        self._subscribed.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            self._responses.put(json.loads(message.payload))
+        except ValueError:
+            pass
+
+    def execute(self, *commands: dict[str, Any], tolerate: tuple[str, ...] = ()
+                ) -> list[dict[str, Any]]:
+        """Send commands in one request; raise on any error whose text contains none of
+        ``tolerate``."""
+        tagged = [{**cmd, "correlationData": str(next(self._seq))} for cmd in commands]
+        wanted = {c["correlationData"] for c in tagged}
+        self._client.publish(CONTROL_TOPIC, json.dumps({"commands": tagged}), qos=1)
+        results: list[dict[str, Any]] = []
+        while wanted:
+            try:
+                response = self._responses.get(timeout=self._timeout)
+            except queue.Empty as exc:
+                raise BrokerAdminError("no answer from the dynamic-security plugin") from exc
+            for item in response.get("responses", []):
+                if item.get("correlationData") in wanted:
+                    wanted.discard(item["correlationData"])
+                    results.append(item)
+        errors = [f"{r['command']}: {r['error']}" for r in results
+                  if r.get("error") and not any(t in r["error"] for t in tolerate)]
+        if errors:
+            raise BrokerAdminError("; ".join(errors))
+        return results
+
+    def provision_device(self, device_id: str, password: str) -> None:
+        topics = device_topics(device_id)
+        role = device_role(device_id)
+        # Any leftover client of the same name is removed first, so the new password always holds.
+        self.revoke_device(device_id)
+        self.execute(
+            {"command": "createRole", "rolename": role, "acls": [
+                {"acltype": "publishClientSend", "topic": topics["readings"], "allow": True},
+                {"acltype": "publishClientSend", "topic": topics["status"], "allow": True},
+                {"acltype": "subscribeLiteral", "topic": topics["receipts"], "allow": True},
+            ]},
+            {"command": "createClient", "username": device_id, "clientid": device_id,
+             "password": password, "roles": [{"rolename": role}]},
+        )
+
+    def revoke_device(self, device_id: str) -> None:
+        """Delete the device's broker client and role; a connected session is dropped."""
+        self.execute({"command": "deleteClient", "username": device_id},
+                     {"command": "deleteRole", "rolename": device_role(device_id)},
+                     tolerate=("not found",))

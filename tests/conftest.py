@@ -1,0 +1,122 @@
+"""Session fixtures: the real stack (started or reused once), a fresh migrated database per run,
+and per-test isolation (a rolled-back transaction, unique names)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from core import settings as settings_module
+from core.db import open_pool
+from core.migrate import migrate
+from core.settings import Settings
+from tests.stack import (
+    ROOT,
+    TEST_STACK_DEFAULTS,
+    create_database,
+    drop_database,
+    read_env_file,
+    stack,
+    with_database,
+)
+
+for _key, _value in TEST_STACK_DEFAULTS.items():
+    os.environ.setdefault(_key, _value)
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def stack_env() -> dict[str, str]:
+    """Start (or reuse) the test stack; its connection settings."""
+    stack("up")
+    return read_env_file(Path(os.environ["KOL_STACK_DIR"]) / "kol.env")
+
+
+@pytest.fixture(scope="session")
+def settings(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[Settings]:
+    """Settings for this run, pointing at a database created and migrated for it. They are also
+    written to a settings file and exported, so that services the tests start as subprocesses
+    (gateway, API, workers) use the same database."""
+    admin_url = with_database(stack_env["KOL_DATABASE_URL"], "postgres")
+    name = create_database(admin_url)
+    values = {**stack_env, "KOL_DATABASE_URL": with_database(stack_env["KOL_DATABASE_URL"], name)}
+    env_file = tmp_path_factory.mktemp("settings") / "kol.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    os.environ.update(values)
+    os.environ["KOL_ENV_FILE"] = str(env_file)
+    settings_module.get_settings.cache_clear()
+    migrate(values["KOL_DATABASE_URL"])
+    try:
+        yield settings_module.get_settings()
+    finally:
+        settings_module.get_settings.cache_clear()
+        drop_database(admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def pool(settings: Settings) -> Iterator[ConnectionPool]:
+    pool = open_pool(settings, name="kol-tests", min_size=1, max_size=10)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def conn(pool: ConnectionPool) -> Iterator[psycopg.Connection[Any]]:
+    """A connection whose work is rolled back after the test."""
+    with pool.connection() as connection:
+        connection.autocommit = False
+        try:
+            yield connection
+        finally:
+            connection.rollback()
+
+
+@pytest.fixture
+def committed_conn(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection, for tests whose data other processes must see."""
+    with psycopg.connect(settings.database_url, autocommit=True, row_factory=dict_row) as c:
+        yield c
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def insert_patient(conn: psycopg.Connection[Any], *, team: str | None = None,
+                   profile: str = "kol-standard", name: str | None = None) -> int:
+    """A team (created if needed) and an enrolled patient with threshold version 1, straight in
+    SQL: test data for tests that are not about enrolment."""
+    team_name = team or unique("team")
+    team_row = conn.execute(
+        "insert into teams (name) values (%s) on conflict (name) do update set name = excluded.name"
+        " returning id", (team_name,)).fetchone()
+    assert team_row is not None
+    row = conn.execute(
+        "insert into patients (display_name, team_id, profile, schedule)"
+        " values (%s, %s, %s, %s) returning id",
+        (name or unique("patient"), team_row["id"], profile,
+         Jsonb({"days": ["mon", "thu"], "deadline": "12:00",
+                "types": ["spo2", "pulse", "weight"]}))).fetchone()
+    assert row is not None
+    conn.execute(
+        "insert into threshold_versions (patient_id, version, thresholds, reason)"
+        " select %s, 1, thresholds, 'enrolment: copy of profile ' || name"
+        " from profiles where name = %s", (row["id"], profile))
+    return int(row["id"])
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
