@@ -52,16 +52,18 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "$URL/readyz" >/dev/null || { echo "[run] the API did not become ready" >&2; exit 1; }
 
+export DEMO_ADMIN_PASSWORD
 start sim "$BIN/kol-sim" fleet --api-url "$URL" --username demo-admin \
     --password-env DEMO_ADMIN_PASSWORD --team "Demo hjemmepleje" \
     --patients "$SIM_PATIENTS" --speed "$SIM_SPEED"
-export DEMO_ADMIN_PASSWORD
 
-cat <<EOF
+cat <<BANNER
 
   KOL telemonitoring is running.
   Dashboard:  $URL/
-  Login:      demo-nurse / $DEMO_NURSE_PASSWORD   (clinician: demo-clinician / $DEMO_CLINICIAN_PASSWORD,
-              admin: demo-admin / $DEMO_ADMIN_PASSWORD)
+  Login:      demo-nurse / $DEMO_NURSE_PASSWORD
+              (clinician: demo-clinician / $DEMO_CLINICIAN_PASSWORD, admin: demo-admin / $DEMO_ADMIN_PASSWORD)
   API docs:   $URL/docs      Readiness: $URL/readyz      Ctrl-C stops everything.
 
+BANNER
+wait
