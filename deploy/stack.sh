@@ -143,43 +143,14 @@ pg_down() {
 mqtt_pid() { [ -f "$MQDIR/mosquitto.pid" ] && cat "$MQDIR/mosquitto.pid"; }
 mqtt_running() { local pid; pid=$(mqtt_pid 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 
-mqtt_ctrl() {
-    mosquitto_ctrl -h 127.0.0.1 -p "$KOL_MQTT_PORT" -u "$MQTT_ADMIN_USER" -P "$KOL_MQTT_ADMIN_PASSWORD" \
-        dynsec "$@"
-}
-
 mqtt_up() {
     [ -n "$DYNSEC_PLUGIN" ] || die "mosquitto's dynamic-security plugin not found; run deploy/install.sh"
     if [ ! -f "$MQDIR/dynamic-security.json" ]; then
         mosquitto_ctrl dynsec init "$MQDIR/dynamic-security.json" "$MQTT_ADMIN_USER" \
             "$KOL_MQTT_ADMIN_PASSWORD" >/dev/null
     fi
-    cat > "$MQDIR/mosquitto.conf" <<EOF
-# Written by deploy/stack.sh.
-per_listener_settings false
-allow_anonymous false
-listener $KOL_MQTT_PORT 127.0.0.1
-plugin $DYNSEC_PLUGIN
-plugin_opt_config_file $MQDIR/dynamic-security.json
-persistence true
-persistence_location $MQDIR/data/
-autosave_interval 10
-# The gateway acknowledges only after its database commit, so the broker must let many QoS 1
-# messages wait for that ack, and queue for sessions that are offline, without dropping any.
-max_inflight_messages 10000
-max_queued_messages 5000000
-max_queued_bytes 0
-# Oversized batches must reach the gateway, which dead-letters them as too_large.
-max_packet_size 1048576
-persistent_client_expiration 30d
-pid_file $MQDIR/mosquitto.pid
-log_dest file $MQDIR/mosquitto.log
-log_type error
-log_type warning
-log_type notice
-log_type information
-connection_messages true
-EOF
+    sh "$ROOT/deploy/mosquitto/write-config.sh" "$MQDIR/mosquitto.conf" 127.0.0.1 "$KOL_MQTT_PORT" \
+        "$DYNSEC_PLUGIN" "$MQDIR"
     ensure_dirs
     if mqtt_running; then
         log "mosquitto: running on 127.0.0.1:$KOL_MQTT_PORT"
@@ -189,17 +160,8 @@ EOF
         wait_port "$KOL_MQTT_PORT" mosquitto
         log "mosquitto: started on 127.0.0.1:$KOL_MQTT_PORT"
     fi
-    # mosquitto_ctrl exits 0 even on "not found", so look the client up in the listing.
-    if ! mqtt_ctrl listClients 2>/dev/null | grep -qx "$MQTT_GATEWAY_USER"; then
-        mqtt_ctrl createRole kol-gateway >/dev/null
-        # Plain and shared subscriptions to every device's readings and status.
-        mqtt_ctrl addRoleACL kol-gateway subscribePattern 'kol/v1/d/#' allow 5 >/dev/null
-        mqtt_ctrl addRoleACL kol-gateway subscribePattern '$share/#' allow 5 >/dev/null
-        mqtt_ctrl addRoleACL kol-gateway publishClientSend 'kol/v1/d/+/receipts' allow 5 >/dev/null
-        mqtt_ctrl createClient "$MQTT_GATEWAY_USER" -p "$KOL_MQTT_GATEWAY_PASSWORD" >/dev/null
-        mqtt_ctrl addClientRole "$MQTT_GATEWAY_USER" kol-gateway 5 >/dev/null
-        log "mosquitto: gateway account created"
-    fi
+    sh "$ROOT/deploy/mosquitto/accounts.sh" 127.0.0.1 "$KOL_MQTT_PORT" "$MQTT_ADMIN_USER" \
+        "$KOL_MQTT_ADMIN_PASSWORD" "$MQTT_GATEWAY_USER" "$KOL_MQTT_GATEWAY_PASSWORD"
 }
 
 mqtt_down() {
