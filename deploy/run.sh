@@ -8,7 +8,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=deploy/versions.sh
 source "$ROOT/deploy/versions.sh"
 BIN="$ROOT/.venv/bin"
-export KOL_ENV_FILE="$KOL_STACK_DIR/kol.env"
+export KOL_ENV_FILE="${KOL_ENV_FILE:-$KOL_STACK_DIR/kol.env}"
 [ -f "$KOL_ENV_FILE" ] || { echo "run.sh: no $KOL_ENV_FILE; run deploy/stack.sh up" >&2; exit 1; }
 SIM_PATIENTS="${KOL_SIM_PATIENTS:-40}"
 # Simulated seconds per real second: 3600 shows an hour of the fleet's life every second.

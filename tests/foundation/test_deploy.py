@@ -1,0 +1,82 @@
+"""The two paths to a running platform (scripts, compose) must describe the same stack."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import httpx
+import pytest
+import yaml
+
+from core.settings import Settings
+from tests.stack import ROOT
+
+
+def _script_defaults() -> dict[str, str]:
+    text = (ROOT / "deploy" / "versions.sh").read_text()
+    return dict(re.findall(r'^(\w+)="\$\{\w+:-([^}]*)\}"', text, flags=re.M))
+
+
+def test_compose_matches_the_scripts() -> None:
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+    services = compose["services"]
+    defaults = _script_defaults()
+    host_ports = {name: int(s["ports"][0].split(":")[1]) for name, s in services.items()
+                  if "ports" in s}
+    assert host_ports == {"timescaledb": int(defaults["KOL_PG_PORT"]),
+                          "mosquitto": int(defaults["KOL_MQTT_PORT"]),
+                          "redis": int(defaults["KOL_REDIS_PORT"]),
+                          "api": int(defaults["KOL_API_PORT"])}
+    upstream = defaults["TIMESCALEDB_DEBIAN"].split("+")[0]
+    image = services["timescaledb"]["image"]
+    assert image == f"timescale/timescaledb:{upstream}-pg{defaults['PG_MAJOR']}"
+
+    run_sh = (ROOT / "deploy" / "run.sh").read_text()
+    started_by_script = set(re.findall(r'^start \w+ "\$BIN/(kol-[a-z]+)"', run_sh, flags=re.M))
+    commands = [s["command"][0] for s in services.values() if isinstance(s.get("command"), list)]
+    started_by_compose = {c for c in commands if c.startswith("kol-") and c != "kol-admin"}
+    # The simulated fleet is a demo of make run, not part of a deployment.
+    assert started_by_script - {"kol-sim"} == started_by_compose
+
+    platform_env = services["api"]["environment"]
+    assert set(platform_env) <= {f"KOL_{name.upper()}" for name in Settings.model_fields}
+
+
+@pytest.mark.slow
+def test_run_starts_every_service_and_prints_a_working_login(settings: Settings) -> None:
+    env = {**os.environ, "KOL_SIM_PATIENTS": "3"}
+    process = subprocess.Popen(["bash", str(ROOT / "deploy" / "run.sh")], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    assert process.stdout is not None
+    lines: list[str] = []
+    login: tuple[str, str] | None = None
+    url = ""
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and login is None:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Dashboard:" in line:
+                url = line.split("Dashboard:")[1].strip().rstrip("/")
+            if match := re.search(r"Login:\s+(\S+) / (\S+)", line):
+                login = (match.group(1), match.group(2))
+        assert login is not None, "no login banner:\n" + "".join(lines[-40:])
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        ready = httpx.get(f"{url}/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["database"]["timescaledb"]
+        token = httpx.post(f"{url}/api/v1/auth/token",
+                           data={"username": login[0], "password": login[1]})
+        assert token.status_code == 200, token.text
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=30)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/healthz")
