@@ -29,7 +29,7 @@ APT_PACKAGES=(
     build-essential cmake dpkg-dev libssl-dev
     mosquitto mosquitto-clients
     redis-server
-    ca-certificates
+    ca-certificates curl
 )
 if [ "$WITH_BROWSER" -eq 1 ]; then APT_PACKAGES+=(chromium); fi
 

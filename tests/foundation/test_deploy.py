@@ -80,3 +80,15 @@ def test_run_starts_every_service_and_prints_a_working_login(settings: Settings)
         process.wait(timeout=30)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/healthz")
+
+
+def test_a_second_install_only_verifies() -> None:
+    """`make test` has just installed everything, so running the installer again must find all of
+    it in place: no apt run, no TimescaleDB build, no pip install."""
+    result = subprocess.run(["bash", str(ROOT / "deploy" / "install.sh"), "--browser"],
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.splitlines() == [
+        "[install] apt: all packages present",
+        f"[install] timescaledb {_script_defaults()['TIMESCALEDB_DEBIAN'].split('+')[0]}: installed",
+        "[install] venv: up to date",
+    ]
