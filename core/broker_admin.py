@@ -113,22 +113,42 @@ class BrokerAdmin:
         return results
 
     def provision_device(self, device_id: str, password: str) -> None:
-        topics = device_topics(device_id)
-        role = device_role(device_id)
-        # Any leftover client of the same name is removed first, so the new password always holds.
-        self.revoke_device(device_id)
-        self.execute(
-            {"command": "createRole", "rolename": role, "acls": [
-                {"acltype": "publishClientSend", "topic": topics["readings"], "allow": True},
-                {"acltype": "publishClientSend", "topic": topics["status"], "allow": True},
-                {"acltype": "subscribeLiteral", "topic": topics["receipts"], "allow": True},
-            ]},
-            {"command": "createClient", "username": device_id, "clientid": device_id,
-             "password": password, "roles": [{"rolename": role}]},
-        )
+        self.provision_devices([(device_id, password)])
+
+    def provision_devices(self, devices: list[tuple[str, str]], chunk: int = 100) -> None:
+        """Provision ``(device_id, password)`` pairs, many per request: a round trip per device is
+        slow for a fleet (load tests provision thousands). The plugin rewrites its whole
+        configuration file after every command, so the cost per device grows with the number of
+        clients; ``chunk`` keeps each request well inside the answer timeout."""
+        for i in range(0, len(devices), chunk):
+            part = devices[i:i + chunk]
+            # Any leftover client of the same name is removed first, so the new password holds.
+            self.revoke_devices([device_id for device_id, _ in part])
+            commands: list[dict[str, Any]] = []
+            for device_id, password in part:
+                topics = device_topics(device_id)
+                role = device_role(device_id)
+                commands += [
+                    {"command": "createRole", "rolename": role, "acls": [
+                        {"acltype": "publishClientSend", "topic": topics["readings"],
+                         "allow": True},
+                        {"acltype": "publishClientSend", "topic": topics["status"],
+                         "allow": True},
+                        {"acltype": "subscribeLiteral", "topic": topics["receipts"],
+                         "allow": True},
+                    ]},
+                    {"command": "createClient", "username": device_id, "clientid": device_id,
+                     "password": password, "roles": [{"rolename": role}]},
+                ]
+            self.execute(*commands)
 
     def revoke_device(self, device_id: str) -> None:
         """Delete the device's broker client and role; a connected session is dropped."""
-        self.execute({"command": "deleteClient", "username": device_id},
-                     {"command": "deleteRole", "rolename": device_role(device_id)},
-                     tolerate=("not found",))
+        self.revoke_devices([device_id])
+
+    def revoke_devices(self, device_ids: list[str]) -> None:
+        commands: list[dict[str, Any]] = []
+        for device_id in device_ids:
+            commands += [{"command": "deleteClient", "username": device_id},
+                         {"command": "deleteRole", "rolename": device_role(device_id)}]
+        self.execute(*commands, tolerate=("not found",))
