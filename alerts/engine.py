@@ -1,0 +1,419 @@
+"""The vectorized alert engine: readings of many patients in, breaches out, as arrays.
+
+Readings are grouped into series (patient, type) by one sort; every window a rule needs
+(baseline, 3 days, 30 days) is found for all readings at once with ``np.searchsorted`` on a
+combined (series, time) key, and windowed medians, MADs and Theil–Sen slopes are taken on padded
+matrices, one per window-width bucket (powers of two), so no Python loop runs over readings or
+patients. :mod:`alerts.reference` is the same rules as a plain loop; the property tests hold the two
+to identical output.
+
+NaN policy: readings whose value is not finite are ignored (never in a window, never a breach); a
+limit that is NaN is off; a statistic over too few readings is NaN and breaches nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from alerts.schemas import ThresholdArrays
+from core.measurement_types import MEASUREMENT_TYPES, TYPE_BY_INDEX
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+DAY_US = 86_400_000_000
+BASELINE_FROM_US = 14 * DAY_US
+"""The baseline window: readings measured in ``[t - 14 d, t - 2 d)``."""
+BASELINE_TO_US = 2 * DAY_US
+BASELINE_MIN_READINGS = 5
+CHANGE_WINDOW_US = 3 * DAY_US
+"""``change_3d``: against the median of readings in ``[t - 3 d, t)``."""
+LOSS_OLD_FROM_US = 30 * DAY_US
+"""``loss_30d``: median of ``[t - 30 d, t - 20 d)`` against median of ``[t - 3 d, t]``."""
+LOSS_OLD_TO_US = 20 * DAY_US
+SLOPE_WINDOW_US = 3 * DAY_US
+"""``slope_3d``: Theil–Sen slope of readings in ``[t - 3 d, t]``, at least 3 readings."""
+SLOPE_MIN_READINGS = 3
+SLOPE_DAYS = 3.0
+MAD_TO_SD = 1.4826
+LONGEST_LOOKBACK_US = LOSS_OLD_FROM_US
+"""How much history before the evaluated readings the rules read (the streaming query's window)."""
+
+RULES = ("absolute", "baseline", "change_3d", "loss_30d", "slope_3d", "combined")
+ABSOLUTE, BASELINE, CHANGE_3D, LOSS_30D, SLOPE_3D, COMBINED = range(len(RULES))
+SEVERITIES = ("none", "yellow", "red")
+YELLOW, RED = 1, 2
+COMBINED_TYPE = "spo2+pulse"
+"""The ``type`` of combined-rule alerts: they are about both SpO2 and pulse."""
+
+N_TYPES = len(TYPE_BY_INDEX)
+SPO2 = MEASUREMENT_TYPES["spo2"].index
+PULSE = MEASUREMENT_TYPES["pulse"].index
+_KEY_LIMIT = 2 ** 62
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Readings:
+    """Readings of many patients, in any order. ``patient`` indexes the threshold arrays
+    (``0 <= patient < P``); (patient, type, measured_at) must be unique, as in the database."""
+
+    patient: IntArray
+    type_index: npt.NDArray[np.int16]
+    measured_at: npt.NDArray[np.datetime64]
+    """``datetime64[us]``, UTC."""
+    value: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.patient.shape[0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Breaches:
+    """One row per (reading, rule) that breached, sorted by reading then rule.
+
+    ``reading`` indexes the input; ``partner`` is the pulse reading of a combined breach (else
+    -1). ``metric`` is what was compared with ``limit``: the value (absolute), value minus
+    baseline (baseline, change_3d), percent loss (loss_30d), change over 3 days by the slope
+    (slope_3d), the averaged z-score (combined). ``reference`` is the baseline or window median
+    the metric was taken against (NaN for absolute and slope_3d).
+    """
+
+    reading: IntArray
+    partner: IntArray
+    rule: npt.NDArray[np.int8]
+    severity: npt.NDArray[np.int8]
+    metric: FloatArray
+    limit: FloatArray
+    reference: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.reading.shape[0])
+
+    @classmethod
+    def empty(cls) -> Breaches:
+        return cls.concat([])
+
+    @classmethod
+    def concat(cls, parts: list[Breaches]) -> Breaches:
+        def cat(name: str, dtype: type) -> npt.NDArray[Any]:
+            return np.concatenate([getattr(p, name) for p in parts] or [np.empty(0, dtype)]
+                                  ).astype(dtype, copy=False)
+        return cls(reading=cat("reading", np.int64), partner=cat("partner", np.int64),
+                   rule=cat("rule", np.int8), severity=cat("severity", np.int8),
+                   metric=cat("metric", np.float64), limit=cat("limit", np.float64),
+                   reference=cat("reference", np.float64))
+
+    def take(self, order: IntArray) -> Breaches:
+        return Breaches(reading=self.reading[order], partner=self.partner[order],
+                        rule=self.rule[order], severity=self.severity[order],
+                        metric=self.metric[order], limit=self.limit[order],
+                        reference=self.reference[order])
+
+
+def evaluate(readings: Readings, thresholds: ThresholdArrays,
+             evaluate_mask: BoolArray | None = None) -> Breaches:
+    """Evaluate every rule for the readings in ``evaluate_mask`` (default: all); the other
+    readings serve as history only.
+
+    Parameters
+    ----------
+    readings : Readings
+        New readings and the history the rules need (see ``LONGEST_LOOKBACK_US``).
+    thresholds : ThresholdArrays
+        Per-patient limits, indexed by ``readings.patient``.
+    evaluate_mask : ndarray of bool, optional
+        Which readings to evaluate.
+
+    Returns
+    -------
+    Breaches
+
+    Examples
+    --------
+    >>> from alerts.schemas import Thresholds, ThresholdArrays, TypeThresholds, AbsoluteLimits
+    >>> th = ThresholdArrays.from_documents([Thresholds(spo2=TypeThresholds(
+    ...     absolute=AbsoluteLimits(red_low=88, yellow_low=90)))])
+    >>> r = Readings(patient=np.array([0, 0]), type_index=np.array([0, 0], np.int16),
+    ...              measured_at=np.array(["2026-01-01", "2026-01-02"], "datetime64[us]"),
+    ...              value=np.array([89.0, 95.0]))
+    >>> b = evaluate(r, th)
+    >>> b.reading.tolist(), [SEVERITIES[s] for s in b.severity]
+    ([0], ['yellow'])
+    """
+    n = len(readings)
+    mask = np.ones(n, np.bool_) if evaluate_mask is None else np.asarray(evaluate_mask, np.bool_)
+    value = np.asarray(readings.value, np.float64)
+    keep = np.flatnonzero(np.isfinite(value))
+    if keep.size == 0 or not mask[keep].any():
+        return Breaches.empty()
+    t = readings.measured_at.astype("datetime64[us]").view(np.int64)
+    patient = np.asarray(readings.patient, np.int64)
+    series = patient[keep] * N_TYPES + readings.type_index[keep].astype(np.int64)
+    order = np.lexsort((t[keep], series))
+    idx = keep[order]
+    ts = t[idx]
+    span = int(ts.max() - ts.min()) + LONGEST_LOOKBACK_US + 2 * DAY_US
+    # The combined (series, time) key must fit in int64: split into patient chunks if needed.
+    patients_per_chunk = max(1, _KEY_LIMIT // span // N_TYPES)
+    sorted_patient = patient[idx]
+    _, dense_patient = np.unique(sorted_patient, return_inverse=True)
+    chunk = dense_patient // patients_per_chunk
+    bounds = np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1], True])
+    parts = [
+        _evaluate_sorted(idx[a:b], patient, readings.type_index, t, value, mask, thresholds)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)  # chunks of patients, rarely > 1
+    ]
+    result = Breaches.concat(parts)
+    return result.take(np.lexsort((result.rule, result.reading)))
+
+
+def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray[np.int16],
+                     t_all: IntArray, value_all: FloatArray, mask_all: BoolArray,
+                     th: ThresholdArrays) -> Breaches:
+    """Rules for readings ``idx`` (original indices), sorted by (patient, type, time)."""
+    p = patient_all[idx]
+    ty = type_all[idx].astype(np.int64)
+    ts = t_all[idx]
+    v = value_all[idx]
+    ev = mask_all[idx]
+    series = p * N_TYPES + ty
+    new_series = np.r_[True, series[1:] != series[:-1]]
+    sid = np.cumsum(new_series) - 1
+    t0 = ts.min() - LONGEST_LOOKBACK_US - DAY_US
+    span = int(ts.max() - t0) + 2
+    key = sid * span + (ts - t0)
+    if np.any(key[1:] == key[:-1]):
+        raise ValueError("readings must be unique per (patient, type, measured_at)")
+
+    def limit(field: npt.NDArray[np.float64]) -> FloatArray:
+        return field[p, ty]
+
+    def window(rows: IntArray, back_from: int, back_to: int) -> tuple[IntArray, IntArray]:
+        """Index range of readings in ``[t - back_from, t - back_to)`` of each row's series
+        (``back_to = -1`` includes the reading itself)."""
+        k = key[rows]
+        return (np.searchsorted(key, k - back_from, "left"),
+                np.searchsorted(key, k - back_to, "left"))
+
+    parts: list[Breaches] = []
+
+    # Absolute limits.
+    lows = [(th.red_low, RED), (th.yellow_low, YELLOW)]
+    highs = [(th.red_high, RED), (th.yellow_high, YELLOW)]
+    rows = np.flatnonzero(ev)
+    sev, lim = _graded(v[rows] * -1.0, [(-limit(f)[rows], s) for f, s in lows], strict=True)
+    sev_h, lim_h = _graded(v[rows], [(limit(f)[rows], s) for f, s in highs], strict=True)
+    use_high = sev_h > sev
+    sev = np.where(use_high, sev_h, sev)
+    lim = np.where(use_high, lim_h, -lim)
+    parts.append(_breaches(idx, rows, sev, ABSOLUTE, v[rows], lim, np.full(rows.size, np.nan)))
+
+    # Baseline-relative limits, and the baselines the combined rule needs.
+    base_limits = (th.drop_red, th.drop_yellow, th.rise_red, th.rise_yellow)
+    wants_base = ev & np.any([np.isfinite(limit(f)) for f in base_limits], axis=0)
+    pair = _pulse_partner(key, sid, series, ts, t0, span, ty)
+    combined_rows = np.flatnonzero((ty == SPO2) & (pair >= 0) & np.isfinite(th.z_yellow[p]))
+    combined_rows = combined_rows[ev[combined_rows] | ev[pair[combined_rows]]]
+    need = np.zeros(idx.size, np.bool_)
+    need[wants_base] = True
+    need[combined_rows] = True
+    need[pair[combined_rows]] = True
+    base_rows = np.flatnonzero(need)
+    lo, hi = window(base_rows, BASELINE_FROM_US, BASELINE_TO_US)
+    enough = (hi - lo) >= BASELINE_MIN_READINGS
+    median = np.full(idx.size, np.nan)
+    mad = np.full(idx.size, np.nan)
+    median[base_rows[enough]], mad[base_rows[enough]] = windowed_median(
+        v, lo[enough], hi[enough], with_mad=True)
+
+    rows = np.flatnonzero(wants_base & np.isfinite(median))
+    deviation = v[rows] - median[rows]
+    sev_d, lim_d = _graded(-deviation, [(limit(th.drop_red)[rows], RED),
+                                        (limit(th.drop_yellow)[rows], YELLOW)])
+    sev_r, lim_r = _graded(deviation, [(limit(th.rise_red)[rows], RED),
+                                       (limit(th.rise_yellow)[rows], YELLOW)])
+    use_rise = sev_r > sev_d
+    parts.append(_breaches(idx, rows, np.where(use_rise, sev_r, sev_d), BASELINE, deviation,
+                           np.where(use_rise, lim_r, -lim_d), median[rows]))
+
+    # change_3d: against the median of the previous 3 days.
+    rows = np.flatnonzero(ev & np.isfinite(limit(th.change_3d_yellow)))
+    lo, hi = window(rows, CHANGE_WINDOW_US, 0)
+    rows, lo, hi = rows[hi > lo], lo[hi > lo], hi[hi > lo]
+    ref, _ = windowed_median(v, lo, hi)
+    change = v[rows] - ref
+    lim = limit(th.change_3d_yellow)[rows]
+    sev = np.where(np.abs(change) >= lim, YELLOW, 0)
+    parts.append(_breaches(idx, rows, sev, CHANGE_3D, change, np.copysign(lim, change), ref))
+
+    # loss_30d: median of days 30..20 before against the last 3 days' median.
+    rows = np.flatnonzero(ev & np.isfinite(limit(th.loss_30d_pct_yellow)))
+    lo_old, hi_old = window(rows, LOSS_OLD_FROM_US, LOSS_OLD_TO_US)
+    lo_new, hi_new = window(rows, CHANGE_WINDOW_US, -1)
+    ok = hi_old > lo_old
+    rows, lo_old, hi_old, lo_new, hi_new = (a[ok] for a in (rows, lo_old, hi_old, lo_new, hi_new))
+    old, _ = windowed_median(v, lo_old, hi_old)
+    new, _ = windowed_median(v, lo_new, hi_new)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = (old - new) / old * 100.0
+    lim = limit(th.loss_30d_pct_yellow)[rows]
+    parts.append(_breaches(idx, rows, np.where(loss >= lim, YELLOW, 0), LOSS_30D, loss, lim, old))
+
+    # slope_3d: Theil–Sen slope over the last 3 days, as change per 3 days.
+    fall_l, rise_l = limit(th.slope_3d_fall_yellow), limit(th.slope_3d_rise_yellow)
+    rows = np.flatnonzero(ev & (np.isfinite(fall_l) | np.isfinite(rise_l)))
+    lo, hi = window(rows, SLOPE_WINDOW_US, -1)
+    ok = (hi - lo) >= SLOPE_MIN_READINGS
+    rows, lo, hi = rows[ok], lo[ok], hi[ok]
+    change = theil_sen(ts, v, lo, hi) * SLOPE_DAYS
+    sev_f, lim_f = _graded(-change, [(fall_l[rows], YELLOW)])
+    sev_r, lim_r = _graded(change, [(rise_l[rows], YELLOW)])
+    use_rise = sev_r > sev_f
+    parts.append(_breaches(idx, rows, np.where(use_rise, sev_r, sev_f), SLOPE_3D, change,
+                           np.where(use_rise, lim_r, -lim_f), np.full(rows.size, np.nan)))
+
+    # Combined: SpO2 fall and pulse rise in units of own variability, averaged.
+    rows = combined_rows
+    partner = pair[rows]
+    pp = p[rows]
+    sd_s = np.maximum(mad[rows] * MAD_TO_SD, th.spo2_sd_floor[pp])
+    sd_p = np.maximum(mad[partner] * MAD_TO_SD, th.pulse_sd_floor[pp])
+    z = ((median[rows] - v[rows]) / sd_s + (v[partner] - median[partner]) / sd_p) / 2.0
+    sev, lim = _graded(z, [(th.z_red[pp], RED), (th.z_yellow[pp], YELLOW)])
+    parts.append(_breaches(idx, rows, sev, COMBINED, z, lim, median[rows],
+                           partner=idx[partner]))
+    return Breaches.concat(parts)
+
+
+def _graded(metric: FloatArray, levels: list[tuple[FloatArray, int]], *, strict: bool = False
+            ) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Highest severity whose limit the metric reaches (``>=``, or ``>`` if ``strict``), and that
+    limit. ``levels`` go from the most to the least severe; NaN limits never match."""
+    severity = np.zeros(metric.shape, np.int64)
+    crossed = np.full(metric.shape, np.nan)
+    with np.errstate(invalid="ignore"):
+        for lim, level in reversed(levels):  # a fixed handful of levels, not readings
+            hit = metric > lim if strict else metric >= lim
+            severity = np.where(hit, level, severity)
+            crossed = np.where(hit, lim, crossed)
+    return severity, crossed
+
+
+def _breaches(idx: IntArray, rows: IntArray, severity: npt.NDArray[np.int64], rule: int,
+              metric: FloatArray, limit: FloatArray, reference: FloatArray,
+              partner: IntArray | None = None) -> Breaches:
+    hit = severity > 0
+    k = int(hit.sum())
+    return Breaches(
+        reading=idx[rows[hit]],
+        partner=np.full(k, -1, np.int64) if partner is None else partner[hit],
+        rule=np.full(k, rule, np.int8), severity=severity[hit].astype(np.int8),
+        metric=metric[hit], limit=limit[hit], reference=reference[hit])
+
+
+def _pulse_partner(key: IntArray, sid: IntArray, series: IntArray, ts: IntArray, t0: int,
+                   span: int, ty: IntArray) -> IntArray:
+    """For each SpO2 reading, the position of the same patient's pulse reading measured at the
+    same instant (the oximeter gives both), else -1."""
+    out = np.full(key.size, -1, np.int64)
+    spo2 = np.flatnonzero(ty == SPO2)
+    if spo2.size == 0:
+        return out
+    # Series ids are dense in sort order; the pulse series of a patient, if present, is the
+    # sid whose series number is this one's plus (PULSE - SPO2).
+    first_of_sid = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
+    series_of_sid = series[first_of_sid]
+    want = series[spo2] + (PULSE - SPO2)
+    pos = np.searchsorted(series_of_sid, want)
+    pos_c = np.minimum(pos, series_of_sid.size - 1)
+    has = series_of_sid[pos_c] == want
+    target = pos_c * span + (ts[spo2] - t0)
+    at = np.searchsorted(key, target)
+    at_c = np.minimum(at, key.size - 1)
+    found = has & (key[at_c] == target)
+    out[spo2[found]] = at_c[found]
+    return out
+
+
+def _width_buckets(n: IntArray) -> list[tuple[int, IntArray]]:
+    """Rows grouped by the power-of-two width that holds their window."""
+    width = np.left_shift(1, np.ceil(np.log2(np.maximum(n, 1))).astype(np.int64))
+    return [(int(w), np.flatnonzero(width == w)) for w in np.unique(width)]
+
+
+def windowed_median(values: FloatArray, lo: IntArray, hi: IntArray, *, with_mad: bool = False
+                    ) -> tuple[FloatArray, FloatArray]:
+    """Median (and median absolute deviation) of ``values[lo[i]:hi[i]]`` for every ``i``.
+
+    Windows must be non-empty. The median of an even count is the mean of the two middle values.
+
+    Examples
+    --------
+    >>> v = np.array([1.0, 5.0, 2.0, 8.0])
+    >>> windowed_median(v, np.array([0, 1]), np.array([3, 4]), with_mad=True)
+    (array([2., 5.]), array([1., 3.]))
+    """
+    n = hi - lo
+    median = np.empty(n.size)
+    mad = np.full(n.size, np.nan)
+    for width, rows in _width_buckets(n):  # a few bucket widths, not rows
+        cols = np.arange(width)
+        count = n[rows]
+        valid = cols[None, :] < count[:, None]
+        gather = np.minimum(lo[rows, None] + cols[None, :], values.size - 1)
+        m = np.where(valid, values[gather], np.inf)
+        m.sort(axis=1)
+        med = _middle(m, count)
+        median[rows] = med
+        if with_mad:
+            d = np.where(valid, np.abs(m - med[:, None]), np.inf)
+            d.sort(axis=1)
+            mad[rows] = _middle(d, count)
+    return median, mad
+
+
+def _middle(sorted_rows: FloatArray, count: IntArray) -> FloatArray:
+    r = np.arange(count.size)
+    result: FloatArray = (sorted_rows[r, (count - 1) // 2] + sorted_rows[r, count // 2]) / 2.0
+    return result
+
+
+_PAIRS: dict[int, tuple[IntArray, IntArray]] = {}
+
+
+def _pairs(width: int) -> tuple[IntArray, IntArray]:
+    if width not in _PAIRS:
+        i, j = np.triu_indices(width, k=1)
+        _PAIRS[width] = (i.astype(np.int64), j.astype(np.int64))
+    return _PAIRS[width]
+
+
+def theil_sen(t_us: IntArray, values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    """Theil–Sen slope (median of pairwise slopes, per day) of each window
+    ``[lo[i], hi[i])``, which must hold readings at distinct times.
+
+    Examples
+    --------
+    >>> t = np.array([0, 1, 2, 3]) * DAY_US
+    >>> theil_sen(t, np.array([10.0, 9.0, 50.0, 7.0]), np.array([0]), np.array([4]))
+    array([-1.])
+    """
+    n = hi - lo
+    slope = np.empty(n.size)
+    for width, rows in _width_buckets(n):  # a few bucket widths, not rows
+        i, j = _pairs(width)
+        count = n[rows]
+        valid = j[None, :] < count[:, None]
+        a = np.minimum(lo[rows, None] + i[None, :], values.size - 1)
+        b = np.minimum(lo[rows, None] + j[None, :], values.size - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = (values[b] - values[a]) / ((t_us[b] - t_us[a]) / DAY_US)
+        s = np.where(valid, s, np.inf)
+        s.sort(axis=1)
+        slope[rows] = _middle(s, count * (count - 1) // 2)
+    return slope

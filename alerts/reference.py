@@ -1,0 +1,166 @@
+"""The alert rules as a plain per-reading loop: slow, obviously correct, used only by tests and
+``benchmarks/alerts.py`` to check :func:`alerts.engine.evaluate` (same constants, same output).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from itertools import combinations
+
+import numpy as np
+import numpy.typing as npt
+
+from alerts.engine import (
+    ABSOLUTE,
+    BASELINE,
+    BASELINE_FROM_US,
+    BASELINE_MIN_READINGS,
+    BASELINE_TO_US,
+    CHANGE_3D,
+    CHANGE_WINDOW_US,
+    COMBINED,
+    DAY_US,
+    LOSS_30D,
+    LOSS_OLD_FROM_US,
+    LOSS_OLD_TO_US,
+    MAD_TO_SD,
+    PULSE,
+    RED,
+    SLOPE_3D,
+    SLOPE_DAYS,
+    SLOPE_MIN_READINGS,
+    SLOPE_WINDOW_US,
+    SPO2,
+    YELLOW,
+    Breaches,
+    Readings,
+)
+from alerts.schemas import ThresholdArrays
+
+Row = tuple[int, int, int, int, float, float, float]
+"""(reading, partner, rule, severity, metric, limit, reference)"""
+
+
+def _on(limit: float) -> bool:
+    return not np.isnan(limit)
+
+
+def evaluate(readings: Readings, th: ThresholdArrays,
+             evaluate_mask: npt.NDArray[np.bool_] | None = None) -> Breaches:
+    n = len(readings)
+    times = readings.measured_at.astype("datetime64[us]").view(np.int64).tolist()
+    values = [float(x) for x in readings.value]
+    patients = [int(x) for x in readings.patient]
+    types = [int(x) for x in readings.type_index]
+    mask = [True] * n if evaluate_mask is None else [bool(x) for x in evaluate_mask]
+
+    history: dict[tuple[int, int], list[tuple[int, float]]] = defaultdict(list)
+    at: dict[tuple[int, int, int], int] = {}
+    for i in range(n):
+        if np.isfinite(values[i]):
+            history[(patients[i], types[i])].append((times[i], values[i]))
+            at[(patients[i], types[i], times[i])] = i
+
+    def between(p: int, ty: int, start: int, end: int, *, include_end: bool = False
+                ) -> list[float]:
+        return [v for t, v in history[(p, ty)]
+                if start <= t and (t <= end if include_end else t < end)]
+
+    def baseline(i: int) -> tuple[float, float] | None:
+        p, ty, t = patients[i], types[i], times[i]
+        window = between(p, ty, t - BASELINE_FROM_US, t - BASELINE_TO_US)
+        if len(window) < BASELINE_MIN_READINGS:
+            return None
+        med = statistics.median(window)
+        return med, statistics.median([abs(x - med) for x in window])
+
+    rows: list[Row] = []
+    for i in range(n):
+        p, ty, t, v = patients[i], types[i], times[i], values[i]
+        if not np.isfinite(v):
+            continue
+        pulse_i = at.get((p, PULSE, t)) if ty == SPO2 else None
+        if mask[i]:
+            rows.extend(_absolute(i, v, th, p, ty))
+            base = baseline(i)
+            if base is not None:
+                rows.extend(_baseline(i, v - base[0], base[0], th, p, ty))
+            lim = th.change_3d_yellow[p, ty]
+            prev = between(p, ty, t - CHANGE_WINDOW_US, t)
+            if _on(lim) and prev:
+                ref = statistics.median(prev)
+                if abs(v - ref) >= lim:
+                    rows.append((i, -1, CHANGE_3D, YELLOW, v - ref,
+                                 float(np.copysign(lim, v - ref)), ref))
+            lim = th.loss_30d_pct_yellow[p, ty]
+            old = between(p, ty, t - LOSS_OLD_FROM_US, t - LOSS_OLD_TO_US)
+            if _on(lim) and old:
+                o = statistics.median(old)
+                new = statistics.median(between(p, ty, t - CHANGE_WINDOW_US, t, include_end=True))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    loss = float((np.float64(o) - new) / np.float64(o) * 100.0)
+                if loss >= lim:
+                    rows.append((i, -1, LOSS_30D, YELLOW, loss, lim, o))
+            rows.extend(_slope(i, th, p, ty, t, history[(p, ty)]))
+        if pulse_i is not None and (mask[i] or mask[pulse_i]) and _on(th.z_yellow[p]):
+            rows.extend(_combined(i, pulse_i, v, values[pulse_i], baseline(i),
+                                  baseline(pulse_i), th, p))
+    rows.sort(key=lambda r: (r[0], r[2]))
+    return Breaches(
+        reading=np.array([r[0] for r in rows], np.int64),
+        partner=np.array([r[1] for r in rows], np.int64),
+        rule=np.array([r[2] for r in rows], np.int8),
+        severity=np.array([r[3] for r in rows], np.int8),
+        metric=np.array([r[4] for r in rows], np.float64),
+        limit=np.array([r[5] for r in rows], np.float64),
+        reference=np.array([r[6] for r in rows], np.float64))
+
+
+def _absolute(i: int, v: float, th: ThresholdArrays, p: int, ty: int) -> list[Row]:
+    for limit, severity, below in (
+        (th.red_low[p, ty], RED, True), (th.red_high[p, ty], RED, False),
+        (th.yellow_low[p, ty], YELLOW, True), (th.yellow_high[p, ty], YELLOW, False),
+    ):
+        if _on(limit) and (v < limit if below else v > limit):
+            return [(i, -1, ABSOLUTE, severity, v, float(limit), float("nan"))]
+    return []
+
+
+def _baseline(i: int, deviation: float, median: float, th: ThresholdArrays, p: int, ty: int
+              ) -> list[Row]:
+    for limit, severity, sign in (
+        (th.drop_red[p, ty], RED, -1.0), (th.rise_red[p, ty], RED, 1.0),
+        (th.drop_yellow[p, ty], YELLOW, -1.0), (th.rise_yellow[p, ty], YELLOW, 1.0),
+    ):
+        if _on(limit) and sign * deviation >= limit:
+            return [(i, -1, BASELINE, severity, deviation, float(sign * limit), median)]
+    return []
+
+
+def _slope(i: int, th: ThresholdArrays, p: int, ty: int, t: int,
+           series: list[tuple[int, float]]) -> list[Row]:
+    fall, rise = th.slope_3d_fall_yellow[p, ty], th.slope_3d_rise_yellow[p, ty]
+    window = sorted((tt, vv) for tt, vv in series if t - SLOPE_WINDOW_US <= tt <= t)
+    if not (_on(fall) or _on(rise)) or len(window) < SLOPE_MIN_READINGS:
+        return []
+    slopes = [(vb - va) / ((tb - ta) / DAY_US) for (ta, va), (tb, vb) in combinations(window, 2)]
+    change = statistics.median(slopes) * SLOPE_DAYS
+    if _on(rise) and change >= rise:
+        return [(i, -1, SLOPE_3D, YELLOW, change, float(rise), float("nan"))]
+    if _on(fall) and -change >= fall:
+        return [(i, -1, SLOPE_3D, YELLOW, change, float(-fall), float("nan"))]
+    return []
+
+
+def _combined(i: int, j: int, spo2: float, pulse: float, base_s: tuple[float, float] | None,
+              base_p: tuple[float, float] | None, th: ThresholdArrays, p: int) -> list[Row]:
+    if base_s is None or base_p is None:
+        return []
+    sd_s = max(base_s[1] * MAD_TO_SD, float(th.spo2_sd_floor[p]))
+    sd_p = max(base_p[1] * MAD_TO_SD, float(th.pulse_sd_floor[p]))
+    z = ((base_s[0] - spo2) / sd_s + (pulse - base_p[0]) / sd_p) / 2.0
+    for limit, severity in ((th.z_red[p], RED), (th.z_yellow[p], YELLOW)):
+        if _on(limit) and z >= limit:
+            return [(i, j, COMBINED, severity, z, float(limit), base_s[0])]
+    return []

@@ -1,0 +1,230 @@
+"""All SQL of the alert domain: history windows, thresholds, the alert lifecycle tables, pending
+evaluations, schedules and pauses. Functions take a connection whose transaction the caller owns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from psycopg import Connection
+from psycopg.rows import tuple_row
+from psycopg.types.json import Jsonb
+
+from core.access import Viewer
+from core.measurement_types import MEASUREMENT_TYPES, TYPE_BY_INDEX
+
+_TYPE_CODES = [t.code for t in TYPE_BY_INDEX]
+_LOCK_NAMESPACE = 5
+"""First key of the per-patient advisory lock that serialises alert lifecycle writes."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadingColumns:
+    patient_id: npt.NDArray[np.int64]
+    type_index: npt.NDArray[np.int16]
+    measured_at: npt.NDArray[np.datetime64]
+    value: npt.NDArray[np.float64]
+    late: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.patient_id.shape[0])
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> ReadingColumns:
+    """Rows of (patient_id, type, epoch microseconds, value, late) as arrays."""
+    if not rows:
+        return ReadingColumns(patient_id=np.empty(0, np.int64), type_index=np.empty(0, np.int16),
+                              measured_at=np.empty(0, "datetime64[us]"),
+                              value=np.empty(0, np.float64), late=np.empty(0, np.bool_))
+    patient, type_code, micros, value, late = zip(*rows, strict=True)
+    codes = np.array(type_code)
+    type_index = np.full(codes.shape, -1, np.int16)
+    for code, t in MEASUREMENT_TYPES.items():  # a handful of types
+        type_index[codes == code] = t.index
+    known = type_index >= 0
+    return ReadingColumns(
+        patient_id=np.array(patient, np.int64)[known], type_index=type_index[known],
+        measured_at=np.array(micros, np.int64).astype("datetime64[us]")[known],
+        value=np.array(value, np.float64)[known], late=np.array(late, np.bool_)[known])
+
+
+_SELECT_READING = ("r.patient_id, r.type,"
+                   " (extract(epoch from r.measured_at) * 1000000)::bigint, r.value, r.late")
+
+
+def history_windows(conn: Connection[Any], *, patient_ids: npt.NDArray[np.int64],
+                    start: npt.NDArray[np.datetime64], end: npt.NDArray[np.datetime64]
+                    ) -> ReadingColumns:
+    """Every reading of patient ``patient_ids[i]`` measured in ``[start[i], end[i]]``, in one
+    query for the whole batch."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(
+            f"select {_SELECT_READING}"
+            " from unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) as w(pid, lo, hi)"
+            " join readings r on r.patient_id = w.pid and r.measured_at between w.lo and w.hi",
+            (patient_ids.tolist(), _datetimes(start), _datetimes(end)))
+        return _columns(cur.fetchall())
+
+
+def readings_received(conn: Connection[Any], *, patient_ids: list[int], measured_from: datetime,
+                      measured_to: datetime, received_from: datetime, received_to: datetime
+                      ) -> ReadingColumns:
+    """The readings a pending evaluation stands for (recovery after a crash)."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(
+            f"select {_SELECT_READING} from readings r where r.patient_id = any(%s)"
+            " and r.measured_at between %s and %s and r.received_at between %s and %s",
+            (patient_ids, measured_from, measured_to, received_from, received_to))
+        return _columns(cur.fetchall())
+
+
+def readings_measured(conn: Connection[Any], *, measured_from: datetime, measured_to: datetime,
+                      patient_id: int | None) -> ReadingColumns:
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(
+            f"select {_SELECT_READING} from readings r"
+            " where r.measured_at >= %s and r.measured_at < %s"
+            " and (%s::bigint is null or r.patient_id = %s)",
+            (measured_from, measured_to, patient_id, patient_id))
+        return _columns(cur.fetchall())
+
+
+def _datetimes(values: npt.NDArray[np.datetime64]) -> list[str]:
+    return [f"{s}Z" for s in np.datetime_as_string(values.astype("datetime64[us]"))]
+
+
+# --- thresholds ---------------------------------------------------------------------------------
+
+def current_thresholds(conn: Connection[Any], patient_ids: list[int]) -> list[dict[str, Any]]:
+    """Latest threshold version of each patient (patients without one are absent)."""
+    return conn.execute(
+        "select distinct on (patient_id) patient_id, version, thresholds from threshold_versions"
+        " where patient_id = any(%s) order by patient_id, version desc", (patient_ids,)).fetchall()
+
+
+def visible_patient(conn: Connection[Any], viewer: Viewer, patient_id: int) -> bool:
+    return conn.execute(
+        "select 1 from patients where id = %s and (%s::bigint[] is null or team_id = any(%s))",
+        (patient_id, viewer.team_filter, viewer.team_filter)).fetchone() is not None
+
+
+def threshold_versions(conn: Connection[Any], patient_id: int, *, latest_only: bool
+                       ) -> list[dict[str, Any]]:
+    return conn.execute(
+        "select v.patient_id, v.version, v.thresholds, u.username as changed_by, v.changed_at,"
+        " v.reason from threshold_versions v left join users u on u.id = v.changed_by"
+        " where v.patient_id = %s order by v.version desc limit %s",
+        (patient_id, 1 if latest_only else None)).fetchall()
+
+
+def insert_threshold_version(conn: Connection[Any], *, patient_id: int,
+                             thresholds: dict[str, Any], changed_by: int | None, reason: str
+                             ) -> dict[str, Any]:
+    """The next version; the patient row lock serialises concurrent edits."""
+    conn.execute("select 1 from patients where id = %s for update", (patient_id,))
+    row: dict[str, Any] | None = conn.execute(
+        "insert into threshold_versions (patient_id, version, thresholds, changed_by, reason)"
+        " select %s, coalesce(max(version), 0) + 1, %s, %s, %s from threshold_versions"
+        " where patient_id = %s returning version, changed_at",
+        (patient_id, Jsonb(thresholds), changed_by, reason, patient_id)).fetchone()
+    assert row is not None
+    return row
+
+
+# --- alert lifecycle ---------------------------------------------------------------------------
+
+def lock_patients(conn: Connection[Any], patient_ids: list[int]) -> None:
+    """Serialise lifecycle writes per patient (two gateway instances, recovery, the CLI), taking
+    the locks in id order so that two batches cannot deadlock."""
+    conn.execute(
+        "select pg_advisory_xact_lock(%s, p::int) from"
+        " (select distinct p from unnest(%s::bigint[]) as p order by p) as s",
+        (_LOCK_NAMESPACE, patient_ids))
+
+
+def unresolved_alerts(conn: Connection[Any], patient_ids: list[int]) -> list[dict[str, Any]]:
+    return conn.execute(
+        "select id, patient_id, rule, type, severity, status, first_measured_at,"
+        " last_measured_at, value, late, reason from alerts"
+        " where patient_id = any(%s) and status <> 'resolved' for update",
+        (patient_ids,)).fetchall()
+
+
+def alerted_readings(conn: Connection[Any], *, patient_ids: list[int], measured_from: datetime,
+                     measured_to: datetime) -> list[tuple[int, str, str, datetime]]:
+    """(patient_id, rule, type, measured_at) of readings already attached to an alert, so that
+    evaluating the same readings again changes nothing."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(
+            "select a.patient_id, a.rule, a.type, ar.measured_at"
+            " from alerts a join alert_readings ar on ar.alert_id = a.id"
+            " where a.patient_id = any(%s) and ar.measured_at between %s and %s",
+            (patient_ids, measured_from, measured_to))
+        return cur.fetchall()
+
+
+def insert_alert(conn: Connection[Any], *, patient_id: int, rule: str, type_: str, severity: str,
+                 first_measured_at: datetime | None, last_measured_at: datetime | None,
+                 value: float | None, late: bool, reason: str, breach_count: int,
+                 threshold_version: int | None) -> int:
+    row = conn.execute(
+        "insert into alerts (patient_id, rule, type, severity, first_measured_at,"
+        " last_measured_at, value, late, reason, breach_count, threshold_version)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
+        (patient_id, rule, type_, severity, first_measured_at, last_measured_at, value, late,
+         reason, breach_count, threshold_version)).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def update_alert(conn: Connection[Any], *, alert_id: int, severity: str, reopen: bool,
+                 first_measured_at: datetime | None, last_measured_at: datetime | None,
+                 value: float | None, late: bool, reason: str, added: int) -> None:
+    conn.execute(
+        "update alerts set severity = %s, status = case when %s then 'open' else status end,"
+        " first_measured_at = %s, last_measured_at = %s, value = %s, late = %s, reason = %s,"
+        " breach_count = breach_count + %s, updated_at = now() where id = %s",
+        (severity, reopen, first_measured_at, last_measured_at, value, late, reason, added,
+         alert_id))
+
+
+def insert_alert_readings(conn: Connection[Any], *, alert_ids: list[int], types: list[str],
+                          measured_at: list[datetime], values: list[float]) -> None:
+    conn.execute(
+        "insert into alert_readings (alert_id, type, measured_at, value)"
+        " select * from unnest(%s::bigint[], %s::text[], %s::timestamptz[],"
+        " %s::double precision[]) on conflict do nothing",
+        (alert_ids, types, measured_at, values))
+
+
+def insert_alert_events(conn: Connection[Any], *, alert_ids: list[int], patient_ids: list[int],
+                        events: list[str], severities: list[str], actor_id: int | None = None,
+                        note: str | None = None) -> None:
+    """One row per lifecycle step; the table's trigger NOTIFYs ``alert_events``."""
+    conn.execute(
+        "insert into alert_events (alert_id, patient_id, event, severity, actor_id, note)"
+        " select a, p, e, s, %s, %s"
+        " from unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) as x(a, p, e, s)",
+        (actor_id, note, alert_ids, patient_ids, events, severities))
+
+
+# --- pending evaluations ------------------------------------------------------------------------
+
+def claim_pending(conn: Connection[Any], pending_id: int) -> bool:
+    """Delete the hand-off row at the start of the evaluating transaction; False if recovery
+    already evaluated it (the row lock also keeps recovery away while this transaction runs)."""
+    return conn.execute("delete from pending_evaluations where id = %s returning id",
+                        (pending_id,)).fetchone() is not None
+
+
+def claim_leftover_pending(conn: Connection[Any], *, older_than_seconds: float
+                           ) -> dict[str, Any] | None:
+    """One leftover hand-off row (its gateway crashed before evaluating), deleted and returned."""
+    row: dict[str, Any] | None = conn.execute(
+        "delete from pending_evaluations where id = (select id from pending_evaluations"
+        " where created_at < now() - make_interval(secs => %s) order by id limit 1"
+        " for update skip locked) returning *", (older_than_seconds,)).fetchone()
+    return row

@@ -1,0 +1,262 @@
+"""The threshold document (what clinicians edit, stored as jsonb in ``profiles`` and
+``threshold_versions``), its conversion to per-patient arrays for the engine, and the API shapes
+of thresholds and alerts.
+
+Every limit may be ``null`` (rule off). The document is validated on every write: absolute limits
+must satisfy ``red_low < yellow_low < yellow_high < red_high`` for the ones present, and a red
+deviation must be larger than the yellow one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Self
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.measurement_types import TYPE_BY_INDEX
+
+Limit = float | None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_increasing(named: Sequence[tuple[str, float | None]]) -> None:
+    present = [(n, v) for n, v in named if v is not None]
+    for (n1, v1), (n2, v2) in zip(present, present[1:], strict=False):
+        if not v1 < v2:
+            raise ValueError(f"{n1} ({v1:g}) must be below {n2} ({v2:g})")
+
+
+class AbsoluteLimits(_Strict):
+    red_low: Limit = None
+    yellow_low: Limit = None
+    yellow_high: Limit = None
+    red_high: Limit = None
+
+    @model_validator(mode="after")
+    def _order(self) -> Self:
+        _check_increasing([("red_low", self.red_low), ("yellow_low", self.yellow_low),
+                           ("yellow_high", self.yellow_high), ("red_high", self.red_high)])
+        return self
+
+
+class BaselineLimits(_Strict):
+    """Deviation from the patient's own baseline (median of the previous 14 days, the last 2
+    excluded, at least 5 readings), in the type's unit."""
+
+    drop_red: Limit = Field(default=None, gt=0)
+    drop_yellow: Limit = Field(default=None, gt=0)
+    rise_red: Limit = Field(default=None, gt=0)
+    rise_yellow: Limit = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> Self:
+        _check_increasing([("drop_yellow", self.drop_yellow), ("drop_red", self.drop_red)])
+        _check_increasing([("rise_yellow", self.rise_yellow), ("rise_red", self.rise_red)])
+        return self
+
+
+class TrendLimits(_Strict):
+    change_3d_yellow: Limit = Field(default=None, gt=0)
+    """Absolute change of a reading against the median of the previous 3 days' readings."""
+    loss_30d_pct_yellow: Limit = Field(default=None, gt=0, lt=100)
+    """Loss in percent: median of the last 3 days (this reading included) against the median of
+    days 30 to 20 before."""
+    slope_3d_fall_yellow: Limit = Field(default=None, gt=0)
+    """Fall over 3 days by the Theil–Sen slope of the last 3 days' readings (at least 3)."""
+    slope_3d_rise_yellow: Limit = Field(default=None, gt=0)
+
+
+class TypeThresholds(_Strict):
+    absolute: AbsoluteLimits = AbsoluteLimits()
+    baseline: BaselineLimits = BaselineLimits()
+    trend: TrendLimits = TrendLimits()
+
+
+class CombinedLimits(_Strict):
+    """SpO2 fall and pulse rise against the baseline in units of the patient's own variability
+    (1.4826 × MAD, at least the floor), averaged (Hurst 2010)."""
+
+    z_yellow: Limit = Field(default=None, gt=0)
+    z_red: Limit = Field(default=None, gt=0)
+    spo2_sd_floor: float = Field(default=1.0, gt=0)
+    pulse_sd_floor: float = Field(default=3.0, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> Self:
+        _check_increasing([("z_yellow", self.z_yellow), ("z_red", self.z_red)])
+        return self
+
+
+class Thresholds(_Strict):
+    spo2: TypeThresholds = TypeThresholds()
+    pulse: TypeThresholds = TypeThresholds()
+    weight: TypeThresholds = TypeThresholds()
+    combined: CombinedLimits = CombinedLimits()
+
+    def for_type(self, code: str) -> TypeThresholds:
+        value: TypeThresholds = getattr(self, code)
+        return value
+
+
+TYPE_CODES = tuple(t.code for t in TYPE_BY_INDEX)
+assert set(TYPE_CODES) == set(Thresholds.model_fields) - {"combined"}, "one section per type"
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _nan(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThresholdArrays:
+    """Thresholds of ``P`` patients as arrays for the engine; ``NaN`` means the limit is off.
+
+    Per-type fields have shape ``(P, T)`` (``T`` measurement types, by type index), the combined
+    rule's fields shape ``(P,)``.
+    """
+
+    red_low: FloatArray
+    yellow_low: FloatArray
+    yellow_high: FloatArray
+    red_high: FloatArray
+    drop_red: FloatArray
+    drop_yellow: FloatArray
+    rise_red: FloatArray
+    rise_yellow: FloatArray
+    change_3d_yellow: FloatArray
+    loss_30d_pct_yellow: FloatArray
+    slope_3d_fall_yellow: FloatArray
+    slope_3d_rise_yellow: FloatArray
+    z_yellow: FloatArray
+    z_red: FloatArray
+    spo2_sd_floor: FloatArray
+    pulse_sd_floor: FloatArray
+
+    @classmethod
+    def from_documents(cls, documents: Sequence[Thresholds]) -> ThresholdArrays:
+        """Stack patients' documents (patient ``i`` is ``documents[i]``).
+
+        Examples
+        --------
+        >>> arrays = ThresholdArrays.from_documents([Thresholds()])
+        >>> arrays.red_low.shape
+        (1, 3)
+        """
+        def per_type(section: str, name: str) -> FloatArray:
+            return np.array([[_nan(getattr(getattr(d.for_type(c), section), name))
+                              for c in TYPE_CODES] for d in documents],
+                            dtype=np.float64).reshape(len(documents), len(TYPE_CODES))
+
+        def combined(name: str) -> FloatArray:
+            return np.array([_nan(getattr(d.combined, name)) for d in documents],
+                            dtype=np.float64)
+
+        fields: dict[str, FloatArray] = {}
+        for section, model in (("absolute", AbsoluteLimits), ("baseline", BaselineLimits),
+                               ("trend", TrendLimits)):
+            for name in model.model_fields:
+                fields[name] = per_type(section, name)
+        for name in CombinedLimits.model_fields:
+            fields[name] = combined(name)
+        return cls(**fields)
+
+
+# --- HTTP shapes -------------------------------------------------------------------------------
+
+class ThresholdsOut(BaseModel):
+    patient_id: int
+    version: int
+    thresholds: Thresholds
+    changed_by: str | None
+    changed_at: datetime
+    reason: str
+
+
+class ThresholdsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    thresholds: Thresholds
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ThresholdChange(BaseModel):
+    path: str
+    old: Any
+    new: Any
+
+
+class ThresholdVersionOut(ThresholdsOut):
+    diff: list[ThresholdChange]
+    """Changes against the previous version (empty for version 1)."""
+
+
+class PreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    thresholds: Thresholds
+    days: int = Field(default=90, ge=1, le=365)
+
+
+class PreviewAlert(BaseModel):
+    rule: str
+    type: str
+    severity: Literal["red", "yellow"]
+    first_measured_at: datetime
+    last_measured_at: datetime
+    breach_count: int
+    worst_value: float
+    reason: str
+
+
+class PreviewOut(BaseModel):
+    patient_id: int
+    days: int
+    readings_evaluated: int
+    alerts: list[PreviewAlert]
+    """The alert episodes the thresholds would have raised: one per (rule, type) run of breaches
+    with no gap longer than the lifecycle would have kept open (see docs/alerting-engine.md)."""
+
+
+Severity = Literal["red", "yellow", "blue", "green"]
+Status = Literal["open", "acknowledged", "resolved"]
+
+
+class AlertOut(BaseModel):
+    id: int
+    patient_id: int
+    rule: str
+    type: str
+    severity: Severity
+    status: Status
+    opened_at: datetime
+    first_measured_at: datetime | None
+    last_measured_at: datetime | None
+    value: float | None
+    late: bool
+    reason: str
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    next_cursor: str | None
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(default="", max_length=2000)
+
+
+class BulkAcknowledgeIn(NoteIn):
+    patient_id: int | None = None
+    """Only this patient's green alerts; all visible green alerts when absent."""
+
+
+class BulkAcknowledgeOut(BaseModel):
+    acknowledged: int

@@ -1,0 +1,257 @@
+"""Alert logic between the engine and the database: evaluate newly committed readings against
+their history windows and the patients' current thresholds, and turn breaches into alert lifecycle
+steps (open, update, escalate). Never commits: the boundary (ingest hand-off, task, CLI, request)
+owns the transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from psycopg import Connection
+
+from alerts import engine, repository
+from alerts.engine import COMBINED_TYPE, RULES, SEVERITIES, Breaches
+from alerts.repository import ReadingColumns
+from alerts.schemas import ThresholdArrays, Thresholds
+from core.measurement_types import TYPE_BY_INDEX
+
+log = logging.getLogger(__name__)
+
+SEVERITY_RANK = {"green": 0, "blue": 1, "yellow": 2, "red": 3}
+ALERT_TYPES = (*(t.code for t in TYPE_BY_INDEX), COMBINED_TYPE)
+"""Alert ``type`` by code: the measurement type's index, or ``N_TYPES`` for the combined rule."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertReading:
+    type: str
+    measured_at: datetime
+    value: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertRaise:
+    """One (patient, rule, type) worth of breaches from one evaluation."""
+
+    patient_id: int
+    rule: str
+    type: str
+    severity: str
+    first_measured_at: datetime | None
+    last_measured_at: datetime | None
+    value: float | None
+    late: bool
+    reason: str
+    count: int
+    threshold_version: int | None
+    readings: tuple[AlertReading, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    evaluated: int = 0
+    breaches: int = 0
+    opened: int = 0
+    updated: int = 0
+    escalated: int = 0
+
+
+def _utc(us: np.int64 | int) -> datetime:
+    return datetime.fromtimestamp(int(us) / 1e6, tz=UTC)
+
+
+def describe(*, rule: str, type_: str, severity: str, metric: float, limit: float,
+             reference: float) -> str:
+    """The reason a nurse reads: what was measured against which limit."""
+    name = {t.code: t.display_en for t in TYPE_BY_INDEX}.get(type_, "SpO2 and pulse")
+    unit = {t.code: t.unit for t in TYPE_BY_INDEX}.get(type_, "")
+    if rule == "absolute":
+        side = "below" if metric < limit else "above"
+        return f"{name} {metric:g} {unit} {side} the {severity} limit {limit:g}"
+    if rule == "baseline":
+        return (f"{name} {metric:+.1f} {unit} against the 14-day baseline {reference:.1f}"
+                f" ({severity} at {limit:+g})")
+    if rule == "change_3d":
+        return f"{name} changed {metric:+.1f} {unit} against the last 3 days ({reference:.1f})"
+    if rule == "loss_30d":
+        return f"{name} fell {metric:.1f} % in 30 days (from {reference:.1f} {unit})"
+    if rule == "slope_3d":
+        return f"{name} trend {metric:+.1f} {unit} over 3 days ({severity} at {limit:+g})"
+    return (f"SpO2 fall and pulse rise average {metric:.2f} SD of the patient's own variability"
+            f" ({severity} at {limit:g})")
+
+
+def load_thresholds(conn: Connection[Any], patient_ids: npt.NDArray[np.int64]
+                    ) -> tuple[ThresholdArrays, npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Current thresholds of ``patient_ids`` (sorted, unique) as arrays, their versions, and
+    which patients have any."""
+    rows = {r["patient_id"]: r for r in repository.current_thresholds(conn, patient_ids.tolist())}
+    docs = [Thresholds.model_validate(rows[p]["thresholds"]) if p in rows else Thresholds()
+            for p in patient_ids.tolist()]
+    versions = np.array([rows[p]["version"] if p in rows else 0 for p in patient_ids.tolist()],
+                        np.int64)
+    return ThresholdArrays.from_documents(docs), versions, versions > 0
+
+
+def evaluate_new(conn: Connection[Any], new: ReadingColumns) -> Outcome:
+    """Evaluate newly stored readings: one query for every patient's history window, the engine,
+    then the lifecycle writes. Readings already attached to alerts change nothing, so evaluating
+    the same readings twice (recovery, re-evaluation) is harmless."""
+    if len(new) == 0:
+        return Outcome()
+    pids, inverse = np.unique(new.patient_id, return_inverse=True)
+    t = new.measured_at.astype("datetime64[us]")
+    order = np.argsort(inverse, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(inverse[order])) + 1]
+    first = np.minimum.reduceat(t[order].view(np.int64), starts)
+    last = np.maximum.reduceat(t[order].view(np.int64), starts)
+    history = repository.history_windows(
+        conn, patient_ids=pids,
+        start=(first - engine.LONGEST_LOOKBACK_US).astype("datetime64[us]"),
+        end=last.astype("datetime64[us]"))
+    thresholds, versions, enrolled = load_thresholds(conn, pids)
+
+    # New readings first, so that np.unique keeps them (and their late flag) over the stored copy.
+    all_pid = np.r_[new.patient_id, history.patient_id]
+    all_type = np.r_[new.type_index, history.type_index]
+    all_t = np.r_[t, history.measured_at.astype("datetime64[us]")]
+    keys = np.stack([all_pid, all_type.astype(np.int64), all_t.view(np.int64)], axis=1)
+    _, keep = np.unique(keys, axis=0, return_index=True)
+    is_new = keep < len(new)
+    readings = engine.Readings(
+        patient=np.searchsorted(pids, all_pid[keep]), type_index=all_type[keep],
+        measured_at=all_t[keep], value=np.r_[new.value, history.value][keep])
+    late = np.r_[new.late, history.late][keep]
+    mask = is_new & enrolled[readings.patient]
+    breaches = engine.evaluate(readings, thresholds, mask)
+    raises = group_breaches(readings, breaches, pids=pids, versions=versions, late=late)
+    outcome = raise_alerts(conn, raises)
+    return Outcome(evaluated=int(mask.sum()), breaches=len(breaches), opened=outcome.opened,
+                   updated=outcome.updated, escalated=outcome.escalated)
+
+
+def group_breaches(readings: engine.Readings, b: Breaches, *, pids: npt.NDArray[np.int64],
+                   versions: npt.NDArray[np.int64], late: npt.NDArray[np.bool_]
+                   ) -> list[AlertRaise]:
+    """One :class:`AlertRaise` per (patient, rule, alert type): worst severity, first and last
+    reading, the latest value, all the readings."""
+    if len(b) == 0:
+        return []
+    n_types = len(TYPE_BY_INDEX)
+    patient = readings.patient[b.reading]
+    alert_type = np.where(b.rule == engine.COMBINED, n_types,
+                          readings.type_index[b.reading].astype(np.int64))
+    t = readings.measured_at.astype("datetime64[us]").view(np.int64)
+    bt = t[b.reading]
+    order = np.lexsort((bt, alert_type, b.rule, patient))
+    group_key = np.stack([patient, b.rule.astype(np.int64), alert_type], axis=1)[order]
+    starts = np.flatnonzero(np.r_[True, np.any(group_key[1:] != group_key[:-1], axis=1)])
+    ends = np.r_[starts[1:], order.size]
+    result = []
+    for s, e in zip(starts, ends, strict=True):  # one step per alert, not per reading
+        rows = order[s:e]
+        worst = rows[np.lexsort((bt[rows], b.severity[rows]))[-1]]
+        latest = rows[-1]
+        rule = RULES[int(b.rule[latest])]
+        type_ = ALERT_TYPES[int(alert_type[latest])]
+        severity = SEVERITIES[int(b.severity[rows].max())]
+        involved = np.r_[b.reading[rows], b.partner[rows][b.partner[rows] >= 0]]
+        p = int(patient[latest])
+        result.append(AlertRaise(
+            patient_id=int(pids[p]), rule=rule, type=type_, severity=severity,
+            first_measured_at=_utc(bt[rows[0]]), last_measured_at=_utc(bt[latest]),
+            value=float(b.metric[latest] if rule == "combined"
+                        else readings.value[b.reading[latest]]),
+            late=bool(late[involved].any()),
+            reason=describe(rule=rule, type_=type_, severity=SEVERITIES[int(b.severity[worst])],
+                            metric=float(b.metric[worst]), limit=float(b.limit[worst]),
+                            reference=float(b.reference[worst])),
+            count=int(e - s), threshold_version=int(versions[p]),
+            readings=tuple(AlertReading(type=TYPE_BY_INDEX[int(readings.type_index[i])].code,
+                                        measured_at=_utc(t[i]), value=float(readings.value[i]))
+                           for i in np.unique(involved))))
+    return result
+
+
+def raise_alerts(conn: Connection[Any], raises: Sequence[AlertRaise]) -> Outcome:
+    """Lifecycle: open an alert per new (patient, rule, type), or update the unresolved one
+    (count, latest value, yellow → red escalation, which reopens an acknowledged alert). Readings
+    already attached to an alert of the same (patient, rule, type) are not counted again."""
+    if not raises:
+        return Outcome()
+    patient_ids = sorted({r.patient_id for r in raises})
+    repository.lock_patients(conn, patient_ids)
+    raises = _without_known_readings(conn, raises, patient_ids)
+    existing = {(a["patient_id"], a["rule"], a["type"]): a
+                for a in repository.unresolved_alerts(conn, patient_ids)}
+    events: list[tuple[int, int, str, str]] = []
+    reading_rows: list[tuple[int, AlertReading]] = []
+    opened = updated = escalated = 0
+    for r in raises:  # one step per alert
+        old = existing.get((r.patient_id, r.rule, r.type))
+        if old is None:
+            alert_id = repository.insert_alert(
+                conn, patient_id=r.patient_id, rule=r.rule, type_=r.type, severity=r.severity,
+                first_measured_at=r.first_measured_at, last_measured_at=r.last_measured_at,
+                value=r.value, late=r.late, reason=r.reason, breach_count=r.count,
+                threshold_version=r.threshold_version)
+            events.append((alert_id, r.patient_id, "opened", r.severity))
+            opened += 1
+        else:
+            alert_id = old["id"]
+            escalate = SEVERITY_RANK[r.severity] > SEVERITY_RANK[old["severity"]]
+            newer = old["last_measured_at"] is None or (
+                r.last_measured_at is not None and r.last_measured_at >= old["last_measured_at"])
+            repository.update_alert(
+                conn, alert_id=alert_id, severity=r.severity if escalate else old["severity"],
+                reopen=escalate,
+                first_measured_at=_earliest(old["first_measured_at"], r.first_measured_at),
+                last_measured_at=r.last_measured_at if newer else old["last_measured_at"],
+                value=r.value if newer else old["value"], late=old["late"] or r.late,
+                reason=r.reason if escalate or newer else old["reason"],
+                added=r.count)
+            event = "escalated" if escalate else "updated"
+            events.append((alert_id, r.patient_id, event,
+                           r.severity if escalate else old["severity"]))
+            escalated += escalate
+            updated += not escalate
+        reading_rows.extend((alert_id, a) for a in r.readings)
+    if reading_rows:
+        repository.insert_alert_readings(
+            conn, alert_ids=[a for a, _ in reading_rows],
+            types=[x.type for _, x in reading_rows],
+            measured_at=[x.measured_at for _, x in reading_rows],
+            values=[x.value for _, x in reading_rows])
+    if events:
+        alert_ids, pids, names, severities = (list(c) for c in zip(*events, strict=True))
+        repository.insert_alert_events(conn, alert_ids=alert_ids, patient_ids=pids,
+                                       events=names, severities=severities)
+    return Outcome(opened=opened, updated=updated, escalated=escalated)
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return min(x for x in (a, b) if x is not None) if a or b else None
+
+
+def _without_known_readings(conn: Connection[Any], raises: Sequence[AlertRaise],
+                            patient_ids: list[int]) -> list[AlertRaise]:
+    with_readings = [r for r in raises if r.readings]
+    if not with_readings:
+        return list(raises)
+    known = set(repository.alerted_readings(
+        conn, patient_ids=patient_ids,
+        measured_from=min(x.measured_at for r in with_readings for x in r.readings),
+        measured_to=max(x.measured_at for r in with_readings for x in r.readings)))
+    kept = []
+    for r in raises:
+        if r.readings and all((r.patient_id, r.rule, r.type, x.measured_at) in known
+                              for x in r.readings if x.type == r.type or r.rule == "combined"):
+            continue
+        kept.append(r)
+    return kept
