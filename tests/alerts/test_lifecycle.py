@@ -32,7 +32,9 @@ def test_evaluator_opens_one_alert_and_deletes_the_pending_row(
     (alert,) = alerts_of(committed_conn, patient)
     assert (alert["rule"], alert["type"], alert["severity"], alert["status"]) == (
         "absolute", "spo2", "yellow", "open")
-    assert alert["value"] == 89.0 and alert["threshold_version"] == 1 and not alert["late"]
+    assert alert["value"] == 89.0
+    assert alert["threshold_version"] == 1
+    assert not alert["late"]
     assert "below the yellow limit 90" in alert["reason"]
     assert events_of(committed_conn, patient) == [("opened", "yellow")]
     kept = committed_conn.execute("select type, value from alert_readings where alert_id = %s",
@@ -50,7 +52,8 @@ def test_new_breach_updates_then_escalates_instead_of_duplicating(
             committed_conn, [(patient, "spo2", T0 + timedelta(days=day), value)]))
 
     (alert,) = alerts_of(committed_conn, patient)
-    assert alert["severity"] == "red" and alert["breach_count"] == 3
+    assert alert["severity"] == "red"
+    assert alert["breach_count"] == 3
     assert alert["value"] == 87.0
     assert alert["first_measured_at"] == T0
     assert alert["last_measured_at"] == T0 + timedelta(days=2)
@@ -77,7 +80,8 @@ def test_late_readings_raise_late_alerts(pool: ConnectionPool,
     evaluate_committed(pool, commit_readings(committed_conn, [(patient, "pulse", T0, 130.0)],
                                              late=True))
     (alert,) = alerts_of(committed_conn, patient)
-    assert alert["late"] and alert["severity"] == "red"
+    assert alert["late"]
+    assert alert["severity"] == "red"
 
 
 def test_concurrent_batches_of_one_patient_make_one_alert(
@@ -104,7 +108,8 @@ def test_concurrent_batches_of_one_patient_make_one_alert(
 
     assert all(e.failed_batches == 0 for e in evaluators)
     (alert,) = alerts_of(committed_conn, patient)
-    assert alert["breach_count"] == 8 and alert["severity"] == "red"
+    assert alert["breach_count"] == 8
+    assert alert["severity"] == "red"
     assert [e for e, _ in events_of(committed_conn, patient)].count("opened") == 1
 
 
@@ -117,6 +122,7 @@ def test_evaluating_the_same_batch_twice_changes_nothing(
         outcome = evaluate_new(conn, ReadingColumns(
             patient_id=batch.patient_id, type_index=batch.type_index,
             measured_at=batch.measured_at, value=batch.value, late=batch.late))
-    assert outcome.breaches == 1 and (outcome.opened, outcome.updated) == (0, 0)
+    assert outcome.breaches == 1
+    assert (outcome.opened, outcome.updated) == (0, 0)
     (alert,) = alerts_of(committed_conn, patient)
     assert alert["breach_count"] == 1

@@ -1,0 +1,230 @@
+"""The vectorized engine, rule by rule with hand-computed expectations, and against the reference
+loop on random inputs (hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alerts import engine, reference
+from alerts.engine import (
+    ABSOLUTE,
+    BASELINE,
+    CHANGE_3D,
+    COMBINED,
+    DAY_US,
+    LOSS_30D,
+    RED,
+    SLOPE_3D,
+    YELLOW,
+    Breaches,
+    Readings,
+)
+from alerts.schemas import (
+    AbsoluteLimits,
+    BaselineLimits,
+    CombinedLimits,
+    ThresholdArrays,
+    Thresholds,
+    TrendLimits,
+    TypeThresholds,
+)
+from core.measurement_types import MEASUREMENT_TYPES
+
+SPO2, PULSE, WEIGHT = (MEASUREMENT_TYPES[c].index for c in ("spo2", "pulse", "weight"))
+START = np.datetime64("2026-01-05T08:00", "us")
+
+
+def readings(*rows: tuple[int, int, float, float]) -> Readings:
+    """Rows of (patient, type index, day offset, value)."""
+    p, ty, day, v = zip(*rows, strict=True)
+    return Readings(patient=np.array(p, np.int64), type_index=np.array(ty, np.int16),
+                    measured_at=START + (np.array(day) * DAY_US).astype("timedelta64[us]"),
+                    value=np.array(v, np.float64))
+
+
+def arrays(*docs: Thresholds) -> ThresholdArrays:
+    return ThresholdArrays.from_documents(list(docs))
+
+
+def rows_of(b: Breaches) -> list[tuple[int, int, int]]:
+    return list(zip(b.reading.tolist(), b.rule.tolist(), b.severity.tolist(), strict=True))
+
+
+SPO2_ABS = Thresholds(spo2=TypeThresholds(absolute=AbsoluteLimits(red_low=88, yellow_low=90)))
+PULSE_ABS = Thresholds(pulse=TypeThresholds(absolute=AbsoluteLimits(
+    red_low=40, yellow_low=50, yellow_high=100, red_high=120)))
+
+
+def test_absolute_limits_are_strict_and_graded() -> None:
+    r = readings((0, SPO2, 0, 90), (0, SPO2, 1, 89.9), (0, SPO2, 2, 88), (0, SPO2, 3, 87.9),
+                 (1, PULSE, 0, 100), (1, PULSE, 1, 101), (1, PULSE, 2, 121), (1, PULSE, 3, 45),
+                 (1, PULSE, 4, 39))
+    b = engine.evaluate(r, arrays(SPO2_ABS, PULSE_ABS))
+    assert rows_of(b) == [(1, ABSOLUTE, YELLOW), (2, ABSOLUTE, YELLOW), (3, ABSOLUTE, RED),
+                          (5, ABSOLUTE, YELLOW), (6, ABSOLUTE, RED), (7, ABSOLUTE, YELLOW),
+                          (8, ABSOLUTE, RED)]
+    assert b.limit.tolist() == [90, 90, 88, 100, 120, 50, 40]
+
+
+BASE = Thresholds(spo2=TypeThresholds(baseline=BaselineLimits(drop_red=5, drop_yellow=3)))
+
+
+def test_baseline_uses_days_14_to_2_before_and_needs_five_readings() -> None:
+    # Baseline window of day 14 is [day 0, day 12): days 0, 2, 4, 6, 8, 10 -> median of
+    # 93, 95, 94, 92, 96, 93 = (93 + 94) / 2 = 93.5. Day 12.5 (inside the excluded last 2 days)
+    # is ignored even though it is very low. Day 14.1's window [day 0.1, day 12.1) loses day 0:
+    # 95, 94, 92, 96, 93 -> 94, so 88.4 is a drop of 5.6.
+    history = [(0, SPO2, d, v) for d, v in zip((0, 2, 4, 6, 8, 10), (93, 95, 94, 92, 96, 93),
+                                                strict=True)]
+    r = readings(*history, (0, SPO2, 12.5, 70), (0, SPO2, 14, 90.5), (0, SPO2, 14.1, 88.4))
+    mask = np.r_[np.zeros(7, bool), True, True]
+    b = engine.evaluate(r, arrays(BASE), mask)
+    assert rows_of(b) == [(7, BASELINE, YELLOW), (8, BASELINE, RED)]
+    assert b.reference.tolist() == [93.5, 94.0]
+    assert b.metric.tolist() == pytest.approx([-3.0, -5.6])
+    # With only 4 readings in the window there is no baseline yet.
+    assert len(engine.evaluate(readings(*history[2:], (0, SPO2, 14, 80)), arrays(BASE))) == 0
+
+
+def test_late_reading_is_evaluated_in_measured_at_order() -> None:
+    """A reading measured earlier but listed last gets the baseline of its own time."""
+    history = [(0, SPO2, d, 94.0) for d in range(0, 12)]
+    r = readings((0, SPO2, 30, 94.0), *history, (0, SPO2, 13, 90.0))
+    b = engine.evaluate(r, arrays(BASE), np.r_[np.zeros(13, bool), True])
+    assert rows_of(b) == [(13, BASELINE, YELLOW)]
+    assert b.reference.tolist() == [94.0]
+
+
+WEIGHT_TREND = Thresholds(weight=TypeThresholds(trend=TrendLimits(change_3d_yellow=2.0,
+                                                                  loss_30d_pct_yellow=5.0)))
+
+
+def test_weight_change_over_3_days_against_the_median_of_previous_readings() -> None:
+    # Day 3 against days 0..2 (80, 81, 80.5 -> 80.5): +2.0 breaches; day 3.5 against days 1..3
+    # (81, 80.5, 82.5 -> 81): +1.4 does not; day 6.4 against [day 3.4, day 6.4) (82.4 only):
+    # -3.4 does.
+    r = readings((0, WEIGHT, 0, 80), (0, WEIGHT, 1, 81), (0, WEIGHT, 2, 80.5),
+                 (0, WEIGHT, 3, 82.5), (0, WEIGHT, 3.5, 82.4), (0, WEIGHT, 6.4, 79))
+    b = engine.evaluate(r, arrays(WEIGHT_TREND))
+    assert rows_of(b) == [(3, CHANGE_3D, YELLOW), (5, CHANGE_3D, YELLOW)]
+    assert b.reference.tolist() == [80.5, 82.4]
+
+
+def test_weight_loss_over_30_days() -> None:
+    # Old window of day 30 is [day 0, day 10): 80, 80 -> 80. New window [day 27, day 30]:
+    # 76.5, 75.5 -> 76: 5 % loss breaches; at day 29 the new window (76.5 only) is 4.4 %.
+    r = readings((0, WEIGHT, 0, 80), (0, WEIGHT, 5, 80), (0, WEIGHT, 29, 76.5),
+                 (0, WEIGHT, 30, 75.5))
+    th = Thresholds(weight=TypeThresholds(trend=TrendLimits(loss_30d_pct_yellow=5.0)))
+    b = engine.evaluate(r, arrays(th))
+    assert rows_of(b) == [(3, LOSS_30D, YELLOW)]
+    assert b.metric.tolist() == pytest.approx([5.0])
+
+
+def test_slope_is_theil_sen_and_ignores_one_artefact() -> None:
+    # Days 0..3: 94, 93, 85 (artefact), 91. Pairwise slopes/day: -1, -4.5, -1, -8, -1, +6 ->
+    # median (-1 + -1) / 2 = -1 -> -3 over 3 days, a fall of 3 (the two-point change is 3 too,
+    # but the artefact alone would have given -9).
+    th = Thresholds(spo2=TypeThresholds(trend=TrendLimits(slope_3d_fall_yellow=3.0)))
+    r = readings((0, SPO2, 0, 94), (0, SPO2, 1, 93), (0, SPO2, 2, 85), (0, SPO2, 3, 91))
+    b = engine.evaluate(r, arrays(th), np.array([False, False, False, True]))
+    assert rows_of(b) == [(3, SLOPE_3D, YELLOW)]
+    assert b.metric.tolist() == [-3.0]
+    # Reading 2 has only three readings (slopes -1, -4.5, -8 -> -4.5/day): breaches as well.
+    assert engine.evaluate(r, arrays(th), np.array([False, False, True, False])).metric.tolist(
+        ) == [-13.5]
+
+
+COMBINED_TH = Thresholds(combined=CombinedLimits(z_yellow=1.0, z_red=2.0, spo2_sd_floor=1.0,
+                                                 pulse_sd_floor=3.0))
+
+
+def test_combined_z_score_averages_spo2_fall_and_pulse_rise() -> None:
+    # SpO2 baseline 93, 94, 95, 93, 94 -> median 94, MAD 1 -> SD 1.4826; pulse baseline
+    # 80, 84, 88, 80, 84 -> median 84, MAD 4 -> SD 5.9304. Today SpO2 92, pulse 90:
+    # z = (2 / 1.4826 + 6 / 5.9304) / 2 = 1.1804.
+    s = [(0, SPO2, d, v) for d, v in zip(range(5), (93, 94, 95, 93, 94), strict=True)]
+    p = [(0, PULSE, d, v) for d, v in zip(range(5), (80, 84, 88, 80, 84), strict=True)]
+    r = readings(*s, *p, (0, SPO2, 8, 92), (0, PULSE, 8, 90))
+    mask = np.r_[np.zeros(10, bool), True, True]
+    b = engine.evaluate(r, arrays(COMBINED_TH), mask)
+    assert rows_of(b) == [(10, COMBINED, YELLOW)]
+    assert b.partner.tolist() == [11]
+    assert b.metric[0] == pytest.approx((2 / 1.4826 + 6 / 5.9304) / 2)
+    # A lone SpO2 reading (no pulse at the same instant) cannot raise the combined alert.
+    assert len(engine.evaluate(readings(*s, *p, (0, SPO2, 8, 92)), arrays(COMBINED_TH),
+                               np.r_[np.zeros(10, bool), True])) == 0
+
+
+def test_non_finite_values_are_ignored_and_duplicates_rejected() -> None:
+    r = readings((0, SPO2, 0, np.nan), (0, SPO2, 1, 80))
+    assert rows_of(engine.evaluate(r, arrays(SPO2_ABS))) == [(1, ABSOLUTE, RED)]
+    with pytest.raises(ValueError, match="unique"):
+        engine.evaluate(readings((0, SPO2, 1, 80), (0, SPO2, 1, 81)), arrays(SPO2_ABS))
+
+
+# --- property test against the reference loop ---------------------------------------------------
+
+limits = st.one_of(st.none(), st.integers(1, 8).map(float))
+
+
+@st.composite
+def threshold_docs(draw: st.DrawFn) -> Thresholds:
+    def type_doc(lo: float, hi: float) -> TypeThresholds:
+        a, b, c, d = sorted(draw(st.lists(st.floats(lo, hi).map(round), min_size=4,
+                                          max_size=4, unique=True)))
+        keep = draw(st.lists(st.booleans(), min_size=4, max_size=4))
+        drop_y, drop_r = sorted(draw(st.lists(st.integers(1, 9), min_size=2, max_size=2,
+                                              unique=True)))
+        return TypeThresholds(
+            absolute=AbsoluteLimits(**{k: float(x) if on else None for k, x, on in zip(
+                ("red_low", "yellow_low", "yellow_high", "red_high"), (a, b, c, d), keep,
+                strict=True)}),
+            baseline=BaselineLimits(drop_yellow=float(drop_y), drop_red=float(drop_r),
+                                    rise_yellow=draw(limits)),
+            trend=TrendLimits(change_3d_yellow=draw(limits), loss_30d_pct_yellow=draw(limits),
+                              slope_3d_fall_yellow=draw(limits),
+                              slope_3d_rise_yellow=draw(limits)))
+    z = draw(st.sampled_from([None, 0.5, 1.0]))
+    return Thresholds(spo2=type_doc(85, 97), pulse=type_doc(60, 110), weight=type_doc(70, 90),
+                      combined=CombinedLimits(z_yellow=z, z_red=None if z is None else z * 2))
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[Readings, ThresholdArrays, np.ndarray]:
+    n_patients = draw(st.integers(1, 4))
+    docs = [draw(threshold_docs()) for _ in range(n_patients)]
+    n = draw(st.integers(1, 120))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    patient = rng.integers(0, n_patients, n)
+    type_index = rng.integers(0, 3, n).astype(np.int16)
+    # Times on a coarse grid (hours over 40 days) so that windows often share edges and SpO2 and
+    # pulse often share an instant; duplicates of (patient, type, time) are dropped.
+    hours = rng.integers(0, 40 * 24, n)
+    grid = np.stack([patient, type_index, hours], axis=1)
+    _, first = np.unique(grid, axis=0, return_index=True)
+    first = np.sort(first)
+    centre = np.array([93.0, 85.0, 80.0])[type_index[first]]
+    spread = np.array([3.0, 12.0, 3.0])[type_index[first]]
+    value = np.round(rng.normal(centre, spread) * 2) / 2
+    value[rng.random(first.size) < 0.03] = np.nan
+    r = Readings(patient=patient[first], type_index=type_index[first],
+                 measured_at=START + (hours[first] * 3_600_000_000).astype("timedelta64[us]"),
+                 value=value)
+    mask = rng.random(first.size) < draw(st.sampled_from([0.3, 1.0]))
+    return r, arrays(*docs), mask
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_engine_matches_the_reference_loop(case: tuple[Readings, ThresholdArrays, np.ndarray]
+                                           ) -> None:
+    r, th, mask = case
+    fast, slow = engine.evaluate(r, th, mask), reference.evaluate(r, th, mask)
+    for name in ("reading", "partner", "rule", "severity"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
+    for name in ("metric", "limit", "reference"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
