@@ -1,0 +1,70 @@
+"""Many paho clients driven from one thread by one selector, through paho's external-loop API
+(``on_socket_open``/``close``/``register_write``/``unregister_write``, ``loop_read``,
+``loop_write``, ``loop_misc``). A thread per client (``loop_start``) does not scale to a fleet
+of thousands of tablets in one process."""
+
+from __future__ import annotations
+
+import selectors
+import socket
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+Sock = socket.socket | Any
+
+
+class SelectorLoop:
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._clients: list[mqtt.Client] = []
+
+    def attach(self, client: mqtt.Client) -> None:
+        """Let this loop drive ``client``; call before ``connect``."""
+        client.on_socket_open = self._on_open
+        client.on_socket_close = self._on_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+        self._clients.append(client)
+
+    def _on_open(self, client: mqtt.Client, userdata: Any, sock: Sock) -> None:
+        self._selector.register(sock, selectors.EVENT_READ, client)
+
+    def _on_close(self, client: mqtt.Client, userdata: Any, sock: Sock) -> None:
+        try:
+            self._selector.unregister(sock)
+        except (KeyError, ValueError):
+            pass
+
+    def _on_register_write(self, client: mqtt.Client, userdata: Any, sock: Sock) -> None:
+        try:
+            self._selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
+        except (KeyError, ValueError):
+            pass
+
+    def _on_unregister_write(self, client: mqtt.Client, userdata: Any, sock: Sock) -> None:
+        try:
+            self._selector.modify(sock, selectors.EVENT_READ, client)
+        except (KeyError, ValueError):
+            pass
+
+    def poll(self, timeout: float) -> int:
+        """Serve ready sockets once, waiting at most ``timeout`` seconds; the number of events."""
+        if not self._selector.get_map():
+            return 0
+        events = self._selector.select(timeout)
+        for key, mask in events:
+            client: mqtt.Client = key.data
+            if mask & selectors.EVENT_READ:
+                client.loop_read()
+            if mask & selectors.EVENT_WRITE and client.socket() is not None:
+                client.loop_write()
+        return len(events)
+
+    def misc(self) -> None:
+        """Keep-alives and timeouts; call about once a second."""
+        for client in self._clients:
+            client.loop_misc()
+
+    def close(self) -> None:
+        self._selector.close()
