@@ -153,21 +153,19 @@ def evaluate(readings: Readings, thresholds: ThresholdArrays,
         return Breaches.empty()
     t = readings.measured_at.astype("datetime64[us]").view(np.int64)
     patient = np.asarray(readings.patient, np.int64)
-    series = patient[keep] * N_TYPES + readings.type_index[keep].astype(np.int64)
-    order = np.lexsort((t[keep], series))
-    idx = keep[order]
-    ts = t[idx]
-    span = int(ts.max() - ts.min()) + LONGEST_LOOKBACK_US + 2 * DAY_US
-    # The combined (series, time) key must fit in int64: split into patient chunks if needed.
+    tk = t[keep]
+    t_min = int(tk.min())
+    span = int(tk.max()) - t_min + LONGEST_LOOKBACK_US + 2 * DAY_US
+    # One int64 key (series, time) sorts fastest; it must fit, else split into patient chunks.
     patients_per_chunk = max(1, _KEY_LIMIT // span // N_TYPES)
-    sorted_patient = patient[idx]
-    _, dense_patient = np.unique(sorted_patient, return_inverse=True)
-    chunk = dense_patient // patients_per_chunk
-    bounds = np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1], True])
-    parts = [
-        _evaluate_sorted(idx[a:b], patient, readings.type_index, t, value, mask, thresholds)
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True)  # chunks of patients, rarely > 1
-    ]
+    chunk = patient[keep] // patients_per_chunk
+    parts = []
+    for c in np.unique(chunk):  # one chunk unless there are ~10^5 patients or more
+        sel = keep if chunk[0] == chunk[-1] == c else keep[chunk == c]
+        key = (patient[sel] - c * patients_per_chunk) * N_TYPES + readings.type_index[sel]
+        order = np.argsort(key * span + (t[sel] - t_min), kind="stable")
+        parts.append(_evaluate_sorted(sel[order], patient, readings.type_index, t, value, mask,
+                                      thresholds))
     result = Breaches.concat(parts)
     return result.take(np.lexsort((result.rule, result.reading)))
 
@@ -190,8 +188,10 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     if np.any(key[1:] == key[:-1]):
         raise ValueError("readings must be unique per (patient, type, measured_at)")
 
+    flat = p * N_TYPES + ty
+
     def limit(field: npt.NDArray[np.float64]) -> FloatArray:
-        return field[p, ty]
+        return field.ravel()[flat]
 
     def window(rows: IntArray, back_from: int, back_to: int) -> tuple[IntArray, IntArray]:
         """Index range of readings in ``[t - back_from, t - back_to)`` of each row's series
@@ -340,10 +340,15 @@ def _pulse_partner(key: IntArray, sid: IntArray, series: IntArray, ts: IntArray,
     return out
 
 
-def _width_buckets(n: IntArray) -> list[tuple[int, IntArray]]:
-    """Rows grouped by the power-of-two width that holds their window."""
-    width = np.left_shift(1, np.ceil(np.log2(np.maximum(n, 1))).astype(np.int64))
-    return [(int(w), np.flatnonzero(width == w)) for w in np.unique(width)]
+def _width_groups(n: IntArray) -> list[tuple[int, IntArray]]:
+    """Rows grouped by their exact window length (a few dozen distinct lengths in practice)."""
+    if n.size == 0:
+        return []
+    order = np.argsort(n, kind="stable")
+    sorted_n = n[order]
+    starts = np.flatnonzero(np.r_[True, sorted_n[1:] != sorted_n[:-1]])
+    ends = np.r_[starts[1:], n.size]
+    return [(int(sorted_n[a]), order[a:b]) for a, b in zip(starts, ends, strict=True)]
 
 
 def windowed_median(values: FloatArray, lo: IntArray, hi: IntArray, *, with_mad: bool = False
@@ -358,29 +363,18 @@ def windowed_median(values: FloatArray, lo: IntArray, hi: IntArray, *, with_mad:
     >>> windowed_median(v, np.array([0, 1]), np.array([3, 4]), with_mad=True)
     (array([2., 5.]), array([1., 3.]))
     """
-    n = hi - lo
-    median = np.empty(n.size)
-    mad = np.full(n.size, np.nan)
-    for width, rows in _width_buckets(n):  # a few bucket widths, not rows
-        cols = np.arange(width)
-        count = n[rows]
-        valid = cols[None, :] < count[:, None]
-        gather = np.minimum(lo[rows, None] + cols[None, :], values.size - 1)
-        m = np.where(valid, values[gather], np.inf)
+    median = np.empty(lo.size)
+    mad = np.full(lo.size, np.nan)
+    for width, rows in _width_groups(hi - lo):  # one step per distinct window length
+        m = values[lo[rows, None] + np.arange(width)]
         m.sort(axis=1)
-        med = _middle(m, count)
+        med = (m[:, (width - 1) // 2] + m[:, width // 2]) / 2.0
         median[rows] = med
         if with_mad:
-            d = np.where(valid, np.abs(m - med[:, None]), np.inf)
+            d = np.abs(m - med[:, None])
             d.sort(axis=1)
-            mad[rows] = _middle(d, count)
+            mad[rows] = (d[:, (width - 1) // 2] + d[:, width // 2]) / 2.0
     return median, mad
-
-
-def _middle(sorted_rows: FloatArray, count: IntArray) -> FloatArray:
-    r = np.arange(count.size)
-    result: FloatArray = (sorted_rows[r, (count - 1) // 2] + sorted_rows[r, count // 2]) / 2.0
-    return result
 
 
 _PAIRS: dict[int, tuple[IntArray, IntArray]] = {}
@@ -403,17 +397,13 @@ def theil_sen(t_us: IntArray, values: FloatArray, lo: IntArray, hi: IntArray) ->
     >>> theil_sen(t, np.array([10.0, 9.0, 50.0, 7.0]), np.array([0]), np.array([4]))
     array([-1.])
     """
-    n = hi - lo
-    slope = np.empty(n.size)
-    for width, rows in _width_buckets(n):  # a few bucket widths, not rows
+    slope = np.empty(lo.size)
+    for width, rows in _width_groups(hi - lo):  # one step per distinct window length
         i, j = _pairs(width)
-        count = n[rows]
-        valid = j[None, :] < count[:, None]
-        a = np.minimum(lo[rows, None] + i[None, :], values.size - 1)
-        b = np.minimum(lo[rows, None] + j[None, :], values.size - 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = (values[b] - values[a]) / ((t_us[b] - t_us[a]) / DAY_US)
-        s = np.where(valid, s, np.inf)
+        a = lo[rows, None] + i[None, :]
+        b = lo[rows, None] + j[None, :]
+        s = (values[b] - values[a]) / ((t_us[b] - t_us[a]) / DAY_US)
         s.sort(axis=1)
-        slope[rows] = _middle(s, count * (count - 1) // 2)
+        m = i.size
+        slope[rows] = (s[:, (m - 1) // 2] + s[:, m // 2]) / 2.0
     return slope
