@@ -108,6 +108,11 @@ class Cohort:
         return self.start + timedelta(days=self.days)
 
 
+def utc64(moment: datetime) -> np.datetime64:
+    """An aware datetime as the cohort's ``datetime64[us]`` (UTC)."""
+    return np.datetime64(moment.astimezone(UTC).replace(tzinfo=None), "us")
+
+
 def _to_us(moment: datetime) -> np.int64:
     return np.int64((moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1))
 

@@ -1,0 +1,265 @@
+"""``kol-sim``: the simulated fleet for demos and load, replays, labelled cohorts and plots.
+
+    kol-sim fleet  --api-url URL --username U --password-env VAR --team T --patients N --speed S
+    kol-sim replay --api-url URL --username U --password-env VAR --team T --patients N
+                   --from 2026-01-01 --to 2026-03-01
+    kol-sim cohort --out DIR --patients N --days D --seed S [--start 2026-01-01]
+    kol-sim plot   --out docs/img/patient-180d.png [--seed 7] [--days 180] [--patient auto]
+
+See ``docs/simulators.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+
+from core.settings import Settings, get_settings
+from simulators.cohort import LOCAL_TZ, Cohort, generate_cohort
+from simulators.export import write_csv
+from simulators.fleet import Fleet, FleetReport
+from simulators.parameters import DEFAULT_TABLET, TabletParameters
+from simulators.plot import pick_patient, plot_patient
+from simulators.provisioning import (
+    ApiClient,
+    FleetState,
+    credentials_work,
+    provision_patients,
+    state_path,
+)
+from simulators.tablet import TabletStats
+
+log = logging.getLogger("kol-sim")
+FLEET_HORIZON_DAYS = 3650
+"""The live fleet's simulated world is generated this far ahead of its start."""
+
+
+def _local_day(text: str) -> datetime:
+    """A date as local (Europe/Copenhagen) midnight; a full timestamp is taken as given."""
+    if len(text) == 10:
+        return datetime.combine(date.fromisoformat(text), dtime(0), tzinfo=LOCAL_TZ)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a date or a timestamp with an offset")
+    return moment
+
+
+def _settings() -> Settings:
+    stack_dir = os.environ.get("KOL_STACK_DIR")
+    if stack_dir and "KOL_ENV_FILE" not in os.environ:
+        os.environ["KOL_ENV_FILE"] = str(Path(stack_dir) / "kol.env")
+    return get_settings()
+
+
+def _tablet_params(args: argparse.Namespace) -> TabletParameters:
+    return replace(DEFAULT_TABLET, malformed_rate=args.malformed_rate,
+                   bad_reading_rate=args.bad_reading_rate)
+
+
+def _password(args: argparse.Namespace) -> str:
+    password = os.environ.get(args.password_env)
+    if not password:
+        raise SystemExit(f"kol-sim: environment variable {args.password_env} is not set")
+    return password
+
+
+def _progress(moment: datetime, stats: TabletStats) -> None:
+    log.info("simulated %s: %d batches (%d readings) sent, %d resent, %d receipts, "
+             "%d rejected readings, %d outages", moment.astimezone(LOCAL_TZ).strftime(
+                 "%Y-%m-%d %H:%M"), stats.batches_sent, stats.readings_sent, stats.resends,
+             stats.receipts, stats.rejected, stats.offline_periods)
+
+
+def _prepared_state(args: argparse.Namespace, settings: Settings, *, world_start: datetime,
+                    horizon_days: int, path: Path) -> tuple[FleetState, Cohort]:
+    """The team's simulated patients, reused when their tablets' credentials still work,
+    topped up to ``--patients`` through the API."""
+    state = FleetState.load(path)
+    if state is not None and state.devices and not credentials_work(
+            settings.mqtt_host, settings.mqtt_port, state.devices[0]):
+        log.warning("the broker no longer knows %s (stack reset?): enrolling anew",
+                    state.devices[0].device_id)
+        state = None
+    if state is None or state.seed != args.seed:
+        state = FleetState(team=args.team, seed=args.seed, sim_start=world_start.isoformat(),
+                           horizon_days=horizon_days, cohort_patients=args.patients,
+                           clock=world_start.isoformat())
+    state.cohort_patients = max(state.cohort_patients, args.patients)
+    cohort = generate_cohort(n_patients=state.cohort_patients, days=state.horizon_days,
+                             seed=state.seed, start=state.start_time())
+    if len(state.devices) < args.patients:
+        api = ApiClient(args.api_url)
+        api.login(args.username, _password(args))
+        provision_patients(api, state, cohort, args.patients, path)
+    state.save(path)
+    return state, cohort
+
+
+def _stop_flag() -> list[bool]:
+    stopped = [False]
+
+    def handler(signum: int, frame: object) -> None:
+        stopped[0] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stopped
+
+
+def cmd_fleet(args: argparse.Namespace) -> int:
+    settings = _settings()
+    now = datetime.now(UTC)
+    path = args.state or state_path(settings.stack_dir, args.team)
+    state, cohort = _prepared_state(
+        args, settings, world_start=now - timedelta(days=args.history_days),
+        horizon_days=args.history_days + FLEET_HORIZON_DAYS, path=path)
+    devices = state.devices[:args.patients]
+    fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
+                  port=settings.mqtt_port, seed=state.seed, params=_tablet_params(args))
+    stopped = _stop_flag()
+    clock = datetime.fromisoformat(state.clock)
+    log.info("%d tablets of team %r from simulated %s at %gx (never ahead of now); state %s",
+             len(devices), args.team, clock.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"),
+             args.speed, path)
+
+    def progress(moment: datetime, stats: TabletStats) -> None:
+        _progress(moment, stats)
+        state.clock = moment.isoformat()
+        state.save(path)
+
+    try:
+        report = fleet.run(start=clock, speed=args.speed, duration=args.duration,
+                           stop=lambda: stopped[0], progress=progress,
+                           progress_every=args.progress_every)
+    finally:
+        fleet.close()
+    state.clock = report.sim_end.isoformat()
+    state.save(path)
+    print(report.summary(), flush=True)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    settings = _settings()
+    begin, end = args.from_, args.to
+    if end > datetime.now(UTC) or end <= begin:
+        raise SystemExit("kol-sim replay: need --from < --to <= now (the platform rejects "
+                         "readings from the future)")
+    path = args.state or state_path(settings.stack_dir, args.team)
+    days = (end - begin) // timedelta(days=1) + 1
+    state, _ = _prepared_state(args, settings, world_start=datetime.now(UTC),
+                               horizon_days=FLEET_HORIZON_DAYS, path=path)
+    # The replayed period is a world of its own, generated from --from with the same seed.
+    cohort = generate_cohort(n_patients=state.cohort_patients, days=days, seed=state.seed,
+                             start=begin)
+    fleet = Fleet(cohort=cohort, devices=state.devices[:args.patients],
+                  host=settings.mqtt_host, port=settings.mqtt_port, seed=state.seed,
+                  params=_tablet_params(args))
+    stopped = _stop_flag()
+    try:
+        report: FleetReport = fleet.run(start=begin, end=end, speed=None,
+                                        stop=lambda: stopped[0], progress=_progress,
+                                        progress_every=args.progress_every)
+        flushed = fleet.flush(args.receipt_wait)
+    finally:
+        fleet.close()
+    print(report.summary(), flush=True)
+    print(f"all batches receipted: {'yes' if flushed else 'NO'}", flush=True)
+    return 0 if flushed else 1
+
+
+def cmd_cohort(args: argparse.Namespace) -> int:
+    began = time.perf_counter()
+    cohort = generate_cohort(n_patients=args.patients, days=args.days, seed=args.seed,
+                             start=args.start)
+    generated = time.perf_counter() - began
+    paths = write_csv(cohort, args.out)
+    print(f"{args.patients} patients × {args.days} days (seed {args.seed}): "
+          f"{len(cohort.readings)} readings, {len(cohort.episodes)} episodes; generated in "
+          f"{generated:.2f} s")
+    for path in paths.values():
+        print(f"  {path}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    cohort = generate_cohort(n_patients=args.cohort_patients, days=args.days, seed=args.seed,
+                             start=args.start)
+    patient = pick_patient(cohort) if args.patient == "auto" else int(args.patient)
+    print(plot_patient(cohort, patient, args.out))
+    return 0
+
+
+def _fleet_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--api-url", required=True)
+    p.add_argument("--username", required=True, help="an admin user")
+    p.add_argument("--password-env", required=True,
+                   help="name of the environment variable holding the password")
+    p.add_argument("--team", required=True)
+    p.add_argument("--patients", type=int, default=40)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--state", type=Path, default=None,
+                   help="state file (default: $KOL_STACK_DIR/sim-fleet-<team>.json)")
+    p.add_argument("--malformed-rate", type=float, default=DEFAULT_TABLET.malformed_rate)
+    p.add_argument("--bad-reading-rate", type=float, default=DEFAULT_TABLET.bad_reading_rate)
+    p.add_argument("--progress-every", type=float, default=10.0, help="real seconds")
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
+                        stream=sys.stdout)
+    parser = argparse.ArgumentParser(prog="kol-sim", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fleet = sub.add_parser("fleet", help="enrol (once) and run a live fleet of tablets")
+    _fleet_args(fleet)
+    fleet.add_argument("--speed", type=float, default=1.0,
+                       help="simulated seconds per real second (86400: a day per second)")
+    fleet.add_argument("--history-days", type=int, default=30,
+                       help="a new fleet's simulation starts this many days ago")
+    fleet.add_argument("--duration", type=float, default=None, help="real seconds, then stop")
+    fleet.set_defaults(func=cmd_fleet)
+
+    replay = sub.add_parser("replay", help="send a past date range as fast as possible")
+    _fleet_args(replay)
+    replay.add_argument("--from", dest="from_", type=_local_day, required=True)
+    replay.add_argument("--to", type=_local_day, required=True)
+    replay.add_argument("--receipt-wait", type=float, default=60.0,
+                        help="seconds to wait for the last receipts")
+    replay.set_defaults(func=cmd_replay)
+
+    default_start = datetime(2026, 1, 1, tzinfo=LOCAL_TZ)
+    cohort = sub.add_parser("cohort", help="export a labelled cohort as CSV")
+    cohort.add_argument("--out", type=Path, required=True)
+    cohort.add_argument("--patients", type=int, required=True)
+    cohort.add_argument("--days", type=int, required=True)
+    cohort.add_argument("--seed", type=int, required=True)
+    cohort.add_argument("--start", type=_local_day, default=default_start)
+    cohort.set_defaults(func=cmd_cohort)
+
+    plot = sub.add_parser("plot", help="PNG of one simulated patient with exacerbations shaded")
+    plot.add_argument("--out", type=Path, default=Path("docs/img/patient-180d.png"))
+    plot.add_argument("--seed", type=int, default=7)
+    plot.add_argument("--days", type=int, default=180)
+    plot.add_argument("--start", type=_local_day, default=default_start)
+    plot.add_argument("--cohort-patients", type=int, default=200,
+                      help="size of the cohort the patient is picked from")
+    plot.add_argument("--patient", default="auto", help="patient index, or auto")
+    plot.set_defaults(func=cmd_plot)
+
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
