@@ -41,6 +41,9 @@ SLOPE_WINDOW_US = 3 * DAY_US
 SLOPE_MIN_READINGS = 3
 SLOPE_DAYS = 3.0
 MAD_TO_SD = 1.4826
+COMBINED_RECENT_US = 2 * DAY_US
+"""The combined rule compares the median of the last 2 days' readings ``[t - 2 d, t]`` with the
+baseline: one artefact or one noisy session does not alert, a prodrome lasting days does."""
 LONGEST_LOOKBACK_US = LOSS_OLD_FROM_US
 """How much history before the evaluated readings the rules read (the streaming query's window)."""
 
@@ -191,7 +194,8 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     flat = p * N_TYPES + ty
 
     def limit(field: npt.NDArray[np.float64]) -> FloatArray:
-        return field.ravel()[flat]
+        result: FloatArray = field.ravel()[flat]
+        return result
 
     def window(rows: IntArray, back_from: int, back_to: int) -> tuple[IntArray, IntArray]:
         """Index range of readings in ``[t - back_from, t - back_to)`` of each row's series
@@ -283,7 +287,9 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     pp = p[rows]
     sd_s = np.maximum(mad[rows] * MAD_TO_SD, th.spo2_sd_floor[pp])
     sd_p = np.maximum(mad[partner] * MAD_TO_SD, th.pulse_sd_floor[pp])
-    z = ((median[rows] - v[rows]) / sd_s + (v[partner] - median[partner]) / sd_p) / 2.0
+    recent_s, _ = windowed_median(v, *window(rows, COMBINED_RECENT_US, -1))
+    recent_p, _ = windowed_median(v, *window(partner, COMBINED_RECENT_US, -1))
+    z = ((median[rows] - recent_s) / sd_s + (recent_p - median[partner]) / sd_p) / 2.0
     sev, lim = _graded(z, [(th.z_red[pp], RED), (th.z_yellow[pp], YELLOW)])
     parts.append(_breaches(idx, rows, sev, COMBINED, z, lim, median[rows],
                            partner=idx[partner]))

@@ -20,6 +20,7 @@ from alerts.engine import (
     CHANGE_3D,
     CHANGE_WINDOW_US,
     COMBINED,
+    COMBINED_RECENT_US,
     DAY_US,
     LOSS_30D,
     LOSS_OLD_FROM_US,
@@ -104,7 +105,11 @@ def evaluate(readings: Readings, th: ThresholdArrays,
                     rows.append((i, -1, LOSS_30D, YELLOW, loss, lim, o))
             rows.extend(_slope(i, th, p, ty, t, history[(p, ty)]))
         if pulse_i is not None and (mask[i] or mask[pulse_i]) and _on(th.z_yellow[p]):
-            rows.extend(_combined(i, pulse_i, v, values[pulse_i], baseline(i),
+            recent_s = statistics.median(between(p, SPO2, t - COMBINED_RECENT_US, t,
+                                                 include_end=True))
+            recent_p = statistics.median(between(p, PULSE, t - COMBINED_RECENT_US, t,
+                                                 include_end=True))
+            rows.extend(_combined(i, pulse_i, recent_s, recent_p, baseline(i),
                                   baseline(pulse_i), th, p))
     rows.sort(key=lambda r: (r[0], r[2]))
     return Breaches(

@@ -255,3 +255,24 @@ def _without_known_readings(conn: Connection[Any], raises: Sequence[AlertRaise],
             continue
         kept.append(r)
     return kept
+
+
+def recover_one_pending(conn: Connection[Any], *, older_than_seconds: float) -> bool:
+    """Evaluate one left-over hand-off row (its gateway died between the ingest commit and the
+    alert evaluation); False when none is left."""
+    row = repository.claim_leftover_pending(conn, older_than_seconds=older_than_seconds)
+    if row is None:
+        return False
+    evaluate_new(conn, repository.readings_received(
+        conn, patient_ids=row["patient_ids"], measured_from=row["first_measured_at"],
+        measured_to=row["last_measured_at"], received_from=row["received_from"],
+        received_to=row["received_to"]))
+    return True
+
+
+def evaluate_period(conn: Connection[Any], *, measured_from: datetime, measured_to: datetime,
+                    patient_id: int | None) -> Outcome:
+    """Re-evaluate every reading measured in ``[measured_from, measured_to)`` with the current
+    thresholds; readings already attached to alerts change nothing."""
+    return evaluate_new(conn, repository.readings_measured(
+        conn, measured_from=measured_from, measured_to=measured_to, patient_id=patient_id))

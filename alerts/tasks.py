@@ -1,0 +1,49 @@
+"""Celery tasks of the alert domain: recovery of left-over ingest hand-offs. Each task is the
+transaction boundary; the worker process opens one pool on first use."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from psycopg_pool import ConnectionPool
+
+from alerts import service
+from core.celery_app import celery_app
+from core.db import open_pool
+from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+RECOVER_AFTER_SECONDS = 120.0
+"""A hand-off row older than this has lost its evaluator (a live gateway evaluates in seconds)."""
+RECOVER_MAX_PER_RUN = 1000
+
+
+@cache
+def _pool() -> ConnectionPool:
+    return open_pool(get_settings(), name="kol-alerts-worker", min_size=1, max_size=2)
+
+
+@celery_app.task(name="alerts.recover_pending")
+def recover_pending() -> int:
+    """Evaluate left-over ``pending_evaluations`` rows, one transaction each."""
+    return recover_pending_with(_pool(), older_than_seconds=RECOVER_AFTER_SECONDS)
+
+
+def recover_pending_with(pool: ConnectionPool, *, older_than_seconds: float) -> int:
+    done = 0
+    while done < RECOVER_MAX_PER_RUN:
+        with pool.connection() as conn:
+            if not service.recover_one_pending(conn, older_than_seconds=older_than_seconds):
+                break
+        done += 1
+    if done:
+        log.warning("recovered %d left-over alert evaluations", done)
+    return done
+
+
+celery_app.conf.beat_schedule = {
+    **(celery_app.conf.beat_schedule or {}),
+    "alerts-recover-pending": {"task": "alerts.recover_pending", "schedule": 60.0},
+}

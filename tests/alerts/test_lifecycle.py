@@ -64,14 +64,14 @@ def test_new_breach_updates_then_escalates_instead_of_duplicating(
 def test_resolved_alert_is_not_updated_a_new_breach_opens_a_new_one(
         pool: ConnectionPool, committed_conn: psycopg.Connection[Any]) -> None:
     patient = insert_patient(committed_conn)
-    evaluate_committed(pool, commit_readings(committed_conn, [(patient, "pulse", T0, 105.0)]))
+    evaluate_committed(pool, commit_readings(committed_conn, [(patient, "pulse", T0, 125.0)]))
     committed_conn.execute("update alerts set status = 'resolved' where patient_id = %s",
                            (patient,))
     evaluate_committed(pool, commit_readings(
-        committed_conn, [(patient, "pulse", T0 + timedelta(days=1), 106.0)]))
+        committed_conn, [(patient, "pulse", T0 + timedelta(days=1), 126.0)]))
     first, second = alerts_of(committed_conn, patient)
     assert (first["status"], first["breach_count"]) == ("resolved", 1)
-    assert (second["status"], second["breach_count"], second["value"]) == ("open", 1, 106.0)
+    assert (second["status"], second["breach_count"], second["value"]) == ("open", 1, 126.0)
 
 
 def test_late_readings_raise_late_alerts(pool: ConnectionPool,
