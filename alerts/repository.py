@@ -228,3 +228,73 @@ def claim_leftover_pending(conn: Connection[Any], *, older_than_seconds: float
         " where created_at < now() - make_interval(secs => %s) order by id limit 1"
         " for update skip locked) returning *", (older_than_seconds,)).fetchone()
     return row
+
+
+# --- alert list and handling (team-scoped) ------------------------------------------------------
+
+_ALERT_FIELDS = ("a.id, a.patient_id, a.rule, a.type, a.severity, a.status, a.opened_at,"
+                 " a.first_measured_at, a.last_measured_at, a.value, a.late, a.reason")
+_VISIBLE = "(%(teams)s::bigint[] is null or p.team_id = any(%(teams)s))"
+
+
+def list_alerts(conn: Connection[Any], viewer: Viewer, *, status: str | None,
+                severity: str | None, patient_id: int | None, since: datetime | None,
+                before_id: int | None, limit: int) -> list[dict[str, Any]]:
+    """Newest first (by id, which follows opening order); ``since`` filters on the last change."""
+    return conn.execute(
+        f"select {_ALERT_FIELDS} from alerts a join patients p on p.id = a.patient_id"
+        f" where {_VISIBLE}"
+        " and (%(status)s::text is null or a.status = %(status)s)"
+        " and (%(severity)s::text is null or a.severity = %(severity)s)"
+        " and (%(patient)s::bigint is null or a.patient_id = %(patient)s)"
+        " and (%(since)s::timestamptz is null or a.updated_at >= %(since)s)"
+        " and (%(before)s::bigint is null or a.id < %(before)s)"
+        " order by a.id desc limit %(limit)s",
+        {"teams": viewer.team_filter, "status": status, "severity": severity,
+         "patient": patient_id, "since": since, "before": before_id, "limit": limit}).fetchall()
+
+
+def lock_visible_alert(conn: Connection[Any], viewer: Viewer, alert_id: int
+                       ) -> dict[str, Any] | None:
+    row: dict[str, Any] | None = conn.execute(
+        f"select {_ALERT_FIELDS} from alerts a join patients p on p.id = a.patient_id"
+        f" where a.id = %(id)s and {_VISIBLE} for update of a",
+        {"id": alert_id, "teams": viewer.team_filter}).fetchone()
+    return row
+
+
+_STEP_COLUMNS = {"acknowledged": ("acknowledged_by", "acknowledged_at", "acknowledge_note"),
+                 "resolved": ("resolved_by", "resolved_at", "resolve_note")}
+
+
+def set_alert_status(conn: Connection[Any], *, alert_id: int, status: str, actor_id: int | None,
+                     note: str) -> dict[str, Any]:
+    """Acknowledge or resolve; the who/when/note columns of that step."""
+    by, at, note_column = _STEP_COLUMNS[status]
+    row: dict[str, Any] | None = conn.execute(
+        f"update alerts a set status = %s, {by} = %s, {at} = now(), {note_column} = %s,"
+        f" updated_at = now() where id = %s returning {_ALERT_FIELDS}",
+        (status, actor_id, note, alert_id)).fetchone()
+    assert row is not None
+    return row
+
+
+def acknowledge_open_green(conn: Connection[Any], viewer: Viewer, *, patient_id: int | None,
+                           actor_id: int | None, note: str) -> list[dict[str, Any]]:
+    return conn.execute(
+        "update alerts a set status = 'acknowledged', acknowledged_by = %(actor)s,"
+        " acknowledged_at = now(), acknowledge_note = %(note)s, updated_at = now()"
+        " from patients p where p.id = a.patient_id and a.status = 'open'"
+        f" and a.severity = 'green' and {_VISIBLE}"
+        " and (%(patient)s::bigint is null or a.patient_id = %(patient)s)"
+        " returning a.id, a.patient_id, a.severity",
+        {"actor": actor_id, "note": note, "teams": viewer.team_filter,
+         "patient": patient_id}).fetchall()
+
+
+def readings_of_patient(conn: Connection[Any], *, patient_id: int, measured_from: datetime
+                        ) -> ReadingColumns:
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(f"select {_SELECT_READING} from readings r"
+                    " where r.patient_id = %s and r.measured_at >= %s", (patient_id, measured_from))
+        return _columns(cur.fetchall())

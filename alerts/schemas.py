@@ -243,11 +243,6 @@ class AlertOut(BaseModel):
     reason: str
 
 
-class AlertPage(BaseModel):
-    items: list[AlertOut]
-    next_cursor: str | None
-
-
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str = Field(default="", max_length=2000)

@@ -18,7 +18,10 @@ from psycopg import Connection
 from alerts import engine, repository
 from alerts.engine import COMBINED_TYPE, RULES, SEVERITIES, Breaches
 from alerts.repository import ReadingColumns
-from alerts.schemas import ThresholdArrays, Thresholds
+from alerts.schemas import AlertOut, ThresholdArrays, Thresholds
+from api.problems import Problem
+from core import audit
+from core.access import Viewer
 from core.measurement_types import TYPE_BY_INDEX
 
 log = logging.getLogger(__name__)
@@ -276,3 +279,59 @@ def evaluate_period(conn: Connection[Any], *, measured_from: datetime, measured_
     thresholds; readings already attached to alerts change nothing."""
     return evaluate_new(conn, repository.readings_measured(
         conn, measured_from=measured_from, measured_to=measured_to, patient_id=patient_id))
+
+
+# --- handling by the nursing team ---------------------------------------------------------------
+
+def list_alerts(conn: Connection[Any], viewer: Viewer, *, status: str | None,
+                severity: str | None, patient_id: int | None, since: datetime | None,
+                cursor: str | None, limit: int) -> tuple[list[AlertOut], str | None]:
+    """A page of alerts, newest first, and the cursor of the next page (None at the end)."""
+    try:
+        before_id = int(cursor) if cursor else None
+    except ValueError as exc:
+        raise Problem(status=400, slug="invalid-cursor", detail="the cursor is invalid") from exc
+    rows = repository.list_alerts(conn, viewer, status=status, severity=severity,
+                                  patient_id=patient_id, since=since, before_id=before_id,
+                                  limit=limit + 1)
+    page = [AlertOut.model_validate(r) for r in rows[:limit]]
+    return page, str(page[-1].id) if len(rows) > limit else None
+
+
+def handle(conn: Connection[Any], viewer: Viewer, alert_id: int, *, to: str, note: str
+           ) -> AlertOut:
+    """Acknowledge (from open) or resolve (from open or acknowledged), with an alert event and
+    an audit entry. Another team's alert answers 404."""
+    row = repository.lock_visible_alert(conn, viewer, alert_id)
+    if row is None:
+        raise Problem(status=404, slug="alert-not-found", detail="no such alert")
+    allowed = {"acknowledged": ("open",), "resolved": ("open", "acknowledged")}[to]
+    if row["status"] not in allowed:
+        raise Problem(status=409, slug="alert-state-conflict",
+                      detail=f"the alert is {row['status']}; it cannot be {to}")
+    updated = repository.set_alert_status(conn, alert_id=alert_id, status=to,
+                                          actor_id=viewer.user_id, note=note)
+    repository.insert_alert_events(conn, alert_ids=[alert_id], patient_ids=[row["patient_id"]],
+                                   events=[to], severities=[row["severity"]],
+                                   actor_id=viewer.user_id, note=note)
+    audit.record(conn, viewer=viewer, action=f"alert.{to.removesuffix('d')}",
+                 entity_type="alert", entity_id=alert_id,
+                 detail={"patient_id": row["patient_id"], "note": note,
+                         "from": row["status"]})
+    return AlertOut.model_validate(updated)
+
+
+def acknowledge_green(conn: Connection[Any], viewer: Viewer, *, patient_id: int | None,
+                      note: str) -> int:
+    """Bulk-acknowledge open green alerts, of one patient or of every patient the viewer sees."""
+    rows = repository.acknowledge_open_green(conn, viewer, patient_id=patient_id,
+                                             actor_id=viewer.user_id, note=note)
+    if rows:
+        repository.insert_alert_events(
+            conn, alert_ids=[r["id"] for r in rows], patient_ids=[r["patient_id"] for r in rows],
+            events=["acknowledged"] * len(rows), severities=[r["severity"] for r in rows],
+            actor_id=viewer.user_id, note=note)
+        audit.record(conn, viewer=viewer, action="alert.bulk_acknowledge", entity_type="alert",
+                     entity_id=",".join(str(r["id"]) for r in rows[:50]),
+                     detail={"count": len(rows), "patient_id": patient_id, "note": note})
+    return len(rows)

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from alerts.routes import router as alerts_router
 from api import problems
 from api.auth.routes import router as auth_router
 from api.health import router as health_router
@@ -31,4 +32,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for router in (health_router, auth_router):
         app.include_router(router)
+    app.include_router(alerts_router)
     return app

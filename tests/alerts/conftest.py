@@ -12,6 +12,7 @@ import psycopg
 
 from core.measurement_types import MEASUREMENT_TYPES
 from ingest.schemas import CommittedReadings
+from tests.api.conftest import client as client  # the app fixture, shared with tests/api
 
 Reading = tuple[int, str, datetime, float]
 """(patient_id, type code, measured_at, value)"""

@@ -1,0 +1,88 @@
+"""HTTP routes of the alert domain: patients' thresholds (current, history, change, preview) and
+the alert list with acknowledge / resolve. Thin: the services hold the logic, the repository the
+team scoping."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from alerts import service, thresholds
+from alerts.schemas import (
+    AlertOut,
+    BulkAcknowledgeIn,
+    BulkAcknowledgeOut,
+    NoteIn,
+    PreviewIn,
+    PreviewOut,
+    ThresholdsIn,
+    ThresholdsOut,
+    ThresholdVersionOut,
+)
+from api.deps import ClinicianViewer, CurrentViewer, DbConn
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+
+@router.get("/patients/{patient_id}/thresholds", response_model=ThresholdsOut)
+def get_thresholds(patient_id: int, conn: DbConn, viewer: CurrentViewer) -> ThresholdsOut:
+    return thresholds.current(conn, viewer, patient_id)
+
+
+@router.put("/patients/{patient_id}/thresholds", response_model=ThresholdsOut)
+def put_thresholds(patient_id: int, body: ThresholdsIn, conn: DbConn,
+                   viewer: ClinicianViewer) -> ThresholdsOut:
+    return thresholds.replace(conn, viewer, patient_id, body)
+
+
+@router.get("/patients/{patient_id}/thresholds/history",
+            response_model=list[ThresholdVersionOut])
+def threshold_history(patient_id: int, conn: DbConn, viewer: CurrentViewer
+                      ) -> list[ThresholdVersionOut]:
+    return thresholds.history(conn, viewer, patient_id)
+
+
+@router.post("/patients/{patient_id}/thresholds/preview", response_model=PreviewOut)
+def preview_thresholds(patient_id: int, body: PreviewIn, conn: DbConn,
+                       viewer: ClinicianViewer) -> PreviewOut:
+    return thresholds.preview(conn, viewer, patient_id, body)
+
+
+@router.get("/alerts", response_model=list[AlertOut])
+def list_alerts(
+    conn: DbConn, viewer: CurrentViewer, response: Response,
+    status: Literal["open", "acknowledged", "resolved"] | None = None,
+    severity: Literal["red", "yellow", "blue", "green"] | None = None,
+    patient_id: int | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> list[AlertOut]:
+    """Newest first. The next page's cursor is in the ``X-Next-Cursor`` header (absent on the
+    last page); ``since`` keeps alerts opened or changed at or after that time."""
+    page, next_cursor = service.list_alerts(conn, viewer, status=status, severity=severity,
+                                            patient_id=patient_id, since=since, cursor=cursor,
+                                            limit=limit)
+    if next_cursor is not None:
+        response.headers["X-Next-Cursor"] = next_cursor
+    return page
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
+def acknowledge(alert_id: int, body: NoteIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
+    return service.handle(conn, viewer, alert_id, to="acknowledged", note=body.note)
+
+
+@router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
+def resolve(alert_id: int, body: NoteIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
+    return service.handle(conn, viewer, alert_id, to="resolved", note=body.note)
+
+
+@router.post("/alerts/acknowledge-green", response_model=BulkAcknowledgeOut)
+def acknowledge_green(body: BulkAcknowledgeIn, conn: DbConn, viewer: CurrentViewer
+                      ) -> BulkAcknowledgeOut:
+    """Acknowledge every open green alert of one patient, or of the whole (team-scoped) list."""
+    return BulkAcknowledgeOut(acknowledged=service.acknowledge_green(
+        conn, viewer, patient_id=body.patient_id, note=body.note))
