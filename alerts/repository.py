@@ -298,3 +298,50 @@ def readings_of_patient(conn: Connection[Any], *, patient_id: int, measured_from
         cur.execute(f"select {_SELECT_READING} from readings r"
                     " where r.patient_id = %s and r.measured_at >= %s", (patient_id, measured_from))
         return _columns(cur.fetchall())
+
+
+# --- schedules: missing measurements ------------------------------------------------------------
+
+def missed_deadlines(conn: Connection[Any], *, since: datetime, until: datetime, timezone: str
+                     ) -> list[dict[str, Any]]:
+    """(patient_id, type, deadline) for every scheduled deadline in ``(since, until]`` whose
+    required type has no reading measured that local day before the deadline, outside pause
+    intervals, after enrolment, and not already covered by a 'missing' alert.
+
+    Local schedule times become instants with PostgreSQL's ``at time zone`` in ``timezone``, so
+    daylight-saving days are exact; a wall time that does not exist (02:30 on the spring-forward
+    day) is read with the offset before the change, an ambiguous one (autumn) as the first one.
+    """
+    return conn.execute(
+        """
+        with days as (
+            select d::date as day from generate_series(
+                (%(since)s::timestamptz at time zone %(tz)s)::date,
+                (%(until)s::timestamptz at time zone %(tz)s)::date, interval '1 day') as d
+        ), due as (
+            select p.id as patient_id, t.type,
+                   (days.day + (p.schedule->>'deadline')::time) at time zone %(tz)s as deadline,
+                   days.day::timestamp at time zone %(tz)s as day_start
+            from patients p
+            cross join days
+            cross join lateral jsonb_array_elements_text(p.schedule->'types') as t(type)
+            where p.active
+              and p.schedule->'days' ? lower(to_char(days.day, 'dy'))
+        )
+        select due.patient_id, due.type, due.deadline from due
+        join patients p on p.id = due.patient_id
+        where due.deadline > %(since)s and due.deadline <= %(until)s
+          and due.deadline > p.created_at
+          and not exists (select 1 from readings r
+                          where r.patient_id = due.patient_id and r.type = due.type
+                            and r.measured_at >= due.day_start and r.measured_at <= due.deadline)
+          and not exists (select 1 from patient_pauses pp
+                          where pp.patient_id = due.patient_id
+                            and due.deadline >= pp.starts_at and due.deadline < pp.ends_at)
+          and not exists (select 1 from alerts a
+                          where a.patient_id = due.patient_id and a.rule = 'missing'
+                            and a.type = due.type
+                            and due.deadline between a.first_measured_at and a.last_measured_at)
+        order by due.patient_id, due.type, due.deadline
+        """,
+        {"since": since, "until": until, "tz": timezone}).fetchall()

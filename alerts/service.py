@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -335,3 +337,29 @@ def acknowledge_green(conn: Connection[Any], viewer: Viewer, *, patient_id: int 
                      entity_id=",".join(str(r["id"]) for r in rows[:50]),
                      detail={"count": len(rows), "patient_id": patient_id, "note": note})
     return len(rows)
+
+
+# --- missing measurements (blue) ----------------------------------------------------------------
+
+MISSING_LOOKBACK = timedelta(days=7)
+"""Deadlines this far back are checked on every run, so that a worker outage is caught up;
+deadlines already covered by a 'missing' alert are not counted again."""
+
+
+def check_missing(conn: Connection[Any], *, now: datetime, timezone: str) -> Outcome:
+    """Blue alerts for scheduled measurements not taken by their local deadline: one open alert
+    per (patient, type), updated with each further missed deadline."""
+    rows = repository.missed_deadlines(conn, since=now - MISSING_LOOKBACK, until=now,
+                                       timezone=timezone)
+    names = {t.code: t.display_en for t in TYPE_BY_INDEX}
+    raises = []
+    for (patient_id, type_), group in groupby(rows, key=lambda r: (r["patient_id"], r["type"])):
+        deadlines = [r["deadline"] for r in group]  # one step per missed (patient, type)
+        local = deadlines[-1].astimezone(ZoneInfo(timezone))
+        raises.append(AlertRaise(
+            patient_id=patient_id, rule="missing", type=type_, severity="blue",
+            first_measured_at=deadlines[0], last_measured_at=deadlines[-1], value=None,
+            late=False, count=len(deadlines), threshold_version=None,
+            reason=f"No {names.get(type_, type_)} measurement by the deadline"
+                   f" {local:%a %d %b %H:%M} ({timezone})"))
+    return raise_alerts(conn, raises)

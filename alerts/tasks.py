@@ -1,11 +1,14 @@
-"""Celery tasks of the alert domain: recovery of left-over ingest hand-offs. Each task is the
+"""Celery tasks of the alert domain: recovery of left-over ingest hand-offs and missing-
+measurement alerts. Each task is the
 transaction boundary; the worker process opens one pool on first use."""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from functools import cache
 
+from celery.schedules import crontab
 from psycopg_pool import ConnectionPool
 
 from alerts import service
@@ -43,7 +46,19 @@ def recover_pending_with(pool: ConnectionPool, *, older_than_seconds: float) -> 
     return done
 
 
+@celery_app.task(name="alerts.check_missing")
+def check_missing() -> int:
+    """Blue alerts for measurements missing at their deadline (every 15 minutes)."""
+    with _pool().connection() as conn:
+        outcome = service.check_missing(conn, now=datetime.now(UTC),
+                                        timezone=get_settings().timezone)
+    return outcome.opened + outcome.updated
+
+
 celery_app.conf.beat_schedule = {
     **(celery_app.conf.beat_schedule or {}),
     "alerts-recover-pending": {"task": "alerts.recover_pending", "schedule": 60.0},
+    # Wall-clock quarter hours in the app's timezone (Europe/Copenhagen); the check itself works
+    # on UTC instants, so a daylight-saving change neither skips nor repeats a deadline.
+    "alerts-check-missing": {"task": "alerts.check_missing", "schedule": crontab(minute="*/15")},
 }
