@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -58,10 +58,11 @@ class FleetReport:
     sim_end: datetime
     speed: float | None
     stats: TabletStats
+    """A snapshot at the end of the run."""
     emission_lags: list[float] = field(default_factory=list)
     """Real seconds between when a slice of readings was due and when it was sent."""
     drained: bool = False
-    """Every publish acknowledged by the broker at the end."""
+    """Every publish of the connected tablets acknowledged by the broker at the end."""
 
     @property
     def achieved_speed(self) -> float:
@@ -213,7 +214,7 @@ class Fleet:
         return FleetReport(
             tablets=len(self.tablets), connected=sum(t.connected for t in self.tablets),
             refused=self.stats.refused, connect_seconds=connect_seconds, wall_seconds=wall,
-            sim_start=start, sim_end=from_us(cursor), speed=speed, stats=self.stats,
+            sim_start=start, sim_end=from_us(cursor), speed=speed, stats=replace(self.stats),
             emission_lags=lags, drained=drained)
 
     def _apply_outages(self, target: int) -> None:
@@ -254,13 +255,17 @@ class Fleet:
                 tablet.tick()
         return not any(t.pending for t in self.tablets)
 
+    def _unacked_online(self) -> int:
+        # A tablet that went offline with a publish in flight resends it when it is back.
+        return sum(t.awaiting_puback for t in self.tablets if t.online)
+
     def _drain(self, timeout: float) -> bool:
         began = time.monotonic()
-        while self.stats.outstanding > 0 and time.monotonic() - began < timeout:
+        while self._unacked_online() > 0 and time.monotonic() - began < timeout:
             self.loop.poll(0.05)
             for tablet in self.tablets:
                 tablet.tick()
-        return self.stats.outstanding <= 0
+        return self._unacked_online() == 0
 
     def close(self) -> None:
         for tablet in self.tablets:

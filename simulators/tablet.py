@@ -160,6 +160,10 @@ class Tablet:
             self.stats.pubacks += 1
             self.stats.outstanding -= 1
 
+    @property
+    def awaiting_puback(self) -> int:
+        return len(self._unacked)
+
     # --- behaviour ----------------------------------------------------------------------------
     def connect(self) -> None:
         """Open the connection (blocking only for the TCP handshake); CONNACK comes via the loop."""
