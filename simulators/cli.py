@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import time
+import urllib.error
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -30,6 +31,7 @@ from simulators.parameters import DEFAULT_TABLET, TabletParameters
 from simulators.plot import pick_patient, plot_patient
 from simulators.provisioning import (
     ApiClient,
+    ApiError,
     FleetState,
     credentials_work,
     provision_patients,
@@ -257,7 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     plot.set_defaults(func=cmd_plot)
 
     args = parser.parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except (ApiError, urllib.error.URLError) as exc:
+        print(f"kol-sim {args.command}: the API refused or is unreachable: {exc}",
+              file=sys.stderr)
+        return 1
     return result
 
 
