@@ -208,7 +208,8 @@ class Fleet:
                 last_progress = now
             if end_us is not None and cursor >= end_us:
                 break
-            self.loop.poll(0.0 if speed is None else 0.005)
+            # Ticks of at most ~7 simulated minutes, and no busy loop at low speeds.
+            self.loop.poll(0.0 if speed is None else min(0.1, 432.0 / speed))
         wall = time.monotonic() - t0
         drained = self._drain(drain_timeout)
         return FleetReport(
