@@ -166,7 +166,8 @@ class TabletParameters:
     bad_reading_rate: float = 0.0
     """Share of readings sent with a bad field (wrong unit, naive timestamp, out of range)."""
     receipt_timeout_seconds: float = 30.0
-    """Real seconds without a receipt before the same batch is resent (same msg_id)."""
+    """Real seconds without a receipt before the same batch is resent (same msg_id); each
+    further resend waits twice as long, up to an hour."""
     max_batch_readings: int = 500
     """Protocol limit per batch."""
     battery_min: int = 20

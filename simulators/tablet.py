@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 APP_VERSION = "0.1.0"
 SESSION_EXPIRY_SECONDS = 7 * 86_400
 """The broker keeps the session (and queued receipts) this long while a tablet is offline."""
+MAX_RESEND_INTERVAL = 3600.0
+"""Longest wait, real seconds, before resending an unreceipted batch again."""
 BAD_READING_KINDS = ("bad_unit", "naive_timestamp", "out_of_range", "unknown_type",
                      "missing_field")
 
@@ -283,7 +285,9 @@ class Tablet:
             return
         timeout = self.params.receipt_timeout_seconds
         for msg_id, pending in self.pending.items():
-            if pending.last_sent is None or now - pending.last_sent >= timeout:
+            # Exponential backoff per batch, so a platform outage is not met with a storm.
+            wait = min(timeout * 2 ** max(pending.attempts - 1, 0), MAX_RESEND_INTERVAL)
+            if pending.last_sent is None or now - pending.last_sent >= wait:
                 self._send(msg_id)
 
     def _handle_receipt(self, payload: bytes) -> None:

@@ -5,6 +5,7 @@ gateway's broker account and answers with receipts in the protocol's format."""
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,7 @@ class Batch:
     device_id: str
     raw: bytes
     body: dict[str, Any] | None
+    received: float = field(default_factory=time.monotonic)
 
 
 @dataclass

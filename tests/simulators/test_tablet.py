@@ -79,7 +79,7 @@ def test_batches_follow_protocol_v1_and_stay_buffered_until_the_receipt(
     tablet.disconnect()
 
 
-def test_a_batch_without_receipt_is_resent_with_the_same_msg_id(
+def test_a_batch_without_receipt_is_resent_with_the_same_msg_id_and_backoff(
         settings: Settings, provision: Callable[[int], list[Device]],
         peer_factory: Callable[[bool], PlatformPeer]) -> None:
     peer = peer_factory(False)
@@ -92,6 +92,10 @@ def test_a_batch_without_receipt_is_resent_with_the_same_msg_id(
     sent = [b for b in peer.drain() if b.device_id == device.device_id]
     assert len(sent) >= 3
     assert len({b.raw for b in sent}) == 1, "every resend is byte-identical, same msg_id"
+    first_wait, second_wait = (sent[1].received - sent[0].received,
+                               sent[2].received - sent[1].received)
+    assert first_wait >= 0.28
+    assert second_wait > 1.5 * first_wait, "resends back off"
     assert len(tablet.pending) == 1
     tablet.disconnect()
 
