@@ -4,6 +4,7 @@ configurable broken input."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from simulators.mqtt_loop import SelectorLoop
 from simulators.parameters import TabletParameters
 from simulators.tablet import Reading, Tablet
 from tests.simulators.conftest import PlatformPeer
+from tests.stack import STACK_SCRIPT
 
 NOW = to_us(datetime(2026, 11, 20, 7, 30, tzinfo=UTC))
 QUIET = TabletParameters(clock_skew_sd_seconds=0.0, large_skew_fraction=0.0,
@@ -171,4 +173,29 @@ def test_broken_input_at_configured_rates(
                          or item["value"] > MEASUREMENT_TYPES[item["type"]].max_value)
             assert defective, item
         assert tablet.stats.bad_readings_sent == 3
+    tablet.disconnect()
+
+
+@pytest.mark.slow
+def test_tablet_reconnects_after_a_broker_restart_and_replays_its_buffer(
+        settings: Settings, provision: Callable[[int], list[Device]],
+        peer_factory: Callable[[bool], PlatformPeer]) -> None:
+    (device,) = provision(1)
+    loop, tablet = _tablet(settings, device)
+    subprocess.run(["bash", str(STACK_SCRIPT), "down", "mqtt"], check=True,
+                   stdout=subprocess.DEVNULL)
+    try:
+        _run(loop, tablet, lambda: not tablet.connected)
+        tablet.measure(_morning(), NOW)
+        tablet.measure(_morning(86_400), NOW + 86_400_000_000)
+        assert tablet.stats.connection_losses == 1
+    finally:
+        subprocess.run(["bash", str(STACK_SCRIPT), "up", "mqtt"], check=True,
+                       stdout=subprocess.DEVNULL)
+    # The tablet reconnects only when ticked, so the peer is listening before the replay.
+    peer = peer_factory(True)
+    _run(loop, tablet, lambda: not tablet.pending, timeout=60)
+    days = [b.body["readings"][1]["measured_at"][:10] for b in peer.drain()
+            if b.body is not None and b.device_id == device.device_id]
+    assert days == ["2026-11-20", "2026-11-21"]
     tablet.disconnect()
