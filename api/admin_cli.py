@@ -7,10 +7,12 @@ import argparse
 import getpass
 import sys
 
+from api.devices import service as devices_service
 from api.problems import Problem
 from api.users import service as users_service
 from api.users.schemas import UserCreate
 from core.access import SYSTEM
+from core.broker_admin import BrokerAdmin
 from core.db import connect
 from core.migrate import migrate
 from core.passwords import generate_password
@@ -47,6 +49,33 @@ def _create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _provision_device(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    with connect(settings, name="kol-admin") as conn, BrokerAdmin.from_settings(settings) as broker:
+        try:
+            created = devices_service.provision(conn, viewer=SYSTEM, broker=broker,
+                                                patient_id=args.patient_id)
+        except Problem as exc:
+            print(f"kol-admin: {exc.detail}", file=sys.stderr)
+            return 1
+    print(f"device_id: {created.device_id}\nmqtt_username: {created.mqtt_username}\n"
+          f"mqtt_password: {created.mqtt_password}")
+    return 0
+
+
+def _deactivate_device(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    with connect(settings, name="kol-admin") as conn, BrokerAdmin.from_settings(settings) as broker:
+        try:
+            devices_service.deactivate(conn, viewer=SYSTEM, broker=broker,
+                                       device_id=args.device_id)
+        except Problem as exc:
+            print(f"kol-admin: {exc.detail}", file=sys.stderr)
+            return 1
+    print(f"deactivated {args.device_id}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kol-admin", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--generate-password", action="store_true",
                      help="generate a password and print it once")
     create.set_defaults(func=_create_user)
+
+    provision = sub.add_parser("provision-device",
+                               help="create a tablet for a patient; prints its MQTT password once")
+    provision.add_argument("--patient-id", type=int, required=True)
+    provision.set_defaults(func=_provision_device)
+    deactivate = sub.add_parser("deactivate-device",
+                                help="deactivate a tablet and revoke it at the broker")
+    deactivate.add_argument("device_id")
+    deactivate.set_defaults(func=_deactivate_device)
     return parser
 
 

@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from alerts.routes import router as alerts_router
 from api import problems
 from api.auth.routes import router as auth_router
+from api.devices.routes import router as devices_router
 from api.health import router as health_router
+from api.rejections.routes import router as rejections_router
 from core.db import open_pool
 from core.settings import Settings, get_settings
 
@@ -33,4 +35,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health_router, auth_router):
         app.include_router(router)
     app.include_router(alerts_router)
+    app.include_router(devices_router)
+    app.include_router(rejections_router)
     return app

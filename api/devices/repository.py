@@ -1,0 +1,40 @@
+"""SQL for devices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import Connection
+
+from core.access import Viewer
+
+
+def patient_exists(conn: Connection[Any], viewer: Viewer, patient_id: int) -> bool:
+    row = conn.execute(
+        "select 1 from patients where id = %(id)s"
+        " and (%(teams)s::bigint[] is null or team_id = any(%(teams)s))",
+        {"id": patient_id, "teams": viewer.team_filter}).fetchone()
+    return row is not None
+
+
+def insert_device(conn: Connection[Any], *, device_id: str, patient_id: int,
+                  password_hash: str) -> dict[str, Any]:
+    row: dict[str, Any] | None = conn.execute(
+        "insert into devices (device_id, patient_id, password_hash) values (%s, %s, %s)"
+        " returning device_id, patient_id, created_at",
+        (device_id, patient_id, password_hash)).fetchone()
+    assert row is not None
+    return row
+
+
+def deactivate_device(conn: Connection[Any], viewer: Viewer, device_id: str
+                      ) -> dict[str, Any] | None:
+    """Mark the device inactive (kept for the readings that name it); None if not visible."""
+    row: dict[str, Any] | None = conn.execute(
+        "update devices d set active = false,"
+        " deactivated_at = coalesce(d.deactivated_at, now())"
+        " from patients p where p.id = d.patient_id and d.device_id = %(id)s"
+        " and (%(teams)s::bigint[] is null or p.team_id = any(%(teams)s))"
+        " returning d.device_id, d.patient_id, d.deactivated_at",
+        {"id": device_id, "teams": viewer.team_filter}).fetchone()
+    return row

@@ -1,0 +1,53 @@
+"""Device provisioning and deactivation: the database row and the broker client change together.
+Services never commit; the broker is changed last, so that a broker failure rolls the row back."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from psycopg import Connection
+
+from api.devices import repository
+from api.devices.schemas import DeviceCreated, DeviceDeactivated
+from api.problems import Problem
+from core import audit
+from core.access import Viewer
+from core.broker_admin import BrokerAdmin
+
+
+def hash_device_secret(secret: str) -> str:
+    """The secret is 256 random bits, so guessing it from its hash is as hard as guessing it: a
+    slow password hash (argon2, for human-chosen passwords) would add cost and no safety. The
+    broker authenticates devices with its own hash; this one lets an operator check a secret."""
+    return "sha256$" + hashlib.sha256(secret.encode()).hexdigest()
+
+
+def provision(conn: Connection[Any], *, viewer: Viewer, broker: BrokerAdmin,
+              patient_id: int) -> DeviceCreated:
+    if not repository.patient_exists(conn, viewer, patient_id):
+        raise Problem(status=404, slug="patient-not-found",
+                      detail=f"no patient {patient_id}")
+    device_id = "tab-" + secrets.token_hex(10)
+    password = secrets.token_urlsafe(32)
+    row = repository.insert_device(conn, device_id=device_id, patient_id=patient_id,
+                                   password_hash=hash_device_secret(password))
+    audit.record(conn, viewer=viewer, action="device.provision", entity_type="device",
+                 entity_id=device_id, detail={"patient_id": patient_id})
+    broker.provision_device(device_id, password)
+    return DeviceCreated(device_id=device_id, mqtt_username=device_id, mqtt_password=password,
+                         patient_id=patient_id, created_at=row["created_at"])
+
+
+def deactivate(conn: Connection[Any], *, viewer: Viewer, broker: BrokerAdmin,
+               device_id: str) -> DeviceDeactivated:
+    """Idempotent: deactivating again revokes at the broker again."""
+    row = repository.deactivate_device(conn, viewer, device_id)
+    if row is None:
+        raise Problem(status=404, slug="device-not-found", detail=f"no device {device_id!r}")
+    audit.record(conn, viewer=viewer, action="device.deactivate", entity_type="device",
+                 entity_id=device_id, detail={"patient_id": row["patient_id"]})
+    # Deleting the broker client drops a connected session at once.
+    broker.revoke_device(device_id)
+    return DeviceDeactivated(**row)

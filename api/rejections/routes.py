@@ -1,0 +1,32 @@
+"""``GET /api/v1/rejections``: dead-lettered device input with its reason."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import AdminViewer, DbConn
+from api.rejections import service
+from api.rejections.schemas import RejectionOut
+from gateway.parsing import Reason
+
+router = APIRouter(prefix="/api/v1", tags=["rejections"])
+
+
+@router.get("/rejections", response_model=list[RejectionOut])
+def list_rejections(
+    conn: DbConn, viewer: AdminViewer, response: Response,
+    reason: Reason | None = None,
+    device_id: str | None = None,
+    msg_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> list[RejectionOut]:
+    """Newest first; the next page's cursor is in the ``X-Next-Cursor`` header (absent on the
+    last page)."""
+    page, next_cursor = service.list_rejections(conn, reason=reason, device_id=device_id,
+                                                msg_id=msg_id, cursor=cursor, limit=limit)
+    if next_cursor is not None:
+        response.headers["X-Next-Cursor"] = next_cursor
+    return page

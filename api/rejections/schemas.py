@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+PAYLOAD_PREVIEW_BYTES = 4096
+
+
+class RejectionOut(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    device_id: str | None
+    msg_id: str | None
+    reading_index: int | None
+    """The rejected reading's position in the batch; null when the whole message was rejected."""
+    reason: str
+    detail: str | None
+    payload: str
+    """The raw payload as UTF-8 (invalid bytes replaced), cut at 4 KiB."""
+    payload_bytes: int

@@ -1,0 +1,26 @@
+"""Reading the dead letters (admin only: payloads may come from any team's devices)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import Connection
+
+from api.problems import Problem
+from api.rejections import repository
+from api.rejections.schemas import RejectionOut
+
+
+def list_rejections(conn: Connection[Any], *, reason: str | None, device_id: str | None,
+                    msg_id: str | None, cursor: str | None, limit: int
+                    ) -> tuple[list[RejectionOut], str | None]:
+    """A page, newest first, and the cursor of the next page (None at the end)."""
+    try:
+        before_id = int(cursor) if cursor else None
+    except ValueError as exc:
+        raise Problem(status=400, slug="invalid-cursor", detail="the cursor is invalid") from exc
+    rows = repository.list_rejections(conn, reason=reason, device_id=device_id, msg_id=msg_id,
+                                      before_id=before_id, limit=limit + 1)
+    page = [RejectionOut(**{**row, "payload": bytes(row["payload"]).decode("utf-8", "replace")})
+            for row in rows[:limit]]
+    return page, str(page[-1].id) if len(rows) > limit else None

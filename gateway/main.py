@@ -1,0 +1,67 @@
+"""``kol-gateway``: MQTT → TimescaleDB ingest with the streaming alert evaluation in-process.
+
+Run one per host or several with ``--shared-group`` (each with its own ``--client-id``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import socket
+import threading
+from types import FrameType
+
+from prometheus_client import start_http_server
+
+from alerts.streaming import AlertEvaluator
+from core import logging as kol_logging
+from core.db import open_pool
+from core.settings import get_settings
+from gateway.service import Gateway, GatewayConfig
+from ingest.writer import WriterConfig
+
+log = logging.getLogger("gateway")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kol-gateway", description=__doc__)
+    parser.add_argument("--client-id", default=f"kol-gateway-{socket.gethostname()}"[:64],
+                        help="stable MQTT client id: names the broker's persistent session")
+    parser.add_argument("--shared-group", default=None,
+                        help="share the load with other gateways of this group ($share/GROUP/…)")
+    parser.add_argument("--metrics-port", type=int, default=9108,
+                        help="Prometheus /metrics port (0: off)")
+    defaults = WriterConfig()
+    parser.add_argument("--batch-rows", type=int, default=defaults.max_rows)
+    parser.add_argument("--batch-ms", type=float, default=defaults.max_wait * 1000)
+    parser.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    kol_logging.configure(args.log_level)
+    settings = get_settings()
+    stop = threading.Event()
+
+    def _signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _signal)
+    signal.signal(signal.SIGINT, _signal)
+    if args.metrics_port:
+        start_http_server(args.metrics_port, addr="127.0.0.1")
+    # The writer holds one connection; the alert evaluator and the pool's spare take the rest.
+    pool = open_pool(settings, name="kol-gateway", min_size=2, max_size=4)
+    evaluator = AlertEvaluator(pool)
+    gateway = Gateway(settings=settings, pool=pool, hand_off=evaluator.submit, config=GatewayConfig(
+        client_id=args.client_id, shared_group=args.shared_group,
+        writer=WriterConfig(max_rows=args.batch_rows, max_wait=args.batch_ms / 1000)))
+    gateway.start()
+    log.info("gateway started", extra={"client_id": args.client_id,
+                                       "shared_group": args.shared_group})
+    stop.wait()
+    log.info("gateway stopping")
+    gateway.stop()
+    evaluator.close()
+    pool.close()

@@ -1,0 +1,172 @@
+"""The gateway: an MQTT v5 client on a persistent session that feeds the ingest batch writer and
+acknowledges each message to the broker only after the transaction holding it has committed.
+
+paho's callbacks only decode (parse and validate) and enqueue; the writer thread commits, then
+publishes the receipts, sends the PUBACKs and hands the newly stored readings to the alert engine
+through the injected ``hand_off``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from psycopg_pool import ConnectionPool
+
+from core.settings import Settings
+from gateway import metrics
+from gateway.parsing import parse_message
+from ingest.schemas import BatchOutcome, CommittedReadings, Message, Rejection
+from ingest.writer import BatchWriter, Item, WriterConfig
+
+log = logging.getLogger(__name__)
+
+READINGS_TOPIC = "kol/v1/d/+/readings"
+STATUS_TOPIC = "kol/v1/d/+/status"
+SESSION_EXPIRY_SECONDS = 7 * 86400
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ack:
+    mid: int
+    qos: int
+    connection: int
+    """Which broker connection delivered the message: a PUBACK is only valid on that one."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayConfig:
+    client_id: str = "kol-gateway-1"
+    """Stable across restarts: it names the persistent session the broker keeps."""
+    shared_group: str | None = None
+    """Subscribe as ``$share/{group}/…`` so that several gateways split the load; None for a
+    plain subscription (one gateway; survives a broker restart on Mosquitto 2.0.11, see
+    docs/gateway.md)."""
+    receive_maximum: int = 10000
+    """Unacknowledged messages the broker may have in flight to us: bounds the gateway's memory
+    while the database is down."""
+    writer: WriterConfig = field(default_factory=WriterConfig)
+
+
+class Gateway:
+    def __init__(self, *, settings: Settings, pool: ConnectionPool,
+                 hand_off: Callable[[CommittedReadings], None],
+                 config: GatewayConfig | None = None) -> None:
+        self._settings = settings
+        self._config = config or GatewayConfig()
+        self._hand_off = hand_off
+        self._connection = 0
+        self._connected = threading.Event()
+        self._writer: BatchWriter[Ack] = BatchWriter(pool, on_committed=self._committed,
+                                                     config=self._config.writer)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self._config.client_id,
+                             protocol=mqtt.MQTTv5, manual_ack=True)
+        client.username_pw_set(settings.mqtt_gateway_username,
+                               settings.mqtt_gateway_password.get_secret_value())
+        # Receipts are QoS 1 too; let many be in flight rather than queue them in paho.
+        client.max_inflight_messages_set(1000)
+        client.reconnect_delay_set(1, 5)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+        metrics.COMMIT_RETRIES.set_function(lambda: self._writer.retries)
+
+    @property
+    def connected(self) -> threading.Event:
+        return self._connected
+
+    def start(self) -> None:
+        self._writer.start()
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+        props.ReceiveMaximum = self._config.receive_maximum
+        # clean_start False from the very first connect: Mosquitto 2.0.11 persists a session
+        # across its own restart only if the client never asked for a clean start.
+        self._client.connect_async(self._settings.mqtt_host, self._settings.mqtt_port,
+                                   keepalive=30, clean_start=False, properties=props)
+        self._client.loop_start()
+
+    def stop(self, *, end_session: bool = False) -> None:
+        """Commit and acknowledge what has been received, then disconnect. The broker keeps the
+        session (and queues for it) unless ``end_session``: a gateway leaving for good."""
+        self._writer.stop()
+        props = None
+        if end_session:
+            props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = 0
+        self._client.disconnect(properties=props)
+        self._client.loop_stop()
+
+    def _topics(self) -> list[str]:
+        group = self._config.shared_group
+        return [f"$share/{group}/{t}" if group else t for t in (READINGS_TOPIC, STATUS_TOPIC)]
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                    properties: Any) -> None:
+        if reason.is_failure:
+            log.error("broker refused the gateway", extra={"reason": str(reason)})
+            return
+        self._connection += 1
+        # Always subscribe again: Mosquitto 2.0.11 does not restore shared subscriptions of a
+        # persistent session after a broker restart even when it reports the session present.
+        client.subscribe([(t, 1) for t in self._topics()])
+        metrics.CONNECTED.set(1)
+        self._connected.set()
+        log.info("connected to the broker", extra={
+            "client_id": self._config.client_id, "session_present": flags.session_present,
+            "topics": self._topics()})
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                       properties: Any) -> None:
+        self._connected.clear()
+        metrics.CONNECTED.set(0)
+        log.warning("disconnected from the broker", extra={"reason": str(reason)})
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        received_at = datetime.now(UTC)
+        payload = bytes(msg.payload)
+        try:
+            message = parse_message(msg.topic, payload, received_at)
+        except Exception as exc:  # the parser is fuzzed never to raise; this keeps paho alive
+            message = Message(topic=msg.topic, payload=payload, received_at=received_at,
+                              kind="readings", device_id=None,
+                              rejections=[Rejection(reason="malformed_json", detail=repr(exc))])
+            log.exception("parser raised", extra={"payload": msg.payload[:200]})
+        if message.rejected_whole:
+            log.info("message rejected", extra={
+                "topic": msg.topic, "reason": message.rejections[0].reason,
+                "payload": msg.payload[:200]})
+        metrics.MESSAGES_RECEIVED.labels(message.kind).inc()
+        metrics.BACKLOG.inc()
+        self._writer.put(Item(message=message,
+                              token=Ack(mid=msg.mid, qos=msg.qos, connection=self._connection)))
+
+    def _committed(self, items: list[Item[Ack]], outcome: BatchOutcome, seconds: float) -> None:
+        for topic, payload in outcome.receipts:
+            self._client.publish(topic, payload, qos=1)
+        current = self._connection
+        for item in items:
+            # A message delivered on an earlier connection is delivered again on this one; the
+            # copy is acknowledged when it is committed (as a duplicate).
+            if item.token.qos > 0 and item.token.connection == current:
+                self._client.ack(item.token.mid, item.token.qos)
+        metrics.BACKLOG.dec(len(items))
+        metrics.BATCH_MESSAGES.observe(len(items))
+        metrics.BATCH_READINGS.observe(sum(len(i.message.readings) for i in items))
+        metrics.COMMIT_SECONDS.observe(seconds)
+        metrics.READINGS_ACCEPTED.inc(outcome.accepted)
+        metrics.READINGS_DUPLICATE.inc(outcome.duplicates)
+        metrics.MESSAGES_DUPLICATE.inc(outcome.duplicate_messages)
+        for reason, n in outcome.rejected.items():
+            metrics.REJECTED.labels(reason).inc(n)
+        if outcome.committed is not None:
+            self._hand_off(outcome.committed)

@@ -1,0 +1,150 @@
+"""Gateway fixtures: provisioned devices (database row and broker client), an in-process gateway
+whose alert hand-off records what it is given, and helpers to publish and to wait for rows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from psycopg_pool import ConnectionPool
+
+from api.devices import service as devices_service
+from core.access import SYSTEM
+from core.broker_admin import BrokerAdmin
+from core.settings import Settings
+from gateway.service import Gateway, GatewayConfig
+from ingest.schemas import CommittedReadings
+from tests.conftest import insert_patient
+from tests.stack import ROOT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Device:
+    device_id: str
+    password: str
+    patient_id: int
+
+    @property
+    def readings_topic(self) -> str:
+        return f"kol/v1/d/{self.device_id}/readings"
+
+    @property
+    def receipts_topic(self) -> str:
+        return f"kol/v1/d/{self.device_id}/receipts"
+
+
+@pytest.fixture
+def provision(settings: Settings, pool: ConnectionPool) -> Iterator[Callable[..., Device]]:
+    """Provision devices through the service (committed), each for a new patient by default."""
+    made: list[str] = []
+
+    def make(patient_id: int | None = None) -> Device:
+        with pool.connection() as conn, BrokerAdmin.from_settings(settings) as broker:
+            if patient_id is None:
+                patient_id = insert_patient(conn)
+            created = devices_service.provision(conn, viewer=SYSTEM, broker=broker,
+                                                patient_id=patient_id)
+        made.append(created.device_id)
+        return Device(device_id=created.device_id, password=created.mqtt_password,
+                      patient_id=patient_id)
+
+    yield make
+    with BrokerAdmin.from_settings(settings) as broker:
+        broker.revoke_devices(made)
+
+
+class HandOff:
+    """The alert hand-off as the gateway sees it: a callable; records every batch."""
+
+    def __init__(self) -> None:
+        self.batches: list[CommittedReadings] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, committed: CommittedReadings) -> None:
+        with self._lock:
+            self.batches.append(committed)
+
+    def for_patient(self, patient_id: int) -> list[tuple[int, Any, float, bool]]:
+        with self._lock:
+            return [(int(b.type_index[i]), b.measured_at[i], float(b.value[i]), bool(b.late[i]))
+                    for b in self.batches for i in range(len(b))
+                    if int(b.patient_id[i]) == patient_id]
+
+
+@pytest.fixture(scope="session")
+def hand_off() -> HandOff:
+    return HandOff()
+
+
+@pytest.fixture(scope="module")
+def gateway(settings: Settings, pool: ConnectionPool, hand_off: HandOff) -> Iterator[Gateway]:
+    """One in-process gateway for a module's tests; its broker session ends with the module."""
+    gw = Gateway(settings=settings, pool=pool, hand_off=hand_off,
+                 config=GatewayConfig(client_id=f"test-gw-{uuid.uuid4().hex[:8]}"))
+    gw.start()
+    assert gw.connected.wait(10)
+    time.sleep(0.2)  # SUBACK
+    yield gw
+    gw.stop(end_session=True)
+
+
+def batch(*readings: dict[str, Any], msg_id: str | None = None, v: int = 1) -> bytes:
+    return orjson.dumps({"v": v, "msg_id": msg_id or uuid.uuid4().hex,
+                         "sent_at": "2026-11-22T08:01:02+01:00", "readings": list(readings)})
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def count(conn: psycopg.Connection[Any], sql: str, *params: Any) -> int:
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None
+    return int(next(iter(row.values())))
+
+
+def mosquitto_pub(settings: Settings, device: Device, topic: str, payload: bytes,
+                  *, password: str | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Publish with Mosquitto's own client, as a tablet we did not write would."""
+    return subprocess.run(
+        ["mosquitto_pub", "-h", settings.mqtt_host, "-p", str(settings.mqtt_port), "-V", "5",
+         "-u", device.device_id, "-P", password or device.password, "-i", device.device_id,
+         "-q", "1", "-t", topic, "-s"], input=payload, capture_output=True, timeout=20)
+
+
+def gateway_process(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
+    """``kol-gateway`` as its own process (for SIGKILL); it reads the run's settings file."""
+    return subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "kol-gateway"),
+                             "--metrics-port", "0", *args], cwd=ROOT,
+                            env={**os.environ}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def end_session(settings: Settings, client_id: str) -> None:
+    """Make the broker forget a gateway's persistent session (it would queue for it forever)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(settings.mqtt_gateway_username,
+                           settings.mqtt_gateway_password.get_secret_value())
+    client.connect(settings.mqtt_host, settings.mqtt_port, clean_start=True)
+    client.loop_start()
+    time.sleep(0.3)
+    client.disconnect()
+    client.loop_stop()

@@ -1,0 +1,361 @@
+"""End to end through the real broker and database: provisioned devices publish, the gateway
+stores, dead-letters, answers with receipts and hands off to the alert engine."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from core.settings import Settings
+from gateway.parsing import REASONS
+from gateway.service import Gateway
+from tests.conftest import unique
+from tests.gateway.conftest import (
+    Device,
+    HandOff,
+    batch,
+    count,
+    mosquitto_pub,
+    wait_for,
+)
+from tests.mqtt_helpers import TestClient as MqttClient
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def reading(kind: str = "spo2", value: float = 93, *, unit: str | None = None,
+            at: datetime | str | None = None, **extra: Any) -> dict[str, Any]:
+    units = {"spo2": "%", "pulse": "/min", "weight": "kg"}
+    when = at if isinstance(at, str) else (at or NOW - timedelta(minutes=1)).astimezone(
+        UTC).isoformat()
+    return {"type": kind, "value": value, "unit": unit or units.get(kind, "?"),
+            "measured_at": when, **extra}
+
+
+def rows(conn: psycopg.Connection[Any], patient_id: int) -> list[dict[str, Any]]:
+    return conn.execute("select type, measured_at, value, late, msg_id from readings"
+                        " where patient_id = %s order by measured_at, type",
+                        (patient_id,)).fetchall()
+
+
+class Tablet(MqttClient):
+    """A device session that also listens to its receipts."""
+
+    def __init__(self, settings: Settings, device: Device) -> None:
+        super().__init__(settings, username=device.device_id, password=device.password,
+                         client_id=device.device_id)
+        self.device = device
+
+    def __enter__(self) -> Tablet:
+        super().__enter__()
+        assert self.connack is not None
+        assert not self.connack.is_failure, self.connack
+        assert not self.subscribe(self.device.receipts_topic)[0].is_failure
+        return self
+
+    def send(self, payload: bytes) -> None:
+        self.publish(self.device.readings_topic, payload)
+
+    def receipt(self, timeout: float = 15) -> dict[str, Any]:
+        message = self.messages.get(timeout=timeout)
+        receipt: dict[str, Any] = orjson.loads(message.payload)
+        return receipt
+
+
+@pytest.fixture
+def tablet(settings: Settings, provision: Callable[..., Device], gateway: Gateway
+           ) -> Any:
+    with Tablet(settings, provision()) as t:
+        yield t
+
+
+def test_mosquitto_pub_batch_lands_in_readings(
+        settings: Settings, provision: Callable[..., Device], gateway: Gateway,
+        committed_conn: psycopg.Connection[Any], hand_off: HandOff) -> None:
+    device = provision()
+    payload = batch(reading("spo2", 93), reading("pulse", 88),
+                    reading("weight", 71.4, at=NOW - timedelta(minutes=5)), msg_id="pub-1")
+    result = mosquitto_pub(settings, device, device.readings_topic, payload)
+    assert result.returncode == 0, result.stderr
+    stored = wait_for(lambda: len(rows(committed_conn, device.patient_id)) == 3 and
+                      rows(committed_conn, device.patient_id), what="3 readings")
+    assert sorted((r["type"], r["value"]) for r in stored) == [
+        ("pulse", 88.0), ("spo2", 93.0), ("weight", 71.4)]
+    assert {r["msg_id"] for r in stored} == {"pub-1"}
+    receipt = committed_conn.execute(
+        "select receipt from ingested_messages where device_id = %s and msg_id = 'pub-1'",
+        (device.device_id,)).fetchone()
+    assert receipt is not None
+    assert receipt["receipt"] == {"v": 1, "msg_id": "pub-1", "accepted": 3, "duplicates": 0,
+                                  "rejected": []}
+    # The hand-off got exactly the new readings, and its pending row exists until evaluated.
+    handed = wait_for(lambda: hand_off.for_patient(device.patient_id), what="hand-off")
+    assert sorted(v for _, _, v, _ in handed) == [71.4, 88.0, 93.0]
+    pending = [b.pending_evaluation_id for b in hand_off.batches
+               if device.patient_id in b.patient_id.tolist()]
+    row = committed_conn.execute("select patient_ids from pending_evaluations where id = %s",
+                                 (pending[0],)).fetchone()
+    assert row is not None
+    assert device.patient_id in row["patient_ids"]
+
+
+def test_device_cannot_publish_to_another_devices_topic(
+        settings: Settings, provision: Callable[..., Device], gateway: Gateway,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    alice, bob = provision(), provision()
+    forged = batch(reading("spo2", 91), msg_id="forged")
+    mosquitto_pub(settings, alice, bob.readings_topic, forged)
+    # A control message on alice's own topic proves the gateway has caught up.
+    mosquitto_pub(settings, alice, alice.readings_topic, batch(reading("spo2", 92)))
+    wait_for(lambda: rows(committed_conn, alice.patient_id), what="alice's reading")
+    assert rows(committed_conn, bob.patient_id) == []
+    assert count(committed_conn, "select count(*) from ingested_messages where msg_id = 'forged'"
+                 ) == 0
+
+
+def test_deactivated_device_cannot_connect_and_is_dropped(
+        settings: Settings, provision: Callable[..., Device], gateway: Gateway) -> None:
+    device = provision()
+    app = create_app(settings)
+    with Tablet(settings, device) as connected, TestClient(app) as api:
+        token = _admin_token(api, committed=True)
+        response = api.delete(f"/api/v1/devices/{device.device_id}",
+                              headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.text
+        assert response.json()["device_id"] == device.device_id
+        assert connected.disconnected.wait(5), "the connected session was not dropped"
+    result = mosquitto_pub(settings, device, device.readings_topic, batch(reading()))
+    assert result.returncode != 0
+    with MqttClient(settings, username=device.device_id, password=device.password,
+                    client_id=device.device_id) as again:
+        assert again.connack is not None
+        assert again.connack.is_failure
+
+
+def _admin_token(api: TestClient, *, committed: bool) -> str:
+    """Create an admin through kol-admin's service and log in."""
+    from api.users import service as users_service
+    from api.users.schemas import UserCreate
+    from core.access import SYSTEM
+    from core.db import connect
+    from core.settings import get_settings
+
+    username, password = unique("admin"), unique("pw-secret")
+    with connect(get_settings(), name="test") as conn:
+        users_service.create_user(conn, viewer=SYSTEM, data=UserCreate(
+            username=username, password=password, role="admin", teams=[]))
+    response = api.post("/api/v1/auth/token", data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+BAD_READINGS: dict[str, dict[str, Any]] = {
+    "missing_field": {"type": "spo2", "unit": "%", "measured_at": NOW.isoformat()},
+    "unknown_type": reading("temperature", 37, unit="Cel"),
+    "bad_unit": reading("weight", 150, unit="lb"),
+    "out_of_range": reading("spo2", 120),
+    "naive_timestamp": reading("pulse", 70, at="2026-11-22T08:00:10"),
+    "future_timestamp": reading("pulse", 70, at=NOW + timedelta(hours=1)),
+}
+
+
+def test_each_bad_reading_is_rejected_and_its_neighbours_are_stored(
+        tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
+    good = [reading("spo2", 90 + i, at=NOW - timedelta(minutes=10 + i)) for i in range(2)]
+    bad = list(BAD_READINGS.values())
+    tablet.send(batch(good[0], *bad, good[1], msg_id="mixed"))
+    receipt = tablet.receipt()
+    assert receipt["accepted"] == 2
+    assert receipt["duplicates"] == 0
+    assert [(r["index"], r["reason"]) for r in receipt["rejected"]] == [
+        (i + 1, reason) for i, reason in enumerate(BAD_READINGS)]
+    assert [r["value"] for r in rows(committed_conn, tablet.device.patient_id)] == [91.0, 90.0]
+    dead = committed_conn.execute(
+        "select reading_index, reason, payload from rejections where device_id = %s"
+        " order by reading_index", (tablet.device.device_id,)).fetchall()
+    assert [(d["reading_index"], d["reason"]) for d in dead] == [
+        (i + 1, reason) for i, reason in enumerate(BAD_READINGS)]
+    assert orjson.loads(bytes(dead[0]["payload"]))["msg_id"] == "mixed"
+
+
+WHOLE_MESSAGES: dict[str, bytes] = {
+    "malformed_json": b'{"v": 1, "msg_id": "x", "readings": [',
+    "unsupported_version": batch(reading(), v=2),
+    "missing_field": orjson.dumps({"v": 1, "readings": [reading()]}),
+    "too_large": batch(*[reading("weight", 70, note="x" * 200,
+                                 at=NOW - timedelta(seconds=i)) for i in range(400)]),
+}
+
+
+@pytest.mark.parametrize("reason", list(WHOLE_MESSAGES))
+def test_whole_message_rejections(reason: str, tablet: Tablet,
+                                  committed_conn: psycopg.Connection[Any]) -> None:
+    payload = WHOLE_MESSAGES[reason]
+    tablet.send(payload)
+    tablet.send(batch(reading("spo2", 95), msg_id="after"))
+    # Messages from one session are handled in order: once "after" is answered, the bad one is
+    # stored (or would have been).
+    receipts = [tablet.receipt()]
+    if receipts[0]["msg_id"] != "after":
+        receipts.append(tablet.receipt())
+    assert receipts[-1] == {"v": 1, "msg_id": "after", "accepted": 1, "duplicates": 0,
+                            "rejected": []}
+    dead = committed_conn.execute(
+        "select reason, reading_index, payload from rejections where topic = %s",
+        (tablet.device.readings_topic,)).fetchall()
+    assert [(d["reason"], d["reading_index"]) for d in dead] == [(reason, None)]
+    assert bytes(dead[0]["payload"]) == payload
+
+
+def test_unknown_device_is_dead_lettered(
+        settings: Settings, gateway: Gateway, committed_conn: psycopg.Connection[Any]) -> None:
+    """A client the broker knows but the platform does not (or no longer) knows."""
+    from core.broker_admin import BrokerAdmin
+
+    device = Device(device_id=unique("ghost"), password=unique("pw"), patient_id=0)
+    with BrokerAdmin.from_settings(settings) as broker:
+        broker.provision_device(device.device_id, device.password)
+        try:
+            with Tablet(settings, device) as ghost:
+                ghost.send(batch(reading(), msg_id="ghost-1"))
+                receipt = ghost.receipt()
+        finally:
+            broker.revoke_device(device.device_id)
+    assert receipt["rejected"] == [{"index": None, "reason": "unknown_device"}]
+    dead = committed_conn.execute("select reason, msg_id from rejections where device_id = %s",
+                                  (device.device_id,)).fetchall()
+    assert dead == [{"reason": "unknown_device", "msg_id": "ghost-1"}]
+
+
+def test_every_reason_is_covered_and_listed_by_the_api(
+        settings: Settings, tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
+    assert set(BAD_READINGS) | set(WHOLE_MESSAGES) | {"unknown_device"} == set(REASONS)
+    for payload in [*WHOLE_MESSAGES.values(),
+                    batch(*BAD_READINGS.values(), reading(), msg_id="api-mixed")]:
+        tablet.send(payload)
+    wait_for(lambda: count(committed_conn, "select count(*) from rejections where topic = %s",
+                           tablet.device.readings_topic) == len(BAD_READINGS) + len(
+                               WHOLE_MESSAGES), what="dead letters")
+    with TestClient(create_app(settings)) as api:
+        headers = {"Authorization": f"Bearer {_admin_token(api, committed=True)}"}
+        seen: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"device_id": tablet.device.device_id, "limit": 3}
+            if cursor:
+                params["cursor"] = cursor
+            response = api.get("/api/v1/rejections", params=params, headers=headers)
+            assert response.status_code == 200, response.text
+            seen += response.json()
+            cursor = response.headers.get("X-Next-Cursor")
+            if cursor is None:
+                break
+        assert sorted(r["reason"] for r in seen) == sorted(
+            [*BAD_READINGS, *WHOLE_MESSAGES])
+        assert [r["id"] for r in seen] == sorted((r["id"] for r in seen), reverse=True)
+        one = api.get("/api/v1/rejections", headers=headers, params={
+            "reason": "bad_unit", "device_id": tablet.device.device_id}).json()
+        assert [(r["reason"], r["reading_index"], r["msg_id"]) for r in one] == [
+            ("bad_unit", 2, "api-mixed")]
+        assert api.get("/api/v1/rejections", headers=headers,
+                       params={"reason": "nonsense"}).status_code == 422
+        assert api.get("/api/v1/rejections").status_code == 401
+
+
+def test_duplicate_msg_id_is_stored_once_and_answered_with_the_first_receipt(
+        tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
+    first = batch(reading("spo2", 93), reading("pulse", 300), msg_id="dup-1")
+    tablet.send(first)
+    original = tablet.receipt()
+    # The same msg_id again, even with other content (a tablet bug), changes nothing.
+    tablet.send(first)
+    tablet.send(batch(reading("spo2", 80), msg_id="dup-1"))
+    assert tablet.receipt() == original
+    assert tablet.receipt() == original
+    assert original["accepted"] == 1
+    assert original["rejected"] == [{"index": 1, "reason": "out_of_range"}]
+    assert len(rows(committed_conn, tablet.device.patient_id)) == 1
+    assert count(committed_conn, "select count(*) from rejections where device_id = %s",
+                 tablet.device.device_id) == 1
+
+
+def test_same_reading_in_another_batch_is_a_duplicate(
+        tablet: Tablet, committed_conn: psycopg.Connection[Any], hand_off: HandOff) -> None:
+    at = NOW - timedelta(hours=2)
+    tablet.send(batch(reading("spo2", 93, at=at), reading("pulse", 80, at=at), msg_id="a"))
+    assert tablet.receipt()["accepted"] == 2
+    # Replayed under a new msg_id, together with a new reading; within one batch too.
+    tablet.send(batch(reading("spo2", 93, at=at), reading("weight", 70, at=at),
+                      reading("weight", 70, at=at), msg_id="b"))
+    receipt = tablet.receipt()
+    assert (receipt["accepted"], receipt["duplicates"]) == (1, 2)
+    assert len(rows(committed_conn, tablet.device.patient_id)) == 3
+    # The alert engine is handed each reading once.
+    assert sorted(v for _, _, v, _ in hand_off.for_patient(tablet.device.patient_id)) == [
+        70.0, 80.0, 93.0]
+
+
+def test_out_of_order_and_late_readings(
+        tablet: Tablet, committed_conn: psycopg.Connection[Any], hand_off: HandOff) -> None:
+    recent = NOW - timedelta(hours=1)
+    old = NOW - timedelta(days=3)
+    edge = NOW - timedelta(hours=23, minutes=50)
+    tablet.send(batch(reading("spo2", 94, at=recent), msg_id="new"))
+    tablet.receipt()
+    # An offline tablet replays older readings afterwards, newest first.
+    tablet.send(batch(reading("spo2", 90, at=edge), reading("spo2", 88, at=old),
+                      msg_id="replay"))
+    assert tablet.receipt()["accepted"] == 2
+    stored = rows(committed_conn, tablet.device.patient_id)
+    assert [(r["value"], r["late"]) for r in stored] == [(88.0, True), (90.0, False),
+                                                         (94.0, False)]
+    lates = {v: late for _, _, v, late in hand_off.for_patient(tablet.device.patient_id)}
+    assert lates == {88.0: True, 90.0: False, 94.0: False}
+
+
+def test_device_status_is_recorded(
+        settings: Settings, tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
+    status_topic = f"kol/v1/d/{tablet.device.device_id}/status"
+    tablet.client.publish(status_topic, orjson.dumps(
+        {"v": 1, "state": "online", "battery": 77, "app": "1.2.3"}), qos=1, retain=True)
+    row = wait_for(lambda: committed_conn.execute(
+        "select status, status_at from devices where device_id = %s and status is not null",
+        (tablet.device.device_id,)).fetchone(), what="status")
+    assert row["status"] == {"state": "online", "battery": 77, "app": "1.2.3"}
+
+
+def test_will_marks_the_device_offline(
+        settings: Settings, provision: Callable[..., Device], gateway: Gateway,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    device = provision()
+    client = MqttClient(settings, username=device.device_id, password=device.password,
+                        client_id=device.device_id)
+    client.client.will_set(f"kol/v1/d/{device.device_id}/status", orjson.dumps(
+        {"v": 1, "state": "offline", "battery": 50, "app": "1.2.3"}), qos=1, retain=True)
+    with client:
+        # Dropping the socket without DISCONNECT makes the broker publish the will.
+        sock = client.client.socket()
+        assert sock is not None
+        client.client.loop_stop()
+        sock.close()
+    row = wait_for(lambda: committed_conn.execute(
+        "select status from devices where device_id = %s and status is not null",
+        (device.device_id,)).fetchone(), what="will status")
+    assert row["status"]["state"] == "offline"
+
+
+def test_receipts_reach_only_their_device(
+        settings: Settings, provision: Callable[..., Device], gateway: Gateway) -> None:
+    with Tablet(settings, provision()) as a, Tablet(settings, provision()) as b:
+        a.send(batch(reading(), msg_id="only-a"))
+        assert a.receipt()["msg_id"] == "only-a"
+        with pytest.raises(queue.Empty):
+            b.messages.get(timeout=1)
