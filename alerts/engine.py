@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from alerts.schemas import ThresholdArrays
 from core.measurement_types import MEASUREMENT_TYPES, TYPE_BY_INDEX
@@ -43,7 +44,8 @@ SLOPE_DAYS = 3.0
 MAD_TO_SD = 1.4826
 COMBINED_RECENT_US = 2 * DAY_US
 """The combined rule compares the median of the last 2 days' readings ``[t - 2 d, t]`` with the
-baseline: one artefact or one noisy session does not alert, a prodrome lasting days does."""
+baseline: one artefact or one noisy session counts half when there is a second, a prodrome
+lasting days counts fully."""
 LONGEST_LOOKBACK_US = LOSS_OLD_FROM_US
 """How much history before the evaluated readings the rules read (the streaming query's window)."""
 
@@ -162,9 +164,10 @@ def evaluate(readings: Readings, thresholds: ThresholdArrays,
     # One int64 key (series, time) sorts fastest; it must fit, else split into patient chunks.
     patients_per_chunk = max(1, _KEY_LIMIT // span // N_TYPES)
     chunk = patient[keep] // patients_per_chunk
+    single = int(chunk.min()) == int(chunk.max())
     parts = []
-    for c in np.unique(chunk):  # one chunk unless there are ~10^5 patients or more
-        sel = keep if chunk[0] == chunk[-1] == c else keep[chunk == c]
+    for c in chunk[:1] if single else np.unique(chunk):  # one chunk below ~10^5 patients
+        sel = keep if single else keep[chunk == c]
         key = (patient[sel] - c * patients_per_chunk) * N_TYPES + readings.type_index[sel]
         order = np.argsort(key * span + (t[sel] - t_min), kind="stable")
         parts.append(_evaluate_sorted(sel[order], patient, readings.type_index, t, value, mask,
@@ -201,8 +204,13 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
         """Index range of readings in ``[t - back_from, t - back_to)`` of each row's series
         (``back_to = -1`` includes the reading itself)."""
         k = key[rows]
-        return (np.searchsorted(key, k - back_from, "left"),
-                np.searchsorted(key, k - back_to, "left"))
+        lo = np.searchsorted(key, k - back_from, "left")
+        # Keys are unique, so the ends at the reading itself need no search.
+        if back_to == 0:
+            return lo, rows
+        if back_to == -1:
+            return lo, rows + 1
+        return lo, np.searchsorted(key, k - back_to, "left")
 
     parts: list[Breaches] = []
 
@@ -372,7 +380,7 @@ def windowed_median(values: FloatArray, lo: IntArray, hi: IntArray, *, with_mad:
     median = np.empty(lo.size)
     mad = np.full(lo.size, np.nan)
     for width, rows in _width_groups(hi - lo):  # one step per distinct window length
-        m = values[lo[rows, None] + np.arange(width)]
+        m = sliding_window_view(values, width)[lo[rows]]  # copies rows of contiguous blocks
         m.sort(axis=1)
         med = (m[:, (width - 1) // 2] + m[:, width // 2]) / 2.0
         median[rows] = med
