@@ -1,0 +1,151 @@
+"""The simulated fleet through the real gateway into TimescaleDB: every cohort reading stored
+exactly once through outages, replays and resends; receipts honoured; broken input dead-lettered
+with its reason and counted by the tablets from the receipts."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from api.devices import service as devices_service
+from core.access import SYSTEM
+from core.broker_admin import BrokerAdmin
+from core.measurement_types import TYPE_BY_INDEX
+from core.settings import Settings
+from gateway.service import Gateway, GatewayConfig
+from simulators.cohort import Cohort, generate_cohort
+from simulators.fleet import Device, Fleet
+from simulators.parameters import TabletParameters
+from tests.conftest import insert_patient, unique
+
+NO_SKEW = dict(clock_skew_sd_seconds=0.0, large_skew_fraction=0.0)
+
+
+@pytest.fixture(scope="module")
+def gateway(settings: Settings, pool: ConnectionPool) -> Iterator[Gateway]:
+    gw = Gateway(settings=settings, pool=pool, hand_off=lambda committed: None,
+                 config=GatewayConfig(client_id=f"sim-gw-{uuid.uuid4().hex[:8]}"))
+    gw.start()
+    assert gw.connected.wait(10)
+    time.sleep(0.3)  # SUBACK
+    yield gw
+    gw.stop(end_session=True)
+
+
+@pytest.fixture
+def enrol(settings: Settings, pool: ConnectionPool) -> Iterator[Callable[[int], list[Device]]]:
+    """Patients (test data in SQL) with tablets provisioned by the platform's device service."""
+    made: list[str] = []
+
+    def make(n: int) -> list[Device]:
+        devices = []
+        team = unique("simteam")
+        with pool.connection() as conn, BrokerAdmin.from_settings(settings) as broker:
+            for i in range(n):
+                patient_id = insert_patient(conn, team=team)
+                created = devices_service.provision(conn, viewer=SYSTEM, broker=broker,
+                                                    patient_id=patient_id)
+                devices.append(Device(device_id=created.device_id,
+                                      password=created.mqtt_password, patient_index=i,
+                                      patient_id=patient_id))
+        made.extend(d.device_id for d in devices)
+        return devices
+
+    yield make
+    with BrokerAdmin.from_settings(settings) as broker:
+        broker.revoke_devices(made)
+
+
+def _stored(conn: psycopg.Connection[Any], devices: list[Device]
+            ) -> list[tuple[int, str, datetime, float]]:
+    rows = conn.execute(
+        "select patient_id, type, measured_at, value from readings where patient_id = any(%s)",
+        ([d.patient_id for d in devices],)).fetchall()
+    return [(r["patient_id"], r["type"], r["measured_at"], r["value"]) for r in rows]
+
+
+def _expected(cohort: Cohort, devices: list[Device], lo: datetime, hi: datetime
+              ) -> set[tuple[int, str, datetime, float]]:
+    r = cohort.readings
+    out = set()
+    for p, t, m, v in zip(r.patient_index.tolist(), r.type_index.tolist(),
+                          r.measured_at.astype(np.int64).tolist(), r.value.tolist(),
+                          strict=True):
+        at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=m)
+        if lo < at <= hi:
+            patient_id = devices[p].patient_id
+            assert patient_id is not None
+            out.add((patient_id, TYPE_BY_INDEX[t].code, at.replace(microsecond=0), v))
+    return out
+
+
+def test_fleet_readings_are_stored_exactly_once_through_outages(
+        settings: Settings, gateway: Gateway, enrol: Callable[[int], list[Device]],
+        committed_conn: psycopg.Connection[Any]) -> None:
+    devices = enrol(6)
+    days, seed = 10, 21
+    cohort_start = datetime.now(UTC) - timedelta(days=days)
+    cohort = generate_cohort(n_patients=len(devices), days=days, seed=seed, start=cohort_start)
+    fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
+                  port=settings.mqtt_port, seed=seed,
+                  params=TabletParameters(offline_probability_per_day=0.3,
+                                          receipt_timeout_seconds=2.0, **NO_SKEW))
+    run_from = cohort_start + timedelta(days=1)
+    try:
+        report = fleet.run(start=run_from, speed=2 * 86_400.0, duration=4.0)
+        assert fleet.flush(30.0), "every batch receipted by the platform"
+    finally:
+        fleet.close()
+    stored = _stored(committed_conn, devices)
+    assert len(stored) == len(set(stored)), "no reading stored twice"
+    assert set(stored) == _expected(cohort, devices, run_from, report.sim_end)
+    stats = fleet.stats
+    assert stats.offline_periods > 0
+    assert stats.receipts == stats.batches_sent
+    assert stats.accepted == len(stored)
+    assert stats.rejected == 0
+    batches = committed_conn.execute(
+        "select count(*) as n from ingested_messages where device_id = any(%s)",
+        ([d.device_id for d in devices],)).fetchone()
+    assert batches is not None
+    assert batches["n"] == stats.batches_sent, "resent batches are stored once"
+
+
+def test_broken_input_is_dead_lettered_with_reasons_and_counted_from_receipts(
+        settings: Settings, gateway: Gateway, enrol: Callable[[int], list[Device]],
+        committed_conn: psycopg.Connection[Any]) -> None:
+    devices = enrol(4)
+    days, seed = 8, 22
+    end = datetime.now(UTC) - timedelta(hours=1)
+    start = end - timedelta(days=days)
+    cohort = generate_cohort(n_patients=len(devices), days=days, seed=seed, start=start)
+    fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
+                  port=settings.mqtt_port, seed=seed,
+                  params=TabletParameters(offline_probability_per_day=0.0, malformed_rate=0.2,
+                                          bad_reading_rate=0.15, **NO_SKEW))
+    try:
+        fleet.run(start=start, end=end, speed=None)
+        assert fleet.flush(30.0)
+    finally:
+        fleet.close()
+    stats = fleet.stats
+    assert stats.malformed_sent > 0
+    assert stats.rejected > 0
+    rows = committed_conn.execute(
+        "select reason, reading_index from rejections where topic = any(%s)",
+        ([f"kol/v1/d/{d.device_id}/readings" for d in devices],)).fetchall()
+    per_reading = [r["reason"] for r in rows if r["reading_index"] is not None]
+    whole = [r["reason"] for r in rows if r["reading_index"] is None]
+    assert len(per_reading) == stats.rejected
+    assert set(per_reading) <= {"bad_unit", "naive_timestamp", "out_of_range", "unknown_type",
+                                "missing_field"}
+    assert whole == ["malformed_json"] * stats.malformed_sent
+    assert stats.accepted == len(_stored(committed_conn, devices))
