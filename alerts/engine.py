@@ -196,9 +196,14 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
 
     flat = p * N_TYPES + ty
 
-    def limit(field: npt.NDArray[np.float64]) -> FloatArray:
-        result: FloatArray = field.ravel()[flat]
+    def limit(field: npt.NDArray[np.float64], rows: IntArray) -> FloatArray:
+        result: FloatArray = field.ravel()[flat[rows]]
         return result
+
+    def rows_with(*fields: npt.NDArray[np.float64]) -> IntArray:
+        """Evaluated rows whose (patient, type) has any of these limits on."""
+        on = np.any([np.isfinite(f.ravel()) for f in fields], axis=0)
+        return np.flatnonzero(ev & on[flat])
 
     def window(rows: IntArray, back_from: int, back_to: int) -> tuple[IntArray, IntArray]:
         """Index range of readings in ``[t - back_from, t - back_to)`` of each row's series
@@ -217,22 +222,21 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     # Absolute limits.
     lows = [(th.red_low, RED), (th.yellow_low, YELLOW)]
     highs = [(th.red_high, RED), (th.yellow_high, YELLOW)]
-    rows = np.flatnonzero(ev)
-    sev, lim = _graded(v[rows] * -1.0, [(-limit(f)[rows], s) for f, s in lows], strict=True)
-    sev_h, lim_h = _graded(v[rows], [(limit(f)[rows], s) for f, s in highs], strict=True)
+    rows = rows_with(th.red_low, th.yellow_low, th.yellow_high, th.red_high)
+    sev, lim = _graded(v[rows] * -1.0, [(-limit(f, rows), s) for f, s in lows], strict=True)
+    sev_h, lim_h = _graded(v[rows], [(limit(f, rows), s) for f, s in highs], strict=True)
     use_high = sev_h > sev
     sev = np.where(use_high, sev_h, sev)
     lim = np.where(use_high, lim_h, -lim)
     parts.append(_breaches(idx, rows, sev, ABSOLUTE, v[rows], lim, np.full(rows.size, np.nan)))
 
     # Baseline-relative limits, and the baselines the combined rule needs.
-    base_limits = (th.drop_red, th.drop_yellow, th.rise_red, th.rise_yellow)
-    wants_base = ev & np.any([np.isfinite(limit(f)) for f in base_limits], axis=0)
+    base_rows_new = rows_with(th.drop_red, th.drop_yellow, th.rise_red, th.rise_yellow)
     pair = _pulse_partner(key, sid, series, ts, t0, span, ty)
     combined_rows = np.flatnonzero((ty == SPO2) & (pair >= 0) & np.isfinite(th.z_yellow[p]))
     combined_rows = combined_rows[ev[combined_rows] | ev[pair[combined_rows]]]
     need = np.zeros(idx.size, np.bool_)
-    need[wants_base] = True
+    need[base_rows_new] = True
     need[combined_rows] = True
     need[pair[combined_rows]] = True
     base_rows = np.flatnonzero(need)
@@ -243,28 +247,28 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     median[base_rows[enough]], mad[base_rows[enough]] = windowed_median(
         v, lo[enough], hi[enough], with_mad=True)
 
-    rows = np.flatnonzero(wants_base & np.isfinite(median))
+    rows = base_rows_new[np.isfinite(median[base_rows_new])]
     deviation = v[rows] - median[rows]
-    sev_d, lim_d = _graded(-deviation, [(limit(th.drop_red)[rows], RED),
-                                        (limit(th.drop_yellow)[rows], YELLOW)])
-    sev_r, lim_r = _graded(deviation, [(limit(th.rise_red)[rows], RED),
-                                       (limit(th.rise_yellow)[rows], YELLOW)])
+    sev_d, lim_d = _graded(-deviation, [(limit(th.drop_red, rows), RED),
+                                        (limit(th.drop_yellow, rows), YELLOW)])
+    sev_r, lim_r = _graded(deviation, [(limit(th.rise_red, rows), RED),
+                                       (limit(th.rise_yellow, rows), YELLOW)])
     use_rise = sev_r > sev_d
     parts.append(_breaches(idx, rows, np.where(use_rise, sev_r, sev_d), BASELINE, deviation,
                            np.where(use_rise, lim_r, -lim_d), median[rows]))
 
     # change_3d: against the median of the previous 3 days.
-    rows = np.flatnonzero(ev & np.isfinite(limit(th.change_3d_yellow)))
+    rows = rows_with(th.change_3d_yellow)
     lo, hi = window(rows, CHANGE_WINDOW_US, 0)
     rows, lo, hi = rows[hi > lo], lo[hi > lo], hi[hi > lo]
     ref, _ = windowed_median(v, lo, hi)
     change = v[rows] - ref
-    lim = limit(th.change_3d_yellow)[rows]
+    lim = limit(th.change_3d_yellow, rows)
     sev = np.where(np.abs(change) >= lim, YELLOW, 0)
     parts.append(_breaches(idx, rows, sev, CHANGE_3D, change, np.copysign(lim, change), ref))
 
     # loss_30d: median of days 30..20 before against the last 3 days' median.
-    rows = np.flatnonzero(ev & np.isfinite(limit(th.loss_30d_pct_yellow)))
+    rows = rows_with(th.loss_30d_pct_yellow)
     lo_old, hi_old = window(rows, LOSS_OLD_FROM_US, LOSS_OLD_TO_US)
     lo_new, hi_new = window(rows, CHANGE_WINDOW_US, -1)
     ok = hi_old > lo_old
@@ -273,18 +277,17 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     new, _ = windowed_median(v, lo_new, hi_new)
     with np.errstate(divide="ignore", invalid="ignore"):
         loss = (old - new) / old * 100.0
-    lim = limit(th.loss_30d_pct_yellow)[rows]
+    lim = limit(th.loss_30d_pct_yellow, rows)
     parts.append(_breaches(idx, rows, np.where(loss >= lim, YELLOW, 0), LOSS_30D, loss, lim, old))
 
     # slope_3d: Theil–Sen slope over the last 3 days, as change per 3 days.
-    fall_l, rise_l = limit(th.slope_3d_fall_yellow), limit(th.slope_3d_rise_yellow)
-    rows = np.flatnonzero(ev & (np.isfinite(fall_l) | np.isfinite(rise_l)))
+    rows = rows_with(th.slope_3d_fall_yellow, th.slope_3d_rise_yellow)
     lo, hi = window(rows, SLOPE_WINDOW_US, -1)
     ok = (hi - lo) >= SLOPE_MIN_READINGS
     rows, lo, hi = rows[ok], lo[ok], hi[ok]
     change = theil_sen(ts, v, lo, hi) * SLOPE_DAYS
-    sev_f, lim_f = _graded(-change, [(fall_l[rows], YELLOW)])
-    sev_r, lim_r = _graded(change, [(rise_l[rows], YELLOW)])
+    sev_f, lim_f = _graded(-change, [(limit(th.slope_3d_fall_yellow, rows), YELLOW)])
+    sev_r, lim_r = _graded(change, [(limit(th.slope_3d_rise_yellow, rows), YELLOW)])
     use_rise = sev_r > sev_f
     parts.append(_breaches(idx, rows, np.where(use_rise, sev_r, sev_f), SLOPE_3D, change,
                            np.where(use_rise, lim_r, -lim_f), np.full(rows.size, np.nan)))
@@ -358,7 +361,8 @@ def _width_groups(n: IntArray) -> list[tuple[int, IntArray]]:
     """Rows grouped by their exact window length (a few dozen distinct lengths in practice)."""
     if n.size == 0:
         return []
-    order = np.argsort(n, kind="stable")
+    # Window lengths fit 16 bits in practice, where numpy's stable sort is a radix sort.
+    order = np.argsort(n.astype(np.uint16) if n.max() < 2 ** 16 else n, kind="stable")
     sorted_n = n[order]
     starts = np.flatnonzero(np.r_[True, sorted_n[1:] != sorted_n[:-1]])
     ends = np.r_[starts[1:], n.size]
@@ -380,6 +384,10 @@ def windowed_median(values: FloatArray, lo: IntArray, hi: IntArray, *, with_mad:
     median = np.empty(lo.size)
     mad = np.full(lo.size, np.nan)
     for width, rows in _width_groups(hi - lo):  # one step per distinct window length
+        if width == 1:  # common for short windows: the value itself, no spread
+            median[rows] = values[lo[rows]]
+            mad[rows] = 0.0
+            continue
         m = sliding_window_view(values, width)[lo[rows]]  # copies rows of contiguous blocks
         m.sort(axis=1)
         med = (m[:, (width - 1) // 2] + m[:, width // 2]) / 2.0
