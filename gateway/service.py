@@ -76,6 +76,7 @@ class Gateway:
         client.reconnect_delay_set(1, 5)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         self._client = client
         metrics.COMMIT_RETRIES.set_function(lambda: self._writer.retries)
@@ -124,6 +125,14 @@ class Gateway:
         log.info("connected to the broker", extra={
             "client_id": self._config.client_id, "session_present": flags.session_present,
             "topics": self._topics()})
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
+                      reasons: list[ReasonCode], properties: Any) -> None:
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused:
+            log.error("broker refused a subscription", extra={"reasons": refused})
+        else:
+            log.info("subscribed", extra={"topics": self._topics()})
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                        properties: Any) -> None:

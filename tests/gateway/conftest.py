@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -26,7 +27,7 @@ from core.broker_admin import BrokerAdmin
 from core.settings import Settings
 from gateway.service import Gateway, GatewayConfig
 from ingest.schemas import CommittedReadings
-from tests.conftest import insert_patient
+from tests.conftest import ARTIFACTS, insert_patient
 from tests.stack import ROOT
 
 
@@ -131,11 +132,16 @@ def mosquitto_pub(settings: Settings, device: Device, topic: str, payload: bytes
 
 
 def gateway_process(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
-    """``kol-gateway`` as its own process (for SIGKILL); it reads the run's settings file."""
-    return subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "kol-gateway"),
-                             "--metrics-port", "0", *args], cwd=ROOT,
-                            env={**os.environ}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    """``kol-gateway`` as its own process (for SIGKILL); it reads the run's settings file and
+    logs to tests/artifacts/gateway-logs/CLIENT_ID.log."""
+    if "--metrics-port" not in args:
+        args = (*args, "--metrics-port", "0")
+    log = ARTIFACTS / "gateway-logs" / f"{args[args.index('--client-id') + 1]}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "kol-gateway"), *args],
+            cwd=ROOT, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=out)
 
 
 def end_session(settings: Settings, client_id: str) -> None:
@@ -148,3 +154,80 @@ def end_session(settings: Settings, client_id: str) -> None:
     time.sleep(0.3)
     client.disconnect()
     client.loop_stop()
+
+
+class Publisher:
+    """Devices sending numbered batches as a careful tablet does: each batch is published again
+    (same msg_id, same bytes) until the broker has acknowledged it, across broker restarts."""
+
+    def __init__(self, settings: Settings, devices: list[Device], *, messages: int,
+                 readings_per_message: int, start: datetime | None = None) -> None:
+        self.devices = devices
+        self.messages = messages
+        self.readings_per_message = readings_per_message
+        self.sent = 0
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self._start = start or datetime.now(UTC) - timedelta(days=1)
+        self._settings = settings
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def expected_readings(self) -> int:
+        return self.messages * self.readings_per_message
+
+    def payload(self, n: int) -> bytes:
+        per = self.readings_per_message
+        return orjson.dumps({"v": 1, "msg_id": f"m{n}", "sent_at": self._start.isoformat(),
+                             "readings": [{"type": "spo2", "value": 90 + (n + i) % 10, "unit": "%",
+                                           "measured_at": (self._start + timedelta(
+                                               seconds=n * per + i)).isoformat()}
+                                          for i in range(per)]})
+
+    def start(self) -> Publisher:
+        self._thread.start()
+        return self
+
+    def _client(self, device: Device) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device.device_id,
+                             protocol=mqtt.MQTTv5)
+        client.username_pw_set(device.device_id, device.password)
+        client.reconnect_delay_set(1, 2)
+        client.connect(self._settings.mqtt_host, self._settings.mqtt_port, keepalive=10)
+        client.loop_start()
+        return client
+
+    @staticmethod
+    def _publish(client: mqtt.Client, topic: str, payload: bytes) -> bool:
+        """True once the broker has acknowledged; paho raises while disconnected."""
+        try:
+            info = client.publish(topic, payload, qos=1)
+            info.wait_for_publish(timeout=3)
+            return info.is_published()
+        except (RuntimeError, ValueError):
+            return False
+
+    def _run(self) -> None:
+        clients = [self._client(d) for d in self.devices]
+        try:
+            for n in range(self.messages):
+                client = clients[n % len(clients)]
+                topic = self.devices[n % len(clients)].readings_topic
+                payload = self.payload(n)
+                while not self._publish(client, topic, payload):
+                    time.sleep(0.2)
+                self.sent = n + 1
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            for client in clients:
+                client.disconnect()
+                client.loop_stop()
+            self.done.set()
+
+    def wait_until_sent(self, n: int, timeout: float = 60) -> None:
+        wait_for(lambda: self.sent >= n or self.done.is_set(), timeout, f"{n} batches sent")
+
+    def join(self, timeout: float = 120) -> None:
+        assert self.done.wait(timeout), f"publisher stuck at {self.sent}/{self.messages}"
+        assert self.error is None, self.error

@@ -1,0 +1,172 @@
+"""Faults mid-stream, each ending with an exact count: every batch stored once, every reading
+once. The gateway runs as its own process (``kol-gateway``) so that it can be killed."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from core.settings import Settings
+from tests.conftest import ARTIFACTS
+from tests.gateway.conftest import (
+    Device,
+    Publisher,
+    count,
+    end_session,
+    gateway_process,
+    wait_for,
+)
+from tests.stack import stack
+
+pytestmark = pytest.mark.slow
+
+
+class Gateways:
+    """Gateway processes started by a test, stopped and forgotten by the broker afterwards."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.client_ids: set[str] = set()
+
+    def start(self, client_id: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start and wait until subscribed (messages published before would reach no one)."""
+        self.client_ids.add(client_id)
+        log = ARTIFACTS / "gateway-logs" / f"{client_id}.log"
+        seen = log.read_text().count('"subscribed"') if log.exists() else 0
+        proc = gateway_process(self.settings, "--client-id", client_id, *args)
+        self.procs.append(proc)
+        wait_for(lambda: log.exists() and log.read_text().count('"subscribed"') > seen,
+                 timeout=30, what=f"gateway {client_id} subscribed")
+        return proc
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+        for client_id in self.client_ids:
+            end_session(self.settings, client_id)
+
+
+@pytest.fixture
+def gateways(settings: Settings) -> Iterator[Gateways]:
+    started = Gateways(settings)
+    yield started
+    started.close()
+
+
+def stored(conn: psycopg.Connection[Any], devices: list[Device]) -> tuple[int, int]:
+    ids = [d.device_id for d in devices]
+    return (count(conn, "select count(*) from readings where device_id = any(%s)", ids),
+            count(conn, "select count(*) from ingested_messages where device_id = any(%s)", ids))
+
+
+def assert_exact(conn: psycopg.Connection[Any], devices: list[Device], publisher: Publisher
+                 ) -> None:
+    expected = (publisher.expected_readings, publisher.messages)
+    wait_for(lambda: stored(conn, devices) == expected, timeout=90,
+             what=f"{expected} stored (now {stored(conn, devices)})")
+    time.sleep(1.5)  # nothing more trickles in
+    assert stored(conn, devices) == expected
+    dupes = count(conn, "select count(*) from (select 1 from readings where device_id = any(%s)"
+                        " group by msg_id, measured_at having count(*) > 1) d",
+                  [d.device_id for d in devices])
+    assert dupes == 0
+
+
+@pytest.fixture
+def fleet(provision: Callable[..., Device]) -> list[Device]:
+    return [provision() for _ in range(4)]
+
+
+def started(proc: subprocess.Popen[bytes], conn: psycopg.Connection[Any],
+            devices: list[Device], publisher: Publisher) -> None:
+    """Wait until the gateway is storing."""
+    wait_for(lambda: stored(conn, devices)[1] > 0, timeout=30, what="first batches stored")
+    assert proc.poll() is None
+
+
+def test_gateway_sigkill_mid_stream(settings: Settings, fleet: list[Device], gateways: Gateways,
+                                    committed_conn: psycopg.Connection[Any]) -> None:
+    client_id = f"fault-kill-{uuid.uuid4().hex[:8]}"
+    first = gateways.start(client_id)
+    publisher = Publisher(settings, fleet, messages=3000, readings_per_message=10).start()
+    started(first, committed_conn, fleet, publisher)
+    publisher.wait_until_sent(1000)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    killed_at = stored(committed_conn, fleet)
+    publisher.wait_until_sent(1800)
+    gateways.start(client_id)
+    publisher.join()
+    assert_exact(committed_conn, fleet, publisher)
+    assert 0 < killed_at[1] < publisher.messages
+
+
+def test_database_down_for_ten_seconds(settings: Settings, fleet: list[Device],
+                                       gateways: Gateways, pool: ConnectionPool,
+                                       committed_conn: psycopg.Connection[Any]) -> None:
+    proc = gateways.start(f"fault-db-{uuid.uuid4().hex[:8]}")
+    publisher = Publisher(settings, fleet, messages=3000, readings_per_message=10).start()
+    started(proc, committed_conn, fleet, publisher)
+    publisher.wait_until_sent(800)
+    committed_conn.close()
+    stack("down", "pg")
+    try:
+        time.sleep(10)
+    finally:
+        stack("up", "pg")
+        pool.check()  # the session's pool is shared with later tests
+    publisher.join()
+    with psycopg.connect(settings.database_url, autocommit=True,
+                         row_factory=psycopg.rows.dict_row) as conn:
+        assert_exact(conn, fleet, publisher)
+    assert proc.poll() is None, "the gateway must ride out the outage"
+
+
+def test_broker_restart_mid_stream(settings: Settings, fleet: list[Device], gateways: Gateways,
+                                   committed_conn: psycopg.Connection[Any]) -> None:
+    proc = gateways.start(f"fault-mqtt-{uuid.uuid4().hex[:8]}")
+    publisher = Publisher(settings, fleet, messages=3000, readings_per_message=10).start()
+    started(proc, committed_conn, fleet, publisher)
+    publisher.wait_until_sent(1000)
+    stack("down", "mqtt")
+    time.sleep(2)
+    stack("up", "mqtt")
+    publisher.join()
+    assert_exact(committed_conn, fleet, publisher)
+    assert proc.poll() is None
+
+
+def scrape(port: int, metric: str) -> float:
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+               if line.startswith(metric) and not line.startswith("#"))
+
+
+def test_two_gateways_share_the_load_and_store_everything_once(
+        settings: Settings, provision: Callable[..., Device], gateways: Gateways,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    devices = [provision() for _ in range(8)]
+    group = f"g{uuid.uuid4().hex[:6]}"
+    ports = (19181, 19182)
+    for i, port in enumerate(ports):
+        gateways.start(f"share-{group}-{i}", "--shared-group", group, "--metrics-port",
+                       str(port))
+    time.sleep(1.5)
+    publisher = Publisher(settings, devices, messages=3000, readings_per_message=10).start()
+    publisher.join()
+    assert_exact(committed_conn, devices, publisher)
+    received = [scrape(p, 'kol_gateway_messages_received_total{kind="readings"}') for p in ports]
+    assert all(r > 300 for r in received), received
+    assert sum(received) >= publisher.messages
