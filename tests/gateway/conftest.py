@@ -18,16 +18,19 @@ import orjson
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg_pool import ConnectionPool
 
 from api.devices import service as devices_service
-from core.access import SYSTEM
+from api.users import service as users_service
+from api.users.schemas import UserCreate
+from core.access import SYSTEM, Role
 from core.broker_admin import BrokerAdmin
 from core.settings import Settings
 from gateway.service import Gateway, GatewayConfig
 from ingest.schemas import CommittedReadings
-from tests.conftest import ARTIFACTS, insert_patient
+from tests.conftest import ARTIFACTS, insert_patient, unique
 from tests.stack import ROOT
 
 
@@ -231,3 +234,12 @@ class Publisher:
     def join(self, timeout: float = 120) -> None:
         assert self.done.wait(timeout), f"publisher stuck at {self.sent}/{self.messages}"
         assert self.error is None, self.error
+
+
+def login(api: TestClient, committed: psycopg.Connection[Any], role: Role) -> dict[str, str]:
+    """Headers of a new user with ``role`` (in a team of her own), logged in."""
+    username, password = unique(role), unique("secret-pw")
+    users_service.create_user(committed, viewer=SYSTEM, data=UserCreate(
+        username=username, password=password, role=role, teams=[unique("team")]))
+    token = api.post("/api/v1/auth/token", data={"username": username, "password": password})
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}

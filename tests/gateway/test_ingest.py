@@ -23,6 +23,7 @@ from tests.gateway.conftest import (
     HandOff,
     batch,
     count,
+    login,
     mosquitto_pub,
     wait_for,
 )
@@ -122,13 +123,13 @@ def test_device_cannot_publish_to_another_devices_topic(
 
 
 def test_deactivated_device_cannot_connect_and_is_dropped(
-        settings: Settings, provision: Callable[..., Device], gateway: Gateway) -> None:
+        settings: Settings, provision: Callable[..., Device], gateway: Gateway,
+        committed_conn: psycopg.Connection[Any]) -> None:
     device = provision()
     app = create_app(settings)
     with Tablet(settings, device) as connected, TestClient(app) as api:
-        token = _admin_token(api, committed=True)
         response = api.delete(f"/api/v1/devices/{device.device_id}",
-                              headers={"Authorization": f"Bearer {token}"})
+                              headers=login(api, committed_conn, "admin"))
         assert response.status_code == 200, response.text
         assert response.json()["device_id"] == device.device_id
         assert connected.disconnected.wait(5), "the connected session was not dropped"
@@ -138,23 +139,6 @@ def test_deactivated_device_cannot_connect_and_is_dropped(
                     client_id=device.device_id) as again:
         assert again.connack is not None
         assert again.connack.is_failure
-
-
-def _admin_token(api: TestClient, *, committed: bool) -> str:
-    """Create an admin through kol-admin's service and log in."""
-    from api.users import service as users_service
-    from api.users.schemas import UserCreate
-    from core.access import SYSTEM
-    from core.db import connect
-    from core.settings import get_settings
-
-    username, password = unique("admin"), unique("pw-secret")
-    with connect(get_settings(), name="test") as conn:
-        users_service.create_user(conn, viewer=SYSTEM, data=UserCreate(
-            username=username, password=password, role="admin", teams=[]))
-    response = api.post("/api/v1/auth/token", data={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
 
 
 BAD_READINGS: dict[str, dict[str, Any]] = {
@@ -245,7 +229,7 @@ def test_every_reason_is_covered_and_listed_by_the_api(
                            tablet.device.readings_topic) == len(BAD_READINGS) + len(
                                WHOLE_MESSAGES), what="dead letters")
     with TestClient(create_app(settings)) as api:
-        headers = {"Authorization": f"Bearer {_admin_token(api, committed=True)}"}
+        headers = login(api, committed_conn, "admin")
         seen: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
