@@ -18,9 +18,14 @@ from core import logging as kol_logging
 from core.db import open_pool
 from core.settings import get_settings
 from gateway.service import Gateway, GatewayConfig
+from ingest.schemas import CommittedReadings
 from ingest.writer import WriterConfig
 
 log = logging.getLogger("gateway")
+
+
+def _leave_pending(committed: CommittedReadings) -> None:
+    """Without streaming evaluation the batch's pending_evaluations row stays for recovery."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = WriterConfig()
     parser.add_argument("--batch-rows", type=int, default=defaults.max_rows)
     parser.add_argument("--batch-ms", type=float, default=defaults.max_wait * 1000)
+    parser.add_argument("--no-alerts", action="store_true",
+                        help="no streaming alert evaluation (benchmarks of ingest alone); the"
+                             " pending_evaluations rows wait for the recovery task")
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -53,8 +61,10 @@ def main(argv: list[str] | None = None) -> None:
         start_http_server(args.metrics_port, addr="127.0.0.1")
     # The writer holds one connection; the alert evaluator and the pool's spare take the rest.
     pool = open_pool(settings, name="kol-gateway", min_size=2, max_size=4)
-    evaluator = AlertEvaluator(pool)
-    gateway = Gateway(settings=settings, pool=pool, hand_off=evaluator.submit, config=GatewayConfig(
+    evaluator = None if args.no_alerts else AlertEvaluator(pool)
+    gateway = Gateway(settings=settings, pool=pool,
+                      hand_off=evaluator.submit if evaluator else _leave_pending,
+                      config=GatewayConfig(
         client_id=args.client_id, shared_group=args.shared_group,
         writer=WriterConfig(max_rows=args.batch_rows, max_wait=args.batch_ms / 1000)))
     gateway.start()
@@ -63,5 +73,6 @@ def main(argv: list[str] | None = None) -> None:
     stop.wait()
     log.info("gateway stopping")
     gateway.stop()
-    evaluator.close()
+    if evaluator:
+        evaluator.close()
     pool.close()

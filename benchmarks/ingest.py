@@ -1,0 +1,330 @@
+"""End-to-end ingest throughput: N simulated tablets publish to the real broker, the real
+``kol-gateway`` stores into the real TimescaleDB, and every tablet times each batch from its
+publish to its receipt (sent only after the commit, so an upper bound of publish → commit).
+
+Prints, per scenario: readings/s sustained end to end, p50/p99 publish-to-receipt latency, CPU
+seconds per million readings for the gateway and for PostgreSQL, and whether every reading was
+stored exactly once.
+
+Run from the repository root against the stack in ``KOL_ENV_FILE`` (a scratch database is
+created and dropped)::
+
+    python -m benchmarks.ingest [--tablets 100] [--seconds 20] [--scenario batch10 single]
+    python -m benchmarks.ingest --profile   # gateway in-process, sampled: where the time goes
+
+Tablets run in ``--publishers`` processes; on a small machine they compete with the gateway and
+PostgreSQL for the same cores, which the figures include.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import paho.mqtt.client as mqtt
+import psutil
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from core.broker_admin import BrokerAdmin
+from core.migrate import migrate
+from core.settings import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCENARIOS = {"batch10": 10, "single": 1}
+TARGET_READINGS_PER_S = {"batch10": 30_000, "single": 5_000}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tablet:
+    device_id: str
+    password: str
+
+
+def with_database(url: str, name: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def setup_fleet(settings: Settings, database_url: str, n: int) -> list[Tablet]:
+    """Patients and devices in the scratch database, device clients at the broker."""
+    tablets = [Tablet(device_id=f"bench-{uuid.uuid4().hex[:12]}", password=uuid.uuid4().hex)
+               for _ in range(n)]
+    with psycopg.connect(database_url) as conn:
+        team = conn.execute("insert into teams (name) values (%s) returning id",
+                            (f"bench-{uuid.uuid4().hex[:8]}",)).fetchone()
+        assert team is not None
+        for t in tablets:
+            row = conn.execute(
+                "insert into patients (display_name, team_id, profile, schedule)"
+                " values (%s, %s, 'kol-standard', '{}') returning id", (t.device_id, team[0])
+            ).fetchone()
+            assert row is not None
+            conn.execute("insert into devices (device_id, patient_id, password_hash)"
+                         " values (%s, %s, 'bench')", (t.device_id, row[0]))
+    with BrokerAdmin.from_settings(settings) as broker:
+        broker.provision_devices([(t.device_id, t.password) for t in tablets])
+    return tablets
+
+
+def publisher(settings: Settings, tablets: list[Tablet], per_message: int, rate: float,
+              seconds: float, start_at: float, out: Any) -> None:
+    """One process: its tablets publish ``rate`` batches/s in total, open loop, for ``seconds``;
+    then wait for the receipts. Puts (sent, latencies) on ``out``."""
+    sent_at: dict[str, float] = {}
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        now = time.monotonic()
+        msg_id = orjson.loads(msg.payload)["msg_id"]
+        with lock:
+            t0 = sent_at.pop(msg_id, None)
+        if t0 is not None:
+            latencies.append(now - t0)
+
+    clients = []
+    for t in tablets:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=t.device_id, protocol=mqtt.MQTTv5)
+        c.username_pw_set(t.device_id, t.password)
+        c.max_inflight_messages_set(1000)
+        c.on_message = on_message
+        c.connect(settings.mqtt_host, settings.mqtt_port, keepalive=60)
+        c.subscribe(f"kol/v1/d/{t.device_id}/receipts", qos=1)
+        c.loop_start()
+        clients.append(c)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    stamps = [(base + timedelta(seconds=s)).isoformat() for s in range(200_000)]
+    time.sleep(max(0.0, start_at - time.time()))
+    t_start = time.monotonic()
+    n = 0
+    total = int(rate * seconds)
+    while n < total:
+        due = t_start + n / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        i = n % len(clients)
+        k = n // len(clients)
+        msg_id = f"t{i}-{k}"
+        readings = [{"type": "spo2", "value": 90 + (k + j) % 10, "unit": "%",
+                     "measured_at": stamps[(k * per_message + j) % len(stamps)]}
+                    for j in range(per_message)]
+        payload = orjson.dumps({"v": 1, "msg_id": msg_id, "sent_at": stamps[0],
+                                "readings": readings})
+        with lock:
+            sent_at[msg_id] = time.monotonic()
+        clients[i].publish(f"kol/v1/d/{tablets[i].device_id}/readings", payload, qos=1)
+        n += 1
+    publish_seconds = time.monotonic() - t_start
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(latencies) < n:
+        time.sleep(0.1)
+    for c in clients:
+        c.disconnect()
+        c.loop_stop()
+    out.put((n, publish_seconds, latencies))
+
+
+def postgres_processes(settings: Settings) -> list[psutil.Process]:
+    pid_file = settings.stack_dir / "pg" / "postmaster.pid"
+    postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+    return [postmaster, *postmaster.children()]
+
+
+def cpu_seconds(procs: list[psutil.Process]) -> dict[int, float]:
+    times = {}
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            times[p.pid] = t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return times
+
+
+def run_scenario(args: argparse.Namespace, settings: Settings, name: str) -> dict[str, Any]:
+    per_message = SCENARIOS[name]
+    admin_url = with_database(settings.database_url, "postgres")
+    db = f"kol_bench_{os.getpid()}_{name}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{db}"')
+    database_url = with_database(settings.database_url, db)
+    client_id = f"bench-gw-{uuid.uuid4().hex[:8]}"
+    gateway: subprocess.Popen[bytes] | None = None
+    try:
+        migrate(database_url)
+        tablets = setup_fleet(settings, database_url, args.tablets)
+        env = {**os.environ, "KOL_DATABASE_URL": database_url}
+        rate = args.rate or TARGET_READINGS_PER_S[name] / per_message * 1.1
+        if args.profile:
+            profiler = InProcessGateway(settings, database_url, client_id)
+        else:
+            gateway = subprocess.Popen(
+                [os.path.join(os.path.dirname(sys.executable), "kol-gateway"), "--client-id",
+                 client_id, "--metrics-port", "0", "--log-level", "WARNING",
+                 *([] if args.with_alerts else ["--no-alerts"])],
+                cwd=ROOT, env=env)
+        time.sleep(2.0)  # connected and subscribed
+        gw_proc = psutil.Process(gateway.pid) if gateway else psutil.Process()
+        pg_procs = postgres_processes(settings)
+        gw0, pg0 = cpu_seconds([gw_proc]), cpu_seconds(pg_procs)
+        out: Any = mp.get_context("fork").Queue()
+        start_at = time.time() + 1.0
+        shares = np.array_split(np.arange(len(tablets)), args.publishers)
+        procs = [mp.get_context("fork").Process(
+            target=publisher, args=(settings, [tablets[i] for i in share], per_message,
+                                    rate / args.publishers, args.seconds, start_at, out))
+            for share in shares]
+        for p in procs:
+            p.start()
+        results = [out.get() for _ in procs]
+        for p in procs:
+            p.join()
+        gw1, pg1 = cpu_seconds([gw_proc]), cpu_seconds(postgres_processes(settings))
+        sent = sum(r[0] for r in results)
+        wall = max(r[1] for r in results) + max(max(r[2], default=0.0) for r in results)
+        latencies = np.concatenate([np.asarray(r[2]) for r in results])
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute("select count(*), count(distinct (device_id, msg_id))"
+                               " from readings").fetchone()
+        assert row is not None
+        stored, messages = int(row[0]), int(row[1])
+        if args.profile:
+            profiler.stop()
+        readings = sent * per_message
+        gw_cpu = sum(gw1.values()) - sum(gw0.values())
+        pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items())
+        return {
+            "scenario": name, "tablets": len(tablets), "readings_per_message": per_message,
+            "offered_readings_per_s": rate * per_message, "sent_messages": sent,
+            "stored_readings": stored, "expected_readings": readings,
+            "receipts": len(latencies), "distinct_messages": messages,
+            "sustained_readings_per_s": stored / wall if wall else 0.0,
+            "p50_ms": float(np.percentile(latencies, 50) * 1000) if len(latencies) else None,
+            "p99_ms": float(np.percentile(latencies, 99) * 1000) if len(latencies) else None,
+            "gateway_cpu_s_per_million": gw_cpu / readings * 1e6,
+            "postgres_cpu_s_per_million": pg_cpu / readings * 1e6,
+        }
+    finally:
+        if gateway is not None:
+            gateway.terminate()
+            gateway.wait(30)
+        end_session(settings, client_id)
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{db}" with (force)')
+
+
+def end_session(settings: Settings, client_id: str) -> None:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    c.username_pw_set(settings.mqtt_gateway_username,
+                      settings.mqtt_gateway_password.get_secret_value())
+    c.connect(settings.mqtt_host, settings.mqtt_port, clean_start=True)
+    c.loop_start()
+    time.sleep(0.3)
+    c.disconnect()
+    c.loop_stop()
+
+
+class InProcessGateway:
+    """The gateway in this process with a sampling profiler over all its threads: counts, every
+    few milliseconds, which of our functions (and which library call below them) is running."""
+
+    def __init__(self, settings: Settings, database_url: str, client_id: str) -> None:
+        from core.db import open_pool
+        from gateway.service import Gateway, GatewayConfig
+
+        scratch = settings.model_copy(update={"database_url": database_url})
+        self._pool = open_pool(scratch, name="bench-gateway", min_size=2, max_size=4)
+        self._gateway = Gateway(settings=scratch, pool=self._pool, hand_off=lambda c: None,
+                                config=GatewayConfig(client_id=client_id))
+        self._gateway.start()
+        self._samples: collections.Counter[str] = collections.Counter()
+        self._total = 0
+        self._stop = threading.Event()
+        self._me = threading.get_ident()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        own = {threading.get_ident(), self._me}
+        while not self._stop.wait(0.005):
+            for tid, frame in sys._current_frames().items():
+                if tid in own:
+                    continue
+                stack = []
+                f: Any = frame
+                while f is not None:
+                    stack.append(f"{Path(f.f_code.co_filename).name}:{f.f_code.co_name}")
+                    f = f.f_back
+                if any(s.startswith("threading.py:wait") for s in stack[:2]) or \
+                        stack[0].startswith("selectors.py:select"):
+                    continue  # idle
+                self._total += 1
+                self._samples[" < ".join(stack[:3])] += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._gateway.stop(end_session=True)
+        self._pool.close()
+        print(f"\nprofile: {self._total} busy samples (5 ms) across the gateway's threads")
+        for where, n in self._samples.most_common(25):
+            print(f"  {100 * n / max(1, self._total):5.1f}%  {where}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tablets", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="batches/s offered (default: 110%% of the target)")
+    parser.add_argument("--scenario", nargs="+", choices=list(SCENARIOS),
+                        default=list(SCENARIOS))
+    parser.add_argument("--with-alerts", action="store_true",
+                        help="run the streaming alert evaluation in the gateway too")
+    parser.add_argument("--profile", action="store_true",
+                        help="run the gateway in this process under a sampling profiler")
+    args = parser.parse_args()
+    settings = get_settings()
+    print(f"machine: {psutil.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+          " (other work on the machine depresses the figures)")
+    ok = True
+    for name in args.scenario:
+        r = run_scenario(args, settings, name)
+        exact = r["stored_readings"] == r["expected_readings"] == \
+            r["distinct_messages"] * r["readings_per_message"]
+        ok &= exact
+        target = TARGET_READINGS_PER_S[name]
+        print(f"\n{name}: {r['tablets']} tablets, {r['readings_per_message']} reading(s)/batch,"
+              f" offered {r['offered_readings_per_s']:,.0f} readings/s")
+        print(f"  sustained end to end   {r['sustained_readings_per_s']:>10,.0f} readings/s"
+              f"  (target {target:,}; ratio {r['sustained_readings_per_s'] / target:.2f})")
+        print(f"  publish -> receipt     p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"
+              f"  ({r['receipts']:,} receipts)")
+        print(f"  CPU per 1M readings    gateway {r['gateway_cpu_s_per_million']:.1f} s,"
+              f" PostgreSQL {r['postgres_cpu_s_per_million']:.1f} s")
+        print(f"  stored                 {r['stored_readings']:,} of {r['expected_readings']:,}"
+              f" -> {'exact (0 lost, 0 doubled)' if exact else 'MISMATCH'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
