@@ -52,3 +52,13 @@ def test_cli_evaluates_a_period_for_one_patient(
     (alert,) = alerts_of(committed_conn, patient)
     assert (alert["severity"], alert["value"]) == ("yellow", 85.0)  # kol-ltot: yellow < 86
     assert alerts_of(committed_conn, other) == []
+
+
+def test_beat_schedules_recovery_and_missing_checks_in_copenhagen_time() -> None:
+    from alerts import tasks
+    from core.celery_app import celery_app
+
+    schedule = celery_app.conf.beat_schedule
+    assert schedule["alerts-recover-pending"]["task"] == tasks.recover_pending.name
+    assert schedule["alerts-check-missing"]["task"] == tasks.check_missing.name
+    assert celery_app.conf.timezone == "Europe/Copenhagen"
