@@ -60,6 +60,8 @@ N_TYPES = len(TYPE_BY_INDEX)
 SPO2 = MEASUREMENT_TYPES["spo2"].index
 PULSE = MEASUREMENT_TYPES["pulse"].index
 _KEY_LIMIT = 2 ** 62
+CHUNK_READINGS = 1 << 16
+"""Readings per chunk of whole patients: the working set of one chunk stays in the CPU cache."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,7 +123,8 @@ class Breaches:
 
 
 def evaluate(readings: Readings, thresholds: ThresholdArrays,
-             evaluate_mask: BoolArray | None = None) -> Breaches:
+             evaluate_mask: BoolArray | None = None, *,
+             chunk_readings: int = CHUNK_READINGS) -> Breaches:
     """Evaluate every rule for the readings in ``evaluate_mask`` (default: all); the other
     readings serve as history only.
 
@@ -133,6 +136,9 @@ def evaluate(readings: Readings, thresholds: ThresholdArrays,
         Per-patient limits, indexed by ``readings.patient``.
     evaluate_mask : ndarray of bool, optional
         Which readings to evaluate.
+    chunk_readings : int, optional
+        Approximate readings per chunk of whole patients (a speed knob; results do not depend
+        on it).
 
     Returns
     -------
@@ -161,17 +167,23 @@ def evaluate(readings: Readings, thresholds: ThresholdArrays,
     tk = t[keep]
     t_min = int(tk.min())
     span = int(tk.max()) - t_min + LONGEST_LOOKBACK_US + 2 * DAY_US
-    # One int64 key (series, time) sorts fastest; it must fit, else split into patient chunks.
     patients_per_chunk = max(1, _KEY_LIMIT // span // N_TYPES)
-    chunk = patient[keep] // patients_per_chunk
-    single = int(chunk.min()) == int(chunk.max())
-    parts = []
-    for c in chunk[:1] if single else np.unique(chunk):  # one chunk below ~10^5 patients
-        sel = keep if single else keep[chunk == c]
-        key = (patient[sel] - c * patients_per_chunk) * N_TYPES + readings.type_index[sel]
-        order = np.argsort(key * span + (t[sel] - t_min), kind="stable")
-        parts.append(_evaluate_sorted(sel[order], patient, readings.type_index, t, value, mask,
-                                      thresholds))
+    series = patient[keep] * N_TYPES + readings.type_index[keep]
+    if int(patient[keep].max()) < patients_per_chunk:  # one int64 key sorts fastest
+        order = np.argsort(series * span + (tk - t_min), kind="stable")
+    else:
+        order = np.lexsort((tk, series))
+    idx = keep[order]
+    # Chunks of whole patients, small enough to stay in cache and for each chunk's own
+    # (series, time) key to fit in int64.
+    sorted_patient = patient[idx]
+    first = np.r_[True, sorted_patient[1:] != sorted_patient[:-1]]
+    dense = np.cumsum(first) - 1
+    by_size = (np.flatnonzero(first) // chunk_readings)[dense]
+    chunk = by_size * (int(dense[-1]) + 1) + dense // patients_per_chunk
+    bounds = np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1], True])
+    parts = [_evaluate_sorted(idx[a:b], patient, readings.type_index, t, value, mask, thresholds)
+             for a, b in zip(bounds[:-1], bounds[1:], strict=True)]  # chunks, not patients
     result = Breaches.concat(parts)
     return result.take(np.lexsort((result.rule, result.reading)))
 
