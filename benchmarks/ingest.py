@@ -281,9 +281,15 @@ class InProcessGateway:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        print("\nCPU seconds by thread of this process (gateway, sampler, pool workers):")
+        for t in sorted(psutil.Process().threads(), key=lambda t: -(t.user_time + t.system_time)):
+            if t.user_time + t.system_time > 0.05:
+                print(f"  {t.user_time + t.system_time:7.2f}  {names.get(t.id, t.id)}")
         self._gateway.stop(end_session=True)
         self._pool.close()
-        print(f"\nprofile: {self._total} busy samples (5 ms) across the gateway's threads")
+        print(f"profile: {self._total} samples (5 ms) of the gateway's threads not waiting in"
+              " Python; a C call that blocks (socket, queue) shows as its Python caller")
         for where, n in self._samples.most_common(25):
             print(f"  {100 * n / max(1, self._total):5.1f}%  {where}")
 
