@@ -58,7 +58,12 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
     if args.metrics_port:
-        start_http_server(args.metrics_port, addr="127.0.0.1")
+        try:
+            start_http_server(args.metrics_port, addr="127.0.0.1")
+        except OSError as exc:
+            # Metrics are worth a warning, not the ingest: a second gateway on this host.
+            log.error("metrics port unavailable", extra={"port": args.metrics_port,
+                                                          "error": str(exc)})
     # The writer holds one connection; the alert evaluator and the pool's spare take the rest.
     pool = open_pool(settings, name="kol-gateway", min_size=2, max_size=4)
     evaluator = None if args.no_alerts else AlertEvaluator(pool)
