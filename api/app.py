@@ -12,7 +12,9 @@ from api import problems
 from api.auth.routes import router as auth_router
 from api.devices.routes import router as devices_router
 from api.health import router as health_router
+from api.patients.routes import router as patients_router
 from api.rejections.routes import router as rejections_router
+from api.triage.routes import router as triage_router
 from core.db import open_pool
 from core.settings import Settings, get_settings
 
@@ -34,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for router in (health_router, auth_router):
         app.include_router(router)
+    app.include_router(patients_router)
+    app.include_router(triage_router)
     app.include_router(alerts_router)
     app.include_router(devices_router)
     app.include_router(rejections_router)

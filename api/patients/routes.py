@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import AwareDatetime
+
+from api.deps import AdminViewer, CurrentViewer, DbConn
+from api.patients import service
+from api.patients.schemas import (
+    BucketedMeasurement,
+    Measurement,
+    PatientCreate,
+    PatientOut,
+    PatientOverview,
+    PauseIn,
+    PauseOut,
+)
+from api.patients.service import Bucket
+
+router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
+
+
+@router.post("", response_model=PatientOut, status_code=status.HTTP_201_CREATED)
+def enrol_patient(body: PatientCreate, conn: DbConn, viewer: AdminViewer) -> PatientOut:
+    return service.create_patient(conn, viewer, body)
+
+
+@router.get("", response_model=list[PatientOut])
+def list_patients(conn: DbConn, viewer: CurrentViewer, response: Response,
+                  team: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                  cursor: str | None = None) -> list[PatientOut]:
+    """Patients of the viewer's teams by id; the next page's cursor is in ``X-Next-Cursor``."""
+    page, next_cursor = service.list_patients(conn, viewer, team=team, cursor=cursor, limit=limit)
+    if next_cursor is not None:
+        response.headers["X-Next-Cursor"] = next_cursor
+    return page
+
+
+@router.get("/{patient_id}", response_model=PatientOverview)
+def patient_overview(patient_id: int, conn: DbConn, viewer: CurrentViewer) -> PatientOverview:
+    return service.overview(conn, viewer, patient_id, now=datetime.now(UTC))
+
+
+@router.post("/{patient_id}/pauses", response_model=PauseOut,
+             status_code=status.HTTP_201_CREATED)
+def add_pause(patient_id: int, body: PauseIn, conn: DbConn, viewer: CurrentViewer) -> PauseOut:
+    """Holiday, hospital stay: no missing-measurement alerts inside the interval."""
+    return service.add_pause(conn, viewer, patient_id, body)
+
+
+@router.delete("/{patient_id}/pauses/{pause_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_pause(patient_id: int, pause_id: int, conn: DbConn, viewer: CurrentViewer) -> Response:
+    service.remove_pause(conn, viewer, patient_id, pause_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{patient_id}/measurements",
+            response_model=list[Measurement] | list[BucketedMeasurement])
+def measurements(
+    patient_id: int, conn: DbConn, viewer: CurrentViewer, response: Response,
+    type: str | None = None,  # noqa: A002 - the contract's parameter name
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: AwareDatetime | None = None,
+    bucket: Bucket | None = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    cursor: str | None = None,
+) -> list[Measurement] | list[BucketedMeasurement]:
+    """Raw readings ascending by ``measured_at`` (paginated, ``X-Next-Cursor``), or with
+    ``bucket`` the min, max, mean and count per hour or UTC day (``time_bucket``). The span
+    defaults to the last 30 days."""
+    now = datetime.now(UTC)
+    if bucket is not None:
+        return [BucketedMeasurement.model_validate(r) for r in service.bucketed(
+            conn, viewer, patient_id, type_=type, measured_from=from_, measured_to=to,
+            bucket=bucket, now=now)]
+    page, next_cursor = service.measurements(
+        conn, viewer, patient_id, type_=type, measured_from=from_, measured_to=to,
+        cursor=cursor, limit=limit, now=now)
+    if next_cursor is not None:
+        response.headers["X-Next-Cursor"] = next_cursor
+    return [Measurement.model_validate(r) for r in page]

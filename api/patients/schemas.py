@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from alerts.schemas import AlertOut, ThresholdsOut
+from core.measurement_types import MEASUREMENT_TYPES
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Schedule(BaseModel):
+    """When measurements are expected: local time in Europe/Copenhagen."""
+
+    model_config = ConfigDict(extra="forbid")
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=7)]
+    deadline: str = Field(examples=["12:00"], description="local time HH:MM")
+    types: Annotated[list[str], Field(min_length=1)]
+
+    @field_validator("deadline")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not _CLOCK.match(value):
+            raise ValueError("deadline must be a local time HH:MM")
+        return value
+
+    @field_validator("days", "types")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("entries must be unique")
+        return value
+
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(MEASUREMENT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown measurement types: {', '.join(unknown)}")
+        return value
+
+
+class PatientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    display_name: str = Field(min_length=1, max_length=200)
+    team: str = Field(min_length=1, max_length=100)
+    profile: str = Field(default="kol-standard", pattern=r"^[a-z0-9-]{2,40}$")
+    schedule: Schedule
+
+
+class PatientOut(BaseModel):
+    id: int
+    display_name: str
+    team: str
+    team_id: int
+    profile: str
+    schedule: Schedule
+    active: bool
+    created_at: datetime
+
+
+class LatestReading(BaseModel):
+    type: str
+    value: float
+    unit: str
+    measured_at: datetime
+    late: bool
+
+
+class DeviceSummary(BaseModel):
+    device_id: str
+    active: bool
+    created_at: datetime
+    deactivated_at: datetime | None
+    status: dict[str, object] | None
+    status_at: datetime | None
+
+
+class PauseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _order(self) -> Self:
+        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
+            raise ValueError("timestamps need an explicit offset")
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class PauseOut(BaseModel):
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+
+
+class PatientOverview(PatientOut):
+    latest_readings: list[LatestReading]
+    open_alerts: list[AlertOut]
+    """Unresolved alerts (open or acknowledged), worst first."""
+    thresholds: ThresholdsOut | None
+    devices: list[DeviceSummary]
+    pauses: list[PauseOut]
+    """Current and future pause intervals."""
+
+
+class Measurement(BaseModel):
+    type: str
+    measured_at: datetime
+    value: float
+    late: bool
+
+
+class BucketedMeasurement(BaseModel):
+    type: str
+    bucket: datetime
+    min: float
+    max: float
+    mean: float
+    count: int

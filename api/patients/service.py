@@ -1,0 +1,187 @@
+"""Patients: enrolment, the overview a nurse opens, pause intervals and measurements. Services
+never commit; the request owns the transaction."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from psycopg import Connection
+
+from alerts import thresholds as alert_thresholds
+from alerts.schemas import AlertOut
+from api.patients import repository
+from api.patients.schemas import (
+    DeviceSummary,
+    LatestReading,
+    PatientCreate,
+    PatientOut,
+    PatientOverview,
+    PauseIn,
+    PauseOut,
+)
+from api.problems import Problem
+from core import audit
+from core.access import Viewer
+from core.measurement_types import MEASUREMENT_TYPES
+
+Bucket = Literal["1h", "1d"]
+BUCKET_WIDTH: dict[str, str] = {"1h": "1 hour", "1d": "1 day"}
+DEFAULT_SPAN = timedelta(days=30)
+
+
+def _not_found() -> Problem:
+    return Problem(status=404, slug="patient-not-found", detail="no such patient")
+
+
+def _patient_out(row: dict[str, Any]) -> PatientOut:
+    return PatientOut.model_validate(row)
+
+
+def require_patient(conn: Connection[Any], viewer: Viewer, patient_id: int) -> dict[str, Any]:
+    """The patient if the viewer's teams include it; 404 otherwise (never 403: another team's
+    patients are not to be known to exist)."""
+    row = repository.get_patient(conn, viewer, patient_id)
+    if row is None:
+        raise _not_found()
+    return row
+
+
+def create_patient(conn: Connection[Any], viewer: Viewer, data: PatientCreate) -> PatientOut:
+    if not repository.profile_exists(conn, data.profile):
+        raise Problem(status=422, slug="unknown-profile", detail=f"no profile {data.profile!r}")
+    team_id = repository.team_id(conn, data.team) or repository.create_team(conn, data.team)
+    patient_id = repository.insert_patient(
+        conn, display_name=data.display_name, team_id=team_id, profile=data.profile,
+        schedule=data.schedule.model_dump())
+    repository.copy_profile_thresholds(conn, patient_id=patient_id, profile=data.profile,
+                                       changed_by=viewer.user_id)
+    audit.record(conn, viewer=viewer, action="patient.enrol", entity_type="patient",
+                 entity_id=patient_id, detail={"team": data.team, "profile": data.profile,
+                                               "schedule": data.schedule.model_dump()})
+    return _patient_out(require_patient(conn, viewer, patient_id))
+
+
+def list_patients(conn: Connection[Any], viewer: Viewer, *, team: str | None,
+                  cursor: str | None, limit: int) -> tuple[list[PatientOut], str | None]:
+    after = _int_cursor(cursor)
+    rows = repository.list_patients(conn, viewer, team=team, after_id=after, limit=limit + 1)
+    page = [_patient_out(r) for r in rows[:limit]]
+    return page, str(page[-1].id) if len(rows) > limit else None
+
+
+def overview(conn: Connection[Any], viewer: Viewer, patient_id: int, *, now: datetime
+             ) -> PatientOverview:
+    patient = require_patient(conn, viewer, patient_id)
+    latest = [LatestReading(unit=MEASUREMENT_TYPES[r["type"]].unit, **r)
+              for r in repository.latest_readings(conn, patient_id, list(MEASUREMENT_TYPES))]
+    try:
+        thresholds = alert_thresholds.current(conn, viewer, patient_id)
+    except Problem as exc:
+        if exc.slug != "thresholds-not-found":
+            raise
+        thresholds = None
+    return PatientOverview(
+        **_patient_out(patient).model_dump(),
+        latest_readings=latest,
+        open_alerts=[AlertOut.model_validate(r)
+                     for r in repository.unresolved_alerts(conn, patient_id)],
+        thresholds=thresholds,
+        devices=[DeviceSummary.model_validate(r) for r in repository.devices(conn, patient_id)],
+        pauses=[PauseOut.model_validate(r)
+                for r in repository.pauses(conn, patient_id, ending_after=now)],
+    )
+
+
+def add_pause(conn: Connection[Any], viewer: Viewer, patient_id: int, data: PauseIn) -> PauseOut:
+    require_patient(conn, viewer, patient_id)
+    row = repository.insert_pause(conn, patient_id=patient_id, starts_at=data.starts_at,
+                                  ends_at=data.ends_at, reason=data.reason,
+                                  created_by=viewer.user_id)
+    audit.record(conn, viewer=viewer, action="patient.pause.add", entity_type="patient",
+                 entity_id=patient_id, detail={"pause_id": row["id"], "reason": data.reason,
+                                               "starts_at": data.starts_at.isoformat(),
+                                               "ends_at": data.ends_at.isoformat()})
+    return PauseOut.model_validate(row)
+
+
+def remove_pause(conn: Connection[Any], viewer: Viewer, patient_id: int, pause_id: int) -> None:
+    require_patient(conn, viewer, patient_id)
+    row = repository.delete_pause(conn, patient_id=patient_id, pause_id=pause_id)
+    if row is None:
+        raise Problem(status=404, slug="pause-not-found", detail="no such pause interval")
+    audit.record(conn, viewer=viewer, action="patient.pause.remove", entity_type="patient",
+                 entity_id=patient_id, detail={"pause_id": pause_id, "reason": row["reason"]})
+
+
+def _span(measured_from: datetime | None, measured_to: datetime | None, *, now: datetime
+          ) -> tuple[datetime, datetime]:
+    end = measured_to or now
+    start = measured_from or end - DEFAULT_SPAN
+    if end <= start:
+        raise Problem(status=422, slug="invalid-range", detail="'to' must be after 'from'")
+    return start, end
+
+
+def measurements(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type_: str | None,
+                 measured_from: datetime | None, measured_to: datetime | None,
+                 cursor: str | None, limit: int, now: datetime
+                 ) -> tuple[list[dict[str, Any]], str | None]:
+    require_patient(conn, viewer, patient_id)
+    start, end = _span(measured_from, measured_to, now=now)
+    rows = repository.raw_measurements(conn, patient_id=patient_id, types=_types(type_),
+                                       measured_from=start, measured_to=end,
+                                       after=_reading_cursor(cursor), limit=limit + 1)
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = base64.urlsafe_b64encode(
+            f"{last['measured_at'].isoformat()}|{last['type']}".encode()).decode()
+    return page, next_cursor
+
+
+def bucketed(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type_: str | None,
+             measured_from: datetime | None, measured_to: datetime | None, bucket: Bucket,
+             now: datetime) -> list[dict[str, Any]]:
+    require_patient(conn, viewer, patient_id)
+    start, end = _span(measured_from, measured_to, now=now)
+    return repository.bucketed_measurements(conn, patient_id=patient_id, types=_types(type_),
+                                            measured_from=start, measured_to=end,
+                                            bucket=BUCKET_WIDTH[bucket])
+
+
+def _types(type_: str | None) -> list[str]:
+    if type_ is None:
+        return list(MEASUREMENT_TYPES)
+    if type_ not in MEASUREMENT_TYPES:
+        raise Problem(status=422, slug="unknown-type", detail=f"no measurement type {type_!r}")
+    return [type_]
+
+
+def _invalid_cursor() -> Problem:
+    return Problem(status=400, slug="invalid-cursor", detail="the cursor is invalid")
+
+
+def _int_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        return int(cursor)
+    except ValueError as exc:
+        raise _invalid_cursor() from exc
+
+
+def _reading_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    try:
+        at, _, type_ = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        moment = datetime.fromisoformat(at)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise _invalid_cursor() from exc
+    if moment.tzinfo is None:
+        raise _invalid_cursor()
+    return moment.astimezone(UTC), type_

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from alerts.schemas import Severity
+
+
+class OpenCounts(BaseModel):
+    red: int
+    yellow: int
+    blue: int
+    green: int
+
+
+class TriageRow(BaseModel):
+    patient_id: int
+    display_name: str
+    team: str
+    worst_severity: Severity | None
+    """Worst unresolved alert; null when nothing is open."""
+    open_counts: OpenCounts
+    oldest_unhandled_at: datetime | None
+    """When the oldest alert still waiting for a nurse (status open) was opened."""
+    last_measured_at: datetime | None
