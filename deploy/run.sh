@@ -33,11 +33,22 @@ ensure_user demo-admin admin "$DEMO_ADMIN_PASSWORD"
 ensure_user demo-nurse nurse "$DEMO_NURSE_PASSWORD"
 ensure_user demo-clinician clinician "$DEMO_CLINICIAN_PASSWORD"
 
-trap 'trap - INT TERM EXIT; echo "[run] stopping"; kill 0 2>/dev/null; wait' INT TERM EXIT
+# Background jobs of a script ignore SIGINT, so Ctrl-C reaches the services through this trap:
+# each gets SIGTERM (a graceful stop) and the script waits until all have exited.
+SERVICES=()
+stop_all() {
+    trap '' INT TERM
+    echo "[run] stopping"
+    kill -TERM "${SERVICES[@]}" 2>/dev/null || true
+    wait
+}
+trap 'stop_all; exit 130' INT TERM
+trap stop_all EXIT
 
 start() {  # name command...
     local name=$1; shift
-    ("$@" 2>&1 | sed -u "s/^/[$name] /") &
+    "$@" > >(sed -u "s/^/[$name] /") 2>&1 &
+    SERVICES+=("$!")
 }
 
 start api "$BIN/kol-api"

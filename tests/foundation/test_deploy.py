@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import httpx
+import psutil
 import pytest
 import yaml
 
@@ -75,11 +76,25 @@ def test_run_starts_every_service_and_prints_a_working_login(settings: Settings)
         token = httpx.post(f"{url}/api/v1/auth/token",
                            data={"username": login[0], "password": login[1]})
         assert token.status_code == 200, token.text
+        services = _services(process.pid)
+        assert set(services) == {"kol-api", "kol-gateway", "kol-worker", "kol-beat", "kol-sim"}
     finally:
         os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=30)
+        process.wait(timeout=60)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/healthz")
+    assert not [p for p in services.values() if p.is_running() and p.status() != "zombie"]
+
+
+def _services(pid: int) -> dict[str, psutil.Process]:
+    """The platform's console scripts running below ``pid``, by name."""
+    found: dict[str, psutil.Process] = {}
+    for child in psutil.Process(pid).children(recursive=True):
+        for arg in child.cmdline()[:2]:
+            name = os.path.basename(arg)
+            if name.startswith("kol-"):
+                found[name] = child
+    return found
 
 
 def test_a_second_install_only_verifies() -> None:
@@ -87,8 +102,9 @@ def test_a_second_install_only_verifies() -> None:
     it in place: no apt run, no TimescaleDB build, no pip install."""
     result = subprocess.run(["bash", str(ROOT / "deploy" / "install.sh"), "--browser"],
                             capture_output=True, text=True, timeout=120, check=True)
+    upstream = _script_defaults()["TIMESCALEDB_DEBIAN"].split("+")[0]
     assert result.stdout.splitlines() == [
         "[install] apt: all packages present",
-        f"[install] timescaledb {_script_defaults()['TIMESCALEDB_DEBIAN'].split('+')[0]}: installed",
+        f"[install] timescaledb {upstream}: installed",
         "[install] venv: up to date",
     ]
