@@ -52,7 +52,8 @@ class GatewayConfig:
     docs/gateway.md)."""
     receive_maximum: int = 10000
     """Unacknowledged messages the broker may have in flight to us: bounds the gateway's memory
-    while the database is down."""
+    while the database is down. Mosquitto 2.0.11 honours it only until the first PUBACK and
+    then applies its own ``max_inflight_messages`` (10 000 in deploy/), the same figure."""
     writer: WriterConfig = field(default_factory=WriterConfig)
 
 

@@ -164,7 +164,9 @@ class Publisher:
     (same msg_id, same bytes) until the broker has acknowledged it, across broker restarts."""
 
     def __init__(self, settings: Settings, devices: list[Device], *, messages: int,
-                 readings_per_message: int, start: datetime | None = None) -> None:
+                 readings_per_message: int, start: datetime | None = None,
+                 rate: float | None = None) -> None:
+        """``rate``: batches per second (default: as fast as the broker takes them)."""
         self.devices = devices
         self.messages = messages
         self.readings_per_message = readings_per_message
@@ -173,6 +175,7 @@ class Publisher:
         self.error: BaseException | None = None
         self._start = start or datetime.now(UTC) - timedelta(days=1)
         self._settings = settings
+        self._rate = rate
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     @property
@@ -212,8 +215,11 @@ class Publisher:
 
     def _run(self) -> None:
         clients = [self._client(d) for d in self.devices]
+        began = time.monotonic()
         try:
             for n in range(self.messages):
+                if self._rate:
+                    time.sleep(max(0.0, began + n / self._rate - time.monotonic()))
                 client = clients[n % len(clients)]
                 topic = self.devices[n % len(clients)].readings_topic
                 payload = self.payload(n)
