@@ -76,7 +76,8 @@ def insert_readings(conn: Connection[Any], rows: Iterable[ReadingRow]) -> list[I
         "insert into readings (patient_id, type, measured_at, value, device_id, msg_id,"
         " received_at, late)"
         " select patient_id, type, measured_at, value, device_id, msg_id, received_at, late"
-        " from ingest_staging on conflict do nothing"
+        # Primary-key order: concurrent gateways inserting the same readings wait, not deadlock.
+        " from ingest_staging order by patient_id, type, measured_at on conflict do nothing"
         " returning patient_id, type, (extract(epoch from measured_at) * 1000000)::bigint,"
         " value, late, device_id, msg_id")
     return cur.fetchall()

@@ -80,7 +80,9 @@ def write_batch(conn: Connection[Any], messages: Sequence[Message]) -> BatchOutc
             else:
                 firsts[key] = m
 
-    claimed = repository.claim_messages(conn, list(firsts), min(
+    # Keys in one order in every gateway, so that two claiming overlapping batches queue rather
+    # than deadlock.
+    claimed = repository.claim_messages(conn, sorted(firsts), min(
         (m.received_at for m in messages), default=datetime.now(UTC))) if firsts else set()
     fresh = [(k, m) for k, m in firsts.items() if k in claimed]
     inserted = repository.insert_readings(conn, (
@@ -109,9 +111,8 @@ def write_batch(conn: Connection[Any], messages: Sequence[Message]) -> BatchOutc
 
     repository.insert_rejections(conn, dead)
     repository.update_statuses(conn, statuses)
-    for m in messages:
-        for r in m.rejections:
-            outcome.rejected[r.reason] = outcome.rejected.get(r.reason, 0) + 1
+    for letter in dead:
+        outcome.rejected[letter["reason"]] = outcome.rejected.get(letter["reason"], 0) + 1
     outcome.accepted = len(inserted)
     if inserted:
         received = [m.received_at for _, m in fresh]
