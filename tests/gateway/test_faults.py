@@ -185,8 +185,8 @@ def test_two_gateways_share_the_load_and_store_everything_once(
                           start=start).start()
     publisher.join()
     assert_exact(committed_conn, devices, publisher)
-    # Every batch again, byte for byte (tablets that missed their receipts): the copies land on either gateway
-    # and are recognised as duplicates there, whichever gateway stored the original.
+    # Every batch again, byte for byte (tablets that missed their receipts): the copies land on
+    # either gateway and are recognised as duplicates there, whichever one stored the original.
     again = Publisher(settings, devices, messages=3000, readings_per_message=10,
                       start=start).start()
     again.join()
