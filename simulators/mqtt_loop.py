@@ -67,4 +67,11 @@ class SelectorLoop:
             client.loop_misc()
 
     def close(self) -> None:
+        # A client collected later still closes its socket and calls these hooks; they must not
+        # reach a closed selector.
+        for client in self._clients:
+            client.on_socket_open = None
+            client.on_socket_close = None
+            client.on_socket_register_write = None
+            client.on_socket_unregister_write = None
         self._selector.close()
