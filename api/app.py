@@ -14,6 +14,7 @@ from api.devices.routes import router as devices_router
 from api.health import router as health_router
 from api.patients.routes import router as patients_router
 from api.rejections.routes import router as rejections_router
+from api.stream.routes import router as stream_router
 from api.triage.routes import router as triage_router
 from core.db import open_pool
 from core.settings import Settings, get_settings
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(patients_router)
     app.include_router(triage_router)
+    app.include_router(stream_router)
     app.include_router(alerts_router)
     app.include_router(devices_router)
     app.include_router(rejections_router)

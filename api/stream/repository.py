@@ -1,0 +1,36 @@
+"""SQL of the alert event stream. Events are read back by id, scoped to the viewer's teams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import Connection
+
+from core.access import Viewer
+
+_EVENT_COLUMNS = """
+    e.id as event_id, e.event, e.at, e.note, e.severity as event_severity,
+    a.id, a.patient_id, a.rule, a.type, a.severity, a.status, a.opened_at,
+    a.first_measured_at, a.last_measured_at, a.value, a.late, a.reason
+"""
+
+
+def last_event_id(conn: Connection[Any]) -> int:
+    row = conn.execute("select coalesce(max(id), 0) as id from alert_events").fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def events(conn: Connection[Any], viewer: Viewer, *, after_id: int, also_ids: list[int],
+           limit: int) -> list[dict[str, Any]]:
+    """Events with an id above ``after_id`` or in ``also_ids`` (ids committed late, below the
+    last one sent), of patients the viewer sees, in id order, with the alert's current state."""
+    return conn.execute(
+        f"select {_EVENT_COLUMNS} from alert_events e"
+        " join alerts a on a.id = e.alert_id"
+        " join patients p on p.id = e.patient_id"
+        " where (e.id > %(after)s or e.id = any(%(also)s))"
+        " and (%(teams)s::bigint[] is null or p.team_id = any(%(teams)s))"
+        " order by e.id limit %(limit)s",
+        {"after": after_id, "also": also_ids, "teams": viewer.team_filter, "limit": limit},
+    ).fetchall()

@@ -1,0 +1,71 @@
+"""``GET /api/v1/alerts/stream``: server-sent events of alert changes in the viewer's teams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from api.deps import DbConn, SettingsDep, current_viewer, oauth2_scheme
+from api.stream import repository, service
+from api.stream.hub import AlertEventHub
+from core.access import Viewer
+
+KEEPALIVE_SECONDS = 15.0
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    hub = AlertEventHub(app.state.settings.database_url)
+    hub.start()
+    app.state.alert_hub = hub
+    try:
+        yield
+    finally:
+        await hub.stop()
+
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"], lifespan=lifespan)
+
+
+def stream_viewer(header_token: Annotated[str | None, Depends(oauth2_scheme)], conn: DbConn,
+                  settings: SettingsDep,
+                  access_token: Annotated[str | None, Query(
+                      description="The bearer token, for EventSource clients that cannot set "
+                                  "headers (this endpoint only)")] = None) -> Viewer:
+    return current_viewer(header_token or access_token, conn, settings)
+
+
+@router.get("/alerts/stream", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "SSE: `id:` alert_events.id, `event:` the lifecycle "
+                                            "step, `data:` an AlertEvent as JSON"}})
+def alert_stream(
+    request: Request, conn: DbConn, viewer: Annotated[Viewer, Depends(stream_viewer)],
+    last_event_id_header: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+    last_event_id: Annotated[int | None, Query(ge=0, description=(
+        "Replay events after this id (as the Last-Event-ID header does)"))] = None,
+) -> StreamingResponse:
+    """Alert events (opened, updated, escalated, acknowledged, resolved) of the viewer's teams'
+    patients as they commit. Without a last event id the stream starts from now."""
+    after = last_event_id_header if last_event_id_header is not None else last_event_id
+    if after is None:
+        after = repository.last_event_id(conn)
+    hub: AlertEventHub = request.app.state.alert_hub
+
+    async def body() -> AsyncIterator[str]:
+        # Subscribed (on the event loop) before the replay reads, so nothing falls in between.
+        subscription = hub.subscribe()
+        try:
+            async for chunk in service.event_stream(
+                    request.app.state.pool, subscription, viewer, after_id=after,
+                    keepalive_seconds=KEEPALIVE_SECONDS):
+                yield chunk
+        finally:
+            hub.unsubscribe(subscription)
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

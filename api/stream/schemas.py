@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from alerts.schemas import AlertOut, Severity
+
+EventName = Literal["opened", "updated", "escalated", "acknowledged", "resolved"]
+
+
+class AlertEvent(BaseModel):
+    """The ``data:`` of one server-sent event; the SSE ``id:`` is ``event_id`` and the SSE
+    ``event:`` is ``event``."""
+
+    event_id: int
+    event: EventName
+    at: datetime
+    severity: Severity
+    """The severity the event was written with (an escalation's new severity)."""
+    note: str | None
+    alert: AlertOut
+    """The alert as it is now (on replay it may have moved on since the event)."""

@@ -1,0 +1,153 @@
+"""The alert event stream against a real uvicorn server: events inserted by another connection
+arrive within a second, reconnecting replays exactly what was missed, and other teams' events
+never reach a nurse."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from core.settings import Settings
+from tests.api.helpers import User, make_user
+from tests.conftest import insert_patient, unique
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sse:
+    id: int
+    event: str
+    data: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def live_url(settings: Settings) -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not (server.started and app.state.alert_hub.connected.is_set()):
+        assert time.monotonic() < deadline, "the API or its listener did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def events(lines: Iterator[str]) -> Iterator[Sse]:
+    """Parse SSE lines; comments and the retry field are skipped."""
+    fields: dict[str, str] = {}
+    for line in lines:
+        if line == "":
+            if "data" in fields:
+                yield Sse(id=int(fields["id"]), event=fields["event"],
+                          data=json.loads(fields["data"]))
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+
+
+def add_event(conn: psycopg.Connection[Any], patient_id: int, event: str = "opened") -> int:
+    """An alert and one lifecycle event, committed by this (other) connection."""
+    alert = conn.execute(
+        "insert into alerts (patient_id, rule, type, severity, reason)"
+        " values (%s, %s, 'spo2', 'yellow', 'test') returning id",
+        (patient_id, unique("rule"))).fetchone()
+    assert alert is not None
+    row = conn.execute(
+        "insert into alert_events (alert_id, patient_id, event, severity)"
+        " values (%s, %s, %s, 'yellow') returning id", (alert["id"], patient_id, event)).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+@pytest.fixture
+def teams(client: TestClient, committed_conn: psycopg.Connection[Any]
+          ) -> tuple[User, int, int]:
+    """A nurse of team A, a patient of team A and one of team B."""
+    team_a, team_b = unique("team"), unique("team")
+    patient_a = insert_patient(committed_conn, team=team_a)
+    patient_b = insert_patient(committed_conn, team=team_b)
+    return make_user(client, committed_conn, role="nurse", teams=[team_a]), patient_a, patient_b
+
+
+def test_events_arrive_within_a_second_and_only_for_the_viewers_teams(
+        live_url: str, teams: tuple[User, int, int],
+        committed_conn: psycopg.Connection[Any]) -> None:
+    nurse, patient_a, patient_b = teams
+    with httpx.Client(base_url=live_url, timeout=10) as http, http.stream(
+            "GET", "/api/v1/alerts/stream", headers=nurse.headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        stream = events(response.iter_lines())
+        add_event(committed_conn, patient_b)
+        committed = time.monotonic()
+        mine = add_event(committed_conn, patient_a, "escalated")
+        received = next(stream)
+        latency = time.monotonic() - committed
+        # Team B's event was committed first: the next event seen being team A's shows it was
+        # never delivered.
+        assert received.id == mine
+        assert received.event == "escalated"
+        assert received.data["alert"]["patient_id"] == patient_a
+        assert received.data["event_id"] == mine
+        assert latency < 1.0, f"event took {latency:.3f} s"
+
+
+def test_reconnect_replays_exactly_the_missed_events(
+        live_url: str, teams: tuple[User, int, int],
+        committed_conn: psycopg.Connection[Any]) -> None:
+    nurse, patient_a, patient_b = teams
+    with httpx.Client(base_url=live_url, timeout=10) as http:
+        with http.stream("GET", "/api/v1/alerts/stream", headers=nurse.headers) as response:
+            stream = events(response.iter_lines())
+            add_event(committed_conn, patient_a)
+            seen = next(stream).id
+        missed = []
+        for event in ("opened", "acknowledged", "resolved"):
+            missed.append(add_event(committed_conn, patient_a, event))
+            add_event(committed_conn, patient_b, event)
+        with http.stream("GET", "/api/v1/alerts/stream",
+                         headers={**nurse.headers, "Last-Event-ID": str(seen)}) as response:
+            stream = events(response.iter_lines())
+            replayed = [next(stream) for _ in missed]
+            assert [e.id for e in replayed] == missed
+            assert [e.event for e in replayed] == ["opened", "acknowledged", "resolved"]
+            # And the stream goes on live after the replay, with nothing in between.
+            after = add_event(committed_conn, patient_a)
+            assert next(stream).id == after
+
+
+def test_query_token_and_last_event_id_for_eventsource_clients(
+        live_url: str, teams: tuple[User, int, int],
+        committed_conn: psycopg.Connection[Any]) -> None:
+    nurse, patient_a, _ = teams
+    before = add_event(committed_conn, patient_a)
+    missed = add_event(committed_conn, patient_a)
+    token = nurse.headers["Authorization"].removeprefix("Bearer ")
+    with httpx.Client(base_url=live_url, timeout=10) as http:
+        with http.stream("GET", "/api/v1/alerts/stream",
+                         params={"access_token": token, "last_event_id": before}) as response:
+            assert response.status_code == 200
+            assert next(events(response.iter_lines())).id == missed
+        refused = http.get("/api/v1/alerts/stream", params={"access_token": token + "x"})
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert http.get("/api/v1/alerts/stream").status_code == 401
