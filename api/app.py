@@ -11,6 +11,7 @@ from alerts.routes import router as alerts_router
 from api import problems
 from api.auth.routes import router as auth_router
 from api.devices.routes import router as devices_router
+from api.fhir.routes import router as fhir_router
 from api.health import router as health_router
 from api.patients.routes import router as patients_router
 from api.rejections.routes import router as rejections_router
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(patients_router)
     app.include_router(triage_router)
     app.include_router(stream_router)
+    app.include_router(fhir_router)
     app.include_router(alerts_router)
     app.include_router(devices_router)
     app.include_router(rejections_router)

@@ -1,0 +1,28 @@
+"""SQL of the FHIR export: readings with the threshold version in force when each was measured."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg import Connection
+
+
+def readings_with_limits(conn: Connection[Any], *, patient_id: int, start: datetime,
+                         end: datetime, limit: int) -> list[dict[str, Any]]:
+    """Readings in [start, end) by measured_at, each with the absolute limits of its type from
+    the threshold version that applied at measured_at (version 1 for readings measured before
+    enrolment), and its device's state."""
+    return conn.execute(
+        "select r.type, r.measured_at, r.value, r.device_id, r.late,"
+        " tv.version as threshold_version, tv.thresholds -> r.type -> 'absolute' as limits,"
+        " d.active as device_active"
+        " from readings r"
+        " left join lateral (select v.version, v.thresholds from threshold_versions v"
+        "   where v.patient_id = r.patient_id and (v.changed_at <= r.measured_at or v.version = 1)"
+        "   order by v.version desc limit 1) tv on true"
+        " left join devices d on d.device_id = r.device_id"
+        " where r.patient_id = %(patient)s and r.measured_at >= %(start)s"
+        " and r.measured_at < %(end)s"
+        " order by r.measured_at, r.type limit %(limit)s",
+        {"patient": patient_id, "start": start, "end": end, "limit": limit}).fetchall()

@@ -1,0 +1,33 @@
+"""``GET /api/v1/patients/{id}/fhir``: the patient's readings as a FHIR R4 Bundle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+
+from api.deps import CurrentViewer, DbConn
+from api.fhir import service
+
+FHIR_JSON = "application/fhir+json"
+
+router = APIRouter(prefix="/api/v1", tags=["fhir"])
+
+
+@router.get("/patients/{patient_id}/fhir", response_class=JSONResponse,
+            responses={200: {"description": "FHIR R4 Bundle (type collection) of Observations "
+                                            "and Devices",
+                             "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
+def patient_fhir(
+    patient_id: int, conn: DbConn, viewer: CurrentViewer,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: AwareDatetime | None = None,
+) -> JSONResponse:
+    """Observations (vital signs, LOINC + NPU, UCUM, reference range from the thresholds in force
+    at the time) of readings measured in [from, to), default the last 30 days, at most 366."""
+    body = service.bundle(conn, viewer, patient_id, measured_from=from_, measured_to=to,
+                          now=datetime.now(UTC))
+    return JSONResponse(body, media_type=FHIR_JSON)

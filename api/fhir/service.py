@@ -1,0 +1,110 @@
+"""A patient's readings as a FHIR R4 ``Bundle`` of vital-sign ``Observation``s, coded in LOINC
+and NPU from the measurement-type registry, with the yellow limits in force at the time as the
+reference range and the home tablet as the device."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import Connection
+
+from api.fhir import repository
+from api.patients.service import require_patient
+from api.problems import Problem
+from core.access import Viewer
+from core.measurement_types import MEASUREMENT_TYPES, MeasurementType
+
+LOINC = "http://loinc.org"
+NPU = "urn:oid:1.2.208.176.2.1"
+UCUM = "http://unitsofmeasure.org"
+DEVICE_ID_SYSTEM = "urn:kol:device-id"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+DEFAULT_SPAN = timedelta(days=30)
+MAX_SPAN = timedelta(days=366)
+MAX_OBSERVATIONS = 20000
+_NAMESPACE = uuid.UUID("6f1c2f0e-5a43-4d6e-9a64-3b0c2c6e7d15")
+"""Namespace of the bundle's entry URNs: the same reading gets the same fullUrl every export."""
+
+
+def _urn(*parts: object) -> str:
+    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, '/'.join(map(str, parts)))}"
+
+
+def _quantity(value: float, mtype: MeasurementType) -> dict[str, Any]:
+    return {"value": value, "unit": mtype.unit, "system": UCUM, "code": mtype.ucum}
+
+
+def _reference_range(limits: dict[str, Any] | None, mtype: MeasurementType,
+                     version: int | None) -> list[dict[str, Any]]:
+    low, high = (limits or {}).get("yellow_low"), (limits or {}).get("yellow_high")
+    if low is None and high is None:
+        return []
+    reference: dict[str, Any] = {"text": f"yellow alert limits, thresholds version {version}"}
+    if low is not None:
+        reference["low"] = _quantity(float(low), mtype)
+    if high is not None:
+        reference["high"] = _quantity(float(high), mtype)
+    return [reference]
+
+
+def _observation(patient_id: int, row: dict[str, Any], device_url: str) -> dict[str, Any]:
+    mtype = MEASUREMENT_TYPES[row["type"]]
+    measured_at: datetime = row["measured_at"]
+    observation: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": f"{patient_id}-{mtype.code}-{int(measured_at.timestamp() * 1000)}",
+        "status": "final",
+        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "vital-signs",
+                                  "display": "Vital Signs"}]}],
+        "code": {"coding": [{"system": LOINC, "code": mtype.loinc, "display": mtype.loinc_display},
+                            {"system": NPU, "code": mtype.npu, "display": mtype.npu_display}],
+                 "text": mtype.display_en},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": measured_at.isoformat(),
+        "valueQuantity": _quantity(row["value"], mtype),
+        "device": {"reference": device_url,
+                   "identifier": {"system": DEVICE_ID_SYSTEM, "value": row["device_id"]},
+                   "display": row["device_id"]},
+    }
+    reference_range = _reference_range(row["limits"], mtype, row["threshold_version"])
+    if reference_range:
+        observation["referenceRange"] = reference_range
+    return observation
+
+
+def _device(patient_id: int, device_id: str, active: bool | None) -> dict[str, Any]:
+    status = "unknown" if active is None else "active" if active else "inactive"
+    return {"resourceType": "Device", "id": device_id,
+            "identifier": [{"system": DEVICE_ID_SYSTEM, "value": device_id}],
+            "status": status, "patient": {"reference": f"Patient/{patient_id}"}}
+
+
+def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
+           measured_from: datetime | None, measured_to: datetime | None,
+           now: datetime) -> dict[str, Any]:
+    """A ``collection`` Bundle: the patient's Observations in [from, to) (default the last 30
+    days) then the Devices they came from. Another team's patient answers 404."""
+    require_patient(conn, viewer, patient_id)
+    end = measured_to or now
+    start = measured_from or end - DEFAULT_SPAN
+    if end <= start:
+        raise Problem(status=422, slug="invalid-range", detail="'to' must be after 'from'")
+    if end - start > MAX_SPAN:
+        raise Problem(status=422, slug="range-too-long",
+                      detail=f"export at most {MAX_SPAN.days} days at a time")
+    rows = repository.readings_with_limits(conn, patient_id=patient_id, start=start, end=end,
+                                           limit=MAX_OBSERVATIONS)
+    devices: dict[str, bool | None] = {}
+    entries = []
+    for row in rows:
+        devices.setdefault(row["device_id"], row["device_active"])
+        observation = _observation(patient_id, row, _urn("device", row["device_id"]))
+        entries.append({"fullUrl": _urn("observation", observation["id"]),
+                        "resource": observation})
+    entries.extend({"fullUrl": _urn("device", device_id),
+                    "resource": _device(patient_id, device_id, active)}
+                   for device_id, active in devices.items())
+    return {"resourceType": "Bundle", "type": "collection", "timestamp": now.isoformat(),
+            "total": len(rows), "entry": entries}

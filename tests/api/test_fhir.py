@@ -1,0 +1,88 @@
+"""The FHIR export, validated with the ``fhir.resources`` R4B models (R4B keeps R4's Bundle,
+Observation and Device)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from fastapi.testclient import TestClient
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.device import Device
+from fhir.resources.R4B.observation import Observation
+
+from tests.api.helpers import make_user
+from tests.conftest import insert_patient, unique
+
+NPU = "urn:oid:1.2.208.176.2.1"
+
+
+def test_bundle_of_coded_observations_with_ranges_in_force_and_the_device(
+        client: TestClient, committed_conn: psycopg.Connection[Any]) -> None:
+    team = unique("team")
+    patient = insert_patient(committed_conn, team=team)
+    nurse = make_user(client, committed_conn, role="nurse", teams=[team])
+    other = make_user(client, committed_conn, role="nurse", teams=[unique("team")])
+    device = unique("tab")
+    committed_conn.execute("insert into devices (device_id, patient_id, password_hash)"
+                           " values (%s, %s, 'x')", (device, patient))
+    now = datetime.now(UTC).replace(microsecond=0)
+    # Version 2 raises the SpO2 yellow limit five days ago.
+    committed_conn.execute(
+        "insert into threshold_versions (patient_id, version, thresholds, reason, changed_at)"
+        " select patient_id, 2, jsonb_set(thresholds, '{spo2,absolute,yellow_low}', '92'),"
+        " 'stricter', %s from threshold_versions where patient_id = %s and version = 1",
+        (now - timedelta(days=5), patient))
+    day = timedelta(days=1)
+    readings = [("spo2", now - 10 * day, 91.0), ("spo2", now - 2 * day, 93.0),
+                ("pulse", now - 2 * day, 71.0), ("weight", now - 40 * day, 80.0)]
+    with committed_conn.cursor() as cur:
+        cur.executemany(
+            "insert into readings (patient_id, type, measured_at, value, device_id, msg_id)"
+            " values (%s, %s, %s, %s, %s, 'm')",
+            [(patient, t, at, v, device) for t, at, v in readings])
+
+    response = client.get(f"/api/v1/patients/{patient}/fhir", headers=nurse.headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/fhir+json"
+    bundle = Bundle.model_validate(response.json())
+    assert bundle.type == "collection"
+    resources = [e.resource for e in bundle.entry or []]
+    observations = [Observation.model_validate(r.model_dump()) for r in resources
+                    if r.get_resource_type() == "Observation"]
+    devices = [Device.model_validate(r.model_dump()) for r in resources
+               if r.get_resource_type() == "Device"]
+    # The default span is 30 days: the 40-day-old weight is left out.
+    assert [(o.code.text, o.valueQuantity.value) for o in observations] == [
+        ("SpO2", 91.0), ("Pulse", 71.0), ("SpO2", 93.0)]
+    spo2_old, pulse, spo2_new = observations
+    assert spo2_old.status == "final"
+    assert spo2_old.category[0].coding[0].code == "vital-signs"
+    assert {(c.system, c.code) for c in spo2_old.code.coding} == {
+        ("http://loinc.org", "59408-5"), (NPU, "NPU03011")}
+    assert spo2_old.valueQuantity.system == "http://unitsofmeasure.org"
+    assert spo2_old.valueQuantity.code == "%"
+    assert spo2_old.subject.reference == f"Patient/{patient}"
+    assert spo2_old.effectiveDateTime == now - timedelta(days=10)
+    # The range is the one in force when each reading was measured.
+    assert spo2_old.referenceRange[0].low.value == 90.0
+    assert spo2_new.referenceRange[0].low.value == 92.0
+    assert spo2_new.referenceRange[0].high is None
+    assert pulse.referenceRange is None  # the profile has no yellow pulse limits
+    assert [d.identifier[0].value for d in devices] == [device]
+    assert devices[0].status == "active"
+    device_urls = {e.fullUrl for e in bundle.entry or []
+                   if e.resource.get_resource_type() == "Device"}
+    assert {o.device.reference for o in observations} == device_urls
+    assert {o.device.identifier.value for o in observations} == {device}
+
+    narrowed = client.get(f"/api/v1/patients/{patient}/fhir", headers=nurse.headers, params={
+        "from": (now - timedelta(days=50)).isoformat(),
+        "to": (now - timedelta(days=5)).isoformat()})
+    assert [e["resource"]["code"]["text"] for e in narrowed.json()["entry"]
+            if e["resource"]["resourceType"] == "Observation"] == ["Weight", "SpO2"]
+
+    hidden = client.get(f"/api/v1/patients/{patient}/fhir", headers=other.headers)
+    assert hidden.status_code == 404
+    assert hidden.json()["type"] == "urn:kol:problem:patient-not-found"
