@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from api.auth import tokens
+from api.auth import throttle, tokens
 from api.auth.schemas import Token
 from api.problems import Problem
 from api.users import repository as users_repository
@@ -19,13 +19,23 @@ from core.settings import Settings
 _DUMMY_HASH = hash_password(secrets.token_hex(16))
 
 
-def login(conn: Connection[Any], settings: Settings, *, username: str, password: str) -> Token:
+def login(conn: Connection[Any], settings: Settings, *, username: str, password: str,
+          address: str) -> Token:
+    """A token for a valid username and password from ``address`` (the client's IP); 429 while
+    that username or address is locked out after repeated failures."""
+    locked = throttle.check(settings.redis_url, username=username, address=address)
+    if locked is not None:
+        raise Problem(status=429, slug="too-many-login-attempts",
+                      detail="too many failed logins; try again later",
+                      headers={"Retry-After": str(locked.retry_after)})
     user = users_repository.find_by_username(conn, username)
     if user is None:
         verify_password(_DUMMY_HASH, password)
     if user is None or not user["active"] or not verify_password(user["password_hash"], password):
+        throttle.record_failure(settings.redis_url, username=username, address=address)
         raise Problem(status=401, slug="invalid-credentials",
                       detail="unknown user or wrong password",
                       headers={"WWW-Authenticate": "Bearer"})
+    throttle.record_success(settings.redis_url, username=username)
     return Token(access_token=tokens.issue(settings, user_id=user["id"]),
                  expires_in=settings.jwt_ttl_seconds)
