@@ -5,8 +5,6 @@ never reach a nurse."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,12 +13,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from core.settings import Settings
 from tests.api.helpers import User, make_user
+from tests.api.live_server import serve
 from tests.conftest import insert_patient, unique
 
 
@@ -33,21 +30,8 @@ class Sse:
 
 @pytest.fixture(scope="module")
 def live_url(settings: Settings) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not (server.started and app.state.alert_hub.connected.is_set()):
-        assert time.monotonic() < deadline, "the API or its listener did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(settings) as (url, _):
+        yield url
 
 
 def events(lines: Iterator[str]) -> Iterator[Sse]:

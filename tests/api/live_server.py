@@ -1,0 +1,38 @@
+"""A real uvicorn server in a thread, for tests that need actual HTTP (streams, schemathesis)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from api.app import create_app
+from core.settings import Settings
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
+    """The base URL and the app, once the server and the alert-event listener are up."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(settings)
+    # Open event streams would hold a graceful shutdown until they end.
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not (server.started and app.state.alert_hub.connected.is_set()):
+        assert time.monotonic() < deadline, "the API or its listener did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(10)
