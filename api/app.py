@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from alerts.routes import router as alerts_router
 from api import problems
+from api.dashboard import routes as dashboard
 from api.auth.routes import router as auth_router
 from api.devices.routes import router as devices_router
 from api.fhir.routes import router as fhir_router
@@ -17,6 +18,7 @@ from api.patients.routes import router as patients_router
 from api.rejections.routes import router as rejections_router
 from api.stream.routes import router as stream_router
 from api.triage.routes import router as triage_router
+from api.users.routes import router as users_router
 from core.db import open_pool
 from core.settings import Settings, get_settings
 
@@ -39,10 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health_router, auth_router):
         app.include_router(router)
     app.include_router(patients_router)
+    app.include_router(users_router)
     app.include_router(triage_router)
     app.include_router(stream_router)
     app.include_router(fhir_router)
     app.include_router(alerts_router)
     app.include_router(devices_router)
     app.include_router(rejections_router)
+    dashboard.install(app)
     return app

@@ -29,22 +29,19 @@ def add_user_to_team(conn: Connection[Any], user_id: int, team_id: int) -> None:
                  (user_id, team_id))
 
 
+_USER = (
+    "select u.id, u.username, u.display_name, u.password_hash, u.role, u.active,"
+    " coalesce(array_agg(ut.team_id order by ut.team_id)"
+    "          filter (where ut.team_id is not null), '{}') as team_ids,"
+    " coalesce(array_agg(t.name order by ut.team_id)"
+    "          filter (where t.name is not null), '{}') as teams"
+    " from users u left join user_teams ut on ut.user_id = u.id"
+    " left join teams t on t.id = ut.team_id")
+
+
 def find_by_username(conn: Connection[Any], username: str) -> dict[str, Any] | None:
-    return conn.execute(
-        "select u.id, u.username, u.display_name, u.password_hash, u.role, u.active,"
-        " coalesce(array_agg(ut.team_id order by ut.team_id)"
-        "          filter (where ut.team_id is not null), '{}') as team_ids,"
-        " coalesce(array_agg(t.name order by ut.team_id)"
-        "          filter (where t.name is not null), '{}') as teams"
-        " from users u left join user_teams ut on ut.user_id = u.id"
-        " left join teams t on t.id = ut.team_id"
-        " where u.username = %s group by u.id", (username,)).fetchone()
+    return conn.execute(f"{_USER} where u.username = %s group by u.id", (username,)).fetchone()
 
 
 def find_by_id(conn: Connection[Any], user_id: int) -> dict[str, Any] | None:
-    return conn.execute(
-        "select u.id, u.username, u.display_name, u.role, u.active,"
-        " coalesce(array_agg(ut.team_id order by ut.team_id)"
-        "          filter (where ut.team_id is not null), '{}') as team_ids"
-        " from users u left join user_teams ut on ut.user_id = u.id"
-        " where u.id = %s group by u.id", (user_id,)).fetchone()
+    return conn.execute(f"{_USER} where u.id = %s group by u.id", (user_id,)).fetchone()

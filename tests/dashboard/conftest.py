@@ -1,0 +1,87 @@
+"""A real API server, a real gateway process and headless Chromium for the dashboard tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from psycopg.rows import dict_row
+
+from api.users import service
+from api.users.schemas import UserCreate
+from core.access import SYSTEM, Role
+from core.settings import Settings
+from tests.api.live_server import serve
+from tests.conftest import unique
+from tests.gateway.conftest import end_session, gateway_process
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Site:
+    url: str
+    team: str
+    admin_headers: dict[str, str]
+
+    def login_headers(self, username: str) -> dict[str, str]:
+        token = httpx.post(f"{self.url}/api/v1/auth/token",
+                           data={"username": username, "password": PASSWORD})
+        assert token.status_code == 200, token.text
+        return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def make_user(conn: psycopg.Connection[Any], *, role: Role, team: str) -> str:
+    username = unique(role)
+    service.create_user(conn, viewer=SYSTEM, data=UserCreate(
+        username=username, password=PASSWORD, role=role, teams=[team]))
+    return username
+
+
+@pytest.fixture(scope="module")
+def site(settings: Settings) -> Iterator[Site]:
+    """The API on a free port and a kol-gateway (with the alert engine) on the run's database."""
+    client_id = f"dash-gw-{uuid.uuid4().hex[:8]}"
+    gateway = gateway_process(settings, "--client-id", client_id)
+    team = unique("team")
+    try:
+        with serve(settings) as (url, _app), psycopg.connect(
+                settings.database_url, autocommit=True, row_factory=dict_row) as conn:
+            admin = make_user(conn, role="admin", team=team)
+            anonymous = Site(url=url, team=team, admin_headers={})
+            yield Site(url=url, team=team, admin_headers=anonymous.login_headers(admin))
+    finally:
+        gateway.terminate()
+        gateway.wait(20)
+        end_session(settings, client_id)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1024, "height": 1366})  # a tablet, upright
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def shot(page: Page, directory: Path, name: str) -> None:
+    page.screenshot(path=str(directory / f"dashboard-{name}.png"), full_page=True)

@@ -1,0 +1,149 @@
+"""The nurse's and clinician's dashboard in headless Chromium, against the real API, gateway,
+broker and database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import Page, expect
+
+from core.settings import Settings
+from tests.conftest import unique
+from tests.dashboard.conftest import PASSWORD, Site, make_user, shot
+
+pytestmark = pytest.mark.browser
+
+SCHEDULE = {"days": ["mon", "thu"], "deadline": "12:00", "types": ["spo2", "pulse", "weight"]}
+
+
+def enrol_with_device(site: Site) -> tuple[int, dict[str, Any]]:
+    patient = httpx.post(f"{site.url}/api/v1/patients", headers=site.admin_headers, json={
+        "display_name": unique("Borger"), "team": site.team, "schedule": SCHEDULE})
+    assert patient.status_code == 201, patient.text
+    device = httpx.post(f"{site.url}/api/v1/patients/{patient.json()['id']}/devices",
+                        headers=site.admin_headers)
+    assert device.status_code == 201, device.text
+    return patient.json()["id"], device.json()
+
+
+def publish(settings: Settings, device: dict[str, Any], readings: list[dict[str, Any]]) -> None:
+    """Publish one protocol v1 batch as the tablet, QoS 1, and wait for the broker's PUBACK."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device["mqtt_username"],
+                         protocol=mqtt.MQTTv5)
+    client.username_pw_set(device["mqtt_username"], device["mqtt_password"])
+    client.connect(settings.mqtt_host, settings.mqtt_port)
+    client.loop_start()
+    payload = orjson.dumps({"v": 1, "msg_id": uuid.uuid4().hex,
+                            "sent_at": datetime.now(UTC).isoformat(), "readings": readings})
+    info = client.publish(f"kol/v1/d/{device['device_id']}/readings", payload, qos=1)
+    info.wait_for_publish(timeout=10)
+    client.disconnect()
+    client.loop_stop()
+
+
+def login(page: Page, site: Site, username: str) -> None:
+    page.goto(site.url + "/")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#triage")).to_be_visible()
+
+
+def test_a_red_reading_appears_live_and_is_acknowledged(
+        site: Site, page: Page, settings: Settings, artifacts_dir: Path,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    patient_id, device = enrol_with_device(site)
+    nurse = make_user(committed_conn, role="nurse", team=site.team)
+    now = datetime.now(UTC)
+    publish(settings, device, [
+        {"type": "spo2", "value": 94, "unit": "%",
+         "measured_at": (now - timedelta(days=d, hours=1)).isoformat()} for d in (3, 2, 1)])
+    login(page, site, nurse)
+    row = page.locator(f"tr[data-patient='{patient_id}']")
+    expect(row).to_have_attribute("data-severity", "none")
+    shot(page, artifacts_dir, "1-triage-quiet")
+
+    publish(settings, device, [{"type": "spo2", "value": 82, "unit": "%",
+                                "measured_at": now.isoformat()}])
+    # No reload: the alert arrives over server-sent events and the list redraws itself.
+    expect(row).to_have_attribute("data-severity", "red", timeout=15_000)
+    assert page.locator("tbody tr").first.get_attribute("data-patient") == str(patient_id)
+    shot(page, artifacts_dir, "2-triage-red-alert")
+
+    row.click()
+    expect(page.locator("#patient-name")).to_be_visible()
+    spo2_chart = page.locator("svg[data-type='spo2']")
+    expect(spo2_chart.locator("circle.point")).to_have_count(4)
+    expect(spo2_chart.locator("rect.band-red")).to_have_count(1)
+    expect(spo2_chart.locator("line.marker")).to_have_count(1)
+    alert = page.locator(".alert[data-status='open']").filter(has_text="82")
+    expect(alert.locator("[data-severity='red']")).to_be_visible()
+    shot(page, artifacts_dir, "3-patient-with-plot")
+
+    alert.locator("input.note").fill("Ringet op, ilt justeret")
+    alert.locator("button.ack").click()
+    expect(page.locator(".alert[data-status='acknowledged']")).to_have_count(1)
+    shot(page, artifacts_dir, "4-acknowledged")
+
+    alerts = httpx.get(f"{site.url}/api/v1/alerts", params={"patient_id": patient_id},
+                       headers=site.login_headers(nurse)).json()
+    assert [(a["severity"], a["status"]) for a in alerts] == [("red", "acknowledged")]
+    note = committed_conn.execute(
+        "select acknowledge_note from alerts where patient_id = %s", (patient_id,)).fetchone()
+    assert note == {"acknowledge_note": "Ringet op, ilt justeret"}
+
+
+def test_clinician_previews_and_saves_thresholds(
+        site: Site, page: Page, settings: Settings, artifacts_dir: Path,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    patient_id, device = enrol_with_device(site)
+    clinician = make_user(committed_conn, role="clinician", team=site.team)
+    now = datetime.now(UTC)
+    publish(settings, device, [
+        {"type": "spo2", "value": value, "unit": "%",
+         "measured_at": (now - timedelta(days=d)).isoformat()}
+        for d, value in [(6, 93), (5, 91), (4, 89), (3, 92), (2, 89), (1, 93)]])
+    login(page, site, clinician)
+    page.goto(f"{site.url}/#/patient/{patient_id}")
+    expect(page.locator("#editor")).to_be_visible()
+
+    page.fill("#editor input[data-type='spo2'][data-limit='yellow_low']", "92")
+    page.click("#preview")
+    expect(page.locator("#preview-result")).to_contain_text("alarmer")
+    shot(page, artifacts_dir, "5-threshold-preview")
+
+    page.click("#save-thresholds")
+    expect(page.locator("#preview-result")).to_have_text("Skriv en begrundelse")
+    page.fill("#threshold-reason", "Lavere habituel iltmætning")
+    page.click("#save-thresholds")
+    expect(page.locator(".history li")).to_have_count(2)
+    current = httpx.get(f"{site.url}/api/v1/patients/{patient_id}/thresholds",
+                        headers=site.login_headers(clinician)).json()
+    assert current["version"] == 2
+    assert current["thresholds"]["spo2"]["absolute"]["yellow_low"] == 92
+    assert current["reason"] == "Lavere habituel iltmætning"
+
+
+def test_nurse_sees_no_editor_and_labels_switch_language(site: Site, page: Page,
+                                                         committed_conn: psycopg.Connection[Any]
+                                                         ) -> None:
+    patient_id, _device = enrol_with_device(site)
+    nurse = make_user(committed_conn, role="nurse", team=site.team)
+    login(page, site, nurse)
+    expect(page.locator("#triage th").first).to_have_text("Alvor")
+    page.click("#lang")
+    expect(page.locator("#triage th").first).to_have_text("Severity")
+    page.goto(f"{site.url}/#/patient/{patient_id}")
+    expect(page.locator("#patient-name")).to_be_visible()
+    expect(page.locator("#editor")).to_have_count(0)
+    page.click("#lang")
+    expect(page.locator(".chart h3").first).to_contain_text("Iltmætning")
