@@ -1,0 +1,248 @@
+"""API latency under load: a real ``kol-api`` process over a scratch database of 10 000
+patients with 180 days of readings (3 a day: 5.4 M rows) and 50 000 alerts, driven open-loop at
+a fixed request rate by asynchronous HTTP clients.
+
+Prints, per endpoint (GET /api/v1/triage, GET /api/v1/patients/{id},
+GET /api/v1/patients/{id}/measurements?bucket=1d over 90 days): requests, errors, achieved
+throughput, p50/p99/max latency, and whether p99 < 50 ms was met.
+
+Run from the repository root against the stack in ``KOL_ENV_FILE`` (a scratch database is
+created and dropped)::
+
+    python -m benchmarks.api [--patients 10000] [--rate 200] [--seconds 15]
+
+The load generator shares the machine's cores with the API and PostgreSQL, and open-loop
+latency includes any time a request waited for the client's own event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psycopg
+
+from api.users import service as users_service
+from api.users.schemas import UserCreate
+from benchmarks.ingest import ROOT, with_database
+from core.access import SYSTEM
+from core.migrate import migrate
+from core.settings import Settings, get_settings
+
+TEAMS = 20
+ALERTS = 50_000
+DAYS = 180
+P99_TARGET_MS = 50.0
+IN_FLIGHT = 16
+"""Requests the load generator has in flight; more wait (and are timed) in the client. Kept below
+the API's connection pool (20): with more concurrent requests than pooled connections the API
+stalls (docs/api-design.md, "Performance")."""
+PASSWORD = "benchmark password 1234"
+
+
+def load(database_url: str, *, patients: int, seed: int) -> tuple[str, list[int]]:
+    """Teams, patients (COPY), threshold version 1, readings (generated in the server: 5.4 M rows
+    need not cross the socket), alerts (COPY), and a nurse of the first team. Returns the nurse's
+    username and her patients' ids."""
+    rng = random.Random(seed)
+    with psycopg.connect(database_url, row_factory=psycopg.rows.dict_row) as conn:
+        team_ids = [conn.execute("insert into teams (name) values (%s) returning id",
+                                 (f"team-{i:02d}",)).fetchone()["id"]  # type: ignore[index]
+                    for i in range(TEAMS)]
+        with conn.cursor().copy("copy patients (display_name, team_id, profile, schedule)"
+                                " from stdin") as copy:
+            schedule = json.dumps({"days": ["mon", "thu"], "deadline": "12:00",
+                                   "types": ["spo2", "pulse", "weight"]})
+            for i in range(patients):
+                copy.write_row((f"Patient {i}", team_ids[i % TEAMS], "kol-standard", schedule))
+        conn.execute("insert into threshold_versions (patient_id, version, thresholds, reason)"
+                     " select p.id, 1, f.thresholds, 'enrolment' from patients p"
+                     " join profiles f on f.name = p.profile")
+        conn.execute("insert into devices (device_id, patient_id, password_hash)"
+                     " select 'bench-' || id, id, 'x' from patients")
+        conn.execute(
+            """
+            insert into readings (patient_id, type, measured_at, value, device_id, msg_id)
+            select p.id, t.type,
+                   date_trunc('day', now()) - make_interval(days => d)
+                       + make_interval(hours => 7, mins => ((p.id * 7 + d * 13) %% 180)::int),
+                   t.base + random() * t.spread, 'bench-' || p.id, 'm-' || d
+            from patients p
+            cross join generate_series(0, %(days)s - 1) d
+            cross join (values ('spo2', 91.0, 6.0), ('pulse', 65.0, 30.0),
+                               ('weight', 70.0, 3.0)) t(type, base, spread)
+            """, {"days": DAYS})
+        now = datetime.now(UTC)
+        ids = conn.execute("select id from patients order by id").fetchall()
+        patient_ids = [r["id"] for r in ids]
+        with conn.cursor().copy(
+                "copy alerts (patient_id, rule, type, severity, status, opened_at,"
+                " first_measured_at, last_measured_at, value, reason) from stdin") as copy:
+            for i in range(ALERTS):
+                opened = now - timedelta(minutes=rng.randrange(DAYS * 24 * 60))
+                # About one alert in four is still unresolved, each with a rule of its own
+                # (one unresolved alert per patient, rule and type).
+                status = rng.choices(["resolved", "open", "acknowledged"], [75, 15, 10])[0]
+                copy.write_row((rng.choice(patient_ids), f"bench-{i}",
+                                rng.choice(["spo2", "pulse", "weight"]),
+                                rng.choice(["red", "yellow", "blue", "green"]), status, opened,
+                                opened, opened, 88.0, "benchmark"))
+        nurse = "bench-nurse"
+        users_service.create_user(conn, viewer=SYSTEM, data=UserCreate(
+            username=nurse, password=PASSWORD, role="nurse", teams=["team-00"]))
+        team_patients = [r["id"] for r in conn.execute(
+            "select id from patients where team_id = %s order by id",
+            (team_ids[0],)).fetchall()]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # As autovacuum would have by now: statistics, and the visibility map for index-only scans.
+        conn.execute("vacuum analyze")
+    return nurse, team_patients
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def drive(base_url: str, token: str, paths: list[str], *, rate: float,
+                seconds: float) -> dict[str, Any]:
+    """Send ``rate`` requests a second for ``seconds`` (open loop: each is due at its time
+    whether or not earlier ones have answered), cycling through ``paths``, after 50 sent one
+    at a time (``unloaded_p50``). Timeouts count as errors; they are long (120 s) because a
+    client that gives up makes the server cancel the request mid-way (see docs/api-design.md)."""
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    in_flight = asyncio.Semaphore(IN_FLIGHT)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120,
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        async def one(path: str, due: float | None = None) -> None:
+            # Latency counts from when the request was due, so time spent waiting for a free
+            # connection while the server falls behind is included (no coordinated omission).
+            nonlocal errors
+            started = time.perf_counter() if due is None else due
+            async with in_flight:
+                try:
+                    response = await client.get(path)
+                    if response.status_code != 200:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+            latencies.append(time.perf_counter() - started)
+
+        for path in paths[:50]:  # one at a time: warms up, and the unloaded latency
+            await one(path)
+        unloaded = float(np.median(latencies) * 1000)
+        latencies.clear()
+        total = int(rate * seconds)
+        start = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(paths[i % len(paths)], due)))
+        await asyncio.gather(*tasks)
+        wall = time.perf_counter() - start
+    ms = np.asarray(latencies) * 1000
+    return {"requests": total, "errors": errors, "throughput": total / wall,
+            "unloaded_p50": unloaded,
+            "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
+            "max": float(ms.max())}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    settings: Settings = get_settings()
+    admin_url = with_database(settings.database_url, "postgres")
+    db = f"kol_bench_api_{os.getpid()}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{db}"')
+    database_url = with_database(settings.database_url, db)
+    api: subprocess.Popen[bytes] | None = None
+    try:
+        migrate(database_url)
+        started = time.perf_counter()
+        nurse, patient_ids = load(database_url, patients=args.patients, seed=args.seed)
+        print(f"loaded {args.patients} patients, {args.patients * DAYS * 3} readings, "
+              f"{ALERTS} alerts in {time.perf_counter() - started:.1f} s", flush=True)
+        port = free_port()
+        env = {**os.environ, "KOL_DATABASE_URL": database_url, "KOL_API_PORT": str(port),
+               "KOL_API_HOST": "127.0.0.1", "KOL_LOG_LEVEL": "WARNING"}
+        log_path = Path(tempfile.gettempdir()) / f"kol-bench-api-{os.getpid()}.log"
+        print(f"kol-api log: {log_path}")
+        with log_path.open("wb") as log:
+            api = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "kol-api")],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("kol-api did not start")
+            time.sleep(0.2)
+        token = httpx.post(f"{base_url}/api/v1/auth/token",
+                           data={"username": nurse, "password": PASSWORD}).json()["access_token"]
+        rng = random.Random(args.seed)
+        sample = [rng.choice(patient_ids) for _ in range(500)]
+        since = (datetime.now(UTC) - timedelta(days=90)).isoformat()
+        scenarios = {
+            "GET /api/v1/triage": ["/api/v1/triage"],
+            "GET /api/v1/patients/{id}": [f"/api/v1/patients/{p}" for p in sample],
+            "GET /api/v1/patients/{id}/measurements?bucket=1d (90 days)": [
+                f"/api/v1/patients/{p}/measurements?bucket=1d&from={since.replace('+', '%2B')}"
+                for p in sample],
+        }
+        print(f"{args.rate:.0f} req/s offered for {args.seconds:.0f} s per endpoint, as a nurse "
+              f"of one team ({len(patient_ids)} of {args.patients} patients)")
+        print(f"{'endpoint':<62} {'alone':>6} {'req':>6} {'err':>4} {'req/s':>7} {'p50 ms':>7} "
+              f"{'p99 ms':>7} {'max ms':>7}  p99<{P99_TARGET_MS:.0f}ms")
+        met = True
+        for name, paths in scenarios.items():
+            r = asyncio.run(drive(base_url, token, paths, rate=args.rate, seconds=args.seconds))
+            ok = r["p99"] < P99_TARGET_MS and r["errors"] == 0
+            met &= ok
+            print(f"{name:<62} {r['unloaded_p50']:>6.1f} {r['requests']:>6} {r['errors']:>4} "
+                  f"{r['throughput']:>7.1f} "
+                  f"{r['p50']:>7.1f} {r['p99']:>7.1f} {r['max']:>7.1f}  {'yes' if ok else 'NO'}",
+                  flush=True)
+        print(f"p99 < {P99_TARGET_MS:.0f} ms on every endpoint: {'yes' if met else 'no'}")
+        return 0
+    finally:
+        if api is not None:
+            api.terminate()
+            try:
+                api.wait(15)
+            except subprocess.TimeoutExpired:
+                api.kill()
+                api.wait()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{db}" with (force)')
+
+
+if __name__ == "__main__":
+    sys.exit(main())
