@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from alerts.routes import router as alerts_router
 from api import problems
-from api.dashboard import routes as dashboard
 from api.auth.routes import router as auth_router
+from api.dashboard import routes as dashboard
 from api.devices.routes import router as devices_router
 from api.fhir.routes import router as fhir_router
 from api.health import router as health_router
