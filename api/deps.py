@@ -3,7 +3,7 @@ and the authenticated viewer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -22,7 +22,18 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def db_conn(request: Request) -> Iterator[Connection[Any]]:
+async def db_slot(request: Request) -> AsyncIterator[None]:
+    """One of as many places as the pool has connections, awaited without a worker thread.
+
+    Sync dependencies and routes each take a worker thread. Without this bound, a burst of more
+    requests than connections fills every worker with requests blocked in the pool's wait, while
+    the requests that hold the connections wait for a worker to run their route and commit."""
+    async with request.app.state.db_slots:
+        yield
+
+
+def db_conn(request: Request, _slot: Annotated[None, Depends(db_slot, scope="function")]
+            ) -> Iterator[Connection[Any]]:
     """A pooled connection in a transaction that commits when the route returns (before the
     response is sent) and rolls back if it raises."""
     with request.app.state.pool.connection() as conn:

@@ -13,4 +13,6 @@ def main() -> None:
     kol_logging.configure()
     settings = get_settings()
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                log_config=None, access_log=False)
+                log_config=None, access_log=False,
+                # Open event streams would otherwise hold a stop until every dashboard leaves.
+                timeout_graceful_shutdown=5)

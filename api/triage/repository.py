@@ -25,7 +25,10 @@ def triage(conn: Connection[Any], viewer: Viewer, *, team: str | None, offset: i
                    count(*) filter (where a.severity = 'blue') as blue,
                    count(*) filter (where a.severity = 'green') as green,
                    min(a.opened_at) filter (where a.status = 'open') as oldest_unhandled_at
-            from alerts a where a.status <> 'resolved' group by a.patient_id
+            from alerts a join patients p on p.id = a.patient_id
+            where a.status <> 'resolved'
+              and (%(teams)s::bigint[] is null or p.team_id = any(%(teams)s))
+            group by a.patient_id
         ), page as (
             select p.id as patient_id, p.display_name, t.name as team, u.worst_rank,
                    coalesce(u.red, 0) as red, coalesce(u.yellow, 0) as yellow,
