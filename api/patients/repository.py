@@ -17,19 +17,6 @@ _VISIBLE = "(%(teams)s::bigint[] is null or p.team_id = any(%(teams)s))"
 _ALERT_FIELDS = ", ".join(f"a.{name}" for name in AlertOut.model_fields)
 
 
-def team_id(conn: Connection[Any], name: str) -> int | None:
-    row = conn.execute("select id from teams where name = %s", (name,)).fetchone()
-    return None if row is None else int(row["id"])
-
-
-def create_team(conn: Connection[Any], name: str) -> int:
-    row = conn.execute(
-        "insert into teams (name) values (%s) on conflict (name) do update set name = excluded.name"
-        " returning id", (name,)).fetchone()
-    assert row is not None
-    return int(row["id"])
-
-
 def profile_exists(conn: Connection[Any], name: str) -> bool:
     return conn.execute("select 1 from profiles where name = %s", (name,)).fetchone() is not None
 

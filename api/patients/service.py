@@ -23,6 +23,7 @@ from api.patients.schemas import (
     PauseOut,
 )
 from api.problems import Problem
+from api.users import repository as users_repository
 from core import audit
 from core.access import Viewer
 from core.measurement_types import MEASUREMENT_TYPES
@@ -52,7 +53,7 @@ def require_patient(conn: Connection[Any], viewer: Viewer, patient_id: int) -> d
 def create_patient(conn: Connection[Any], viewer: Viewer, data: PatientCreate) -> PatientOut:
     if not repository.profile_exists(conn, data.profile):
         raise Problem(status=422, slug="unknown-profile", detail=f"no profile {data.profile!r}")
-    team_id = repository.team_id(conn, data.team) or repository.create_team(conn, data.team)
+    team_id = users_repository.get_or_create_team(conn, data.team)
     patient_id = repository.insert_patient(
         conn, display_name=data.display_name, team_id=team_id, profile=data.profile,
         schedule=data.schedule.model_dump())

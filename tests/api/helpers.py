@@ -24,11 +24,17 @@ class User:
     headers: dict[str, str]
 
 
-def make_user(client: TestClient, conn: psycopg.Connection[Any], *, role: Role,
-              teams: list[str]) -> User:
+def create_user(conn: psycopg.Connection[Any], *, role: Role, teams: list[str]) -> str:
+    """A committed user with ``PASSWORD``; its username."""
     username = unique(role)
     service.create_user(conn, viewer=SYSTEM, data=UserCreate(
         username=username, password=PASSWORD, role=role, teams=teams))
+    return username
+
+
+def make_user(client: TestClient, conn: psycopg.Connection[Any], *, role: Role,
+              teams: list[str]) -> User:
+    username = create_user(conn, role=role, teams=teams)
     response = client.post("/api/v1/auth/token", data={"username": username,
                                                        "password": PASSWORD})
     assert response.status_code == 200, response.text

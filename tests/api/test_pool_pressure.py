@@ -10,7 +10,7 @@ import httpx
 import psycopg
 
 from core.settings import Settings
-from tests.api.helpers import PASSWORD
+from tests.api.helpers import PASSWORD, create_user
 from tests.api.live_server import serve
 from tests.conftest import unique
 
@@ -24,13 +24,7 @@ async def _burst(url: str, headers: dict[str, str], n: int) -> list[int]:
 
 def test_a_burst_beyond_the_pool_and_the_threadpool_is_served(
         settings: Settings, committed_conn: psycopg.Connection[Any]) -> None:
-    from api.users import service
-    from api.users.schemas import UserCreate
-    from core.access import SYSTEM
-
-    username = unique("nurse")
-    service.create_user(committed_conn, viewer=SYSTEM, data=UserCreate(
-        username=username, password=PASSWORD, role="nurse", teams=[unique("team")]))
+    username = create_user(committed_conn, role="nurse", teams=[unique("team")])
     # Two connections against 100 concurrent requests: far more than the 40 worker threads.
     small = settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 2})
     with serve(small) as (url, _app):

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
@@ -14,10 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from psycopg.rows import dict_row
 
-from api.users import service
-from api.users.schemas import UserCreate
-from core.access import SYSTEM, Role
 from core.settings import Settings
+from tests.api.helpers import PASSWORD, create_user
 from tests.api.live_server import serve
 from tests.conftest import unique
 from tests.gateway.conftest import end_session, gateway_process
@@ -26,7 +23,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-PASSWORD = "correct horse battery staple"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,13 +38,6 @@ class Site:
         return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
-def make_user(conn: psycopg.Connection[Any], *, role: Role, team: str) -> str:
-    username = unique(role)
-    service.create_user(conn, viewer=SYSTEM, data=UserCreate(
-        username=username, password=PASSWORD, role=role, teams=[team]))
-    return username
-
-
 @pytest.fixture(scope="module")
 def site(settings: Settings) -> Iterator[Site]:
     """The API on a free port and a kol-gateway (with the alert engine) on the run's database."""
@@ -58,7 +47,7 @@ def site(settings: Settings) -> Iterator[Site]:
     try:
         with serve(settings) as (url, _app), psycopg.connect(
                 settings.database_url, autocommit=True, row_factory=dict_row) as conn:
-            admin = make_user(conn, role="admin", team=team)
+            admin = create_user(conn, role="admin", teams=[team])
             anonymous = Site(url=url, team=team, admin_headers={})
             yield Site(url=url, team=team, admin_headers=anonymous.login_headers(admin))
     finally:

@@ -17,8 +17,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Page, expect
 
 from core.settings import Settings
+from tests.api.helpers import PASSWORD, create_user
 from tests.conftest import unique
-from tests.dashboard.conftest import PASSWORD, Site, make_user, shot
+from tests.dashboard.conftest import Site, shot
 
 pytestmark = pytest.mark.browser
 
@@ -62,7 +63,7 @@ def test_a_red_reading_appears_live_and_is_acknowledged(
         site: Site, page: Page, settings: Settings, artifacts_dir: Path,
         committed_conn: psycopg.Connection[Any]) -> None:
     patient_id, device = enrol_with_device(site)
-    nurse = make_user(committed_conn, role="nurse", team=site.team)
+    nurse = create_user(committed_conn, role="nurse", teams=[site.team])
     now = datetime.now(UTC)
     publish(settings, device, [
         {"type": "spo2", "value": 94, "unit": "%",
@@ -106,7 +107,7 @@ def test_clinician_previews_and_saves_thresholds(
         site: Site, page: Page, settings: Settings, artifacts_dir: Path,
         committed_conn: psycopg.Connection[Any]) -> None:
     patient_id, device = enrol_with_device(site)
-    clinician = make_user(committed_conn, role="clinician", team=site.team)
+    clinician = create_user(committed_conn, role="clinician", teams=[site.team])
     now = datetime.now(UTC)
     publish(settings, device, [
         {"type": "spo2", "value": value, "unit": "%",
@@ -137,7 +138,7 @@ def test_nurse_sees_no_editor_and_labels_switch_language(site: Site, page: Page,
                                                          committed_conn: psycopg.Connection[Any]
                                                          ) -> None:
     patient_id, _device = enrol_with_device(site)
-    nurse = make_user(committed_conn, role="nurse", team=site.team)
+    nurse = create_user(committed_conn, role="nurse", teams=[site.team])
     login(page, site, nurse)
     expect(page.locator("#triage th").first).to_have_text("Alvor")
     page.click("#lang")
