@@ -32,6 +32,11 @@ BASELINE_FROM_US = 14 * DAY_US
 """The baseline window: readings measured in ``[t - 14 d, t - 2 d)``."""
 BASELINE_TO_US = 2 * DAY_US
 BASELINE_MIN_READINGS = 5
+LONG_BASELINE_FROM_US = 28 * DAY_US
+"""The combined rule's and the artefact guard's baseline: ``[t - 28 d, t - 2 d)``, at least 5
+readings. Longer than the baseline limits' window because patients measuring three days a week
+rarely have 5 readings in 12 days, and their variability (MAD) needs more readings than a median
+(docs/alerting-engine.md: the cohort evaluation)."""
 CHANGE_WINDOW_US = 3 * DAY_US
 """``change_3d``: against the median of readings in ``[t - 3 d, t)``."""
 LOSS_OLD_FROM_US = 30 * DAY_US
@@ -231,43 +236,61 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
 
     parts: list[Breaches] = []
 
-    # Absolute limits.
+    # The long baseline (median and MAD) of the combined rule's readings and of the readings the
+    # artefact guard looks at.
+    pair = _pulse_partner(key, sid, series, ts, t0, span, ty)
+    combined_rows = np.flatnonzero((ty == SPO2) & (pair >= 0) & np.isfinite(th.z_yellow[p]))
+    combined_rows = combined_rows[ev[combined_rows] | ev[pair[combined_rows]]]
+    guard_rows = rows_with(th.suspect_drop)
+    need = np.zeros(idx.size, np.bool_)
+    need[combined_rows] = True
+    need[pair[combined_rows]] = True
+    need[guard_rows] = True
+    long_rows = np.flatnonzero(need)
+    lo, hi = window(long_rows, LONG_BASELINE_FROM_US, BASELINE_TO_US)
+    enough = (hi - lo) >= BASELINE_MIN_READINGS
+    long_median = np.full(idx.size, np.nan)
+    long_mad = np.full(idx.size, np.nan)
+    long_median[long_rows[enough]], long_mad[long_rows[enough]] = windowed_median(
+        v, lo[enough], hi[enough], with_mad=True)
+
+    # Artefact guard: a reading at least ``suspect_drop`` below both the previous reading and the
+    # long baseline is a suspected artefact (a motion artefact gives a sudden false low; a real
+    # deterioration falls over days) until the next reading confirms the fall. A long baseline
+    # means at least 5 earlier readings of the series, so ``row - 1`` is the previous one.
+    guard_rows = guard_rows[np.isfinite(long_median[guard_rows])]
+    drop = limit(th.suspect_drop, guard_rows)
+    suspect = np.zeros(idx.size, np.bool_)
+    suspect[guard_rows] = ((v[guard_rows - 1] - v[guard_rows] >= drop)
+                           & (long_median[guard_rows] - v[guard_rows] >= drop))
+
+    # Absolute limits; a suspected artefact raises only a red low.
     lows = [(th.red_low, RED), (th.yellow_low, YELLOW)]
     highs = [(th.red_high, RED), (th.yellow_high, YELLOW)]
     rows = rows_with(th.red_low, th.yellow_low, th.yellow_high, th.red_high)
     sev, lim = _graded(v[rows] * -1.0, [(-limit(f, rows), s) for f, s in lows], strict=True)
+    sev = np.where(suspect[rows] & (sev == YELLOW), 0, sev)
     sev_h, lim_h = _graded(v[rows], [(limit(f, rows), s) for f, s in highs], strict=True)
     use_high = sev_h > sev
     sev = np.where(use_high, sev_h, sev)
     lim = np.where(use_high, lim_h, -lim)
     parts.append(_breaches(idx, rows, sev, ABSOLUTE, v[rows], lim, np.full(rows.size, np.nan)))
 
-    # Baseline-relative limits, and the baselines the combined rule needs.
-    base_rows_new = rows_with(th.drop_red, th.drop_yellow, th.rise_red, th.rise_yellow)
-    pair = _pulse_partner(key, sid, series, ts, t0, span, ty)
-    combined_rows = np.flatnonzero((ty == SPO2) & (pair >= 0) & np.isfinite(th.z_yellow[p]))
-    combined_rows = combined_rows[ev[combined_rows] | ev[pair[combined_rows]]]
-    need = np.zeros(idx.size, np.bool_)
-    need[base_rows_new] = True
-    need[combined_rows] = True
-    need[pair[combined_rows]] = True
-    base_rows = np.flatnonzero(need)
-    lo, hi = window(base_rows, BASELINE_FROM_US, BASELINE_TO_US)
+    # Baseline-relative limits; a suspected artefact raises no drop.
+    rows = rows_with(th.drop_red, th.drop_yellow, th.rise_red, th.rise_yellow)
+    lo, hi = window(rows, BASELINE_FROM_US, BASELINE_TO_US)
     enough = (hi - lo) >= BASELINE_MIN_READINGS
-    median = np.full(idx.size, np.nan)
-    mad = np.full(idx.size, np.nan)
-    median[base_rows[enough]], mad[base_rows[enough]] = windowed_median(
-        v, lo[enough], hi[enough], with_mad=True)
-
-    rows = base_rows_new[np.isfinite(median[base_rows_new])]
-    deviation = v[rows] - median[rows]
+    rows, lo, hi = rows[enough], lo[enough], hi[enough]
+    median, _ = windowed_median(v, lo, hi)
+    deviation = v[rows] - median
     sev_d, lim_d = _graded(-deviation, [(limit(th.drop_red, rows), RED),
                                         (limit(th.drop_yellow, rows), YELLOW)])
+    sev_d = np.where(suspect[rows], 0, sev_d)
     sev_r, lim_r = _graded(deviation, [(limit(th.rise_red, rows), RED),
                                        (limit(th.rise_yellow, rows), YELLOW)])
     use_rise = sev_r > sev_d
     parts.append(_breaches(idx, rows, np.where(use_rise, sev_r, sev_d), BASELINE, deviation,
-                           np.where(use_rise, lim_r, -lim_d), median[rows]))
+                           np.where(use_rise, lim_r, -lim_d), median))
 
     # change_3d: against the median of the previous 3 days.
     rows = rows_with(th.change_3d_yellow)
@@ -308,13 +331,13 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     rows = combined_rows
     partner = pair[rows]
     pp = p[rows]
-    sd_s = np.maximum(mad[rows] * MAD_TO_SD, th.spo2_sd_floor[pp])
-    sd_p = np.maximum(mad[partner] * MAD_TO_SD, th.pulse_sd_floor[pp])
+    sd_s = np.maximum(long_mad[rows] * MAD_TO_SD, th.spo2_sd_floor[pp])
+    sd_p = np.maximum(long_mad[partner] * MAD_TO_SD, th.pulse_sd_floor[pp])
     recent_s, _ = windowed_median(v, *window(rows, COMBINED_RECENT_US, -1))
     recent_p, _ = windowed_median(v, *window(partner, COMBINED_RECENT_US, -1))
-    z = ((median[rows] - recent_s) / sd_s + (recent_p - median[partner]) / sd_p) / 2.0
+    z = ((long_median[rows] - recent_s) / sd_s + (recent_p - long_median[partner]) / sd_p) / 2.0
     sev, lim = _graded(z, [(th.z_red[pp], RED), (th.z_yellow[pp], YELLOW)])
-    parts.append(_breaches(idx, rows, sev, COMBINED, z, lim, median[rows],
+    parts.append(_breaches(idx, rows, sev, COMBINED, z, lim, long_median[rows],
                            partner=idx[partner]))
     return Breaches.concat(parts)
 

@@ -22,6 +22,7 @@ from alerts.engine import (
     COMBINED,
     COMBINED_RECENT_US,
     DAY_US,
+    LONG_BASELINE_FROM_US,
     LOSS_30D,
     LOSS_OLD_FROM_US,
     LOSS_OLD_TO_US,
@@ -68,13 +69,22 @@ def evaluate(readings: Readings, th: ThresholdArrays,
         return [v for t, v in history[(p, ty)]
                 if start <= t and (t <= end if include_end else t < end)]
 
-    def baseline(i: int) -> tuple[float, float] | None:
+    def baseline(i: int, days_us: int = BASELINE_FROM_US) -> tuple[float, float] | None:
         p, ty, t = patients[i], types[i], times[i]
-        window = between(p, ty, t - BASELINE_FROM_US, t - BASELINE_TO_US)
+        window = between(p, ty, t - days_us, t - BASELINE_TO_US)
         if len(window) < BASELINE_MIN_READINGS:
             return None
         med = statistics.median(window)
         return med, statistics.median([abs(x - med) for x in window])
+
+    def suspected_artefact(i: int) -> bool:
+        p, ty, t, v = patients[i], types[i], times[i], values[i]
+        drop = th.suspect_drop[p, ty]
+        long = baseline(i, LONG_BASELINE_FROM_US)
+        if not _on(drop) or long is None:
+            return False
+        previous = max((tt, vv) for tt, vv in history[(p, ty)] if tt < t)[1]
+        return bool(previous - v >= drop and long[0] - v >= drop)
 
     rows: list[Row] = []
     for i in range(n):
@@ -83,10 +93,11 @@ def evaluate(readings: Readings, th: ThresholdArrays,
             continue
         pulse_i = at.get((p, PULSE, t)) if ty == SPO2 else None
         if mask[i]:
-            rows.extend(_absolute(i, v, th, p, ty))
+            suspect = suspected_artefact(i)
+            rows.extend(_absolute(i, v, th, p, ty, suspect))
             base = baseline(i)
             if base is not None:
-                rows.extend(_baseline(i, v - base[0], base[0], th, p, ty))
+                rows.extend(_baseline(i, v - base[0], base[0], th, p, ty, suspect))
             lim = th.change_3d_yellow[p, ty]
             prev = between(p, ty, t - CHANGE_WINDOW_US, t)
             if _on(lim) and prev:
@@ -109,8 +120,9 @@ def evaluate(readings: Readings, th: ThresholdArrays,
                                                  include_end=True))
             recent_p = statistics.median(between(p, PULSE, t - COMBINED_RECENT_US, t,
                                                  include_end=True))
-            rows.extend(_combined(i, pulse_i, recent_s, recent_p, baseline(i),
-                                  baseline(pulse_i), th, p))
+            rows.extend(_combined(i, pulse_i, recent_s, recent_p,
+                                  baseline(i, LONG_BASELINE_FROM_US),
+                                  baseline(pulse_i, LONG_BASELINE_FROM_US), th, p))
     rows.sort(key=lambda r: (r[0], r[2]))
     return Breaches(
         reading=np.array([r[0] for r in rows], np.int64),
@@ -122,22 +134,27 @@ def evaluate(readings: Readings, th: ThresholdArrays,
         reference=np.array([r[6] for r in rows], np.float64))
 
 
-def _absolute(i: int, v: float, th: ThresholdArrays, p: int, ty: int) -> list[Row]:
+def _absolute(i: int, v: float, th: ThresholdArrays, p: int, ty: int, suspect: bool
+              ) -> list[Row]:
     for limit, severity, below in (
         (th.red_low[p, ty], RED, True), (th.red_high[p, ty], RED, False),
         (th.yellow_low[p, ty], YELLOW, True), (th.yellow_high[p, ty], YELLOW, False),
     ):
+        if suspect and below and severity == YELLOW:
+            continue
         if _on(limit) and (v < limit if below else v > limit):
             return [(i, -1, ABSOLUTE, severity, v, float(limit), float("nan"))]
     return []
 
 
-def _baseline(i: int, deviation: float, median: float, th: ThresholdArrays, p: int, ty: int
-              ) -> list[Row]:
+def _baseline(i: int, deviation: float, median: float, th: ThresholdArrays, p: int, ty: int,
+              suspect: bool) -> list[Row]:
     for limit, severity, sign in (
         (th.drop_red[p, ty], RED, -1.0), (th.rise_red[p, ty], RED, 1.0),
         (th.drop_yellow[p, ty], YELLOW, -1.0), (th.rise_yellow[p, ty], YELLOW, 1.0),
     ):
+        if suspect and sign < 0:
+            continue
         if _on(limit) and sign * deviation >= limit:
             return [(i, -1, BASELINE, severity, deviation, float(sign * limit), median)]
     return []

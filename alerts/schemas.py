@@ -74,15 +74,24 @@ class TrendLimits(_Strict):
     slope_3d_rise_yellow: Limit = Field(default=None, gt=0)
 
 
+class ArtefactGuard(_Strict):
+    suspect_drop: Limit = Field(default=None, gt=0)
+    """A reading at least this far below both the previous reading and the 28-day baseline is a
+    suspected artefact (an oximeter motion artefact gives a sudden false low): it raises no
+    yellow absolute and no baseline-drop alert; a red absolute low still alerts at once. The next
+    reading, if it is as low, is no longer a sudden fall and alerts."""
+
+
 class TypeThresholds(_Strict):
     absolute: AbsoluteLimits = AbsoluteLimits()
     baseline: BaselineLimits = BaselineLimits()
     trend: TrendLimits = TrendLimits()
+    artefact: ArtefactGuard = ArtefactGuard()
 
 
 class CombinedLimits(_Strict):
-    """SpO2 fall and pulse rise against the baseline in units of the patient's own variability
-    (1.4826 × MAD, at least the floor), averaged (Hurst 2010)."""
+    """SpO2 fall and pulse rise against the 28-day baseline in units of the patient's own
+    variability (1.4826 × MAD, at least the floor), averaged (Hurst 2010)."""
 
     z_yellow: Limit = Field(default=None, gt=0)
     z_red: Limit = Field(default=None, gt=0)
@@ -136,6 +145,7 @@ class ThresholdArrays:
     loss_30d_pct_yellow: FloatArray
     slope_3d_fall_yellow: FloatArray
     slope_3d_rise_yellow: FloatArray
+    suspect_drop: FloatArray
     z_yellow: FloatArray
     z_red: FloatArray
     spo2_sd_floor: FloatArray
@@ -162,7 +172,7 @@ class ThresholdArrays:
 
         fields: dict[str, FloatArray] = {}
         for section, model in (("absolute", AbsoluteLimits), ("baseline", BaselineLimits),
-                               ("trend", TrendLimits)):
+                               ("trend", TrendLimits), ("artefact", ArtefactGuard)):
             for name in model.model_fields:
                 fields[name] = per_type(section, name)
         for name in CombinedLimits.model_fields:

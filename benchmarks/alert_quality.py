@@ -85,8 +85,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--seed", type=int, default=20261122,
-                        help="the reported seed; the defaults were tuned on seed 7")
+    parser.add_argument("--seed", type=int, default=20261123,
+                        help="the reported seed; the defaults were tuned on seeds 7, 11 and 13")
     args = parser.parse_args()
     cohort = generate_cohort(n_patients=args.patients, days=args.days, seed=args.seed,
                              start=datetime(2026, 1, 5, tzinfo=UTC))

@@ -24,6 +24,7 @@ from alerts.engine import (
 )
 from alerts.schemas import (
     AbsoluteLimits,
+    ArtefactGuard,
     BaselineLimits,
     CombinedLimits,
     ThresholdArrays,
@@ -154,9 +155,39 @@ def test_combined_z_score_averages_spo2_fall_and_pulse_rise() -> None:
     assert rows_of(b) == [(10, COMBINED, YELLOW)]
     assert b.partner.tolist() == [11]
     assert b.metric[0] == pytest.approx((2 / 1.4826 + 6 / 5.9304) / 2)
+    # The combined rule's baseline reaches back 28 days: on day 20 the 14-day window [6, 18) is
+    # empty, [-8, 18) still holds days 0-4, so the z-score is the same.
+    later = readings(*s, *p, (0, SPO2, 20, 92), (0, PULSE, 20, 90))
+    b = engine.evaluate(later, arrays(COMBINED_TH), mask)
+    assert rows_of(b) == [(10, COMBINED, YELLOW)]
+    assert b.metric[0] == pytest.approx((2 / 1.4826 + 6 / 5.9304) / 2)
     # A lone SpO2 reading (no pulse at the same instant) cannot raise the combined alert.
     assert len(engine.evaluate(readings(*s, *p, (0, SPO2, 8, 92)), arrays(COMBINED_TH),
                                np.r_[np.zeros(10, bool), True])) == 0
+
+
+GUARDED = Thresholds(spo2=TypeThresholds(absolute=AbsoluteLimits(red_low=85, yellow_low=90),
+                                          baseline=BaselineLimits(drop_red=5),
+                                          artefact=ArtefactGuard(suspect_drop=5)))
+
+
+def test_artefact_guard_holds_a_sudden_fall_until_the_next_reading_confirms_it() -> None:
+    # Days 0-5: 93, 94, 93, 94, 93, 94 -> both baselines 93.5. Day 10: 88 is 6 below the
+    # previous reading (94) and 5.5 below the baseline: a suspected artefact, so neither the
+    # yellow absolute limit (90) nor the baseline drop (5.5 >= 5, red) alerts. Day 11: 88 again
+    # is no sudden fall (0 below the previous reading): both alert. Day 12: 83 is 5 below the
+    # previous reading and 10.5 below the baseline, a suspected artefact, but below red_low (85)
+    # it alerts at once; only its baseline drop is held.
+    history = [(0, SPO2, d, v) for d, v in enumerate((93, 94, 93, 94, 93, 94))]
+    r = readings(*history, (0, SPO2, 10, 88), (0, SPO2, 11, 88), (0, SPO2, 12, 83))
+    b = engine.evaluate(r, arrays(GUARDED), np.r_[np.zeros(6, bool), True, True, True])
+    assert rows_of(b) == [(7, ABSOLUTE, YELLOW), (7, BASELINE, RED), (8, ABSOLUTE, RED)]
+    assert b.reference[1] == 93.5
+    # Without the guard, day 10 alerts too.
+    unguarded = Thresholds(spo2=GUARDED.spo2.model_copy(update={"artefact": ArtefactGuard()}))
+    b = engine.evaluate(r, arrays(unguarded), np.r_[np.zeros(6, bool), True, True, True])
+    assert [row for row in rows_of(b) if row[0] == 6] == [(6, ABSOLUTE, YELLOW),
+                                                          (6, BASELINE, RED)]
 
 
 def test_non_finite_values_are_ignored_and_duplicates_rejected() -> None:
@@ -187,7 +218,8 @@ def threshold_docs(draw: st.DrawFn) -> Thresholds:
                                     rise_yellow=draw(limits)),
             trend=TrendLimits(change_3d_yellow=draw(limits), loss_30d_pct_yellow=draw(limits),
                               slope_3d_fall_yellow=draw(limits),
-                              slope_3d_rise_yellow=draw(limits)))
+                              slope_3d_rise_yellow=draw(limits)),
+            artefact=ArtefactGuard(suspect_drop=draw(limits)))
     z = draw(st.sampled_from([None, 0.5, 1.0]))
     return Thresholds(spo2=type_doc(85, 97), pulse=type_doc(60, 110), weight=type_doc(70, 90),
                       combined=CombinedLimits(z_yellow=z, z_red=None if z is None else z * 2))
