@@ -3,7 +3,7 @@ and the authenticated viewer."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -17,7 +17,9 @@ from core.access import Role, Viewer
 from core.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are coroutines: FastAPI runs a plain function dependency in a
+# worker thread, a hop that costs more than the function.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -69,10 +71,10 @@ def current_viewer(token: Annotated[str | None, Depends(oauth2_scheme)], conn: D
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
 
 
-def require_role(role: Role) -> Callable[[Viewer], Viewer]:
+def require_role(role: Role) -> Callable[[Viewer], Coroutine[Any, Any, Viewer]]:
     """A dependency that admits the viewer only with at least ``role``."""
 
-    def dependency(viewer: CurrentViewer) -> Viewer:
+    async def dependency(viewer: CurrentViewer) -> Viewer:
         if not viewer.at_least(role):
             raise Problem(status=403, slug="forbidden", detail=f"this needs the {role} role")
         return viewer

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8765
+    api_workers: int = Field(default=2, ge=1, le=32)
+    """kol-api worker processes, each with its own pool and alert-event listener: one Python
+    process cannot use a second core."""
+    triage_cache_seconds: float = Field(default=1.0, ge=0, le=60)
+    """How long a worker reuses a rendered triage page (0: never). Alert events and successful
+    writes through the API clear it at once, so only the last measurement time can lag."""
     jwt_secret: SecretStr = SecretStr("")
     jwt_ttl_seconds: int = Field(default=900, ge=60, le=86400)
 

@@ -18,6 +18,7 @@ from api.patients.schemas import (
     PauseOut,
 )
 from api.patients.service import Bucket
+from api.responses import JsonList
 
 router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
 
@@ -57,28 +58,31 @@ def remove_pause(patient_id: int, pause_id: int, conn: DbConn, viewer: CurrentVi
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+_READINGS = JsonList(Measurement)
+_BUCKETS = JsonList(BucketedMeasurement)
+
+
 @router.get("/{patient_id}/measurements",
             response_model=list[Measurement] | list[BucketedMeasurement])
 def measurements(
-    patient_id: int, conn: DbConn, viewer: CurrentViewer, response: Response,
+    patient_id: int, conn: DbConn, viewer: CurrentViewer,
     type: str | None = None,  # noqa: A002 - the contract's parameter name
     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     to: AwareDatetime | None = None,
     bucket: Bucket | None = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
     cursor: str | None = None,
-) -> list[Measurement] | list[BucketedMeasurement]:
+) -> Response:
     """Raw readings ascending by ``measured_at`` (paginated, ``X-Next-Cursor``), or with
     ``bucket`` the min, max, mean and count per hour or UTC day (``time_bucket``). The span
     defaults to the last 30 days."""
     now = datetime.now(UTC)
     if bucket is not None:
-        return [BucketedMeasurement.model_validate(r) for r in service.bucketed(
+        return _BUCKETS.response(service.bucketed(
             conn, viewer, patient_id, type_=type, measured_from=from_, measured_to=to,
-            bucket=bucket, now=now)]
+            bucket=bucket, now=now))
     page, next_cursor = service.measurements(
         conn, viewer, patient_id, type_=type, measured_from=from_, measured_to=to,
         cursor=cursor, limit=limit, now=now)
-    if next_cursor is not None:
-        response.headers["X-Next-Cursor"] = next_cursor
-    return [Measurement.model_validate(r) for r in page]
+    return _READINGS.response(page, headers={"X-Next-Cursor": next_cursor} if next_cursor
+                              else None)

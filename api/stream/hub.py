@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from typing import Protocol
 
 import psycopg
 
@@ -19,6 +20,11 @@ CHANNEL = "alert_events"
 RESYNC = 0
 """Queued to every subscriber after the listener (re)connects: notifications may have been
 missed, so read everything above the last id sent."""
+
+
+class Subscriber(Protocol):
+    def push(self, event_id: int | None) -> None:
+        """An event id, ``RESYNC``, or None when the hub stops; called in the event loop."""
 
 
 class Subscription:
@@ -45,7 +51,7 @@ class AlertEventHub:
     def __init__(self, database_url: str, *, reconnect_delay: float = 1.0) -> None:
         self._database_url = database_url
         self._reconnect_delay = reconnect_delay
-        self._subscribers: set[Subscription] = set()
+        self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
 
@@ -63,11 +69,14 @@ class AlertEventHub:
 
     def subscribe(self) -> Subscription:
         subscription = Subscription()
-        self._subscribers.add(subscription)
+        self.attach(subscription)
         return subscription
 
-    def unsubscribe(self, subscription: Subscription) -> None:
-        self._subscribers.discard(subscription)
+    def attach(self, subscriber: Subscriber) -> None:
+        self._subscribers.add(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
 
     def _fan_out(self, event_id: int) -> None:
         for subscription in list(self._subscribers):

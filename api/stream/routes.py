@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.deps import DbConn, SettingsDep, current_viewer, oauth2_scheme
@@ -17,18 +16,7 @@ from core.access import Viewer
 KEEPALIVE_SECONDS = 15.0
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    hub = AlertEventHub(app.state.settings.database_url)
-    hub.start()
-    app.state.alert_hub = hub
-    try:
-        yield
-    finally:
-        await hub.stop()
-
-
-router = APIRouter(prefix="/api/v1", tags=["alerts"], lifespan=lifespan)
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
 def stream_viewer(header_token: Annotated[str | None, Depends(oauth2_scheme)], conn: DbConn,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import CurrentViewer, DbConn
 from api.triage import service
@@ -12,12 +12,12 @@ router = APIRouter(prefix="/api/v1", tags=["triage"])
 
 
 @router.get("/triage", response_model=list[TriageRow])
-def triage(conn: DbConn, viewer: CurrentViewer, response: Response, team: str | None = None,
+def triage(conn: DbConn, viewer: CurrentViewer, request: Request, team: str | None = None,
            limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: str | None = None
-           ) -> list[TriageRow]:
+           ) -> Response:
     """One row per patient of the viewer's teams: worst open severity first, then the oldest
     unhandled alert; the next page's cursor is in ``X-Next-Cursor``."""
-    page, next_cursor = service.triage(conn, viewer, team=team, cursor=cursor, limit=limit)
-    if next_cursor is not None:
-        response.headers["X-Next-Cursor"] = next_cursor
-    return page
+    page = service.triage_page(conn, viewer, request.app.state.triage_cache, team=team,
+                               cursor=cursor, limit=limit)
+    return Response(page.body, media_type="application/json",
+                    headers={"X-Next-Cursor": page.next_cursor} if page.next_cursor else None)

@@ -5,9 +5,13 @@ from typing import Any
 from psycopg import Connection
 
 from api.problems import Problem
+from api.responses import JsonList
 from api.triage import repository
+from api.triage.cache import CachedPage, TriageCache
 from api.triage.schemas import OpenCounts, TriageRow
 from core.access import Viewer
+
+_ROWS = JsonList(TriageRow)
 
 
 def triage(conn: Connection[Any], viewer: Viewer, *, team: str | None, cursor: str | None,
@@ -28,3 +32,19 @@ def triage(conn: Connection[Any], viewer: Viewer, *, team: str | None, cursor: s
                       oldest_unhandled_at=r["oldest_unhandled_at"],
                       last_measured_at=r["last_measured_at"]) for r in rows[:limit]]
     return page, str(offset + limit) if len(rows) > limit else None
+
+
+def triage_page(conn: Connection[Any], viewer: Viewer, cache: TriageCache, *, team: str | None,
+                cursor: str | None, limit: int) -> CachedPage:
+    """The triage page rendered as JSON, from the cache when viewers of the same teams asked for
+    it a moment ago (see :mod:`api.triage.cache`)."""
+    teams = viewer.team_filter
+    key = (None if teams is None else tuple(teams), team, cursor, limit)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    generation = cache.generation
+    rows, next_cursor = triage(conn, viewer, team=team, cursor=cursor, limit=limit)
+    page = CachedPage(body=_ROWS.render(rows), next_cursor=next_cursor)
+    cache.put(key, page, generation=generation)
+    return page
