@@ -1,26 +1,93 @@
-"""``kol-api``: serve the HTTP API and the dashboard."""
+"""``kol-api``: serve the HTTP API and the dashboard.
+
+With ``KOL_API_WORKERS`` above 1 this process supervises that many worker processes, each
+listening on its own ``SO_REUSEPORT`` socket, so that the kernel spreads connections evenly over
+them. (Workers sharing one listening socket, as uvicorn's own ``--workers`` does, accept in
+bursts: the first to wake takes every waiting connection, and a client that opens its
+connections at once lands on one process, one core.)
+"""
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import signal
+import socket
+import sys
+import threading
+from types import FrameType
+
 import uvicorn
-from fastapi import FastAPI
 
 from api.app import create_app
 from core import logging as kol_logging
-from core.settings import get_settings
+from core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+STOP_SECONDS = 10.0
+"""How long a stop waits for the workers (they allow 5 s for open requests)."""
 
 
-def app_factory() -> FastAPI:
-    """The application of one worker process (uvicorn starts each worker from this)."""
+def _config(settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
+                          log_config=None, access_log=False,
+                          # Open event streams would otherwise hold a stop until every
+                          # dashboard leaves.
+                          timeout_graceful_shutdown=5)
+
+
+def _listen(settings: Settings, *, reuse_port: bool) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(
+        settings.api_host, settings.api_port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    return sock
+
+
+def _worker() -> None:
     kol_logging.configure()
-    return create_app(get_settings())
+    settings = get_settings()
+    sock = _listen(settings, reuse_port=True)
+    sock.listen(2048)
+    uvicorn.Server(_config(settings)).run(sockets=[sock])
 
 
 def main() -> None:
     kol_logging.configure()
     settings = get_settings()
-    uvicorn.run("api.main:app_factory", factory=True, workers=settings.api_workers,
-                host=settings.api_host, port=settings.api_port, log_config=None,
-                access_log=False,
-                # Open event streams would otherwise hold a stop until every dashboard leaves.
-                timeout_graceful_shutdown=5)
+    if settings.api_workers == 1:
+        uvicorn.Server(_config(settings)).run()
+        return
+    # SO_REUSEPORT would let a forgotten kol-api on the same port silently take part of the
+    # traffic; a plain bind first fails if anything listens there.
+    _listen(settings, reuse_port=False).close()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_worker, name=f"kol-api-worker-{i}")
+               for i in range(settings.api_workers)]
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    for worker in workers:
+        worker.start()
+    log.info("kol-api: %d workers on %s:%d", len(workers), settings.api_host, settings.api_port)
+    while not stop.is_set() and all(w.is_alive() for w in workers):
+        stop.wait(0.5)
+    if not stop.is_set():
+        log.error("a kol-api worker exited (%s); stopping the others",
+                  ", ".join(f"{w.name}: {w.exitcode}" for w in workers if not w.is_alive()))
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+    for worker in workers:
+        worker.join(STOP_SECONDS)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+    sys.exit(0 if stop.is_set() else 1)

@@ -59,7 +59,6 @@ def remove_pause(patient_id: int, pause_id: int, conn: DbConn, viewer: CurrentVi
 
 
 _READINGS = JsonList(Measurement)
-_BUCKETS = JsonList(BucketedMeasurement)
 
 
 @router.get("/{patient_id}/measurements",
@@ -78,9 +77,9 @@ def measurements(
     defaults to the last 30 days."""
     now = datetime.now(UTC)
     if bucket is not None:
-        return _BUCKETS.response(service.bucketed(
+        return Response(service.bucketed(
             conn, viewer, patient_id, type_=type, measured_from=from_, measured_to=to,
-            bucket=bucket, now=now))
+            bucket=bucket, now=now), media_type="application/json")
     page, next_cursor = service.measurements(
         conn, viewer, patient_id, type_=type, measured_from=from_, measured_to=to,
         cursor=cursor, limit=limit, now=now)

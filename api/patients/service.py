@@ -146,12 +146,13 @@ def measurements(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type
 
 def bucketed(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type_: str | None,
              measured_from: datetime | None, measured_to: datetime | None, bucket: Bucket,
-             now: datetime) -> list[dict[str, Any]]:
+             now: datetime) -> bytes:
+    """The buckets as a JSON array of ``BucketedMeasurement``."""
     require_patient(conn, viewer, patient_id)
     start, end = _span(measured_from, measured_to, now=now)
-    return repository.bucketed_measurements(conn, patient_id=patient_id, types=_types(type_),
-                                            measured_from=start, measured_to=end,
-                                            bucket=BUCKET_WIDTH[bucket])
+    return repository.bucketed_measurements_json(
+        conn, patient_id=patient_id, types=_types(type_), measured_from=start, measured_to=end,
+        bucket=BUCKET_WIDTH[bucket])
 
 
 def _types(type_: str | None) -> list[str]:

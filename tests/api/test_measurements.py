@@ -7,6 +7,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from api.patients.schemas import BucketedMeasurement
 from tests.api.helpers import User, make_user
 from tests.api.test_patients import enrol
 from tests.conftest import unique
@@ -74,7 +75,10 @@ def test_daily_buckets_aggregate_with_time_bucket(client: TestClient,
     assert response.status_code == 200, response.text
     assert [(b["min"], b["max"], b["mean"], b["count"]) for b in response.json()] == [
         (90.0, 92.0, 91.0, 2), (91.0, 93.0, 92.0, 2), (92.0, 94.0, 93.0, 2)]
-    assert response.json()[0]["bucket"].startswith("2026-10-01T00:00:00")
+    assert response.json()[0]["bucket"] == "2026-10-01T00:00:00Z"
+    # The database builds this body: it must be exactly what the response model describes.
+    for item in response.json():
+        assert BucketedMeasurement.model_validate(item).model_dump(mode="json") == item
     hourly = client.get(f"/api/v1/patients/{pid}/measurements",
                         params={"bucket": "1h", **span(1)}, headers=nurse.headers).json()
     assert [(b["type"], b["count"]) for b in hourly] == [("pulse", 1), ("spo2", 1), ("spo2", 1)]
