@@ -37,15 +37,16 @@ class SelectorLoop:
             pass
 
     def _on_register_write(self, client: mqtt.Client, userdata: Any, sock: Sock) -> None:
-        try:
-            self._selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
-        except (KeyError, ValueError):
-            pass
+        self._watch(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
 
     def _on_unregister_write(self, client: mqtt.Client, userdata: Any, sock: Sock) -> None:
+        self._watch(sock, selectors.EVENT_READ, client)
+
+    def _watch(self, sock: Sock, events: int, client: mqtt.Client) -> None:
+        # paho also calls these while it tears a socket down, possibly already closed (EBADF).
         try:
-            self._selector.modify(sock, selectors.EVENT_READ, client)
-        except (KeyError, ValueError):
+            self._selector.modify(sock, events, client)
+        except (KeyError, ValueError, OSError):
             pass
 
     def poll(self, timeout: float) -> int:
