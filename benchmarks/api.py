@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -127,22 +128,30 @@ async def drive(base_url: str, token: str, paths: list[str], *, rate: float,
     makes the server cancel the request mid-way (see docs/api-design.md)."""
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-    in_flight = asyncio.Semaphore(IN_FLIGHT)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
+    # IN_FLIGHT clients of one connection each, taken in turn (like as many nurses' browsers):
+    # one client's pool would keep reusing its few busiest connections, and the server spreads
+    # load over its workers by connection.
+    idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(IN_FLIGHT):
+            idle.put_nowait(await stack.enter_async_context(httpx.AsyncClient(
+                base_url=base_url, timeout=120, limits=httpx.Limits(max_connections=1),
+                headers={"Authorization": f"Bearer {token}"})))
+
         async def one(path: str, due: float | None = None) -> None:
             # Latency counts from when the request was due, so time spent waiting for a free
             # connection while the server falls behind is included (no coordinated omission).
             nonlocal errors
             started = time.perf_counter() if due is None else due
-            async with in_flight:
-                try:
-                    response = await client.get(path)
-                    if response.status_code != 200:
-                        errors += 1
-                except httpx.HTTPError:
+            client = await idle.get()
+            try:
+                response = await client.get(path)
+                if response.status_code != 200:
                     errors += 1
+            except httpx.HTTPError:
+                errors += 1
+            finally:
+                idle.put_nowait(client)
             latencies.append(time.perf_counter() - started)
 
         async def at_rate(total: int) -> float:
