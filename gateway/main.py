@@ -75,7 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     gateway.start()
     log.info("gateway started", extra={"client_id": args.client_id,
                                        "shared_group": args.shared_group})
-    stop.wait()
+    # With a timeout: the kernel may deliver the signal to any thread (paho's, the pool's), and
+    # then only a main thread that wakes up by itself runs the handler.
+    while not stop.wait(0.5):
+        pass
     log.info("gateway stopping")
     gateway.stop()
     if evaluator:
