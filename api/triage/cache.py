@@ -2,11 +2,12 @@
 
 Every nurse of a team asks for the same list, and the dashboard asks again after every alert
 event; computing it costs an aggregate over the team's patients and an index probe per row on
-the readings. A page is kept for ``triage_cache_seconds``. Anything that changes an alert clears
-the cache before anyone can read the change: the alert-event notification (every process's
-listener, for changes made anywhere) and, in the process that served it, the start of the
-response to any successful write through the API (whose transaction has committed by then). What
-can lag by up to the lifetime is ``last_measured_at``, which ingest moves without an alert.
+the readings. A page is kept for ``triage_cache_seconds``. A change to alerts clears the cache as
+soon as it is known: the alert-event notification reaches every process's listener milliseconds
+after the commit, wherever the change was made; and in the process that served it, a successful
+write through the API clears it when its response starts (its transaction has committed by
+then), so the writer's next read sees the change. What can lag by up to the lifetime is
+``last_measured_at``, which ingest moves without an alert.
 
 A page computed while the cache was cleared is not stored: it may have read the old state.
 """
