@@ -3,7 +3,6 @@ evaluations, schedules and pauses. Functions take a connection whose transaction
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,22 +14,11 @@ from psycopg.types.json import Jsonb
 
 from core.access import Viewer
 from core.measurement_types import MEASUREMENT_TYPES, TYPE_BY_INDEX
+from ingest.schemas import ReadingColumns
 
 _TYPE_CODES = [t.code for t in TYPE_BY_INDEX]
 _LOCK_NAMESPACE = 5
 """First key of the per-patient advisory lock that serialises alert lifecycle writes."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReadingColumns:
-    patient_id: npt.NDArray[np.int64]
-    type_index: npt.NDArray[np.int16]
-    measured_at: npt.NDArray[np.datetime64]
-    value: npt.NDArray[np.float64]
-    late: npt.NDArray[np.bool_]
-
-    def __len__(self) -> int:
-        return int(self.patient_id.shape[0])
 
 
 def _columns(rows: list[tuple[Any, ...]]) -> ReadingColumns:

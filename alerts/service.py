@@ -19,12 +19,12 @@ from psycopg import Connection
 
 from alerts import engine, repository
 from alerts.engine import COMBINED_TYPE, RULES, SEVERITIES, Breaches
-from alerts.repository import ReadingColumns
 from alerts.schemas import AlertOut, ThresholdArrays, Thresholds
 from api.problems import Problem
 from core import audit
 from core.access import Viewer
 from core.measurement_types import TYPE_BY_INDEX
+from ingest.schemas import ReadingColumns
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ import threading
 from psycopg_pool import ConnectionPool
 
 from alerts import repository, service
-from alerts.repository import ReadingColumns
 from ingest.schemas import CommittedReadings
 
 log = logging.getLogger(__name__)
@@ -68,6 +67,4 @@ def evaluate_committed(pool: ConnectionPool, committed: CommittedReadings) -> se
     with pool.connection() as conn:
         if not repository.claim_pending(conn, committed.pending_evaluation_id):
             return service.Outcome()  # recovery got there first
-        return service.evaluate_new(conn, ReadingColumns(
-            patient_id=committed.patient_id, type_index=committed.type_index,
-            measured_at=committed.measured_at, value=committed.value, late=committed.late))
+        return service.evaluate_new(conn, committed)

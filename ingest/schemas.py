@@ -13,10 +13,9 @@ import numpy.typing as npt
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CommittedReadings:
-    pending_evaluation_id: int
-    """Row in ``pending_evaluations`` written by the same ingest transaction; the alert
-    evaluation deletes it when it commits."""
+class ReadingColumns:
+    """Stored readings as columns, one entry per reading (what the alert engine evaluates)."""
+
     patient_id: npt.NDArray[np.int64]
     type_index: npt.NDArray[np.int16]
     """Index into ``core.measurement_types.TYPE_BY_INDEX``."""
@@ -27,6 +26,13 @@ class CommittedReadings:
 
     def __len__(self) -> int:
         return int(self.patient_id.shape[0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommittedReadings(ReadingColumns):
+    pending_evaluation_id: int
+    """Row in ``pending_evaluations`` written by the same ingest transaction; the alert
+    evaluation deletes it when it commits."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,9 +11,9 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from alerts.repository import ReadingColumns
 from alerts.service import evaluate_new
 from alerts.streaming import AlertEvaluator, evaluate_committed
+from ingest.schemas import ReadingColumns
 from tests.alerts.conftest import alerts_of, commit_readings, events_of
 from tests.conftest import insert_patient
 
