@@ -42,6 +42,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from core.broker_admin import BrokerAdmin
 from core.migrate import migrate
 from core.settings import Settings, get_settings
+from gateway.service import end_session
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -228,17 +229,6 @@ def run_scenario(args: argparse.Namespace, settings: Settings, name: str) -> dic
         end_session(settings, client_id)
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{db}" with (force)')
-
-
-def end_session(settings: Settings, client_id: str) -> None:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    c.username_pw_set(settings.mqtt_gateway_username,
-                      settings.mqtt_gateway_password.get_secret_value())
-    c.connect(settings.mqtt_host, settings.mqtt_port, clean_start=True)
-    c.loop_start()
-    time.sleep(0.3)
-    c.disconnect()
-    c.loop_stop()
 
 
 class InProcessGateway:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +56,19 @@ class GatewayConfig:
     while the database is down. Mosquitto 2.0.11 honours it only until the first PUBACK and
     then applies its own ``max_inflight_messages`` (10 000 in deploy/), the same figure."""
     writer: WriterConfig = field(default_factory=WriterConfig)
+
+
+def end_session(settings: Settings, client_id: str) -> None:
+    """Make the broker forget the persistent session of a gateway that is gone without
+    :meth:`Gateway.stop` (a killed process, a retired instance): it would queue for it forever."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(settings.mqtt_gateway_username,
+                           settings.mqtt_gateway_password.get_secret_value())
+    client.connect(settings.mqtt_host, settings.mqtt_port, clean_start=True)
+    client.loop_start()
+    time.sleep(0.3)
+    client.disconnect()
+    client.loop_stop()
 
 
 class Gateway:

@@ -14,10 +14,11 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from psycopg.rows import dict_row
 
 from core.settings import Settings
+from gateway.service import end_session
 from tests.api.helpers import PASSWORD, create_user
 from tests.api.live_server import serve
 from tests.conftest import unique
-from tests.gateway.conftest import end_session, gateway_process
+from tests.gateway.conftest import gateway_process
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

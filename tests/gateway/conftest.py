@@ -147,18 +147,6 @@ def gateway_process(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
             cwd=ROOT, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=out)
 
 
-def end_session(settings: Settings, client_id: str) -> None:
-    """Make the broker forget a gateway's persistent session (it would queue for it forever)."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.username_pw_set(settings.mqtt_gateway_username,
-                           settings.mqtt_gateway_password.get_secret_value())
-    client.connect(settings.mqtt_host, settings.mqtt_port, clean_start=True)
-    client.loop_start()
-    time.sleep(0.3)
-    client.disconnect()
-    client.loop_stop()
-
-
 class Publisher:
     """Devices sending numbered batches as a careful tablet does: each batch is published again
     (same msg_id, same bytes) until the broker has acknowledged it, across broker restarts."""

@@ -16,7 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from core.settings import Settings
-from tests.gateway.conftest import end_session
+from gateway.service import end_session
 from tests.mqtt_helpers import TestClient
 from tests.stack import stack
 

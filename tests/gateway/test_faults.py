@@ -18,12 +18,12 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from core.settings import Settings
+from gateway.service import end_session
 from tests.conftest import ARTIFACTS
 from tests.gateway.conftest import (
     Device,
     Publisher,
     count,
-    end_session,
     gateway_process,
     wait_for,
 )
