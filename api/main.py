@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import signal
 import socket
 import sys
-import threading
-from types import FrameType
 
 import uvicorn
 
 from api.app import create_app
 from core import logging as kol_logging
 from core.settings import Settings, get_settings
+from core.signals import WAIT_SECONDS, stop_on_signals
 
 log = logging.getLogger(__name__)
 STOP_SECONDS = 10.0
@@ -67,18 +65,12 @@ def main() -> None:
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_worker, name=f"kol-api-worker-{i}")
                for i in range(settings.api_workers)]
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_on_signals()
     for worker in workers:
         worker.start()
     log.info("kol-api: %d workers on %s:%d", len(workers), settings.api_host, settings.api_port)
     while not stop.is_set() and all(w.is_alive() for w in workers):
-        stop.wait(0.5)
+        stop.wait(WAIT_SECONDS)
     if not stop.is_set():
         log.error("a kol-api worker exited (%s); stopping the others",
                   ", ".join(f"{w.name}: {w.exitcode}" for w in workers if not w.is_alive()))

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import socket
-import threading
-from types import FrameType
 
 from prometheus_client import start_http_server
 
@@ -17,6 +14,7 @@ from alerts.streaming import AlertEvaluator
 from core import logging as kol_logging
 from core.db import open_pool
 from core.settings import get_settings
+from core.signals import stop_on_signals, wait_for_stop
 from gateway.service import Gateway, GatewayConfig
 from ingest.schemas import CommittedReadings
 from ingest.writer import WriterConfig
@@ -50,13 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     kol_logging.configure(args.log_level)
     settings = get_settings()
-    stop = threading.Event()
-
-    def _signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _signal)
-    signal.signal(signal.SIGINT, _signal)
+    stop = stop_on_signals()
     if args.metrics_port:
         try:
             start_http_server(args.metrics_port, addr="127.0.0.1")
@@ -75,10 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     gateway.start()
     log.info("gateway started", extra={"client_id": args.client_id,
                                        "shared_group": args.shared_group})
-    # With a timeout: the kernel may deliver the signal to any thread (paho's, the pool's), and
-    # then only a main thread that wakes up by itself runs the handler.
-    while not stop.wait(0.5):
-        pass
+    wait_for_stop(stop)
     log.info("gateway stopping")
     gateway.stop()
     if evaluator:

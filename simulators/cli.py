@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import time
 import urllib.error
@@ -24,6 +23,7 @@ from datetime import time as dtime
 from pathlib import Path
 
 from core.settings import Settings, get_settings
+from core.signals import stop_on_signals
 from simulators.cohort import LOCAL_TZ, Cohort, generate_cohort
 from simulators.export import write_csv
 from simulators.fleet import Fleet, FleetReport
@@ -105,17 +105,6 @@ def _prepared_state(args: argparse.Namespace, settings: Settings, *, world_start
     return state, cohort
 
 
-def _stop_flag() -> list[bool]:
-    stopped = [False]
-
-    def handler(signum: int, frame: object) -> None:
-        stopped[0] = True
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    return stopped
-
-
 def cmd_fleet(args: argparse.Namespace) -> int:
     settings = _settings()
     now = datetime.now(UTC)
@@ -126,7 +115,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     devices = state.devices[:args.patients]
     fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
                   port=settings.mqtt_port, seed=state.seed, params=_tablet_params(args))
-    stopped = _stop_flag()
+    stopped = stop_on_signals()
     clock = datetime.fromisoformat(state.clock)
     log.info("%d tablets of team %r from simulated %s at %gx (never ahead of now); state %s",
              len(devices), args.team, clock.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"),
@@ -139,7 +128,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
 
     try:
         report = fleet.run(start=clock, speed=args.speed, duration=args.duration,
-                           stop=lambda: stopped[0], progress=progress,
+                           stop=stopped.is_set, progress=progress,
                            progress_every=args.progress_every)
     finally:
         fleet.close()
@@ -165,10 +154,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     fleet = Fleet(cohort=cohort, devices=state.devices[:args.patients],
                   host=settings.mqtt_host, port=settings.mqtt_port, seed=state.seed,
                   params=_tablet_params(args))
-    stopped = _stop_flag()
+    stopped = stop_on_signals()
     try:
         report: FleetReport = fleet.run(start=begin, end=end, speed=None,
-                                        stop=lambda: stopped[0], progress=_progress,
+                                        stop=stopped.is_set, progress=_progress,
                                         progress_every=args.progress_every)
         flushed = fleet.flush(args.receipt_wait)
     finally:
