@@ -48,11 +48,17 @@ def _out(row: dict[str, Any]) -> ThresholdsOut:
 
 def current(conn: Connection[Any], viewer: Viewer, patient_id: int) -> ThresholdsOut:
     _require_patient(conn, viewer, patient_id)
-    rows = repository.threshold_versions(conn, patient_id, latest_only=True)
-    if not rows:
+    latest = latest_version(conn, patient_id)
+    if latest is None:
         raise Problem(status=404, slug="thresholds-not-found",
                       detail="the patient has no thresholds yet")
-    return _out(rows[0])
+    return latest
+
+
+def latest_version(conn: Connection[Any], patient_id: int) -> ThresholdsOut | None:
+    """The patient's thresholds in force, for a caller that has checked the patient is visible."""
+    rows = repository.threshold_versions(conn, patient_id, latest_only=True)
+    return _out(rows[0]) if rows else None
 
 
 def diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[ThresholdChange]:

@@ -78,18 +78,12 @@ def overview(conn: Connection[Any], viewer: Viewer, patient_id: int, *, now: dat
     patient = require_patient(conn, viewer, patient_id)
     latest = [LatestReading(unit=MEASUREMENT_TYPES[r["type"]].unit, **r)
               for r in repository.latest_readings(conn, patient_id, list(MEASUREMENT_TYPES))]
-    try:
-        thresholds = alert_thresholds.current(conn, viewer, patient_id)
-    except Problem as exc:
-        if exc.slug != "thresholds-not-found":
-            raise
-        thresholds = None
     return PatientOverview(
         **_patient_out(patient).model_dump(),
         latest_readings=latest,
         open_alerts=[AlertOut.model_validate(r)
                      for r in repository.unresolved_alerts(conn, patient_id)],
-        thresholds=thresholds,
+        thresholds=alert_thresholds.latest_version(conn, patient_id),
         devices=[DeviceSummary.model_validate(r) for r in repository.devices(conn, patient_id)],
         pauses=[PauseOut.model_validate(r)
                 for r in repository.pauses(conn, patient_id, ending_after=now)],
