@@ -20,8 +20,7 @@ from psycopg import Connection
 from alerts import engine, repository
 from alerts.engine import COMBINED_TYPE, RULES, SEVERITIES, Breaches
 from alerts.schemas import AlertOut, ThresholdArrays, Thresholds
-from api.problems import Problem
-from core import audit
+from core import audit, errors
 from core.access import Viewer
 from core.measurement_types import TYPE_BY_INDEX
 from ingest.schemas import ReadingColumns
@@ -292,7 +291,7 @@ def list_alerts(conn: Connection[Any], viewer: Viewer, *, status: str | None,
     try:
         before_id = int(cursor) if cursor else None
     except ValueError as exc:
-        raise Problem(status=400, slug="invalid-cursor", detail="the cursor is invalid") from exc
+        raise errors.InvalidCursor() from exc
     rows = repository.list_alerts(conn, viewer, status=status, severity=severity,
                                   patient_id=patient_id, since=since, before_id=before_id,
                                   limit=limit + 1)
@@ -306,11 +305,10 @@ def handle(conn: Connection[Any], viewer: Viewer, alert_id: int, *, to: str, not
     an audit entry. Another team's alert answers 404."""
     row = repository.lock_visible_alert(conn, viewer, alert_id)
     if row is None:
-        raise Problem(status=404, slug="alert-not-found", detail="no such alert")
+        raise errors.AlertNotFound()
     allowed = {"acknowledged": ("open",), "resolved": ("open", "acknowledged")}[to]
     if row["status"] not in allowed:
-        raise Problem(status=409, slug="alert-state-conflict",
-                      detail=f"the alert is {row['status']}; it cannot be {to}")
+        raise errors.AlertStateConflict(f"the alert is {row['status']}; it cannot be {to}")
     updated = repository.set_alert_status(conn, alert_id=alert_id, status=to,
                                           actor_id=viewer.user_id, note=note)
     repository.insert_alert_events(conn, alert_ids=[alert_id], patient_ids=[row["patient_id"]],

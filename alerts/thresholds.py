@@ -24,8 +24,7 @@ from alerts.schemas import (
     ThresholdVersionOut,
 )
 from alerts.service import describe
-from api.problems import Problem
-from core import audit
+from core import audit, errors
 from core.access import Viewer
 from core.measurement_types import TYPE_BY_INDEX
 
@@ -36,7 +35,7 @@ PREVIEW_EPISODE_GAP = np.timedelta64(3, "D")
 
 def _require_patient(conn: Connection[Any], viewer: Viewer, patient_id: int) -> None:
     if not repository.visible_patient(conn, viewer, patient_id):
-        raise Problem(status=404, slug="patient-not-found", detail="no such patient")
+        raise errors.PatientNotFound()
 
 
 def _out(row: dict[str, Any]) -> ThresholdsOut:
@@ -50,8 +49,7 @@ def current(conn: Connection[Any], viewer: Viewer, patient_id: int) -> Threshold
     _require_patient(conn, viewer, patient_id)
     latest = latest_version(conn, patient_id)
     if latest is None:
-        raise Problem(status=404, slug="thresholds-not-found",
-                      detail="the patient has no thresholds yet")
+        raise errors.ThresholdsNotFound()
     return latest
 
 

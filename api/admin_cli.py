@@ -7,16 +7,16 @@ import argparse
 import getpass
 import sys
 
-from api.devices import service as devices_service
-from api.problems import Problem
-from api.users import service as users_service
-from api.users.schemas import UserCreate
 from core.access import SYSTEM
-from core.broker_admin import BrokerAdmin
 from core.db import connect
+from core.errors import DomainError
 from core.migrate import migrate
 from core.passwords import generate_password
 from core.settings import get_settings
+from devices import service as devices_service
+from devices.broker import BrokerAdmin
+from users import service as users_service
+from users.schemas import UserCreate
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -40,7 +40,7 @@ def _create_user(args: argparse.Namespace) -> int:
     with connect(get_settings(), name="kol-admin") as conn:
         try:
             user = users_service.create_user(conn, viewer=SYSTEM, data=data)
-        except Problem as exc:
+        except DomainError as exc:
             print(f"kol-admin: {exc.detail}", file=sys.stderr)
             return 1
     print(f"created {user.role} {user.username} (id {user.id}) in teams {', '.join(user.teams)}")
@@ -55,7 +55,7 @@ def _provision_device(args: argparse.Namespace) -> int:
         try:
             created = devices_service.provision(conn, viewer=SYSTEM, broker=broker,
                                                 patient_id=args.patient_id)
-        except Problem as exc:
+        except DomainError as exc:
             print(f"kol-admin: {exc.detail}", file=sys.stderr)
             return 1
     print(f"device_id: {created.device_id}\nmqtt_username: {created.mqtt_username}\n"
@@ -69,7 +69,7 @@ def _deactivate_device(args: argparse.Namespace) -> int:
         try:
             devices_service.deactivate(conn, viewer=SYSTEM, broker=broker,
                                        device_id=args.device_id)
-        except Problem as exc:
+        except DomainError as exc:
             print(f"kol-admin: {exc.detail}", file=sys.stderr)
             return 1
     print(f"deactivated {args.device_id}")

@@ -8,22 +8,22 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from alerts.routes import router as alerts_router
 from api import problems
 from api.auth.routes import router as auth_router
 from api.dashboard import routes as dashboard
-from api.devices.routes import router as devices_router
-from api.fhir.routes import router as fhir_router
 from api.health import router as health_router
-from api.patients.routes import router as patients_router
-from api.rejections.routes import router as rejections_router
-from api.stream.hub import AlertEventHub
-from api.stream.routes import router as stream_router
-from api.triage.cache import InvalidateOnWrite, TriageCache
-from api.triage.routes import router as triage_router
-from api.users.routes import router as users_router
+from api.routes.alerts import router as alerts_router
+from api.routes.devices import router as devices_router
+from api.routes.fhir import router as fhir_router
+from api.routes.patients import router as patients_router
+from api.routes.rejections import router as rejections_router
+from api.routes.stream import router as stream_router
+from api.routes.triage import router as triage_router
+from api.routes.users import router as users_router
 from core.db import open_pool
 from core.settings import Settings, get_settings
+from stream.hub import AlertEventHub
+from triage.cache import InvalidateOnWrite, TriageCache
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

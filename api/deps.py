@@ -11,10 +11,10 @@ from fastapi.security import OAuth2PasswordBearer
 from psycopg import Connection
 
 from api.auth import tokens
-from api.problems import Problem
-from api.users import repository as users_repository
+from core import errors
 from core.access import Role, Viewer
 from core.settings import Settings
+from users import repository as users_repository
 
 
 # Dependencies that do no I/O are coroutines: FastAPI runs a plain function dependency in a
@@ -53,17 +53,14 @@ _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 def current_viewer(token: Annotated[str | None, Depends(oauth2_scheme)], conn: DbConn,
                    settings: SettingsDep) -> Viewer:
     if not token:
-        raise Problem(status=401, slug="unauthorized", detail="a bearer token is required",
-                      headers=_UNAUTHORIZED)
+        raise errors.Unauthenticated(headers=_UNAUTHORIZED)
     try:
         user_id = tokens.verify(settings, token)
     except tokens.InvalidToken as exc:
-        raise Problem(status=401, slug="invalid-token", detail="the token is invalid or expired",
-                      headers=_UNAUTHORIZED) from exc
+        raise errors.InvalidToken(headers=_UNAUTHORIZED) from exc
     user = users_repository.find_by_id(conn, user_id)
     if user is None or not user["active"]:
-        raise Problem(status=401, slug="invalid-token", detail="the user is no longer active",
-                      headers=_UNAUTHORIZED)
+        raise errors.InvalidToken("the user is no longer active", headers=_UNAUTHORIZED)
     return Viewer(user_id=user["id"], username=user["username"], role=user["role"],
                   team_ids=tuple(user["team_ids"]))
 
@@ -76,7 +73,7 @@ def require_role(role: Role) -> Callable[[Viewer], Coroutine[Any, Any, Viewer]]:
 
     async def dependency(viewer: CurrentViewer) -> Viewer:
         if not viewer.at_least(role):
-            raise Problem(status=403, slug="forbidden", detail=f"this needs the {role} role")
+            raise errors.Forbidden(f"this needs the {role} role")
         return viewer
 
     return dependency

@@ -1,4 +1,5 @@
-"""Errors as ``application/problem+json`` (RFC 9457) with stable ``type`` URIs."""
+"""The HTTP edge of errors: every :class:`core.errors.DomainError`, HTTP error and validation
+failure answered as ``application/problem+json`` (RFC 9457) with a stable ``type`` URI."""
 
 from __future__ import annotations
 
@@ -11,21 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.errors import DomainError
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "urn:kol:problem:"
-
-
-class Problem(Exception):
-    """Raise from a service or route to answer with a problem document."""
-
-    def __init__(self, *, status: int, slug: str, detail: str = "",
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
-        super().__init__(detail or slug)
-        self.status = status
-        self.slug = slug
-        self.detail = detail
-        self.headers = headers
-        self.extra = extra
 
 
 def problem_response(*, status: int, slug: str, detail: str = "",
@@ -44,8 +34,8 @@ _SLUG_BY_STATUS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 40
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         return problem_response(status=exc.status, slug=exc.slug, detail=exc.detail,
                                 headers=exc.headers, **exc.extra)
 

@@ -36,12 +36,12 @@ import httpx
 import numpy as np
 import psycopg
 
-from api.users import service as users_service
-from api.users.schemas import UserCreate
 from benchmarks.ingest import ROOT, with_database
 from core.access import SYSTEM
 from core.migrate import migrate
 from core.settings import Settings, get_settings
+from users import service as users_service
+from users.schemas import UserCreate
 
 TEAMS = 20
 ALERTS = 50_000

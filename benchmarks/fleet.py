@@ -25,8 +25,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from core.broker_admin import BrokerAdmin
 from core.settings import get_settings
+from devices.broker import BrokerAdmin
 from simulators.cohort import generate_cohort
 from simulators.fleet import Device, Fleet
 from simulators.parameters import DEFAULT_TABLET

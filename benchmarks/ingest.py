@@ -39,10 +39,12 @@ import psutil
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.broker_admin import BrokerAdmin
 from core.migrate import migrate
 from core.settings import Settings, get_settings
+from devices.broker import BrokerAdmin
 from gateway.service import end_session
+from protocol.messages import encode_batch
+from protocol.topics import device_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,7 +108,7 @@ def publisher(settings: Settings, tablets: list[Tablet], per_message: int, rate:
         c.max_inflight_messages_set(1000)
         c.on_message = on_message
         c.connect(settings.mqtt_host, settings.mqtt_port, keepalive=60)
-        c.subscribe(f"kol/v1/d/{t.device_id}/receipts", qos=1)
+        c.subscribe(device_topics(t.device_id).receipts, qos=1)
         c.loop_start()
         clients.append(c)
     base = datetime(2026, 1, 1, tzinfo=UTC)
@@ -126,11 +128,10 @@ def publisher(settings: Settings, tablets: list[Tablet], per_message: int, rate:
         readings = [{"type": "spo2", "value": 90 + (k + j) % 10, "unit": "%",
                      "measured_at": stamps[(k * per_message + j) % len(stamps)]}
                     for j in range(per_message)]
-        payload = orjson.dumps({"v": 1, "msg_id": msg_id, "sent_at": stamps[0],
-                                "readings": readings})
+        payload = encode_batch(msg_id, readings, sent_at=stamps[0])
         with lock:
             sent_at[msg_id] = time.monotonic()
-        clients[i].publish(f"kol/v1/d/{tablets[i].device_id}/readings", payload, qos=1)
+        clients[i].publish(device_topics(tablets[i].device_id).readings, payload, qos=1)
         n += 1
     publish_seconds = time.monotonic() - t_start
     deadline = time.monotonic() + 120

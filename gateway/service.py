@@ -24,14 +24,14 @@ from psycopg_pool import ConnectionPool
 
 from core.settings import Settings
 from gateway import metrics
-from gateway.parsing import parse_message
-from ingest.schemas import BatchOutcome, CommittedReadings, Message, Rejection
+from ingest.schemas import BatchOutcome, CommittedReadings
 from ingest.writer import BatchWriter, Item, WriterConfig
+from protocol.messages import Message
+from protocol.parsing import parse_message
+from protocol.topics import inbound_subscriptions
 
 log = logging.getLogger(__name__)
 
-READINGS_TOPIC = "kol/v1/d/+/readings"
-STATUS_TOPIC = "kol/v1/d/+/status"
 SESSION_EXPIRY_SECONDS = 7 * 86400
 
 
@@ -123,8 +123,7 @@ class Gateway:
         self._client.loop_stop()
 
     def _topics(self) -> list[str]:
-        group = self._config.shared_group
-        return [f"$share/{group}/{t}" if group else t for t in (READINGS_TOPIC, STATUS_TOPIC)]
+        return inbound_subscriptions(self._config.shared_group)
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                     properties: Any) -> None:
@@ -162,8 +161,8 @@ class Gateway:
             message = parse_message(msg.topic, payload, received_at)
         except Exception as exc:  # the parser is fuzzed never to raise; this keeps paho alive
             message = Message(topic=msg.topic, payload=payload, received_at=received_at,
-                              kind="readings", device_id=None,
-                              rejections=[Rejection(reason="malformed_json", detail=repr(exc))])
+                              kind="readings", device_id=None).rejected("malformed_json",
+                                                                        repr(exc)[:200])
             log.exception("parser raised", extra={"payload": msg.payload[:200]})
         if message.rejected_whole:
             log.info("message rejected", extra={

@@ -1,12 +1,12 @@
 """What ingest hands to the alert engine after a commit: the readings that were newly stored
-(duplicates excluded), as columns, so that the engine need not read back what was just written.
-Also the parsed input the batch writer takes and the outcome it returns."""
+(duplicates excluded), as columns, so that the engine need not read back what was just written;
+and the outcome of one batch. The parsed input itself is the protocol's
+:class:`protocol.messages.Message`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -36,56 +36,15 @@ class CommittedReadings(ReadingColumns):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Reading:
-    """One reading that passed validation."""
-
-    index: int
-    """Position in the batch's ``readings`` list (receipts and dead letters refer to it)."""
-    type_code: str
-    measured_at: datetime
-    value: float
-    late: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rejection:
-    reason: str
-    """One of the protocol's stable rejection reasons."""
-    detail: str
-    index: int | None = None
-    """The reading's position, or None when the whole message is rejected."""
-
-
-@dataclass(slots=True, kw_only=True)
-class Message:
-    """A message from the broker after parsing: never raised about, always judged."""
-
-    topic: str
-    payload: bytes
-    received_at: datetime
-    kind: str
-    """``readings`` or ``status``."""
-    device_id: str | None
-    msg_id: str | None = None
-    readings: list[Reading] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    """Per-reading rejections, or a single whole-message one (``index`` None)."""
-    status: dict[str, Any] | None = None
-
-    @property
-    def rejected_whole(self) -> bool:
-        return any(r.index is None for r in self.rejections)
-
-
-@dataclass(slots=True, kw_only=True)
 class BatchOutcome:
     """What one committed ingest transaction did."""
 
-    receipts: list[tuple[str, bytes]] = field(default_factory=list)
+    receipts: tuple[tuple[str, bytes], ...] = ()
     """``(topic, payload)`` to publish now that the batch is committed."""
     accepted: int = 0
     duplicates: int = 0
     duplicate_messages: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)
+    rejected: Mapping[str, int] = field(default_factory=dict)
+    """Dead letters written, by reason."""
     committed: CommittedReadings | None = None
     """The newly stored readings, None when nothing new was stored."""

@@ -15,16 +15,17 @@ import orjson
 from psycopg import Connection
 
 from core.measurement_types import MEASUREMENT_TYPES
-from gateway.parsing import receipt
 from ingest import repository
 from ingest.repository import InsertedRow
-from ingest.schemas import BatchOutcome, CommittedReadings, Message, Rejection
+from ingest.schemas import BatchOutcome, CommittedReadings
+from protocol.messages import Message, Rejection, encode_receipt
+from protocol.topics import device_topics
 
 Key = tuple[str, str]
 
 
-def receipts_topic(device_id: str) -> str:
-    return f"kol/v1/d/{device_id}/receipts"
+def _receipt(device_id: str, payload: bytes) -> tuple[str, bytes]:
+    return device_topics(device_id).receipts, payload
 
 
 def _dedupe_key(message: Message, rejection: Rejection) -> str:
@@ -48,17 +49,16 @@ def _key(message: Message) -> Key:
     return message.device_id, message.msg_id
 
 
-def write_batch(conn: Connection[Any], messages: Sequence[Message]) -> BatchOutcome:
+def write_batch(conn: Connection[Any], batch: Sequence[Message]) -> BatchOutcome:
     """Store a batch; the caller commits, then publishes ``outcome.receipts``."""
-    outcome = BatchOutcome()
     patients = repository.active_devices(
-        conn, sorted({m.device_id for m in messages if m.device_id is not None}))
-    for m in messages:
-        if m.device_id is not None and m.device_id not in patients and not m.rejected_whole:
-            m.rejections = [Rejection(reason="unknown_device",
-                                      detail="device not provisioned or deactivated")]
-            m.readings = []
+        conn, sorted({m.device_id for m in batch if m.device_id is not None}))
+    messages = [m.rejected("unknown_device", "device not provisioned or deactivated")
+                if m.device_id is not None and m.device_id not in patients
+                and not m.rejected_whole else m
+                for m in batch]
 
+    receipts: list[tuple[str, bytes]] = []
     dead: list[dict[str, Any]] = []
     statuses: list[tuple[str, dict[str, Any], datetime]] = []
     firsts: dict[Key, Message] = {}
@@ -67,12 +67,13 @@ def write_batch(conn: Connection[Any], messages: Sequence[Message]) -> BatchOutc
         if m.rejected_whole:
             dead += _dead_letters(m)
             if m.msg_id is not None and m.device_id is not None and m.kind == "readings":
-                outcome.receipts.append((receipts_topic(m.device_id), receipt(
+                receipts.append(_receipt(m.device_id, encode_receipt(
                     m.msg_id, accepted=0, duplicates=0, rejections=m.rejections)))
         elif m.kind == "status":
             assert m.device_id is not None
             assert m.status is not None
-            statuses.append((m.device_id, m.status, m.received_at))
+            statuses.append((m.device_id, {"state": m.status.state, "battery": m.status.battery,
+                                           "app": m.status.app}, m.received_at))
         else:
             key = _key(m)
             if key in firsts:
@@ -93,31 +94,31 @@ def write_batch(conn: Connection[Any], messages: Sequence[Message]) -> BatchOutc
     accepted = Counter((row[5], row[6]) for row in inserted)
 
     new_receipts: dict[Key, bytes] = {}
+    duplicates = 0
     for key, m in fresh:
         n = accepted[key]
-        new_receipts[key] = receipt(key[1], accepted=n, duplicates=len(m.readings) - n,
-                                    rejections=m.rejections)
-        outcome.duplicates += len(m.readings) - n
+        new_receipts[key] = encode_receipt(key[1], accepted=n, duplicates=len(m.readings) - n,
+                                           rejections=m.rejections)
+        duplicates += len(m.readings) - n
         dead += _dead_letters(m)
     repository.save_receipts(conn, new_receipts)
 
     resent = [k for k in firsts if k not in claimed] + [_key(m) for m in repeats]
     stored = repository.stored_receipts(conn, resent) if resent else {}
     for key in resent:
-        payload = new_receipts.get(key) or orjson.dumps(stored[key])
-        outcome.receipts.append((receipts_topic(key[0]), payload))
-        outcome.duplicate_messages += 1
-    outcome.receipts += [(receipts_topic(k[0]), p) for k, p in new_receipts.items()]
+        receipts.append(_receipt(key[0], new_receipts.get(key) or orjson.dumps(stored[key])))
+    receipts += [_receipt(k[0], p) for k, p in new_receipts.items()]
 
     repository.insert_rejections(conn, dead)
     repository.update_statuses(conn, statuses)
-    for letter in dead:
-        outcome.rejected[letter["reason"]] = outcome.rejected.get(letter["reason"], 0) + 1
-    outcome.accepted = len(inserted)
+    committed = None
     if inserted:
         received = [m.received_at for _, m in fresh]
-        outcome.committed = _committed(conn, inserted, min(received), max(received))
-    return outcome
+        committed = _committed(conn, inserted, min(received), max(received))
+    return BatchOutcome(receipts=tuple(receipts), accepted=len(inserted), duplicates=duplicates,
+                        duplicate_messages=len(resent),
+                        rejected=Counter(letter["reason"] for letter in dead),
+                        committed=committed)
 
 
 _TYPE_INDEX = {code: t.index for code, t in MEASUREMENT_TYPES.items()}

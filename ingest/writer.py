@@ -19,8 +19,9 @@ from typing import Generic, TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ingest.schemas import BatchOutcome, Message
+from ingest.schemas import BatchOutcome
 from ingest.service import write_batch
+from protocol.messages import Message
 
 log = logging.getLogger(__name__)
 

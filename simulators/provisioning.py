@@ -6,7 +6,7 @@ issued credentials in a state file (mode 0600) under ``$KOL_STACK_DIR`` and reus
 next start instead of enrolling new patients.
 
 Load tests may skip the API and register devices at the broker directly
-(:meth:`core.broker_admin.BrokerAdmin.provision_devices`): such devices are bound to no patient,
+(:meth:`devices.broker.BrokerAdmin.provision_devices`): such devices are bound to no patient,
 so the gateway rejects their readings as ``unknown_device``; they measure the MQTT path only.
 """
 

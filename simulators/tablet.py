@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import orjson
@@ -27,8 +27,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core.broker_admin import device_topics
 from core.measurement_types import MEASUREMENT_TYPES
+from protocol.messages import encode_batch, encode_status
+from protocol.topics import device_topics
 from simulators.cohort import LOCAL_TZ
 from simulators.mqtt_loop import SelectorLoop
 from simulators.parameters import DEFAULT_TABLET, TabletParameters
@@ -119,7 +120,7 @@ class Tablet:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id,
                                   protocol=mqtt.MQTTv5)
         self.client.username_pw_set(device_id, password)
-        self.client.will_set(self._topics["status"], self._status("offline"), qos=1, retain=True)
+        self.client.will_set(self._topics.status, self._status("offline"), qos=1, retain=True)
         self.client.max_inflight_messages_set(100)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -139,8 +140,8 @@ class Tablet:
         self.connected = True
         self._backoff = 1.0
         self.stats.connects += 1
-        client.subscribe(self._topics["receipts"], qos=1)
-        self._publish(self._topics["status"], self._status("online"), retain=True)
+        client.subscribe(self._topics.receipts, qos=1)
+        self._publish(self._topics.status, self._status("online"), retain=True)
         for pending in self.pending.values():
             pending.last_sent = None  # replayed by the next tick, oldest first
 
@@ -224,14 +225,13 @@ class Tablet:
     def _batch(self, readings: Sequence[Reading], sim_now_us: int) -> tuple[str, bytes] | None:
         msg_id = str(uuid.UUID(bytes=self._rng.bytes(16), version=4))
         items = [self._reading_json(r) for r in readings]
-        body = orjson.dumps({"v": 1, "msg_id": msg_id,
-                             "sent_at": rfc3339_local(sim_now_us + self.clock_skew_us),
-                             "readings": items})
+        body = encode_batch(msg_id, items,
+                            sent_at=rfc3339_local(sim_now_us + self.clock_skew_us))
         if self._rng.random() < self.params.malformed_rate:
             # A firmware bug: the broken batch is fired once and forgotten (no msg_id to receipt).
             if self.connected:
                 self.stats.malformed_sent += 1
-                self._publish(self._topics["readings"], body[: len(body) // 2])
+                self._publish(self._topics.readings, body[: len(body) // 2])
             return None
         return msg_id, body
 
@@ -265,7 +265,7 @@ class Tablet:
             self.stats.resends += 1
         pending.attempts += 1
         pending.last_sent = self._clock()
-        self._publish(self._topics["readings"], pending.payload)
+        self._publish(self._topics.readings, pending.payload)
 
     def _publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         info = self.client.publish(topic, payload, qos=1, retain=retain)
@@ -306,12 +306,12 @@ class Tablet:
             self.stats.duplicates += duplicates
             self.stats.rejected += rejected
 
-    def _status(self, state: str) -> bytes:
-        return orjson.dumps({"v": 1, "state": state, "battery": self.battery, "app": APP_VERSION})
+    def _status(self, state: Literal["online", "offline"]) -> bytes:
+        return encode_status(state, battery=self.battery, app=APP_VERSION)
 
     def disconnect(self) -> None:
         """Leave for good (end of the simulation), with the offline status."""
         self.online = False
         if self.connected:
-            self._publish(self._topics["status"], self._status("offline"), retain=True)
+            self._publish(self._topics.status, self._status("offline"), retain=True)
             self.client.disconnect()

@@ -9,10 +9,10 @@ from psycopg import Connection
 
 from api.auth import throttle, tokens
 from api.auth.schemas import Token
-from api.problems import Problem
-from api.users import repository as users_repository
+from core import errors
 from core.passwords import hash_password, verify_password
 from core.settings import Settings
+from users import repository as users_repository
 
 # Verified against when the user does not exist, so that a wrong username costs as much time as a
 # wrong password and usernames cannot be told apart by timing.
@@ -25,17 +25,13 @@ def login(conn: Connection[Any], settings: Settings, *, username: str, password:
     that username or address is locked out after repeated failures."""
     locked = throttle.check(settings.redis_url, username=username, address=address)
     if locked is not None:
-        raise Problem(status=429, slug="too-many-login-attempts",
-                      detail="too many failed logins; try again later",
-                      headers={"Retry-After": str(locked.retry_after)})
+        raise errors.TooManyLoginAttempts(headers={"Retry-After": str(locked.retry_after)})
     user = users_repository.find_by_username(conn, username)
     if user is None:
         verify_password(_DUMMY_HASH, password)
     if user is None or not user["active"] or not verify_password(user["password_hash"], password):
         throttle.record_failure(settings.redis_url, username=username, address=address)
-        raise Problem(status=401, slug="invalid-credentials",
-                      detail="unknown user or wrong password",
-                      headers={"WWW-Authenticate": "Bearer"})
+        raise errors.InvalidCredentials(headers={"WWW-Authenticate": "Bearer"})
     throttle.record_success(settings.redis_url, username=username)
     return Token(access_token=tokens.issue(settings, user_id=user["id"]),
                  expires_in=settings.jwt_ttl_seconds)

@@ -15,11 +15,11 @@ from psycopg_pool import ConnectionPool
 
 from alerts.profiles import PROFILES
 from alerts.streaming import evaluate_committed
-from api.users import service as users
-from api.users.schemas import UserCreate
 from core.access import SYSTEM
 from tests.alerts.conftest import commit_readings, events_of
 from tests.conftest import insert_patient, unique
+from users import service as users
+from users.schemas import UserCreate
 
 PASSWORD = "correct horse battery"
 

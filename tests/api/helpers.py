@@ -9,10 +9,10 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 
-from api.users import service
-from api.users.schemas import UserCreate
 from core.access import SYSTEM, Role
 from tests.conftest import unique
+from users import service
+from users.schemas import UserCreate
 
 PASSWORD = "correct horse battery staple"
 

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.patients.schemas import BucketedMeasurement
+from patients.schemas import BucketedMeasurement
 from tests.api.helpers import User, make_user
 from tests.api.test_patients import enrol
 from tests.conftest import unique

@@ -13,11 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.triage.cache import CachedPage, TriageCache
 from core.settings import Settings
 from tests.api.helpers import User, make_user
 from tests.api.test_patients import enrol
 from tests.conftest import unique
+from triage.cache import CachedPage, TriageCache
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Page, expect
 
 from core.settings import Settings
+from protocol.topics import device_topics
 from tests.api.helpers import PASSWORD, create_user
 from tests.conftest import unique
 from tests.dashboard.conftest import Site, shot
@@ -45,7 +46,7 @@ def publish(settings: Settings, device: dict[str, Any], readings: list[dict[str,
     client.loop_start()
     payload = orjson.dumps({"v": 1, "msg_id": uuid.uuid4().hex,
                             "sent_at": datetime.now(UTC).isoformat(), "readings": readings})
-    info = client.publish(f"kol/v1/d/{device['device_id']}/readings", payload, qos=1)
+    info = client.publish(device_topics(device['device_id']).readings, payload, qos=1)
     info.wait_for_publish(timeout=10)
     client.disconnect()
     client.loop_stop()

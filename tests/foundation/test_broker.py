@@ -4,8 +4,9 @@ import queue
 
 import pytest
 
-from core.broker_admin import BrokerAdmin, device_topics
 from core.settings import Settings
+from devices.broker import BrokerAdmin
+from protocol.topics import device_topics, inbound_subscriptions
 from tests.conftest import unique
 from tests.mqtt_helpers import TestClient
 
@@ -42,17 +43,17 @@ def test_device_acl_allows_only_its_own_topics(settings: Settings, broker: Broke
                         client_id=alice) as device:
             assert device.connack is not None
             assert not device.connack.is_failure
-            assert not watcher.subscribe("kol/v1/d/+/readings")[0].is_failure
+            assert not watcher.subscribe(inbound_subscriptions()[0])[0].is_failure
 
-            device.publish(device_topics(bob)["readings"], b'{"forged": true}')
-            device.publish(device_topics(alice)["readings"], b'{"own": true}')
+            device.publish(device_topics(bob).readings, b'{"forged": true}')
+            device.publish(device_topics(alice).readings, b'{"own": true}')
             received = watcher.messages.get(timeout=5)
-            assert received.topic == device_topics(alice)["readings"]
+            assert received.topic == device_topics(alice).readings
             with pytest.raises(queue.Empty):
                 watcher.messages.get(timeout=1)
 
-            assert device.subscribe(device_topics(bob)["receipts"])[0].is_failure
-            assert not device.subscribe(device_topics(alice)["receipts"])[0].is_failure
+            assert device.subscribe(device_topics(bob).receipts)[0].is_failure
+            assert not device.subscribe(device_topics(alice).receipts)[0].is_failure
     finally:
         broker.revoke_device(alice)
         broker.revoke_device(bob)

@@ -22,16 +22,17 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg_pool import ConnectionPool
 
-from api.devices import service as devices_service
-from api.users import service as users_service
-from api.users.schemas import UserCreate
 from core.access import SYSTEM, Role
-from core.broker_admin import BrokerAdmin
 from core.settings import Settings
+from devices import service as devices_service
+from devices.broker import BrokerAdmin
 from gateway.service import Gateway, GatewayConfig
 from ingest.schemas import CommittedReadings
+from protocol.topics import device_topics
 from tests.conftest import ARTIFACTS, insert_patient, unique
 from tests.stack import ROOT
+from users import service as users_service
+from users.schemas import UserCreate
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,11 +43,11 @@ class Device:
 
     @property
     def readings_topic(self) -> str:
-        return f"kol/v1/d/{self.device_id}/readings"
+        return device_topics(self.device_id).readings
 
     @property
     def receipts_topic(self) -> str:
-        return f"kol/v1/d/{self.device_id}/receipts"
+        return device_topics(self.device_id).receipts
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from paho.mqtt.properties import Properties
 
 from core.settings import Settings
 from gateway.service import end_session
+from protocol.topics import device_topics
 from tests.mqtt_helpers import TestClient
 from tests.stack import stack
 
@@ -62,7 +63,7 @@ class Durable:
 
 @pytest.fixture
 def topic() -> str:
-    return f"kol/v1/d/probe-{uuid.uuid4().hex[:8]}/receipts"
+    return device_topics(f"probe-{uuid.uuid4().hex[:8]}").receipts
 
 
 @pytest.fixture

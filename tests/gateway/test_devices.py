@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from core.broker_admin import BrokerAdmin
 from core.settings import Settings
+from devices.broker import BrokerAdmin
 from tests.conftest import insert_patient
 from tests.gateway.conftest import login
 from tests.mqtt_helpers import TestClient as MqttClient

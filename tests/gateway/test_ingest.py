@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from core.settings import Settings
-from gateway.parsing import REASONS
 from gateway.service import Gateway
+from protocol.messages import REASONS
+from protocol.topics import device_topics
 from tests.conftest import unique
 from tests.gateway.conftest import (
     Device,
@@ -202,7 +203,7 @@ def test_whole_message_rejections(reason: str, tablet: Tablet,
 def test_unknown_device_is_dead_lettered(
         settings: Settings, gateway: Gateway, committed_conn: psycopg.Connection[Any]) -> None:
     """A client the broker knows but the platform does not (or no longer) knows."""
-    from core.broker_admin import BrokerAdmin
+    from devices.broker import BrokerAdmin
 
     device = Device(device_id=unique("ghost"), password=unique("pw"), patient_id=0)
     with BrokerAdmin.from_settings(settings) as broker:
@@ -307,7 +308,7 @@ def test_out_of_order_and_late_readings(
 
 def test_device_status_is_recorded(
         settings: Settings, tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
-    status_topic = f"kol/v1/d/{tablet.device.device_id}/status"
+    status_topic = device_topics(tablet.device.device_id).status
     tablet.client.publish(status_topic, orjson.dumps(
         {"v": 1, "state": "online", "battery": 77, "app": "1.2.3"}), qos=1, retain=True)
     row = wait_for(lambda: committed_conn.execute(
@@ -322,7 +323,7 @@ def test_will_marks_the_device_offline(
     device = provision()
     client = MqttClient(settings, username=device.device_id, password=device.password,
                         client_id=device.device_id)
-    client.client.will_set(f"kol/v1/d/{device.device_id}/status", orjson.dumps(
+    client.client.will_set(device_topics(device.device_id).status, orjson.dumps(
         {"v": 1, "state": "offline", "battery": 50, "app": "1.2.3"}), qos=1, retain=True)
     with client:
         # Dropping the socket without DISCONNECT makes the broker publish the will.

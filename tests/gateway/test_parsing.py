@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.measurement_types import MEASUREMENT_TYPES
-from gateway.parsing import REASONS, parse_message, topic_device
+from protocol.messages import REASONS, DeviceStatus
+from protocol.parsing import parse_message
+from protocol.topics import parse_inbound
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TOPIC = "kol/v1/d/tab-1/readings"
@@ -37,7 +39,7 @@ def test_a_valid_batch() -> None:
         good(), good(type="weight", value=71.4, unit="kg")]})
     assert message.device_id == "tab-1"
     assert message.msg_id == "m1"
-    assert message.rejections == []
+    assert message.rejections == ()
     assert [(r.type_code, r.value, r.late) for r in message.readings] == [
         ("spo2", 93.0, False), ("weight", 71.4, False)]
     assert message.readings[0].measured_at == datetime(2026, 11, 22, 11, 0, tzinfo=UTC)
@@ -58,7 +60,7 @@ def test_a_valid_batch() -> None:
 ])
 def test_reading_rejections(reading: Any, reason: str) -> None:
     message = one(reading)
-    assert message.readings == []
+    assert message.readings == ()
     assert [(r.index, r.reason) for r in message.rejections] == [(0, reason)]
 
 
@@ -66,11 +68,11 @@ def test_range_edges_come_from_the_registry() -> None:
     for mtype in MEASUREMENT_TYPES.values():
         for value in (mtype.min_value, mtype.max_value):
             message = one(good(type=mtype.code, unit=mtype.unit, value=value))
-            assert message.rejections == [], (mtype.code, value)
+            assert message.rejections == (), (mtype.code, value)
 
 
 def test_five_minutes_ahead_is_accepted_and_late_after_24_hours() -> None:
-    assert one(good(measured_at="2026-11-22T12:05:00Z")).rejections == []
+    assert one(good(measured_at="2026-11-22T12:05:00Z")).rejections == ()
     assert one(good(measured_at="2026-11-21T12:00:00Z")).readings[0].late is False
     assert one(good(measured_at="2026-11-21T11:59:59Z")).readings[0].late is True
 
@@ -91,13 +93,14 @@ def test_whole_message_rejections(payload: bytes, reason: str) -> None:
     message = parse(payload)
     assert message.rejected_whole
     assert [(r.index, r.reason) for r in message.rejections] == [(None, reason)]
-    assert message.readings == []
+    assert message.readings == ()
 
 
 def test_topics() -> None:
-    assert topic_device("kol/v1/d/tab-1/readings") == ("tab-1", "readings")
-    assert topic_device("kol/v1/d/tab-1/status") == ("tab-1", "status")
-    assert topic_device("kol/v1/d/a/readings")[0] is None
+    assert parse_inbound("kol/v1/d/tab-1/readings") == ("tab-1", "readings")
+    assert parse_inbound("kol/v1/d/tab-1/status") == ("tab-1", "status")
+    assert parse_inbound("kol/v1/d/a/readings") is None
+    assert parse_inbound("kol/v1/d/tab-1/receipts") is None
     assert parse({"v": 1}, topic="elsewhere").rejections[0].reason == "unknown_device"
 
 
@@ -105,7 +108,7 @@ def test_status() -> None:
     message = parse({"v": 1, "state": "offline", "battery": 12, "app": "1.0.0"},
                     topic="kol/v1/d/tab-1/status")
     assert message.kind == "status"
-    assert message.status == {"state": "offline", "battery": 12, "app": "1.0.0"}
+    assert message.status == DeviceStatus(state="offline", battery=12, app="1.0.0")
     assert parse({"v": 1, "state": "asleep"}, topic="kol/v1/d/tab-1/status").rejected_whole
 
 

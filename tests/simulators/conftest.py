@@ -14,8 +14,9 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
-from core.broker_admin import BrokerAdmin, device_topics
 from core.settings import Settings
+from devices.broker import BrokerAdmin
+from protocol.topics import device_topics, inbound_subscriptions
 from simulators.fleet import Device
 from tests.conftest import unique
 from tests.mqtt_helpers import TestClient
@@ -68,7 +69,7 @@ class PlatformPeer:
         if self.receipts and body is not None:
             receipt = {"v": 1, "msg_id": body["msg_id"], "accepted": len(body["readings"]),
                        "duplicates": 0, "rejected": []}
-            client.publish(device_topics(device_id)["receipts"], orjson.dumps(receipt), qos=1)
+            client.publish(device_topics(device_id).receipts, orjson.dumps(receipt), qos=1)
 
     def next_status(self, device_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The next status of ``device_id`` (other devices' retained statuses are skipped)."""
@@ -97,8 +98,8 @@ def peer_factory(settings: Settings) -> Iterator[Callable[[bool], PlatformPeer]]
         client.__enter__()
         opened.append(client)
         client.client.on_message = peer.on_message
-        assert not client.subscribe("kol/v1/d/+/readings")[0].is_failure
-        assert not client.subscribe("kol/v1/d/+/status")[0].is_failure
+        assert not client.subscribe(inbound_subscriptions()[0])[0].is_failure
+        assert not client.subscribe(inbound_subscriptions()[1])[0].is_failure
         return peer
 
     yield make

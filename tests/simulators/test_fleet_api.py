@@ -17,14 +17,14 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from api.users import service
-from api.users.schemas import UserCreate
 from core.access import SYSTEM
 from core.settings import Settings
 from simulators.cli import main
 from simulators.cohort import generate_cohort
 from simulators.provisioning import FleetState, patient_schedule
 from tests.conftest import unique
+from users import service
+from users.schemas import UserCreate
 
 
 @pytest.fixture(scope="module")

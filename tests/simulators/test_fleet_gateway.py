@@ -15,12 +15,13 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from api.devices import service as devices_service
 from core.access import SYSTEM
-from core.broker_admin import BrokerAdmin
 from core.measurement_types import TYPE_BY_INDEX
 from core.settings import Settings
+from devices import service as devices_service
+from devices.broker import BrokerAdmin
 from gateway.service import Gateway, GatewayConfig
+from protocol.topics import device_topics
 from simulators.cohort import Cohort, generate_cohort
 from simulators.fleet import Device, Fleet
 from simulators.parameters import TabletParameters
@@ -141,7 +142,7 @@ def test_broken_input_is_dead_lettered_with_reasons_and_counted_from_receipts(
     assert stats.rejected > 0
     rows = committed_conn.execute(
         "select reason, reading_index from rejections where topic = any(%s)",
-        ([f"kol/v1/d/{d.device_id}/readings" for d in devices],)).fetchall()
+        ([device_topics(d.device_id).readings for d in devices],)).fetchall()
     per_reading = [r["reason"] for r in rows if r["reading_index"] is not None]
     whole = [r["reason"] for r in rows if r["reading_index"] is None]
     assert len(per_reading) == stats.rejected

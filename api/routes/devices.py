@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, status
 
 from api.deps import AdminViewer, DbConn, SettingsDep
-from api.devices import service
-from api.devices.schemas import DeviceCreated, DeviceDeactivated
-from api.problems import Problem
-from core.broker_admin import BrokerAdmin, BrokerAdminError
+from core import errors
+from devices import service
+from devices.broker import BrokerAdmin, BrokerAdminError
+from devices.schemas import DeviceCreated, DeviceDeactivated
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 
@@ -20,8 +20,7 @@ def broker_admin(settings: SettingsDep) -> Iterator[BrokerAdmin]:
     try:
         admin = BrokerAdmin.from_settings(settings).__enter__()
     except (BrokerAdminError, OSError) as exc:
-        raise Problem(status=503, slug="broker-unavailable",
-                      detail="the MQTT broker cannot be reached") from exc
+        raise errors.BrokerUnavailable() from exc
     try:
         yield admin
     finally:

@@ -6,9 +6,9 @@ from typing import Any
 
 from psycopg import Connection
 
-from api.problems import Problem
-from api.rejections import repository
-from api.rejections.schemas import RejectionOut
+from core import errors
+from rejections import repository
+from rejections.schemas import RejectionOut
 
 
 def list_rejections(conn: Connection[Any], *, reason: str | None, device_id: str | None,
@@ -18,7 +18,7 @@ def list_rejections(conn: Connection[Any], *, reason: str | None, device_id: str
     try:
         before_id = int(cursor) if cursor else None
     except ValueError as exc:
-        raise Problem(status=400, slug="invalid-cursor", detail="the cursor is invalid") from exc
+        raise errors.InvalidCursor() from exc
     rows = repository.list_rejections(conn, reason=reason, device_id=device_id, msg_id=msg_id,
                                       before_id=before_id, limit=limit + 1)
     page = [RejectionOut(**{**row, "payload": bytes(row["payload"]).decode("utf-8", "replace")})

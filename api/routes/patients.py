@@ -7,8 +7,9 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 
 from api.deps import AdminViewer, CurrentViewer, DbConn
-from api.patients import service
-from api.patients.schemas import (
+from api.responses import JsonList
+from patients import service
+from patients.schemas import (
     BucketedMeasurement,
     Measurement,
     PatientCreate,
@@ -17,8 +18,7 @@ from api.patients.schemas import (
     PauseIn,
     PauseOut,
 )
-from api.patients.service import Bucket
-from api.responses import JsonList
+from patients.service import Bucket
 
 router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
 

@@ -10,11 +10,11 @@ from typing import Any
 
 from psycopg import Connection
 
-from api.fhir import repository
-from api.patients.service import require_patient
-from api.problems import Problem
+from core import errors
 from core.access import Viewer
 from core.measurement_types import MEASUREMENT_TYPES, MeasurementType
+from fhir_export import repository
+from patients.service import require_patient
 
 LOINC = "http://loinc.org"
 NPU = "urn:oid:1.2.208.176.2.1"
@@ -90,10 +90,9 @@ def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
     end = measured_to or now
     start = measured_from or end - DEFAULT_SPAN
     if end <= start:
-        raise Problem(status=422, slug="invalid-range", detail="'to' must be after 'from'")
+        raise errors.InvalidRange()
     if end - start > MAX_SPAN:
-        raise Problem(status=422, slug="range-too-long",
-                      detail=f"export at most {MAX_SPAN.days} days at a time")
+        raise errors.RangeTooLong(f"export at most {MAX_SPAN.days} days at a time")
     rows = repository.readings_with_limits(conn, patient_id=patient_id, start=start, end=end,
                                            limit=MAX_OBSERVATIONS)
     devices: dict[str, bool | None] = {}

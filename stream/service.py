@@ -11,10 +11,10 @@ from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 
 from alerts.schemas import AlertOut
-from api.stream import repository
-from api.stream.hub import Subscription
-from api.stream.schemas import AlertEvent
 from core.access import Viewer
+from stream import repository
+from stream.hub import Subscription
+from stream.schemas import AlertEvent
 
 PAGE = 500
 RETRY_MS = 2000

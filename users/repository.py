@@ -16,12 +16,14 @@ def get_or_create_team(conn: Connection[Any], name: str) -> int:
 
 
 def insert_user(conn: Connection[Any], *, username: str, password_hash: str, role: str,
-                display_name: str) -> int:
+                display_name: str) -> int | None:
+    """The new user's id, None if the username is taken (no error: the caller's transaction
+    stays usable)."""
     row = conn.execute(
         "insert into users (username, password_hash, role, display_name) values (%s, %s, %s, %s)"
-        " returning id", (username, password_hash, role, display_name)).fetchone()
-    assert row is not None
-    return int(row["id"])
+        " on conflict (username) do nothing returning id",
+        (username, password_hash, role, display_name)).fetchone()
+    return None if row is None else int(row["id"])
 
 
 def add_user_to_team(conn: Connection[Any], user_id: int, team_id: int) -> None:

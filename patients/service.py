@@ -12,8 +12,11 @@ from psycopg import Connection
 
 from alerts import thresholds as alert_thresholds
 from alerts.schemas import AlertOut
-from api.patients import repository
-from api.patients.schemas import (
+from core import audit, errors
+from core.access import Viewer
+from core.measurement_types import MEASUREMENT_TYPES
+from patients import repository
+from patients.schemas import (
     DeviceSummary,
     LatestReading,
     PatientCreate,
@@ -22,19 +25,11 @@ from api.patients.schemas import (
     PauseIn,
     PauseOut,
 )
-from api.problems import Problem
-from api.users import repository as users_repository
-from core import audit
-from core.access import Viewer
-from core.measurement_types import MEASUREMENT_TYPES
+from users import repository as users_repository
 
 Bucket = Literal["1h", "1d"]
 BUCKET_WIDTH: dict[str, str] = {"1h": "1 hour", "1d": "1 day"}
 DEFAULT_SPAN = timedelta(days=30)
-
-
-def _not_found() -> Problem:
-    return Problem(status=404, slug="patient-not-found", detail="no such patient")
 
 
 def _patient_out(row: dict[str, Any]) -> PatientOut:
@@ -46,13 +41,13 @@ def require_patient(conn: Connection[Any], viewer: Viewer, patient_id: int) -> d
     patients are not to be known to exist)."""
     row = repository.get_patient(conn, viewer, patient_id)
     if row is None:
-        raise _not_found()
+        raise errors.PatientNotFound()
     return row
 
 
 def create_patient(conn: Connection[Any], viewer: Viewer, data: PatientCreate) -> PatientOut:
     if not repository.profile_exists(conn, data.profile):
-        raise Problem(status=422, slug="unknown-profile", detail=f"no profile {data.profile!r}")
+        raise errors.UnknownProfile(f"no profile {data.profile!r}")
     team_id = users_repository.get_or_create_team(conn, data.team)
     patient_id = repository.insert_patient(
         conn, display_name=data.display_name, team_id=team_id, profile=data.profile,
@@ -106,7 +101,7 @@ def remove_pause(conn: Connection[Any], viewer: Viewer, patient_id: int, pause_i
     require_patient(conn, viewer, patient_id)
     row = repository.delete_pause(conn, patient_id=patient_id, pause_id=pause_id)
     if row is None:
-        raise Problem(status=404, slug="pause-not-found", detail="no such pause interval")
+        raise errors.PauseNotFound()
     audit.record(conn, viewer=viewer, action="patient.pause.remove", entity_type="patient",
                  entity_id=patient_id, detail={"pause_id": pause_id, "reason": row["reason"]})
 
@@ -116,7 +111,7 @@ def _span(measured_from: datetime | None, measured_to: datetime | None, *, now: 
     end = measured_to or now
     start = measured_from or end - DEFAULT_SPAN
     if end <= start:
-        raise Problem(status=422, slug="invalid-range", detail="'to' must be after 'from'")
+        raise errors.InvalidRange()
     return start, end
 
 
@@ -153,12 +148,8 @@ def _types(type_: str | None) -> list[str]:
     if type_ is None:
         return list(MEASUREMENT_TYPES)
     if type_ not in MEASUREMENT_TYPES:
-        raise Problem(status=422, slug="unknown-type", detail=f"no measurement type {type_!r}")
+        raise errors.UnknownType(f"no measurement type {type_!r}")
     return [type_]
-
-
-def _invalid_cursor() -> Problem:
-    return Problem(status=400, slug="invalid-cursor", detail="the cursor is invalid")
 
 
 def _int_cursor(cursor: str | None) -> int | None:
@@ -167,7 +158,7 @@ def _int_cursor(cursor: str | None) -> int | None:
     try:
         return int(cursor)
     except ValueError as exc:
-        raise _invalid_cursor() from exc
+        raise errors.InvalidCursor() from exc
 
 
 def _reading_cursor(cursor: str | None) -> tuple[datetime, str] | None:
@@ -177,7 +168,7 @@ def _reading_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         at, _, type_ = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         moment = datetime.fromisoformat(at)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise _invalid_cursor() from exc
+        raise errors.InvalidCursor() from exc
     if moment.tzinfo is None:
-        raise _invalid_cursor()
+        raise errors.InvalidCursor()
     return moment.astimezone(UTC), type_

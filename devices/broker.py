@@ -17,6 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from core.settings import Settings
+from protocol.topics import device_topics
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
@@ -24,12 +25,6 @@ RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
 
 class BrokerAdminError(RuntimeError):
     pass
-
-
-def device_topics(device_id: str) -> dict[str, str]:
-    base = f"kol/v1/d/{device_id}"
-    return {"readings": f"{base}/readings", "status": f"{base}/status",
-            "receipts": f"{base}/receipts"}
 
 
 def device_role(device_id: str) -> str:
@@ -130,11 +125,11 @@ class BrokerAdmin:
                 role = device_role(device_id)
                 commands += [
                     {"command": "createRole", "rolename": role, "acls": [
-                        {"acltype": "publishClientSend", "topic": topics["readings"],
+                        {"acltype": "publishClientSend", "topic": topics.readings,
                          "allow": True},
-                        {"acltype": "publishClientSend", "topic": topics["status"],
+                        {"acltype": "publishClientSend", "topic": topics.status,
                          "allow": True},
-                        {"acltype": "subscribeLiteral", "topic": topics["receipts"],
+                        {"acltype": "subscribeLiteral", "topic": topics.receipts,
                          "allow": True},
                     ]},
                     {"command": "createClient", "username": device_id, "clientid": device_id,

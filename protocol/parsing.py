@@ -1,42 +1,32 @@
 """Parsing and validation of device payloads (protocol v1). Driven by the measurement-type
-registry; every defect becomes a :class:`~ingest.schemas.Rejection` with a stable reason, and no
-input makes these functions raise."""
+registry; every defect becomes a :class:`~protocol.messages.Rejection` with a stable reason, and
+no input makes these functions raise."""
 
 from __future__ import annotations
 
 import math
-import re
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
 from core.measurement_types import MEASUREMENT_TYPES
-from ingest.schemas import Message, Reading, Rejection
+from protocol.messages import (
+    FUTURE_TOLERANCE,
+    LATE_AFTER,
+    MAX_MSG_ID_CHARS,
+    MAX_PAYLOAD_BYTES,
+    MAX_READINGS,
+    VERSION,
+    DeviceStatus,
+    Message,
+    Reading,
+    Reason,
+    Rejection,
+)
+from protocol.topics import parse_inbound
 
-PROTOCOL_VERSION = 1
-MAX_PAYLOAD_BYTES = 64 * 1024
-MAX_READINGS = 500
-MAX_MSG_ID_CHARS = 64
-FUTURE_TOLERANCE = timedelta(minutes=5)
-LATE_AFTER = timedelta(hours=24)
-
-Reason = Literal["malformed_json", "unsupported_version", "missing_field", "unknown_type",
-                 "bad_unit", "out_of_range", "naive_timestamp", "future_timestamp", "too_large",
-                 "unknown_device"]
-"""The protocol's stable rejection reasons."""
-REASONS: tuple[str, ...] = get_args(Reason)
-
-_TOPIC = re.compile(r"^kol/v1/d/([A-Za-z0-9_-]{3,64})/(readings|status)$")
 _DETAIL_CHARS = 200
-
-
-def topic_device(topic: str) -> tuple[str | None, str]:
-    """``(device_id, kind)`` of a device topic; device None if the topic is not one."""
-    match = _TOPIC.match(topic)
-    if match is None:
-        return None, "readings"
-    return match.group(1), match.group(2)
 
 
 def _clean(text: str) -> str:
@@ -44,13 +34,7 @@ def _clean(text: str) -> str:
     return text[:_DETAIL_CHARS].replace("\x00", "\ufffd")
 
 
-def _whole(message: Message, reason: str, detail: str) -> Message:
-    message.rejections = [Rejection(reason=reason, detail=_clean(detail))]
-    message.readings = []
-    return message
-
-
-def _timestamp(raw: object) -> datetime | str:
+def _timestamp(raw: object) -> datetime | Reason:
     """The parsed timestamp, or the rejection reason."""
     if not isinstance(raw, str):
         return "missing_field"
@@ -89,7 +73,7 @@ def _reading(index: int, raw: object, received_at: datetime) -> Reading | Reject
                          detail=f"{mtype.code} {value:g} outside {mtype.min_value:g}"
                                 f"-{mtype.max_value:g} {mtype.unit}")
     measured = _timestamp(raw["measured_at"])
-    if isinstance(measured, str):
+    if not isinstance(measured, datetime):
         return Rejection(index=index, reason=measured,
                          detail="measured_at must be RFC 3339 with an explicit offset")
     if measured - received_at > FUTURE_TOLERANCE:
@@ -102,59 +86,58 @@ def _reading(index: int, raw: object, received_at: datetime) -> Reading | Reject
 
 def parse_message(topic: str, payload: bytes, received_at: datetime) -> Message:
     """Judge one broker message. ``received_at`` is platform time (aware)."""
-    device_id, kind = topic_device(topic)
+    inbound = parse_inbound(topic)
+    if inbound is None:
+        return Message(topic=topic, payload=payload, received_at=received_at, kind="readings",
+                       device_id=None).rejected(
+            "unknown_device", _clean(f"not a device topic: {topic[:100]}"))
+    device_id, kind = inbound
     message = Message(topic=topic, payload=payload, received_at=received_at, kind=kind,
                       device_id=device_id)
-    if device_id is None:
-        return _whole(message, "unknown_device", f"not a device topic: {topic[:100]}")
     if len(payload) > MAX_PAYLOAD_BYTES:
-        return _whole(message, "too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+        return message.rejected("too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
         doc: Any = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        return _whole(message, "malformed_json", str(exc))
+        return message.rejected("malformed_json", _clean(str(exc)))
     if not isinstance(doc, dict):
-        return _whole(message, "malformed_json", "the payload must be a JSON object")
-    if doc.get("v") != PROTOCOL_VERSION:
-        return _whole(message, "unsupported_version" if "v" in doc else "missing_field",
-                      f"v={str(doc.get('v'))[:20]}, expected {PROTOCOL_VERSION}")
+        return message.rejected("malformed_json", "the payload must be a JSON object")
+    if doc.get("v") != VERSION:
+        return message.rejected("unsupported_version" if "v" in doc else "missing_field",
+                                _clean(f"v={str(doc.get('v'))[:20]}, expected {VERSION}"))
     if kind == "status":
         return _status(message, doc)
     msg_id = doc.get("msg_id")
     if (not isinstance(msg_id, str) or not 1 <= len(msg_id) <= MAX_MSG_ID_CHARS
             or "\x00" in msg_id):
-        return _whole(message, "missing_field", f"msg_id must be 1-{MAX_MSG_ID_CHARS} characters")
-    message.msg_id = msg_id
-    readings = doc.get("readings")
-    if not isinstance(readings, list) or not readings:
-        return _whole(message, "missing_field", "readings must be a non-empty list")
-    if len(readings) > MAX_READINGS:
-        return _whole(message, "too_large", f"{len(readings)} readings > {MAX_READINGS}")
-    for index, raw in enumerate(readings):
-        judged = _reading(index, raw, received_at)
-        if isinstance(judged, Reading):
-            message.readings.append(judged)
-        else:
-            message.rejections.append(judged)
-    return message
+        return message.rejected("missing_field",
+                                f"msg_id must be 1-{MAX_MSG_ID_CHARS} characters")
+    message = Message(topic=topic, payload=payload, received_at=received_at, kind=kind,
+                      device_id=device_id, msg_id=msg_id)
+    raw_readings = doc.get("readings")
+    if not isinstance(raw_readings, list) or not raw_readings:
+        return message.rejected("missing_field", "readings must be a non-empty list")
+    if len(raw_readings) > MAX_READINGS:
+        return message.rejected("too_large", f"{len(raw_readings)} readings > {MAX_READINGS}")
+    judged = [_reading(index, raw, received_at) for index, raw in enumerate(raw_readings)]
+    return Message(topic=topic, payload=payload, received_at=received_at, kind=kind,
+                   device_id=device_id, msg_id=msg_id,
+                   readings=tuple(j for j in judged if isinstance(j, Reading)),
+                   rejections=tuple(j for j in judged if isinstance(j, Rejection)))
 
 
 def _status(message: Message, doc: dict[str, Any]) -> Message:
     state = doc.get("state")
     if state not in ("online", "offline"):
-        return _whole(message, "missing_field", "state must be online or offline")
+        return message.rejected("missing_field", "state must be online or offline")
     battery = doc.get("battery")
     if battery is not None and (isinstance(battery, bool) or not isinstance(battery, int | float)
                                 or not 0 <= battery <= 100):
-        return _whole(message, "out_of_range", "battery must be 0-100")
+        return message.rejected("out_of_range", "battery must be 0-100")
     app = doc.get("app")
-    message.status = {"state": state, "battery": battery,
-                      "app": _clean(app[:40]) if isinstance(app, str) else None}
-    return message
-
-
-def receipt(msg_id: str, *, accepted: int, duplicates: int,
-            rejections: list[Rejection]) -> bytes:
-    return orjson.dumps({"v": PROTOCOL_VERSION, "msg_id": msg_id, "accepted": accepted,
-                         "duplicates": duplicates,
-                         "rejected": [{"index": r.index, "reason": r.reason} for r in rejections]})
+    return Message(topic=message.topic, payload=message.payload,
+                   received_at=message.received_at, kind=message.kind,
+                   device_id=message.device_id,
+                   status=DeviceStatus(state="online" if state == "online" else "offline",
+                                       battery=battery,
+                                       app=_clean(app[:40]) if isinstance(app, str) else None))

@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from api.rejections.schemas import PAYLOAD_PREVIEW_BYTES
+from rejections.schemas import PAYLOAD_PREVIEW_BYTES
 
 
 def list_rejections(conn: Connection[Any], *, reason: str | None, device_id: str | None,

@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentViewer, DbConn
-from api.users import repository
-from api.users.schemas import UserOut
+from users import repository
+from users.schemas import UserOut
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 

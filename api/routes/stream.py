@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.deps import DbConn, SettingsDep, current_viewer, oauth2_scheme
-from api.stream import repository, service
-from api.stream.hub import AlertEventHub
 from core.access import Viewer
+from stream import repository, service
+from stream.hub import AlertEventHub
 
 KEEPALIVE_SECONDS = 15.0
 

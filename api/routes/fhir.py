@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
 from api.deps import CurrentViewer, DbConn
-from api.fhir import service
+from fhir_export import service
 
 FHIR_JSON = "application/fhir+json"
 

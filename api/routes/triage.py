@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import CurrentViewer, DbConn
-from api.triage import service
-from api.triage.schemas import TriageRow
+from triage import service
+from triage.schemas import TriageRow
 
 router = APIRouter(prefix="/api/v1", tags=["triage"])
 

@@ -9,12 +9,11 @@ from typing import Any
 
 from psycopg import Connection
 
-from api.devices import repository
-from api.devices.schemas import DeviceCreated, DeviceDeactivated
-from api.problems import Problem
-from core import audit
+from core import audit, errors
 from core.access import Viewer
-from core.broker_admin import BrokerAdmin
+from devices import repository
+from devices.broker import BrokerAdmin
+from devices.schemas import DeviceCreated, DeviceDeactivated
 
 
 def hash_device_secret(secret: str) -> str:
@@ -27,8 +26,7 @@ def hash_device_secret(secret: str) -> str:
 def provision(conn: Connection[Any], *, viewer: Viewer, broker: BrokerAdmin,
               patient_id: int) -> DeviceCreated:
     if not repository.patient_exists(conn, viewer, patient_id):
-        raise Problem(status=404, slug="patient-not-found",
-                      detail=f"no patient {patient_id}")
+        raise errors.PatientNotFound()
     device_id = "tab-" + secrets.token_hex(10)
     password = secrets.token_urlsafe(32)
     row = repository.insert_device(conn, device_id=device_id, patient_id=patient_id,
@@ -45,7 +43,7 @@ def deactivate(conn: Connection[Any], *, viewer: Viewer, broker: BrokerAdmin,
     """Idempotent: deactivating again revokes at the broker again."""
     row = repository.deactivate_device(conn, viewer, device_id)
     if row is None:
-        raise Problem(status=404, slug="device-not-found", detail=f"no device {device_id!r}")
+        raise errors.DeviceNotFound(f"no device {device_id!r}")
     audit.record(conn, viewer=viewer, action="device.deactivate", entity_type="device",
                  entity_id=device_id, detail={"patient_id": row["patient_id"]})
     # Deleting the broker client drops a connected session at once.

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import AdminViewer, DbConn
-from api.rejections import service
-from api.rejections.schemas import RejectionOut
-from gateway.parsing import Reason
+from protocol.messages import Reason
+from rejections import service
+from rejections.schemas import RejectionOut
 
 router = APIRouter(prefix="/api/v1", tags=["rejections"])
 

@@ -4,12 +4,12 @@ from typing import Any
 
 from psycopg import Connection
 
-from api.problems import Problem
 from api.responses import JsonList
-from api.triage import repository
-from api.triage.cache import CachedPage, TriageCache
-from api.triage.schemas import OpenCounts, TriageRow
+from core import errors
 from core.access import Viewer
+from triage import repository
+from triage.cache import CachedPage, TriageCache
+from triage.schemas import OpenCounts, TriageRow
 
 _ROWS = JsonList(TriageRow)
 
@@ -21,9 +21,9 @@ def triage(conn: Connection[Any], viewer: Viewer, *, team: str | None, cursor: s
     try:
         offset = int(cursor) if cursor else 0
     except ValueError as exc:
-        raise Problem(status=400, slug="invalid-cursor", detail="the cursor is invalid") from exc
+        raise errors.InvalidCursor() from exc
     if offset < 0:
-        raise Problem(status=400, slug="invalid-cursor", detail="the cursor is invalid")
+        raise errors.InvalidCursor()
     rows = repository.triage(conn, viewer, team=team, offset=offset, limit=limit + 1)
     page = [TriageRow(patient_id=r["patient_id"], display_name=r["display_name"], team=r["team"],
                       worst_severity=r["worst_severity"],
@@ -37,7 +37,7 @@ def triage(conn: Connection[Any], viewer: Viewer, *, team: str | None, cursor: s
 def triage_page(conn: Connection[Any], viewer: Viewer, cache: TriageCache, *, team: str | None,
                 cursor: str | None, limit: int) -> CachedPage:
     """The triage page rendered as JSON, from the cache when viewers of the same teams asked for
-    it a moment ago (see :mod:`api.triage.cache`)."""
+    it a moment ago (see :mod:`triage.cache`)."""
     teams = viewer.team_filter
     key = (None if teams is None else tuple(teams), team, cursor, limit)
     cached = cache.get(key)

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per domain: thin, the domain packages hold the logic."""

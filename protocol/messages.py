@@ -1,0 +1,98 @@
+"""Message types and encodings of device protocol v1: the version, the limits, the stable
+rejection reasons, a parsed message (frozen: judged once, never edited), and the JSON the
+tablets and the platform send each other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal, get_args
+
+import orjson
+
+from protocol.topics import InboundKind
+
+VERSION = 1
+MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_READINGS = 500
+MAX_MSG_ID_CHARS = 64
+FUTURE_TOLERANCE = timedelta(minutes=5)
+LATE_AFTER = timedelta(hours=24)
+
+Reason = Literal["malformed_json", "unsupported_version", "missing_field", "unknown_type",
+                 "bad_unit", "out_of_range", "naive_timestamp", "future_timestamp", "too_large",
+                 "unknown_device"]
+"""The protocol's stable rejection reasons."""
+REASONS: tuple[Reason, ...] = get_args(Reason)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reading:
+    """One reading that passed validation."""
+
+    index: int
+    """Position in the batch's ``readings`` list (receipts and dead letters refer to it)."""
+    type_code: str
+    measured_at: datetime
+    value: float
+    late: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejection:
+    reason: Reason
+    detail: str
+    index: int | None = None
+    """The reading's position, or None when the whole message is rejected."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceStatus:
+    state: Literal["online", "offline"]
+    battery: float | None
+    app: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """A message from the broker after parsing: never raised about, always judged."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    kind: InboundKind
+    device_id: str | None
+    msg_id: str | None = None
+    readings: tuple[Reading, ...] = ()
+    rejections: tuple[Rejection, ...] = ()
+    """Per-reading rejections, or a single whole-message one (``index`` None)."""
+    status: DeviceStatus | None = None
+
+    @property
+    def rejected_whole(self) -> bool:
+        return any(r.index is None for r in self.rejections)
+
+    def rejected(self, reason: Reason, detail: str) -> Message:
+        """This message rejected as a whole (its readings dropped), as a new message."""
+        return replace(self, readings=(), rejections=(Rejection(reason=reason, detail=detail),))
+
+
+def encode_receipt(msg_id: str, *, accepted: int, duplicates: int,
+                   rejections: Iterable[Rejection]) -> bytes:
+    """The receipt the platform publishes after the batch is committed."""
+    return orjson.dumps({"v": VERSION, "msg_id": msg_id, "accepted": accepted,
+                         "duplicates": duplicates,
+                         "rejected": [{"index": r.index, "reason": r.reason} for r in rejections]})
+
+
+def encode_batch(msg_id: str, readings: Sequence[dict[str, Any]], *, sent_at: str) -> bytes:
+    """A reading batch as a tablet sends it; ``readings`` are ``{"type", "value", "unit",
+    "measured_at"}`` objects."""
+    return orjson.dumps({"v": VERSION, "msg_id": msg_id, "sent_at": sent_at,
+                         "readings": list(readings)})
+
+
+def encode_status(state: Literal["online", "offline"], *, battery: float | None,
+                  app: str) -> bytes:
+    return orjson.dumps({"v": VERSION, "state": state, "battery": battery, "app": app})

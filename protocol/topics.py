@@ -1,0 +1,50 @@
+"""Topic names of device protocol v1. A device may publish only under its own
+``kol/v1/d/{device_id}/…`` and subscribe only to its receipts (the broker's ACL, made by
+``devices.broker``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+PREFIX = "kol/v1/d"
+DEVICE_ID_PATTERN = r"[A-Za-z0-9_-]{3,64}"
+DEVICE_ID = re.compile(rf"^{DEVICE_ID_PATTERN}$")
+
+InboundKind = Literal["readings", "status"]
+"""What a device publishes to the platform."""
+INBOUND_KINDS: tuple[InboundKind, ...] = ("readings", "status")
+
+_INBOUND = re.compile(rf"^{PREFIX}/({DEVICE_ID_PATTERN})/(readings|status)$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceTopics:
+    """The topics of one device."""
+
+    readings: str
+    status: str
+    receipts: str
+
+
+def device_topics(device_id: str) -> DeviceTopics:
+    base = f"{PREFIX}/{device_id}"
+    return DeviceTopics(readings=f"{base}/readings", status=f"{base}/status",
+                        receipts=f"{base}/receipts")
+
+
+def inbound_subscriptions(shared_group: str | None = None) -> list[str]:
+    """What the platform subscribes to: every device's inbound topics, as ``$share/{group}/…``
+    when several gateways split the load."""
+    topics = [f"{PREFIX}/+/{kind}" for kind in INBOUND_KINDS]
+    return [f"$share/{shared_group}/{t}" for t in topics] if shared_group else topics
+
+
+def parse_inbound(topic: str) -> tuple[str, InboundKind] | None:
+    """``(device_id, kind)`` of an inbound device topic, None if the topic is not one."""
+    match = _INBOUND.match(topic)
+    if match is None:
+        return None
+    kind: InboundKind = "status" if match.group(2) == "status" else "readings"
+    return match.group(1), kind
