@@ -10,7 +10,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from alerts import service
+from alerts import evaluation
 from alerts.tasks import recover_pending_with
 from core.db import connect, open_pool
 from core.settings import get_settings
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.end <= args.start:
             parser.error("--to must be after --from")
         with connect(settings, name="kol-alerts") as conn:
-            outcome = service.evaluate_period(conn, measured_from=args.start,
+            outcome = evaluation.evaluate_period(conn, measured_from=args.start,
                                               measured_to=args.end, patient_id=args.patient)
             conn.commit()
         print(f"evaluated {outcome.evaluated} readings: {outcome.breaches} breaches,"

@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from psycopg import Connection
+from psycopg import Connection, sql
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
-from core.access import Viewer
+from core.access import Viewer, visible_patients
+from core.db import all_of
 from core.measurement_types import MEASUREMENT_TYPES, TYPE_BY_INDEX
 from ingest.schemas import ReadingColumns
 
@@ -71,12 +72,13 @@ def readings_received(conn: Connection[Any], *, patient_ids: list[int], measured
 
 def readings_measured(conn: Connection[Any], *, measured_from: datetime, measured_to: datetime,
                       patient_id: int | None) -> ReadingColumns:
+    where = sql.SQL("r.patient_id = %(patient)s") if patient_id is not None else None
     with conn.cursor(row_factory=tuple_row) as cur:
-        cur.execute(
-            f"select {_SELECT_READING} from readings r"
-            " where r.measured_at >= %s and r.measured_at < %s"
-            " and (%s::bigint is null or r.patient_id = %s)",
-            (measured_from, measured_to, patient_id, patient_id))
+        cur.execute(sql.SQL(
+            "select {fields} from readings r"
+            " where r.measured_at >= %(from)s and r.measured_at < %(to)s and {where}").format(
+                fields=sql.SQL(_SELECT_READING), where=all_of(where)),
+            {"from": measured_from, "to": measured_to, "patient": patient_id})
         return _columns(cur.fetchall())
 
 
@@ -94,18 +96,18 @@ def current_thresholds(conn: Connection[Any], patient_ids: list[int]) -> list[di
 
 
 def visible_patient(conn: Connection[Any], viewer: Viewer, patient_id: int) -> bool:
-    return conn.execute(
-        "select 1 from patients where id = %s and (%s::bigint[] is null or team_id = any(%s))",
-        (patient_id, viewer.team_filter, viewer.team_filter)).fetchone() is not None
+    return conn.execute(sql.SQL("select 1 from patients p where p.id = %s and {}").format(
+        visible_patients(viewer)), (patient_id,)).fetchone() is not None
 
 
-def threshold_versions(conn: Connection[Any], patient_id: int, *, latest_only: bool
-                       ) -> list[dict[str, Any]]:
-    return conn.execute(
+def threshold_versions(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
+                       latest_only: bool) -> list[dict[str, Any]]:
+    return conn.execute(sql.SQL(
         "select v.patient_id, v.version, v.thresholds, u.username as changed_by, v.changed_at,"
-        " v.reason from threshold_versions v left join users u on u.id = v.changed_by"
-        " where v.patient_id = %s order by v.version desc limit %s",
-        (patient_id, 1 if latest_only else None)).fetchall()
+        " v.reason from threshold_versions v join patients p on p.id = v.patient_id"
+        " left join users u on u.id = v.changed_by"
+        " where v.patient_id = %s and {} order by v.version desc limit %s").format(
+            visible_patients(viewer)), (patient_id, 1 if latest_only else None)).fetchall()
 
 
 def insert_threshold_version(conn: Connection[Any], *, patient_id: int,
@@ -222,32 +224,31 @@ def claim_leftover_pending(conn: Connection[Any], *, older_than_seconds: float
 
 _ALERT_FIELDS = ("a.id, a.patient_id, a.rule, a.type, a.severity, a.status, a.opened_at,"
                  " a.first_measured_at, a.last_measured_at, a.value, a.late, a.reason")
-_VISIBLE = "(%(teams)s::bigint[] is null or p.team_id = any(%(teams)s))"
-
-
 def list_alerts(conn: Connection[Any], viewer: Viewer, *, status: str | None,
                 severity: str | None, patient_id: int | None, since: datetime | None,
                 before_id: int | None, limit: int) -> list[dict[str, Any]]:
     """Newest first (by id, which follows opening order); ``since`` filters on the last change."""
-    return conn.execute(
-        f"select {_ALERT_FIELDS} from alerts a join patients p on p.id = a.patient_id"
-        f" where {_VISIBLE}"
-        " and (%(status)s::text is null or a.status = %(status)s)"
-        " and (%(severity)s::text is null or a.severity = %(severity)s)"
-        " and (%(patient)s::bigint is null or a.patient_id = %(patient)s)"
-        " and (%(since)s::timestamptz is null or a.updated_at >= %(since)s)"
-        " and (%(before)s::bigint is null or a.id < %(before)s)"
-        " order by a.id desc limit %(limit)s",
-        {"teams": viewer.team_filter, "status": status, "severity": severity,
-         "patient": patient_id, "since": since, "before": before_id, "limit": limit}).fetchall()
+    where = all_of(
+        visible_patients(viewer),
+        sql.SQL("a.status = %(status)s") if status is not None else None,
+        sql.SQL("a.severity = %(severity)s") if severity is not None else None,
+        sql.SQL("a.patient_id = %(patient)s") if patient_id is not None else None,
+        sql.SQL("a.updated_at >= %(since)s") if since is not None else None,
+        sql.SQL("a.id < %(before)s") if before_id is not None else None)
+    return conn.execute(sql.SQL(
+        "select {fields} from alerts a join patients p on p.id = a.patient_id where {where}"
+        " order by a.id desc limit %(limit)s").format(fields=sql.SQL(_ALERT_FIELDS), where=where),
+        {"status": status, "severity": severity, "patient": patient_id, "since": since,
+         "before": before_id, "limit": limit}).fetchall()
 
 
 def lock_visible_alert(conn: Connection[Any], viewer: Viewer, alert_id: int
                        ) -> dict[str, Any] | None:
-    row: dict[str, Any] | None = conn.execute(
-        f"select {_ALERT_FIELDS} from alerts a join patients p on p.id = a.patient_id"
-        f" where a.id = %(id)s and {_VISIBLE} for update of a",
-        {"id": alert_id, "teams": viewer.team_filter}).fetchone()
+    row: dict[str, Any] | None = conn.execute(sql.SQL(
+        "select {fields} from alerts a join patients p on p.id = a.patient_id"
+        " where a.id = %(id)s and {visible} for update of a").format(
+            fields=sql.SQL(_ALERT_FIELDS), visible=visible_patients(viewer)),
+        {"id": alert_id}).fetchone()
     return row
 
 
@@ -269,22 +270,25 @@ def set_alert_status(conn: Connection[Any], *, alert_id: int, status: str, actor
 
 def acknowledge_open_green(conn: Connection[Any], viewer: Viewer, *, patient_id: int | None,
                            actor_id: int | None, note: str) -> list[dict[str, Any]]:
-    return conn.execute(
+    where = all_of(visible_patients(viewer),
+                   sql.SQL("a.patient_id = %(patient)s") if patient_id is not None else None)
+    return conn.execute(sql.SQL(
         "update alerts a set status = 'acknowledged', acknowledged_by = %(actor)s,"
         " acknowledged_at = now(), acknowledge_note = %(note)s, updated_at = now()"
         " from patients p where p.id = a.patient_id and a.status = 'open'"
-        f" and a.severity = 'green' and {_VISIBLE}"
-        " and (%(patient)s::bigint is null or a.patient_id = %(patient)s)"
-        " returning a.id, a.patient_id, a.severity",
-        {"actor": actor_id, "note": note, "teams": viewer.team_filter,
-         "patient": patient_id}).fetchall()
+        " and a.severity = 'green' and {where}"
+        " returning a.id, a.patient_id, a.severity").format(where=where),
+        {"actor": actor_id, "note": note, "patient": patient_id}).fetchall()
 
 
-def readings_of_patient(conn: Connection[Any], *, patient_id: int, measured_from: datetime
-                        ) -> ReadingColumns:
+def readings_of_patient(conn: Connection[Any], viewer: Viewer, *, patient_id: int,
+                        measured_from: datetime) -> ReadingColumns:
     with conn.cursor(row_factory=tuple_row) as cur:
-        cur.execute(f"select {_SELECT_READING} from readings r"
-                    " where r.patient_id = %s and r.measured_at >= %s", (patient_id, measured_from))
+        cur.execute(sql.SQL(
+            "select {fields} from readings r join patients p on p.id = r.patient_id"
+            " where r.patient_id = %s and r.measured_at >= %s and {visible}").format(
+                fields=sql.SQL(_SELECT_READING), visible=visible_patients(viewer)),
+            (patient_id, measured_from))
         return _columns(cur.fetchall())
 
 

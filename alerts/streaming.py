@@ -14,7 +14,8 @@ import threading
 
 from psycopg_pool import ConnectionPool
 
-from alerts import repository, service
+from alerts import evaluation, repository
+from alerts.lifecycle import Outcome
 from ingest.schemas import CommittedReadings
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,9 @@ class AlertEvaluator:
                               item.pending_evaluation_id)
 
 
-def evaluate_committed(pool: ConnectionPool, committed: CommittedReadings) -> service.Outcome:
+def evaluate_committed(pool: ConnectionPool, committed: CommittedReadings) -> Outcome:
     """One transaction: claim the hand-off row, evaluate, write the lifecycle steps."""
     with pool.connection() as conn:
         if not repository.claim_pending(conn, committed.pending_evaluation_id):
-            return service.Outcome()  # recovery got there first
-        return service.evaluate_new(conn, committed)
+            return Outcome()  # recovery got there first
+        return evaluation.evaluate_new(conn, committed)

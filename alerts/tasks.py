@@ -11,7 +11,7 @@ from functools import cache
 from celery.schedules import crontab
 from psycopg_pool import ConnectionPool
 
-from alerts import service
+from alerts import evaluation, missing
 from core.celery_app import celery_app
 from core.db import open_pool
 from core.settings import get_settings
@@ -38,7 +38,7 @@ def recover_pending_with(pool: ConnectionPool, *, older_than_seconds: float) -> 
     done = 0
     while done < RECOVER_MAX_PER_RUN:
         with pool.connection() as conn:
-            if not service.recover_one_pending(conn, older_than_seconds=older_than_seconds):
+            if not evaluation.recover_one_pending(conn, older_than_seconds=older_than_seconds):
                 break
         done += 1
     if done:
@@ -50,7 +50,7 @@ def recover_pending_with(pool: ConnectionPool, *, older_than_seconds: float) -> 
 def check_missing() -> int:
     """Blue alerts for measurements missing at their deadline (every 15 minutes)."""
     with _pool().connection() as conn:
-        outcome = service.check_missing(conn, now=datetime.now(UTC),
+        outcome = missing.check_missing(conn, now=datetime.now(UTC),
                                         timezone=get_settings().timezone)
     return outcome.opened + outcome.updated
 

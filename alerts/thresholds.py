@@ -11,7 +11,9 @@ import numpy as np
 from psycopg import Connection
 
 from alerts import engine, repository
-from alerts.engine import COMBINED_TYPE, RULES, SEVERITIES
+from alerts.breaches import group_breaches
+from alerts.engine import SEVERITIES
+from alerts.reasons import describe
 from alerts.schemas import (
     PreviewAlert,
     PreviewIn,
@@ -23,10 +25,8 @@ from alerts.schemas import (
     ThresholdsOut,
     ThresholdVersionOut,
 )
-from alerts.service import describe
 from core import audit, errors
 from core.access import Viewer
-from core.measurement_types import TYPE_BY_INDEX
 
 PREVIEW_EPISODE_GAP = np.timedelta64(3, "D")
 """Breaches of one (rule, type) further apart than this count as separate alerts in a preview
@@ -47,15 +47,16 @@ def _out(row: dict[str, Any]) -> ThresholdsOut:
 
 def current(conn: Connection[Any], viewer: Viewer, patient_id: int) -> ThresholdsOut:
     _require_patient(conn, viewer, patient_id)
-    latest = latest_version(conn, patient_id)
+    latest = latest_version(conn, viewer, patient_id)
     if latest is None:
         raise errors.ThresholdsNotFound()
     return latest
 
 
-def latest_version(conn: Connection[Any], patient_id: int) -> ThresholdsOut | None:
-    """The patient's thresholds in force, for a caller that has checked the patient is visible."""
-    rows = repository.threshold_versions(conn, patient_id, latest_only=True)
+def latest_version(conn: Connection[Any], viewer: Viewer, patient_id: int
+                   ) -> ThresholdsOut | None:
+    """The patient's thresholds in force; None if she has none or the viewer does not see her."""
+    rows = repository.threshold_versions(conn, viewer, patient_id, latest_only=True)
     return _out(rows[0]) if rows else None
 
 
@@ -80,7 +81,7 @@ def diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[Thr
 def history(conn: Connection[Any], viewer: Viewer, patient_id: int) -> list[ThresholdVersionOut]:
     """Every version, newest first, each with its changes against the one before."""
     _require_patient(conn, viewer, patient_id)
-    rows = repository.threshold_versions(conn, patient_id, latest_only=False)
+    rows = repository.threshold_versions(conn, viewer, patient_id, latest_only=False)
     docs = [Thresholds.model_validate(r["thresholds"]).model_dump() for r in rows]
     return [ThresholdVersionOut(**_out(row).model_dump(),
                                 diff=diff(docs[i + 1], docs[i]) if i + 1 < len(rows) else [])
@@ -113,7 +114,7 @@ def preview(conn: Connection[Any], viewer: Viewer, patient_id: int, data: Previe
     now = now or datetime.now(UTC)
     start = now - timedelta(days=data.days)
     stored = repository.readings_of_patient(
-        conn, patient_id=patient_id,
+        conn, viewer, patient_id=patient_id,
         measured_from=start - timedelta(microseconds=engine.LONGEST_LOOKBACK_US))
     t = stored.measured_at.astype("datetime64[us]")
     mask = t >= np.datetime64(start.replace(tzinfo=None), "us")
@@ -125,32 +126,16 @@ def preview(conn: Connection[Any], viewer: Viewer, patient_id: int, data: Previe
 
 
 def _episodes(readings: engine.Readings, b: engine.Breaches) -> list[PreviewAlert]:
-    if len(b) == 0:
-        return []
-    n_types = len(TYPE_BY_INDEX)
-    alert_type = np.where(b.rule == engine.COMBINED, n_types,
-                          readings.type_index[b.reading].astype(np.int64))
-    bt = readings.measured_at[b.reading]
-    order = np.lexsort((bt, alert_type, b.rule))
-    rule, atype, bt = b.rule[order], alert_type[order], bt[order]
-    new = np.r_[True, (rule[1:] != rule[:-1]) | (atype[1:] != atype[:-1])
-                | (bt[1:] - bt[:-1] > PREVIEW_EPISODE_GAP)]
-    starts = np.flatnonzero(new)
-    ends = np.r_[starts[1:], order.size]
-    codes = (*(t.code for t in TYPE_BY_INDEX), COMBINED_TYPE)
     alerts = []
-    for s, e in zip(starts, ends, strict=True):  # one step per previewed alert
-        rows = order[s:e]
-        worst = rows[np.lexsort((-np.abs(b.metric[rows]), -b.severity[rows]))[0]]
-        rule_name, type_code = RULES[int(rule[s])], codes[int(atype[s])]
-        severity = SEVERITIES[int(b.severity[rows].max())]
-        value = b.metric[worst] if rule_name in ("combined", "loss_30d") else (
+    for g in group_breaches(readings, b, split_after=PREVIEW_EPISODE_GAP):
+        worst = g.worst
+        value = b.metric[worst] if g.rule in ("combined", "loss_30d") else (
             readings.value[b.reading[worst]])
         alerts.append(PreviewAlert(
-            rule=rule_name, type=type_code, severity=severity,
-            first_measured_at=_aware(bt[s]), last_measured_at=_aware(bt[e - 1]),
-            breach_count=int(e - s), worst_value=float(value),
-            reason=describe(rule=rule_name, type_=type_code,
+            rule=g.rule, type=g.type, severity=g.severity,
+            first_measured_at=_aware(g.first_us), last_measured_at=_aware(g.last_us),
+            breach_count=len(g.rows), worst_value=float(value),
+            reason=describe(rule=g.rule, type_=g.type,
                             severity=SEVERITIES[int(b.severity[worst])],
                             metric=float(b.metric[worst]), limit=float(b.limit[worst]),
                             reference=float(b.reference[worst]))))
@@ -158,6 +143,5 @@ def _episodes(readings: engine.Readings, b: engine.Breaches) -> list[PreviewAler
     return alerts
 
 
-def _aware(moment: np.datetime64) -> datetime:
-    return datetime.fromtimestamp(int(moment.astype("datetime64[us]").view(np.int64)) / 1e6,
-                                  tz=UTC)
+def _aware(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1e6, tz=UTC)

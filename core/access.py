@@ -1,10 +1,13 @@
-"""Who is asking. Repositories take a :class:`Viewer` and filter by its teams in SQL, so team
-scoping holds whatever route or task calls them."""
+"""Who is asking, and which patients that viewer may see. Every repository that reads patient
+data composes :func:`visible_patients` into its SQL, so team scoping holds whatever route, task or
+command calls it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from psycopg import sql
 
 Role = Literal["nurse", "clinician", "admin"]
 ROLE_RANK: dict[str, int] = {"nurse": 1, "clinician": 2, "admin": 3}
@@ -16,20 +19,38 @@ class Viewer:
     username: str
     role: Role
     team_ids: tuple[int, ...]
-
-    @property
-    def sees_all_teams(self) -> bool:
-        """Admins manage every team's patients and devices."""
-        return self.role == "admin"
+    platform: bool = False
+    """The platform itself (gateway, scheduled tasks, the operator's command line): not a person,
+    bound to no team. Every person, admins included, sees only the patients of her teams."""
 
     def at_least(self, role: Role) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
     @property
-    def team_filter(self) -> list[int] | None:
-        """Team ids for ``team_id = any(%s)``; None means no restriction."""
-        return None if self.sees_all_teams else list(self.team_ids)
+    def team_key(self) -> tuple[int, ...] | None:
+        """What the viewer's visibility depends on, for caches shared between viewers: the team
+        ids, None for the platform."""
+        return None if self.platform else self.team_ids
 
 
-SYSTEM = Viewer(user_id=None, username="system", role="admin", team_ids=())
+SYSTEM = Viewer(user_id=None, username="system", role="admin", team_ids=(), platform=True)
 """The platform itself (gateway, scheduled tasks, command line)."""
+
+
+def visible_patients(viewer: Viewer, *, patient: str = "p") -> sql.Composable:
+    """The SQL condition that the patient row ``patient`` (an alias of ``patients``) is visible
+    to ``viewer``.
+
+    The team ids are composed into the statement as a constant, never written as
+    ``%s is null or team_id = any(%s)``: psycopg prepares a statement after a few executions, and
+    a generic plan cannot drop such a branch, so it would scan every team's patients.
+
+    >>> from psycopg import sql
+    >>> viewer = Viewer(user_id=1, username="anne", role="nurse", team_ids=(3, 4))
+    >>> isinstance(visible_patients(viewer), sql.Composable)
+    True
+    """
+    if viewer.platform:
+        return sql.SQL("true")
+    return sql.SQL("{}.team_id = any({}::bigint[])").format(
+        sql.Identifier(patient), sql.Literal(list(viewer.team_ids)))

@@ -5,6 +5,7 @@ its transaction."""
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
@@ -31,3 +32,11 @@ def connect(settings: Settings, *, name: str,
     """A single connection, for command-line tools and LISTEN loops."""
     return psycopg.connect(settings.database_url, application_name=name,
                            autocommit=autocommit, row_factory=dict_row)
+
+
+def all_of(*conditions: sql.Composable | None) -> sql.Composable:
+    """``a and b and …`` of the conditions given (None skipped; ``true`` if none): optional
+    filters composed into the statement instead of ``%s is null or …``, which a prepared generic
+    plan cannot drop."""
+    kept = [c for c in conditions if c is not None]
+    return sql.SQL(" and ").join(kept) if kept else sql.SQL("true")

@@ -60,6 +60,11 @@ class Forbidden(DomainError):
     slug = "forbidden"
 
 
+class NotTeamMember(Forbidden):
+    slug = "not-team-member"
+    default_detail = "you are not a member of that team"
+
+
 # 404: another team's patient answers these too, never 403 (the API contract).
 class NotFound(DomainError):
     status = 404

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, sql
 
-from core.access import Viewer
+from core.access import Viewer, visible_patients
 
 
 def patient_exists(conn: Connection[Any], viewer: Viewer, patient_id: int) -> bool:
-    row = conn.execute(
-        "select 1 from patients where id = %(id)s"
-        " and (%(teams)s::bigint[] is null or team_id = any(%(teams)s))",
-        {"id": patient_id, "teams": viewer.team_filter}).fetchone()
+    row = conn.execute(sql.SQL("select 1 from patients p where p.id = %(id)s and {}").format(
+        visible_patients(viewer)), {"id": patient_id}).fetchone()
     return row is not None
 
 
@@ -30,11 +28,10 @@ def insert_device(conn: Connection[Any], *, device_id: str, patient_id: int,
 def deactivate_device(conn: Connection[Any], viewer: Viewer, device_id: str
                       ) -> dict[str, Any] | None:
     """Mark the device inactive (kept for the readings that name it); None if not visible."""
-    row: dict[str, Any] | None = conn.execute(
+    row: dict[str, Any] | None = conn.execute(sql.SQL(
         "update devices d set active = false,"
         " deactivated_at = coalesce(d.deactivated_at, now())"
-        " from patients p where p.id = d.patient_id and d.device_id = %(id)s"
-        " and (%(teams)s::bigint[] is null or p.team_id = any(%(teams)s))"
-        " returning d.device_id, d.patient_id, d.deactivated_at",
-        {"id": device_id, "teams": viewer.team_filter}).fetchone()
+        " from patients p where p.id = d.patient_id and d.device_id = %(id)s and {}"
+        " returning d.device_id, d.patient_id, d.deactivated_at").format(
+            visible_patients(viewer)), {"id": device_id}).fetchone()
     return row

@@ -5,24 +5,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, sql
+
+from core.access import Viewer, visible_patients
 
 
-def readings_with_limits(conn: Connection[Any], *, patient_id: int, start: datetime,
-                         end: datetime, limit: int) -> list[dict[str, Any]]:
+def readings_with_limits(conn: Connection[Any], viewer: Viewer, *, patient_id: int,
+                         start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
     """Readings in [start, end) by measured_at, each with the absolute limits of its type from
     the threshold version that applied at measured_at (version 1 for readings measured before
     enrolment), and its device's state."""
-    return conn.execute(
+    return conn.execute(sql.SQL(
         "select r.type, r.measured_at, r.value, r.device_id, r.late,"
         " tv.version as threshold_version, tv.thresholds -> r.type -> 'absolute' as limits,"
         " d.active as device_active"
-        " from readings r"
+        " from patients p join readings r on r.patient_id = p.id"
         " left join lateral (select v.version, v.thresholds from threshold_versions v"
         "   where v.patient_id = r.patient_id and (v.changed_at <= r.measured_at or v.version = 1)"
         "   order by v.version desc limit 1) tv on true"
         " left join devices d on d.device_id = r.device_id"
-        " where r.patient_id = %(patient)s and r.measured_at >= %(start)s"
+        " where p.id = %(patient)s and {visible} and r.measured_at >= %(start)s"
         " and r.measured_at < %(end)s"
-        " order by r.measured_at, r.type limit %(limit)s",
+        " order by r.measured_at, r.type limit %(limit)s").format(
+            visible=visible_patients(viewer)),
         {"patient": patient_id, "start": start, "end": end, "limit": limit}).fetchall()

@@ -93,8 +93,8 @@ def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
         raise errors.InvalidRange()
     if end - start > MAX_SPAN:
         raise errors.RangeTooLong(f"export at most {MAX_SPAN.days} days at a time")
-    rows = repository.readings_with_limits(conn, patient_id=patient_id, start=start, end=end,
-                                           limit=MAX_OBSERVATIONS)
+    rows = repository.readings_with_limits(conn, viewer, patient_id=patient_id, start=start,
+                                           end=end, limit=MAX_OBSERVATIONS)
     devices: dict[str, bool | None] = {}
     entries = []
     for row in rows:

@@ -1,19 +1,20 @@
-"""SQL of the patient domain. Reads are scoped to the viewer's teams (``team_filter``)."""
+"""SQL of the patient domain. Every read of a patient's data is scoped to the viewer's teams in
+the statement itself (:func:`core.access.visible_patients`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, sql
 from psycopg.types.json import Jsonb
 
 from alerts.schemas import AlertOut
-from core.access import Viewer
+from core.access import Viewer, visible_patients
+from core.db import all_of
 
 _PATIENT = ("p.id, p.display_name, t.name as team, p.team_id, p.profile, p.schedule, p.active,"
             " p.created_at")
-_VISIBLE = "(%(teams)s::bigint[] is null or p.team_id = any(%(teams)s))"
 _ALERT_FIELDS = ", ".join(f"a.{name}" for name in AlertOut.model_fields)
 
 
@@ -40,51 +41,62 @@ def copy_profile_thresholds(conn: Connection[Any], *, patient_id: int, profile: 
 
 
 def get_patient(conn: Connection[Any], viewer: Viewer, patient_id: int) -> dict[str, Any] | None:
-    return conn.execute(
-        f"select {_PATIENT} from patients p join teams t on t.id = p.team_id"
-        f" where p.id = %(id)s and {_VISIBLE}",
-        {"id": patient_id, "teams": viewer.team_filter}).fetchone()
+    return conn.execute(sql.SQL(
+        "select {fields} from patients p join teams t on t.id = p.team_id"
+        " where p.id = %(id)s and {visible}").format(
+            fields=sql.SQL(_PATIENT), visible=visible_patients(viewer)),
+        {"id": patient_id}).fetchone()
 
 
 def list_patients(conn: Connection[Any], viewer: Viewer, *, team: str | None,
                   after_id: int | None, limit: int) -> list[dict[str, Any]]:
-    return conn.execute(
-        f"select {_PATIENT} from patients p join teams t on t.id = p.team_id where {_VISIBLE}"
-        " and (%(team)s::text is null or t.name = %(team)s)"
-        " and (%(after)s::bigint is null or p.id > %(after)s)"
-        " order by p.id limit %(limit)s",
-        {"teams": viewer.team_filter, "team": team, "after": after_id, "limit": limit}).fetchall()
+    where = all_of(visible_patients(viewer),
+                   sql.SQL("t.name = %(team)s") if team is not None else None,
+                   sql.SQL("p.id > %(after)s") if after_id is not None else None)
+    return conn.execute(sql.SQL(
+        "select {fields} from patients p join teams t on t.id = p.team_id where {where}"
+        " order by p.id limit %(limit)s").format(fields=sql.SQL(_PATIENT), where=where),
+        {"team": team, "after": after_id, "limit": limit}).fetchall()
 
 
-def latest_readings(conn: Connection[Any], patient_id: int, types: list[str]
+def latest_readings(conn: Connection[Any], viewer: Viewer, patient_id: int, types: list[str]
                     ) -> list[dict[str, Any]]:
     """The newest reading of each type; one index probe per type on the readings key."""
-    return conn.execute(
-        "select r.type, r.value, r.measured_at, r.late from unnest(%s::text[]) as t(type)"
+    return conn.execute(sql.SQL(
+        "select r.type, r.value, r.measured_at, r.late from patients p"
+        " cross join unnest(%(types)s::text[]) as t(type)"
         " cross join lateral (select type, value, measured_at, late from readings"
-        "   where patient_id = %s and type = t.type order by measured_at desc limit 1) r",
-        (types, patient_id)).fetchall()
+        "   where patient_id = p.id and type = t.type order by measured_at desc limit 1) r"
+        " where p.id = %(patient)s and {visible}").format(visible=visible_patients(viewer)),
+        {"types": types, "patient": patient_id}).fetchall()
 
 
-def unresolved_alerts(conn: Connection[Any], patient_id: int) -> list[dict[str, Any]]:
-    return conn.execute(
-        f"select {_ALERT_FIELDS} from alerts a where a.patient_id = %s and a.status <> 'resolved'"
+def unresolved_alerts(conn: Connection[Any], viewer: Viewer, patient_id: int
+                      ) -> list[dict[str, Any]]:
+    return conn.execute(sql.SQL(
+        "select {fields} from alerts a join patients p on p.id = a.patient_id"
+        " where a.patient_id = %(patient)s and a.status <> 'resolved' and {visible}"
         " order by array_position(array['red', 'yellow', 'blue', 'green'], a.severity),"
-        " a.opened_at", (patient_id,)).fetchall()
+        " a.opened_at").format(fields=sql.SQL(_ALERT_FIELDS), visible=visible_patients(viewer)),
+        {"patient": patient_id}).fetchall()
 
 
-def devices(conn: Connection[Any], patient_id: int) -> list[dict[str, Any]]:
-    return conn.execute(
-        "select device_id, active, created_at, deactivated_at, status, status_at from devices"
-        " where patient_id = %s order by created_at", (patient_id,)).fetchall()
+def devices(conn: Connection[Any], viewer: Viewer, patient_id: int) -> list[dict[str, Any]]:
+    return conn.execute(sql.SQL(
+        "select d.device_id, d.active, d.created_at, d.deactivated_at, d.status, d.status_at"
+        " from devices d join patients p on p.id = d.patient_id"
+        " where d.patient_id = %(patient)s and {visible} order by d.created_at").format(
+            visible=visible_patients(viewer)), {"patient": patient_id}).fetchall()
 
 
-def pauses(conn: Connection[Any], patient_id: int, *, ending_after: datetime
+def pauses(conn: Connection[Any], viewer: Viewer, patient_id: int, *, ending_after: datetime
            ) -> list[dict[str, Any]]:
-    return conn.execute(
-        "select id, starts_at, ends_at, reason from patient_pauses"
-        " where patient_id = %s and ends_at > %s order by starts_at",
-        (patient_id, ending_after)).fetchall()
+    return conn.execute(sql.SQL(
+        "select s.id, s.starts_at, s.ends_at, s.reason from patient_pauses s"
+        " join patients p on p.id = s.patient_id"
+        " where s.patient_id = %(patient)s and s.ends_at > %(after)s and {visible}"
+        " order by s.starts_at").format(visible=visible_patients(viewer)),
+        {"patient": patient_id, "after": ending_after}).fetchall()
 
 
 def insert_pause(conn: Connection[Any], *, patient_id: int, starts_at: datetime,
@@ -103,28 +115,31 @@ def delete_pause(conn: Connection[Any], *, patient_id: int, pause_id: int) -> di
         " returning id, starts_at, ends_at, reason", (pause_id, patient_id)).fetchone()
 
 
-def raw_measurements(conn: Connection[Any], *, patient_id: int, types: list[str],
+def raw_measurements(conn: Connection[Any], viewer: Viewer, *, patient_id: int, types: list[str],
                      measured_from: datetime, measured_to: datetime,
                      after: tuple[datetime, str] | None, limit: int) -> list[dict[str, Any]]:
-    return conn.execute(
-        "select type, measured_at, value, late from readings"
-        " where patient_id = %(patient)s and type = any(%(types)s)"
-        " and measured_at >= %(from)s and measured_at < %(to)s"
-        " and (%(after_at)s::timestamptz is null"
-        "      or (measured_at, type) > (%(after_at)s, %(after_type)s))"
-        " order by measured_at, type limit %(limit)s",
+    where = all_of(
+        visible_patients(viewer),
+        sql.SQL("(r.measured_at, r.type) > (%(after_at)s, %(after_type)s)") if after else None)
+    return conn.execute(sql.SQL(
+        "select r.type, r.measured_at, r.value, r.late from patients p"
+        " join readings r on r.patient_id = p.id"
+        " where p.id = %(patient)s and r.type = any(%(types)s)"
+        " and r.measured_at >= %(from)s and r.measured_at < %(to)s and {where}"
+        " order by r.measured_at, r.type limit %(limit)s").format(where=where),
         {"patient": patient_id, "types": types, "from": measured_from, "to": measured_to,
          "after_at": after[0] if after else None, "after_type": after[1] if after else None,
          "limit": limit}).fetchall()
 
 
-def bucketed_measurements_json(conn: Connection[Any], *, patient_id: int, types: list[str],
+def bucketed_measurements_json(conn: Connection[Any], viewer: Viewer, *, patient_id: int,
+                               types: list[str],
                                measured_from: datetime, measured_to: datetime, bucket: str
                                ) -> bytes:
     """The buckets as the response's JSON array, built by the server: hundreds of rows need not
     become Python objects (``BucketedMeasurement`` is the shape; a test holds the two equal)."""
     # Buckets are aligned to UTC midnight/hour; a day bucket is a UTC day.
-    row = conn.execute(
+    row = conn.execute(sql.SQL(
         "select coalesce(json_agg(json_build_object("
         "  'type', type,"
         "  'bucket', to_char(bucket at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
@@ -134,7 +149,8 @@ def bucketed_measurements_json(conn: Connection[Any], *, patient_id: int, types:
         "       min(value) as min, max(value) as max, avg(value) as mean, count(*) as count"
         "       from readings where patient_id = %(patient)s and type = any(%(types)s)"
         "       and measured_at >= %(from)s and measured_at < %(to)s"
-        "       group by type, bucket) buckets",
+        "       and exists (select from patients p where p.id = %(patient)s and {visible})"
+        "       group by type, bucket) buckets").format(visible=visible_patients(viewer)),
         {"width": bucket, "patient": patient_id, "types": types, "from": measured_from,
          "to": measured_to}).fetchone()
     assert row is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -48,7 +49,18 @@ def require_patient(conn: Connection[Any], viewer: Viewer, patient_id: int) -> d
 def create_patient(conn: Connection[Any], viewer: Viewer, data: PatientCreate) -> PatientOut:
     if not repository.profile_exists(conn, data.profile):
         raise errors.UnknownProfile(f"no profile {data.profile!r}")
-    team_id = users_repository.get_or_create_team(conn, data.team)
+    team_id = users_repository.team_id(conn, data.team)
+    if team_id is None:
+        # A new team: its first member is the admin who enrols into it, so that she sees the
+        # patient she has just enrolled.
+        team_id = users_repository.get_or_create_team(conn, data.team)
+        if not viewer.platform and viewer.user_id is not None:
+            users_repository.add_user_to_team(conn, viewer.user_id, team_id)
+            viewer = replace(viewer, team_ids=(*viewer.team_ids, team_id))
+        audit.record(conn, viewer=viewer, action="team.create", entity_type="team",
+                     entity_id=team_id, detail={"name": data.team})
+    elif not viewer.platform and team_id not in viewer.team_ids:
+        raise errors.NotTeamMember(f"you are not a member of the team {data.team!r}")
     patient_id = repository.insert_patient(
         conn, display_name=data.display_name, team_id=team_id, profile=data.profile,
         schedule=data.schedule.model_dump())
@@ -72,16 +84,18 @@ def overview(conn: Connection[Any], viewer: Viewer, patient_id: int, *, now: dat
              ) -> PatientOverview:
     patient = require_patient(conn, viewer, patient_id)
     latest = [LatestReading(unit=MEASUREMENT_TYPES[r["type"]].unit, **r)
-              for r in repository.latest_readings(conn, patient_id, list(MEASUREMENT_TYPES))]
+              for r in repository.latest_readings(conn, viewer, patient_id,
+                                                  list(MEASUREMENT_TYPES))]
     return PatientOverview(
         **_patient_out(patient).model_dump(),
         latest_readings=latest,
         open_alerts=[AlertOut.model_validate(r)
-                     for r in repository.unresolved_alerts(conn, patient_id)],
-        thresholds=alert_thresholds.latest_version(conn, patient_id),
-        devices=[DeviceSummary.model_validate(r) for r in repository.devices(conn, patient_id)],
+                     for r in repository.unresolved_alerts(conn, viewer, patient_id)],
+        thresholds=alert_thresholds.latest_version(conn, viewer, patient_id),
+        devices=[DeviceSummary.model_validate(r)
+                 for r in repository.devices(conn, viewer, patient_id)],
         pauses=[PauseOut.model_validate(r)
-                for r in repository.pauses(conn, patient_id, ending_after=now)],
+                for r in repository.pauses(conn, viewer, patient_id, ending_after=now)],
     )
 
 
@@ -121,7 +135,7 @@ def measurements(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type
                  ) -> tuple[list[dict[str, Any]], str | None]:
     require_patient(conn, viewer, patient_id)
     start, end = _span(measured_from, measured_to, now=now)
-    rows = repository.raw_measurements(conn, patient_id=patient_id, types=_types(type_),
+    rows = repository.raw_measurements(conn, viewer, patient_id=patient_id, types=_types(type_),
                                        measured_from=start, measured_to=end,
                                        after=_reading_cursor(cursor), limit=limit + 1)
     page = rows[:limit]
@@ -140,8 +154,8 @@ def bucketed(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type_: s
     require_patient(conn, viewer, patient_id)
     start, end = _span(measured_from, measured_to, now=now)
     return repository.bucketed_measurements_json(
-        conn, patient_id=patient_id, types=_types(type_), measured_from=start, measured_to=end,
-        bucket=BUCKET_WIDTH[bucket])
+        conn, viewer, patient_id=patient_id, types=_types(type_), measured_from=start,
+        measured_to=end, bucket=BUCKET_WIDTH[bucket])
 
 
 def _types(type_: str | None) -> list[str]:

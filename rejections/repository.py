@@ -1,26 +1,34 @@
-"""SQL for the dead-letter table (written by ingest, read here)."""
+"""SQL for the dead-letter table (written by ingest, read here), scoped to the viewer's teams."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, sql
 
+from core.access import Viewer, visible_patients
+from core.db import all_of
 from rejections.schemas import PAYLOAD_PREVIEW_BYTES
 
 
-def list_rejections(conn: Connection[Any], *, reason: str | None, device_id: str | None,
-                    msg_id: str | None, before_id: int | None, limit: int
+def list_rejections(conn: Connection[Any], viewer: Viewer, *, reason: str | None,
+                    device_id: str | None, msg_id: str | None, before_id: int | None, limit: int
                     ) -> list[dict[str, Any]]:
-    """Newest first, by id."""
-    return conn.execute(
-        "select id, received_at, topic, device_id, msg_id, reading_index, reason, detail,"
-        " substring(payload from 1 for %(preview)s) as payload, length(payload) as payload_bytes"
-        " from rejections"
-        " where (%(reason)s::text is null or reason = %(reason)s)"
-        " and (%(device)s::text is null or device_id = %(device)s)"
-        " and (%(msg)s::text is null or msg_id = %(msg)s)"
-        " and (%(before)s::bigint is null or id < %(before)s)"
-        " order by id desc limit %(limit)s",
+    """Newest first, by id: the dead letters of the viewer's teams' devices, and those of no
+    known patient (unknown devices, foreign topics) without their payload."""
+    where = all_of(
+        sql.SQL("(p.id is null or {})").format(visible_patients(viewer)),
+        sql.SQL("r.reason = %(reason)s") if reason is not None else None,
+        sql.SQL("r.device_id = %(device)s") if device_id is not None else None,
+        sql.SQL("r.msg_id = %(msg)s") if msg_id is not None else None,
+        sql.SQL("r.id < %(before)s") if before_id is not None else None)
+    return conn.execute(sql.SQL(
+        "select r.id, r.received_at, r.topic, r.device_id, r.msg_id, r.reading_index, r.reason,"
+        " r.detail, case when p.id is not null"
+        "   then substring(r.payload from 1 for %(preview)s) end as payload,"
+        " length(r.payload) as payload_bytes"
+        " from rejections r left join devices d on d.device_id = r.device_id"
+        " left join patients p on p.id = d.patient_id"
+        " where {where} order by r.id desc limit %(limit)s").format(where=where),
         {"preview": PAYLOAD_PREVIEW_BYTES, "reason": reason, "device": device_id,
          "msg": msg_id, "before": before_id, "limit": limit}).fetchall()

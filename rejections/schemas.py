@@ -17,6 +17,7 @@ class RejectionOut(BaseModel):
     """The rejected reading's position in the batch; null when the whole message was rejected."""
     reason: str
     detail: str | None
-    payload: str
-    """The raw payload as UTF-8 (invalid bytes replaced), cut at 4 KiB."""
+    payload: str | None
+    """The raw payload as UTF-8 (invalid bytes replaced), cut at 4 KiB; null when the input
+    belongs to no known patient (an unknown device, a foreign topic): it may be anyone's data."""
     payload_bytes: int

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, sql
 
-from core.access import Viewer
+from core.access import Viewer, visible_patients
 
 _EVENT_COLUMNS = """
     e.id as event_id, e.event, e.at, e.note, e.severity as event_severity,
@@ -25,12 +25,11 @@ def events(conn: Connection[Any], viewer: Viewer, *, after_id: int, also_ids: li
            limit: int) -> list[dict[str, Any]]:
     """Events with an id above ``after_id`` or in ``also_ids`` (ids committed late, below the
     last one sent), of patients the viewer sees, in id order, with the alert's current state."""
-    return conn.execute(
-        f"select {_EVENT_COLUMNS} from alert_events e"
+    return conn.execute(sql.SQL(
+        "select {columns} from alert_events e"
         " join alerts a on a.id = e.alert_id"
         " join patients p on p.id = e.patient_id"
-        " where (e.id > %(after)s or e.id = any(%(also)s))"
-        " and (%(teams)s::bigint[] is null or p.team_id = any(%(teams)s))"
-        " order by e.id limit %(limit)s",
-        {"after": after_id, "also": also_ids, "teams": viewer.team_filter, "limit": limit},
-    ).fetchall()
+        " where (e.id > %(after)s or e.id = any(%(also)s)) and {visible}"
+        " order by e.id limit %(limit)s").format(
+            columns=sql.SQL(_EVENT_COLUMNS), visible=visible_patients(viewer)),
+        {"after": after_id, "also": also_ids, "limit": limit}).fetchall()

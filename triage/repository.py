@@ -12,7 +12,8 @@ from typing import Any
 
 from psycopg import Connection, sql
 
-from core.access import Viewer
+from core.access import Viewer, visible_patients
+from core.db import all_of
 from core.measurement_types import MEASUREMENT_TYPES
 
 _SEVERITIES = ["red", "yellow", "blue", "green"]
@@ -20,11 +21,8 @@ _SEVERITIES = ["red", "yellow", "blue", "green"]
 
 def triage(conn: Connection[Any], viewer: Viewer, *, team: str | None, offset: int, limit: int
            ) -> list[dict[str, Any]]:
-    filters = [sql.SQL("p.active")]
-    if viewer.team_filter is not None:
-        filters.append(sql.SQL("p.team_id = any(%(teams)s)"))
-    if team is not None:
-        filters.append(sql.SQL("t.name = %(team)s"))
+    filters = all_of(sql.SQL("p.active"), visible_patients(viewer),
+                     sql.SQL("t.name = %(team)s") if team is not None else None)
     query = sql.SQL(
         """
         with page as (
@@ -54,7 +52,7 @@ def triage(conn: Connection[Any], viewer: Viewer, *, team: str | None, offset: i
         ) last
         order by coalesce(page.worst_rank, 99), page.oldest_unhandled_at nulls last,
                  page.patient_id
-        """).format(filters=sql.SQL(" and ").join(filters))
+        """).format(filters=filters)
     return conn.execute(
-        query, {"severities": _SEVERITIES, "teams": viewer.team_filter, "team": team,
+        query, {"severities": _SEVERITIES, "team": team,
                 "offset": offset, "limit": limit, "types": list(MEASUREMENT_TYPES)}).fetchall()

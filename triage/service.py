@@ -38,8 +38,7 @@ def triage_page(conn: Connection[Any], viewer: Viewer, cache: TriageCache, *, te
                 cursor: str | None, limit: int) -> CachedPage:
     """The triage page rendered as JSON, from the cache when viewers of the same teams asked for
     it a moment ago (see :mod:`triage.cache`)."""
-    teams = viewer.team_filter
-    key = (None if teams is None else tuple(teams), team, cursor, limit)
+    key = (viewer.team_key, team, cursor, limit)
     cached = cache.get(key)
     if cached is not None:
         return cached

@@ -15,6 +15,11 @@ def get_or_create_team(conn: Connection[Any], name: str) -> int:
     return int(row["id"])
 
 
+def team_id(conn: Connection[Any], name: str) -> int | None:
+    row = conn.execute("select id from teams where name = %s", (name,)).fetchone()
+    return None if row is None else int(row["id"])
+
+
 def insert_user(conn: Connection[Any], *, username: str, password_hash: str, role: str,
                 display_name: str) -> int | None:
     """The new user's id, None if the username is taken (no error: the caller's transaction

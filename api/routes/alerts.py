@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from alerts import service, thresholds
+from alerts import lifecycle, thresholds
 from alerts.schemas import (
     AlertOut,
     BulkAcknowledgeIn,
@@ -62,7 +62,7 @@ def list_alerts(
 ) -> list[AlertOut]:
     """Newest first. The next page's cursor is in the ``X-Next-Cursor`` header (absent on the
     last page); ``since`` keeps alerts opened or changed at or after that time."""
-    page, next_cursor = service.list_alerts(conn, viewer, status=status, severity=severity,
+    page, next_cursor = lifecycle.list_alerts(conn, viewer, status=status, severity=severity,
                                             patient_id=patient_id, since=since, cursor=cursor,
                                             limit=limit)
     if next_cursor is not None:
@@ -72,17 +72,17 @@ def list_alerts(
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
 def acknowledge(alert_id: int, body: NoteIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
-    return service.handle(conn, viewer, alert_id, to="acknowledged", note=body.note)
+    return lifecycle.handle(conn, viewer, alert_id, to="acknowledged", note=body.note)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
 def resolve(alert_id: int, body: NoteIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
-    return service.handle(conn, viewer, alert_id, to="resolved", note=body.note)
+    return lifecycle.handle(conn, viewer, alert_id, to="resolved", note=body.note)
 
 
 @router.post("/alerts/acknowledge-green", response_model=BulkAcknowledgeOut)
 def acknowledge_green(body: BulkAcknowledgeIn, conn: DbConn, viewer: CurrentViewer
                       ) -> BulkAcknowledgeOut:
     """Acknowledge every open green alert of one patient, or of the whole (team-scoped) list."""
-    return BulkAcknowledgeOut(acknowledged=service.acknowledge_green(
+    return BulkAcknowledgeOut(acknowledged=lifecycle.acknowledge_green(
         conn, viewer, patient_id=body.patient_id, note=body.note))

@@ -25,7 +25,7 @@ def list_rejections(
 ) -> list[RejectionOut]:
     """Newest first; the next page's cursor is in the ``X-Next-Cursor`` header (absent on the
     last page)."""
-    page, next_cursor = service.list_rejections(conn, reason=reason, device_id=device_id,
+    page, next_cursor = service.list_rejections(conn, viewer, reason=reason, device_id=device_id,
                                                 msg_id=msg_id, cursor=cursor, limit=limit)
     if next_cursor is not None:
         response.headers["X-Next-Cursor"] = next_cursor

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from alerts.service import evaluate_new
+from alerts.evaluation import evaluate_new
 from alerts.streaming import AlertEvaluator, evaluate_committed
 from ingest.schemas import ReadingColumns
 from tests.alerts.conftest import alerts_of, commit_readings, events_of

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from alerts import repository, service
+from alerts import missing, repository
 from tests.alerts.conftest import alerts_of
 from tests.conftest import insert_patient
 
@@ -41,7 +41,7 @@ def test_spring_forward_deadline_is_local_noon_in_summer_time(
     patient = scheduled_patient(conn, days=["sun", "mon"], deadline="12:00", types=["spo2"])
     measure(conn, patient, "spo2", utc(2026, 3, 29, 10, 30))
     measure(conn, patient, "spo2", utc(2026, 3, 30, 9, 30))
-    service.check_missing(conn, now=utc(2026, 3, 30, 12), timezone=TZ)
+    missing.check_missing(conn, now=utc(2026, 3, 30, 12), timezone=TZ)
     (alert,) = alerts_of(conn, patient)
     assert (alert["rule"], alert["type"], alert["severity"]) == ("missing", "spo2", "blue")
     assert alert["first_measured_at"] == alert["last_measured_at"] == utc(2026, 3, 29, 10)
@@ -53,10 +53,10 @@ def test_fall_back_deadline_is_local_noon_in_winter_time(conn: psycopg.Connectio
     # Sunday 2026-10-25 clocks go 03:00 -> 02:00: noon is 11:00 UTC. 10:30 UTC is in time.
     patient = scheduled_patient(conn, days=["sun"], deadline="12:00", types=["pulse"])
     measure(conn, patient, "pulse", utc(2026, 10, 25, 10, 30))
-    service.check_missing(conn, now=utc(2026, 10, 25, 12), timezone=TZ)
+    missing.check_missing(conn, now=utc(2026, 10, 25, 12), timezone=TZ)
     assert alerts_of(conn, patient) == []
     measure(conn, patient, "pulse", utc(2026, 11, 1, 11, 30))  # after noon (11:00 UTC)
-    service.check_missing(conn, now=utc(2026, 11, 1, 12), timezone=TZ)
+    missing.check_missing(conn, now=utc(2026, 11, 1, 12), timezone=TZ)
     (alert,) = alerts_of(conn, patient)
     assert alert["last_measured_at"] == utc(2026, 11, 1, 11)
 
@@ -79,13 +79,13 @@ def test_pauses_suppress_and_reruns_do_not_count_twice(conn: psycopg.Connection[
     # Mon 2 Feb and Thu 5 Feb are paused; Mon 9 Feb is missed, weight only.
     measure(conn, patient, "spo2", utc(2026, 2, 9, 8))
     now = utc(2026, 2, 9, 12)
-    service.check_missing(conn, now=now, timezone=TZ)
-    service.check_missing(conn, now=now + timedelta(minutes=15), timezone=TZ)
+    missing.check_missing(conn, now=now, timezone=TZ)
+    missing.check_missing(conn, now=now + timedelta(minutes=15), timezone=TZ)
     (alert,) = alerts_of(conn, patient)
     assert (alert["type"], alert["breach_count"]) == ("weight", 1)
     assert alert["first_measured_at"] == utc(2026, 2, 9, 11)
     # Thursday missed as well: the open alert is updated, not duplicated.
-    service.check_missing(conn, now=utc(2026, 2, 12, 12), timezone=TZ)
+    missing.check_missing(conn, now=utc(2026, 2, 12, 12), timezone=TZ)
     (alert,) = [a for a in alerts_of(conn, patient) if a["type"] == "weight"]
     assert alert["breach_count"] == 2
     assert alert["last_measured_at"] == utc(2026, 2, 12, 11)

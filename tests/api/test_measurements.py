@@ -19,7 +19,7 @@ DAY0 = datetime(2026, 10, 1, tzinfo=UTC)
 def setup(client: TestClient, committed_conn: psycopg.Connection[Any]
           ) -> tuple[User, int]:
     team = unique("team")
-    admin = make_user(client, committed_conn, role="admin", teams=[])
+    admin = make_user(client, committed_conn, role="admin", teams=[team])
     nurse = make_user(client, committed_conn, role="nurse", teams=[team])
     pid = enrol(client, admin, team)["id"]
     # Day d has SpO2 readings at 07:00 and 19:00 UTC: 90 + d and 92 + d; pulse once at 07:00.

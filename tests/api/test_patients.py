@@ -19,8 +19,8 @@ def team() -> str:
 
 
 @pytest.fixture
-def admin(client: TestClient, committed_conn: psycopg.Connection[Any]) -> User:
-    return make_user(client, committed_conn, role="admin", teams=[])
+def admin(client: TestClient, committed_conn: psycopg.Connection[Any], team: str) -> User:
+    return make_user(client, committed_conn, role="admin", teams=[team])
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Route permissions for every endpoint of the contract and every role: another team's patient
-is invisible (404, absent from lists) on every path, role limits answer 403, and bad tokens
+is invisible (404, absent from lists) on every path, to admins too, role limits answer 403, and
+bad tokens
 (expired, tampered, wrong key, alg none) answer 401 problem+json."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class World:
     nurse: User
     clinician: User
     admin: User
+    admin_b: User
     patient_a: int
     patient_b: int
     alert_b: int
@@ -62,7 +64,8 @@ def world(client: TestClient, settings: Settings) -> World:
         return World(team_a=team_a,
                      nurse=make_user(client, conn, role="nurse", teams=[team_a]),
                      clinician=make_user(client, conn, role="clinician", teams=[team_a]),
-                     admin=make_user(client, conn, role="admin", teams=[]),
+                     admin=make_user(client, conn, role="admin", teams=[team_a]),
+                     admin_b=make_user(client, conn, role="admin", teams=[team_b]),
                      patient_a=patient_a, patient_b=patient_b, alert_b=alert_b,
                      pause_b=int(pause["id"]), device_b=device_b)
 
@@ -90,16 +93,18 @@ def _patient_paths(world: World) -> list[tuple[str, str, dict[str, Any] | None]]
     ]
 
 
-@pytest.mark.parametrize("role", ["nurse", "clinician"])
+@pytest.mark.parametrize("role", ["nurse", "clinician", "admin"])
 def test_another_teams_patient_is_not_found_on_every_path(
         client: TestClient, world: World, role: str) -> None:
-    user = world.nurse if role == "nurse" else world.clinician
+    user = {"nurse": world.nurse, "clinician": world.clinician, "admin": world.admin}[role]
     thresholds = _thresholds(client, world)
     requests = _patient_paths(world)
-    if role == "clinician":  # the clinician-only writes, which a nurse is refused earlier (403)
-        b = f"/api/v1/patients/{world.patient_b}"
+    b = f"/api/v1/patients/{world.patient_b}"
+    if role != "nurse":  # the clinician-only writes, which a nurse is refused earlier (403)
         requests += [("PUT", f"{b}/thresholds", {"thresholds": thresholds, "reason": "x"}),
                      ("POST", f"{b}/thresholds/preview", {"thresholds": thresholds, "days": 7})]
+    if role == "admin":  # and the admin-only ones
+        requests += [("POST", f"{b}/devices", None)]
     for method, path, body in requests:
         response = client.request(method, path, json=body, headers=user.headers)
         assert response.status_code == 404, (method, path, response.text)
@@ -108,25 +113,46 @@ def test_another_teams_patient_is_not_found_on_every_path(
         response = client.post(f"/api/v1/alerts/{world.alert_b}/{action}", json={"note": "x"},
                                headers=user.headers)
         assert response.status_code == 404, (action, response.text)
+    if role == "admin":
+        response = client.delete(f"/api/v1/devices/{world.device_b}", headers=user.headers)
+        assert response.status_code == 404, response.text
 
 
-def test_another_teams_patient_is_absent_from_lists(client: TestClient, world: World) -> None:
+@pytest.mark.parametrize("role", ["nurse", "admin"])
+def test_another_teams_patient_is_absent_from_lists(client: TestClient, world: World,
+                                                    role: str) -> None:
+    user = world.nurse if role == "nurse" else world.admin
     for path, key in (("/api/v1/patients?limit=500", "id"), ("/api/v1/triage?limit=500",
                                                             "patient_id"),
                       ("/api/v1/alerts?limit=500", "patient_id")):
-        rows = client.get(path, headers=world.nurse.headers).json()
+        rows = client.get(path, headers=user.headers).json()
         assert world.patient_b not in {r[key] for r in rows}, path
     assert client.get(f"/api/v1/alerts?patient_id={world.patient_b}",
-                      headers=world.nurse.headers).json() == []
+                      headers=user.headers).json() == []
     bulk = client.post("/api/v1/alerts/acknowledge-green",
                        json={"patient_id": world.patient_b, "note": "x"},
-                       headers=world.nurse.headers)
+                       headers=user.headers)
     assert bulk.status_code in (200, 404)
     if bulk.status_code == 200:
         assert bulk.json() == {"acknowledged": 0}
-    # The admin sees it, which shows the lists above could have contained it.
+    # Team B's admin sees it, which shows the lists above could have contained it.
     assert world.patient_b in {r["id"] for r in client.get(
-        "/api/v1/patients?limit=500", headers=world.admin.headers).json()}
+        "/api/v1/patients?limit=500", headers=world.admin_b.headers).json()}
+
+
+def test_an_admin_enrols_only_into_her_own_teams(client: TestClient, world: World) -> None:
+    body = {"display_name": "x", "profile": "kol-standard", "schedule": SCHEDULE}
+    refused = client.post("/api/v1/patients", json={**body, "team": world.team_a},
+                          headers=world.admin_b.headers)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["type"] == "urn:kol:problem:not-team-member"
+    new_team = unique("team")
+    created = client.post("/api/v1/patients", json={**body, "team": new_team},
+                          headers=world.admin_b.headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["team"] == new_team
+    assert client.get(f"/api/v1/patients/{created.json()['id']}",
+                      headers=world.admin_b.headers).status_code == 200
 
 
 def test_nurse_cannot_change_thresholds_and_clinician_can(
@@ -196,3 +222,28 @@ def test_bad_tokens_answer_401_problem(client: TestClient, world: World,
     # The same requests with the good token work: the refusals above are the token's doing.
     for path in paths:
         assert client.get(path, headers=world.admin.headers).status_code == 200, path
+
+
+def test_dead_letters_are_scoped_to_the_admins_teams(
+        client: TestClient, world: World, committed_conn: psycopg.Connection[Any]) -> None:
+    def dead_letter(device_id: str) -> int:
+        row = committed_conn.execute(
+            "insert into rejections (received_at, topic, device_id, msg_id, reason, detail,"
+            " payload, dedupe_key) values (now(), %s, %s, 'm', 'out_of_range', 'x',"
+            " '{\"spo2\": 80}', %s) returning id",
+            (f"t/{device_id}", device_id, unique("key"))).fetchone()
+        assert row is not None
+        return int(row["id"])
+
+    of_team_b, of_nobody = dead_letter(world.device_b), dead_letter(unique("ghost"))
+
+    def listed(user: User) -> dict[int, Any]:
+        response = client.get("/api/v1/rejections?limit=500", headers=user.headers)
+        assert response.status_code == 200, response.text
+        return {r["id"]: r["payload"] for r in response.json()}
+
+    assert of_team_b not in listed(world.admin)
+    assert listed(world.admin_b)[of_team_b] == '{"spo2": 80}'
+    # Input of no known patient is listed for every admin, without its content.
+    assert listed(world.admin)[of_nobody] is None
+    assert listed(world.admin_b)[of_nobody] is None

@@ -22,7 +22,7 @@ def _alert(conn: psycopg.Connection[Any], pid: int, *, rule: str, severity: str,
 def test_worst_severity_first_then_oldest_unhandled(
         client: TestClient, committed_conn: psycopg.Connection[Any]) -> None:
     team = unique("team")
-    admin = make_user(client, committed_conn, role="admin", teams=[])
+    admin = make_user(client, committed_conn, role="admin", teams=[team])
     nurse = make_user(client, committed_conn, role="nurse", teams=[team])
     quiet, yellow_old, yellow_new, red, handled = (enrol(client, admin, team)["id"]
                                                    for _ in range(5))

@@ -42,7 +42,7 @@ def _worst(client: TestClient, nurse: User, team: str, patient_id: int) -> str |
 def test_an_alert_event_clears_the_cached_page(
         cached_client: TestClient, committed_conn: psycopg.Connection[Any]) -> None:
     team = unique("team")
-    admin = make_user(cached_client, committed_conn, role="admin", teams=[])
+    admin = make_user(cached_client, committed_conn, role="admin", teams=[team])
     nurse = make_user(cached_client, committed_conn, role="nurse", teams=[team])
     patient = enrol(cached_client, admin, team)["id"]
     assert _worst(cached_client, nurse, team, patient) is None
@@ -67,7 +67,7 @@ def test_an_alert_event_clears_the_cached_page(
 def test_a_write_through_the_api_is_seen_by_the_next_read_and_teams_never_share_pages(
         cached_client: TestClient, committed_conn: psycopg.Connection[Any]) -> None:
     team, other_team = unique("team"), unique("team")
-    admin = make_user(cached_client, committed_conn, role="admin", teams=[])
+    admin = make_user(cached_client, committed_conn, role="admin", teams=[team])
     nurse = make_user(cached_client, committed_conn, role="nurse", teams=[team])
     other = make_user(cached_client, committed_conn, role="nurse", teams=[other_team])
     first = enrol(cached_client, admin, team)["id"]

@@ -231,10 +231,18 @@ class Publisher:
         assert self.error is None, self.error
 
 
-def login(api: TestClient, committed: psycopg.Connection[Any], role: Role) -> dict[str, str]:
-    """Headers of a new user with ``role`` (in a team of her own), logged in."""
+def login(api: TestClient, committed: psycopg.Connection[Any], role: Role, *,
+          patient_id: int | None = None) -> dict[str, str]:
+    """Headers of a new user with ``role``, logged in: in the team of ``patient_id``, or in a team
+    of her own."""
+    team = unique("team")
+    if patient_id is not None:
+        row = committed.execute("select t.name from patients p join teams t on t.id = p.team_id"
+                                " where p.id = %s", (patient_id,)).fetchone()
+        assert row is not None
+        team = row["name"]
     username, password = unique(role), unique("secret-pw")
     users_service.create_user(committed, viewer=SYSTEM, data=UserCreate(
-        username=username, password=password, role=role, teams=[unique("team")]))
+        username=username, password=password, role=role, teams=[team]))
     token = api.post("/api/v1/auth/token", data={"username": username, "password": password})
     return {"Authorization": f"Bearer {token.json()['access_token']}"}

@@ -35,8 +35,8 @@ def can_connect(settings: Settings, device_id: str, password: str) -> bool:
 
 def test_provision_and_deactivate_over_http(
         settings: Settings, api: TestClient, committed_conn: psycopg.Connection[Any]) -> None:
-    admin = login(api, committed_conn, "admin")
     patient = insert_patient(committed_conn)
+    admin = login(api, committed_conn, "admin", patient_id=patient)
     response = api.post(f"/api/v1/patients/{patient}/devices", headers=admin)
     assert response.status_code == 201, response.text
     body = response.json()

@@ -130,7 +130,8 @@ def test_deactivated_device_cannot_connect_and_is_dropped(
     app = create_app(settings)
     with Tablet(settings, device) as connected, TestClient(app) as api:
         response = api.delete(f"/api/v1/devices/{device.device_id}",
-                              headers=login(api, committed_conn, "admin"))
+                              headers=login(api, committed_conn, "admin",
+                                            patient_id=device.patient_id))
         assert response.status_code == 200, response.text
         assert response.json()["device_id"] == device.device_id
         assert connected.disconnected.wait(5), "the connected session was not dropped"
@@ -230,7 +231,7 @@ def test_every_reason_is_covered_and_listed_by_the_api(
                            tablet.device.readings_topic) == len(BAD_READINGS) + len(
                                WHOLE_MESSAGES), what="dead letters")
     with TestClient(create_app(settings)) as api:
-        headers = login(api, committed_conn, "admin")
+        headers = login(api, committed_conn, "admin", patient_id=tablet.device.patient_id)
         seen: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
