@@ -35,6 +35,7 @@ migrate: stack-up
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install stack-up
 	$(BIN)/python -m benchmarks

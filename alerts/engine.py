@@ -2,10 +2,10 @@
 
 Readings are grouped into series (patient, type) by one sort; every window a rule needs
 (baseline, 3 days, 30 days) is found for all readings at once with ``np.searchsorted`` on a
-combined (series, time) key, and windowed medians, MADs and Theil–Sen slopes are taken on padded
-matrices, one per window-width bucket (powers of two), so no Python loop runs over readings or
-patients. :mod:`alerts.reference` is the same rules as a plain loop; the property tests hold the two
-to identical output.
+combined (series, time) key, and windowed medians, MADs and Theil–Sen slopes are taken on
+sliding-window views of the sorted values, one matrix per exact window length (a few dozen in
+practice), so no Python loop runs over readings or patients. :mod:`alerts.reference` is the same
+rules as a plain loop; the property tests hold the two to identical output.
 
 NaN policy: readings whose value is not finite are ignored (never in a window, never a breach); a
 limit that is NaN is off; a statistic over too few readings is NaN and breaches nothing.

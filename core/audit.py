@@ -6,15 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg import Connection
-from psycopg.types.json import Jsonb
 
+from core import repository
 from core.access import Viewer
 
 
 def record(conn: Connection[Any], *, viewer: Viewer, action: str, entity_type: str,
            entity_id: str | int, detail: dict[str, Any] | None = None) -> None:
-    conn.execute(
-        "insert into audit_log (actor_id, actor, action, entity_type, entity_id, detail)"
-        " values (%s, %s, %s, %s, %s, %s)",
-        (viewer.user_id, viewer.username, action, entity_type, str(entity_id),
-         Jsonb(detail or {})))
+    repository.insert_audit(conn, actor_id=viewer.user_id, actor=viewer.username, action=action,
+                            entity_type=entity_type, entity_id=str(entity_id),
+                            detail=detail or {})

@@ -1,18 +1,15 @@
 """The Celery application: Redis as broker, schedules in Europe/Copenhagen. Domain packages keep
-their tasks in their own ``tasks.py``; this module only wires them."""
+their tasks in their own ``tasks.py``, registered on this app when the worker entry point
+(``worker.main``) imports them; the ground floor knows no domain."""
 
 from __future__ import annotations
-
-import sys
 
 from celery import Celery
 
 from core.settings import get_settings
 
-TASK_MODULES = ["alerts.tasks"]
-
 settings = get_settings()
-celery_app = Celery("kol", broker=settings.redis_url, include=TASK_MODULES)
+celery_app = Celery("kol", broker=settings.redis_url)
 celery_app.conf.update(
     timezone=settings.timezone,
     enable_utc=True,
@@ -22,12 +19,3 @@ celery_app.conf.update(
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
 )
-
-
-def worker_main() -> None:
-    celery_app.worker_main(["worker", "--loglevel=INFO", "--concurrency=2", *sys.argv[1:]])
-
-
-def beat_main() -> None:
-    schedule = str(settings.stack_dir / "celerybeat-schedule")
-    celery_app.start(["beat", "--loglevel=INFO", f"--schedule={schedule}", *sys.argv[1:]])

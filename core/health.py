@@ -10,15 +10,14 @@ import redis
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg import Connection
 
+from core import repository
 from core.settings import Settings
 
 
 def database_status(conn: Connection[Any]) -> dict[str, Any]:
     """TimescaleDB version and licence edition. The Apache-only build has hypertables and
     time_bucket but no compression or continuous aggregates; callers check ``edition``."""
-    row = conn.execute(
-        "select extversion, current_setting('timescaledb.license', true) as license"
-        " from pg_extension where extname = 'timescaledb'").fetchone()
+    row = repository.timescaledb(conn)
     if row is None:
         return {"ok": False, "error": "timescaledb extension not installed"}
     edition = row["license"] or "unknown"

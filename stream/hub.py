@@ -14,6 +14,8 @@ from typing import Protocol
 
 import psycopg
 
+from core import repository
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "alert_events"
@@ -88,7 +90,7 @@ class AlertEventHub:
                 async with await psycopg.AsyncConnection.connect(
                         self._database_url, autocommit=True,
                         application_name="kol-api-alert-stream") as conn:
-                    await conn.execute(f"listen {CHANNEL}")
+                    await repository.listen(conn, CHANNEL)
                     self.connected.set()
                     self._fan_out(RESYNC)
                     async for notify in conn.notifies():

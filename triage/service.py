@@ -4,9 +4,9 @@ from typing import Any
 
 from psycopg import Connection
 
-from api.responses import JsonList
 from core import errors
 from core.access import Viewer
+from core.rendering import JsonList
 from triage import repository
 from triage.cache import CachedPage, TriageCache
 from triage.schemas import OpenCounts, TriageRow

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 
 from api.deps import AdminViewer, CurrentViewer, DbConn
-from api.responses import JsonList
+from core.rendering import JsonList
 from patients import service
 from patients.schemas import (
     BucketedMeasurement,
@@ -83,5 +83,5 @@ def measurements(
     page, next_cursor = service.measurements(
         conn, viewer, patient_id, type_=type, measured_from=from_, measured_to=to,
         cursor=cursor, limit=limit, now=now)
-    return _READINGS.response(page, headers={"X-Next-Cursor": next_cursor} if next_cursor
-                              else None)
+    return Response(_READINGS.render(page), media_type="application/json",
+                    headers={"X-Next-Cursor": next_cursor} if next_cursor else None)

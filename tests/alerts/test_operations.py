@@ -57,7 +57,9 @@ def test_cli_evaluates_a_period_for_one_patient(
 def test_beat_schedules_recovery_and_missing_checks_in_copenhagen_time() -> None:
     from alerts import tasks
     from core.celery_app import celery_app
+    from worker import main  # noqa: F401  (the worker's entry point registers the tasks)
 
+    assert {tasks.recover_pending.name, tasks.check_missing.name} <= set(celery_app.tasks)
     schedule = celery_app.conf.beat_schedule
     assert schedule["alerts-recover-pending"]["task"] == tasks.recover_pending.name
     assert schedule["alerts-check-missing"]["task"] == tasks.check_missing.name

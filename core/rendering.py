@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from fastapi import Response
 from pydantic import TypeAdapter
 
 T = TypeVar("T")
@@ -21,7 +20,3 @@ class JsonList(Generic[T]):
 
     def render(self, rows: Sequence[Mapping[str, Any] | T]) -> bytes:
         return self._adapter.dump_json(self._adapter.validate_python(rows))
-
-    def response(self, rows: Sequence[Mapping[str, Any] | T], *,
-                 headers: Mapping[str, str] | None = None) -> Response:
-        return Response(self.render(rows), media_type="application/json", headers=headers)

@@ -1,0 +1,20 @@
+"""Entry points of the Celery worker and beat. This is the one place that knows which domains
+have tasks: importing a domain's ``tasks`` module registers its tasks and schedules on
+:data:`core.celery_app.celery_app`."""
+
+from __future__ import annotations
+
+import sys
+
+import alerts.tasks  # noqa: F401  (registers the alert domain's tasks and schedules)
+from core.celery_app import celery_app
+from core.settings import get_settings
+
+
+def worker_main() -> None:
+    celery_app.worker_main(["worker", "--loglevel=INFO", "--concurrency=2", *sys.argv[1:]])
+
+
+def beat_main() -> None:
+    schedule = str(get_settings().stack_dir / "celerybeat-schedule")
+    celery_app.start(["beat", "--loglevel=INFO", f"--schedule={schedule}", *sys.argv[1:]])
