@@ -28,7 +28,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from core.measurement_types import MEASUREMENT_TYPES
-from protocol.messages import encode_batch, encode_status
+from protocol.messages import Reason, encode_batch, encode_status
 from protocol.topics import device_topics
 from simulators.cohort import LOCAL_TZ
 from simulators.mqtt_loop import SelectorLoop
@@ -41,8 +41,8 @@ SESSION_EXPIRY_SECONDS = 7 * 86_400
 """The broker keeps the session (and queued receipts) this long while a tablet is offline."""
 MAX_RESEND_INTERVAL = 3600.0
 """Longest wait, real seconds, before resending an unreceipted batch again."""
-BAD_READING_KINDS = ("bad_unit", "naive_timestamp", "out_of_range", "unknown_type",
-                     "missing_field")
+BAD_READING_KINDS: tuple[Reason, ...] = ("bad_unit", "naive_timestamp", "out_of_range",
+                                         "unknown_type", "missing_field")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
