@@ -41,6 +41,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from core.migrate import migrate
 from core.settings import Settings, get_settings
+from core.tls import secure_mqtt
 from devices.broker import BrokerAdmin
 from gateway.service import end_session
 from protocol.messages import encode_batch
@@ -105,6 +106,7 @@ def publisher(settings: Settings, tablets: list[Tablet], per_message: int, rate:
     for t in tablets:
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=t.device_id, protocol=mqtt.MQTTv5)
         c.username_pw_set(t.device_id, t.password)
+        secure_mqtt(c, settings)
         c.max_inflight_messages_set(1000)
         c.on_message = on_message
         c.connect(settings.mqtt_host, settings.mqtt_port, keepalive=60)

@@ -17,6 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Page, expect
 
 from core.settings import Settings
+from core.tls import secure_mqtt
 from protocol.topics import device_topics
 from tests.api.helpers import PASSWORD, create_user
 from tests.conftest import unique
@@ -42,6 +43,7 @@ def publish(settings: Settings, device: dict[str, Any], readings: list[dict[str,
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device["mqtt_username"],
                          protocol=mqtt.MQTTv5)
     client.username_pw_set(device["mqtt_username"], device["mqtt_password"])
+    secure_mqtt(client, settings)
     client.connect(settings.mqtt_host, settings.mqtt_port)
     client.loop_start()
     payload = orjson.dumps({"v": 1, "msg_id": uuid.uuid4().hex,
