@@ -23,8 +23,10 @@ DEFAULT_ENV_FILE = Path("/var/tmp/kol-stack/kol.env")
 MIN_SECRET_BITS = 160
 """Estimated entropy a token signing key needs (its length times the Shannon entropy of its
 characters): 32 random base62 characters carry about 165 bits by this estimate."""
-_PLACEHOLDERS = ("change", "example", "secret", "password", "replace", "default", "test",
-                 "sample", "dummy", "todo", "xxxx", "1234", "abcd", "qwerty")
+# Words of example values. Matched as written (lower or upper case), so that a random key contains
+# one by chance with a probability below 1e-8.
+_PLACEHOLDERS = ("change", "example", "secret", "password", "replace", "default", "sample",
+                 "dummy", "qwerty")
 
 
 class InsecureSettingsError(RuntimeError):
@@ -66,13 +68,12 @@ def secret_weakness(value: str) -> str | None:
     strings (short, few distinct characters, repeated words) are refused."""
     if len(value) < 32:
         return "it is shorter than 32 characters"
-    lowered = value.lower()
     for word in _PLACEHOLDERS:
-        if word in lowered:
+        if word in value or word.upper() in value:
             return f"it contains {word!r}, as example values do"
     counts = Counter(value)
     bits = -sum(n * math.log2(n / len(value)) for n in counts.values())
-    if len(counts) < 16 or bits < MIN_SECRET_BITS:
+    if bits < MIN_SECRET_BITS:
         return f"its estimated entropy is {bits:.0f} bits, below {MIN_SECRET_BITS}"
     return None
 
@@ -129,6 +130,11 @@ class Settings(BaseSettings):
     # Schedules and display; the database stores UTC.
     timezone: str = "Europe/Copenhagen"
     stack_dir: Path = Path("/var/tmp/kol-stack")
+
+    @field_validator("tls_ca_file", "tls_cert_file", "tls_key_file", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("jwt_secret")
     @classmethod

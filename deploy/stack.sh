@@ -113,7 +113,9 @@ ensure_secrets() {
 # them) are copied in; otherwise a local CA signs a certificate for this host.
 ensure_tls() {
     local cert="$TLSDIR/server.crt" key="$TLSDIR/server.key"
-    if [ -n "${KOL_TLS_CERT_FILE:-}" ] || [ -n "${KOL_TLS_KEY_FILE:-}" ]; then
+    # (Paths to this stack's own files, as kol.env has them, are not an operator's.)
+    if { [ -n "${KOL_TLS_CERT_FILE:-}" ] && ! [ "$KOL_TLS_CERT_FILE" -ef "$cert" ]; } \
+        || { [ -n "${KOL_TLS_KEY_FILE:-}" ] && ! [ "$KOL_TLS_KEY_FILE" -ef "$key" ]; }; then
         [ -r "${KOL_TLS_CERT_FILE:-}" ] && [ -r "${KOL_TLS_KEY_FILE:-}" ] \
             || die "set both KOL_TLS_CERT_FILE and KOL_TLS_KEY_FILE to readable files"
         install -m 600 "$KOL_TLS_CERT_FILE" "$cert"

@@ -87,8 +87,10 @@ def _patient_paths(world: World) -> list[tuple[str, str, dict[str, Any] | None]]
         ("GET", f"{b}/fhir", None),
         ("GET", f"{b}/thresholds", None),
         ("GET", f"{b}/thresholds/history", None),
-        ("POST", f"{b}/pauses", {"starts_at": "2030-01-01T00:00:00+00:00",
-                                 "ends_at": "2030-01-02T00:00:00+00:00", "reason": "x"}),
+        ("POST", f"{b}/pauses", {"starts_at": (soon := datetime.now(UTC) + timedelta(days=30)
+                                               ).isoformat(),
+                                 "ends_at": (soon + timedelta(days=1)).isoformat(),
+                                 "reason": "x"}),
         ("DELETE", f"{b}/pauses/{world.pause_b}", None),
     ]
 

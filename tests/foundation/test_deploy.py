@@ -106,5 +106,6 @@ def test_a_second_install_only_verifies() -> None:
     assert result.stdout.splitlines() == [
         "[install] apt: all packages present",
         f"[install] timescaledb {upstream}: installed",
+        f"[install] mosquitto {_script_defaults()['MOSQUITTO_DEBIAN'].split('-')[0]}: installed",
         "[install] venv: up to date",
     ]
