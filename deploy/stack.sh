@@ -16,6 +16,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=deploy/versions.sh
 source "$ROOT/deploy/versions.sh"
+# shellcheck source=deploy/tls.sh
+source "$ROOT/deploy/tls.sh"
 
 STACK="$KOL_STACK_DIR"
 PGBIN="/usr/lib/postgresql/$PG_MAJOR/bin"
@@ -123,29 +125,8 @@ ensure_tls() {
         TLS_CA="${KOL_TLS_CA_FILE:-}"
     else
         TLS_CA="$TLSDIR/ca.crt"
-        if [ ! -f "$TLSDIR/ca.key" ]; then
-            log "tls: making a local CA"
-            (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-                -keyout "$TLSDIR/ca.key" -out "$TLSDIR/ca.crt" -days 3650 -sha256 \
-                -subj "/CN=KOL telemonitoring local CA ($(hostname))" \
-                -addext "basicConstraints=critical,CA:TRUE" \
-                -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null)
-            chmod 644 "$TLSDIR/ca.crt"
-            rm -f "$cert"
-        fi
-        check_private_file "$TLSDIR/ca.key"
-        if [ ! -f "$cert" ] || ! openssl x509 -checkend 2592000 -noout -in "$cert" >/dev/null; then
-            log "tls: making the server certificate (localhost, 127.0.0.1, ::1, $(hostname))"
-            (umask 077 && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-                -keyout "$key" -out "$TLSDIR/server.csr" -subj "/CN=localhost" 2>/dev/null)
-            printf '%s\n' "subjectAltName=DNS:localhost,DNS:$(hostname),IP:127.0.0.1,IP:::1" \
-                "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
-                "extendedKeyUsage=serverAuth" > "$TLSDIR/server.ext"
-            (umask 077 && openssl x509 -req -in "$TLSDIR/server.csr" -CA "$TLSDIR/ca.crt" \
-                -CAkey "$TLSDIR/ca.key" -CAcreateserial -days 397 -sha256 \
-                -extfile "$TLSDIR/server.ext" -out "$cert" 2>/dev/null)
-            rm -f "$TLSDIR/server.csr" "$TLSDIR/server.ext"
-        fi
+        [ ! -f "$TLSDIR/ca.key" ] || check_private_file "$TLSDIR/ca.key"
+        local_ca "$TLSDIR" | sed 's/^\[tls\]/[stack] tls:/'
     fi
     # The broker runs as the stack's user and reads its certificate and key itself.
     is_root && chown "$STACK_USER:" "$cert" "$key"

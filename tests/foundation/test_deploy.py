@@ -32,6 +32,7 @@ def test_compose_matches_the_scripts() -> None:
                           "mosquitto": int(defaults["KOL_MQTT_PORT"]),
                           "redis": int(defaults["KOL_REDIS_PORT"]),
                           "api": int(defaults["KOL_API_PORT"])}
+    assert services["mosquitto"]["ports"][1].split(":")[1] == defaults["KOL_MQTT_WS_PORT"]
     upstream = defaults["TIMESCALEDB_DEBIAN"].split("+")[0]
     image = services["timescaledb"]["image"]
     assert image == f"timescale/timescaledb:{upstream}-pg{defaults['PG_MAJOR']}"
