@@ -120,10 +120,22 @@ class Settings(BaseSettings):
     triage_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     """How long a worker reuses a rendered triage page (0: never). Alert events and successful
     writes through the API clear it at once, so only the last measurement time can lag."""
+    stream_recheck_seconds: float = Field(default=5.0, ge=0.1, le=60)
+    """How often an open event stream checks that its user is still active and in the same
+    teams (it ends otherwise, and when its token expires)."""
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     """Larger request bodies are refused (413) before they are read."""
     readyz_cache_seconds: float = Field(default=5.0, ge=0.5, le=300)
     """How long /readyz reuses its dependency checks: probes cannot make it open connections."""
+    login_attempts_per_user_and_address: int = Field(default=5, ge=1, le=100)
+    """Failed logins for one username from one address before that address is locked out for
+    it (15 minutes)."""
+    login_attempts_per_address: int = Field(default=50, ge=1, le=10_000)
+    """Failed logins from one address, any usernames, before it is locked out (15 minutes)."""
+    login_attempts_per_user: int = Field(default=20, ge=1, le=10_000)
+    """Failed logins for one username from all addresses in an hour before the username is
+    slowed to one password check per ``login_slow_seconds`` (never locked for everyone)."""
+    login_slow_seconds: float = Field(default=10.0, ge=0.1, le=600)
     jwt_secret: SecretStr = SecretStr("")
     jwt_ttl_seconds: int = Field(default=900, ge=60, le=86400)
 
