@@ -14,7 +14,7 @@ from alerts.schemas import (
     AlertOut,
     BulkAcknowledgeIn,
     BulkAcknowledgeOut,
-    NoteIn,
+    DecisionIn,
     PreviewIn,
     PreviewOut,
     ThresholdsIn,
@@ -71,13 +71,16 @@ def list_alerts(
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
-def acknowledge(alert_id: int, body: NoteIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
-    return lifecycle.handle(conn, viewer, alert_id, to="acknowledged", note=body.note)
+def acknowledge(alert_id: int, body: DecisionIn, conn: DbConn, viewer: CurrentViewer
+                ) -> AlertOut:
+    return lifecycle.handle(conn, viewer, alert_id, to="acknowledged", note=body.note,
+                            seen_severity=body.seen_severity)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve(alert_id: int, body: NoteIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
-    return lifecycle.handle(conn, viewer, alert_id, to="resolved", note=body.note)
+def resolve(alert_id: int, body: DecisionIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
+    return lifecycle.handle(conn, viewer, alert_id, to="resolved", note=body.note,
+                            seen_severity=body.seen_severity)
 
 
 @router.post("/alerts/acknowledge-green", response_model=BulkAcknowledgeOut)

@@ -110,6 +110,17 @@ function follow() {
       refreshTimer = setTimeout(render, 250);
     });
   }
+  // The server ends the stream when the token expires or the user's access changed: an expired
+  // session logs in again; otherwise the page is re-read (a 401 there logs out) and a new
+  // stream opens with what the user may see now.
+  stream.addEventListener("end", (message) => {
+    const reason = JSON.parse(message.data).reason;
+    stream.close();
+    stream = null;
+    if (reason === "token-expired") { logout(); return; }
+    render();
+    follow();
+  });
 }
 
 function labels() {
@@ -225,7 +236,8 @@ function chart(type, readings, limits, alerts, from, to) {
 }
 
 function alertRow(alert) {
-  return `<div class="alert" data-alert-id="${alert.id}" data-status="${alert.status}">
+  return `<div class="alert" data-alert-id="${alert.id}" data-status="${alert.status}"
+    data-severity="${alert.severity}">
     ${badge(alert.severity)}
     <span class="reason"><b>${t(alert.type)}</b> · ${esc(alert.reason)}
       <span class="muted">· ${t(alert.status)} · ${when(alert.last_measured_at || alert.opened_at)}
@@ -287,11 +299,18 @@ async function renderPatient(id) {
         · ${esc(v.reason)}${v.diff.length ? `<div class="muted">${v.diff.map((d) => `${esc(d.path)}: ${esc(d.old)} → ${esc(d.new)}`).join("; ")}</div>` : ""}</li>`).join("")}</ol></section>`;
 
   view.querySelectorAll(".alert").forEach((row) => {
+    // The severity shown goes along: if the alert escalated since, the server refuses (409
+    // alert-changed) and the page shows the alert as it is now.
     const act = async (step) => {
-      await api(`/api/v1/alerts/${row.dataset.alertId}/${step}`, {
-        method: "POST", json: { note: row.querySelector(".note").value },
-      });
-      toast(t(step === "acknowledge" ? "acknowledged" : "resolve"));
+      try {
+        await api(`/api/v1/alerts/${row.dataset.alertId}/${step}`, {
+          method: "POST",
+          json: { note: row.querySelector(".note").value, seen_severity: row.dataset.severity },
+        });
+        toast(t(step === "acknowledge" ? "acknowledged" : "resolve"));
+      } catch (error) {
+        toast(error.message);
+      }
       render();
     };
     row.querySelector(".ack")?.addEventListener("click", () => act("acknowledge"));
