@@ -115,6 +115,13 @@ def committed_conn(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
         yield c
 
 
+@pytest.fixture
+def owner_conn(owner_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection as the schema's owner, for tests that change the schema."""
+    with psycopg.connect(owner_url, autocommit=True, row_factory=dict_row) as c:
+        yield c
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
