@@ -14,6 +14,7 @@ from api.body_limit import BodyLimit
 from api.dashboard import routes as dashboard
 from api.health import ReadinessCache
 from api.health import router as health_router
+from api.routes.access_log import router as access_log_router
 from api.routes.alerts import router as alerts_router
 from api.routes.devices import router as devices_router
 from api.routes.fhir import router as fhir_router
@@ -66,5 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(devices_router)
     app.include_router(rejections_router)
+    app.include_router(access_log_router)
     dashboard.install(app)
     return app

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     triage_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     """How long a worker reuses a rendered triage page (0: never). Alert events and successful
     writes through the API clear it at once, so only the last measurement time can lag."""
+    access_log_retention_days: int = Field(default=3653, ge=365, le=36500)
+    """How long the access log keeps who read which patient's data (default ten years; the
+    database refuses less than one)."""
     stream_recheck_seconds: float = Field(default=5.0, ge=0.1, le=60)
     """How often an open event stream checks that its user is still active and in the same
     teams (it ends otherwise, and when its token expires)."""

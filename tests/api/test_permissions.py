@@ -106,7 +106,7 @@ def test_another_teams_patient_is_not_found_on_every_path(
         requests += [("PUT", f"{b}/thresholds", {"thresholds": thresholds, "reason": "x"}),
                      ("POST", f"{b}/thresholds/preview", {"thresholds": thresholds, "days": 7})]
     if role == "admin":  # and the admin-only ones
-        requests += [("POST", f"{b}/devices", None)]
+        requests += [("POST", f"{b}/devices", None), ("GET", f"{b}/access-log", None)]
     for method, path, body in requests:
         response = client.request(method, path, json=body, headers=user.headers)
         assert response.status_code == 404, (method, path, response.text)
