@@ -81,8 +81,10 @@ def settings(stack_env: dict[str, str], run_database: str,
     write_private(env_file, "".join(f"{k}={v}\n" for k, v in values.items()))
     os.environ.update(values)
     os.environ["KOL_ENV_FILE"] = str(env_file)
-    # HTTP clients in the tests (httpx, urllib) verify the API against the stack's CA.
+    # HTTP clients in the tests (httpx, urllib; requests, which schemathesis uses) verify the
+    # API against the stack's CA.
     os.environ["SSL_CERT_FILE"] = stack_env["KOL_TLS_CA_FILE"]
+    os.environ["REQUESTS_CA_BUNDLE"] = stack_env["KOL_TLS_CA_FILE"]
     settings_module.get_settings.cache_clear()
     try:
         yield settings_module.get_settings()
