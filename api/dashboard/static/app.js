@@ -22,6 +22,7 @@ const I18N = {
     preview_result: "{n} alarmer ville være rejst de seneste {d} dage",
     reason_needed: "Skriv en begrundelse", version: "version", by: "af", no_data: "Ingen målinger",
     pauses: "Pauser", profile: "Profil", team: "Team", days_shown: "seneste 90 dage",
+    alert_changed: "Alarmen er blevet forværret, siden den blev vist. Se den igen.",
   },
   en: {
     title: "KOL telemonitoring", logout: "Log out", login: "Log in", username: "Username",
@@ -38,6 +39,7 @@ const I18N = {
     live: "updates live", red_low: "Red below", yellow_low: "Yellow below",
     yellow_high: "Yellow above", red_high: "Red above",
     preview_result: "{n} alerts would have been raised over the last {d} days",
+    alert_changed: "The alert has escalated since it was shown. Look at it again.",
     reason_needed: "Write a reason", version: "version", by: "by", no_data: "No readings",
     pauses: "Pauses", profile: "Profile", team: "Team", days_shown: "last 90 days",
   },
@@ -87,7 +89,9 @@ async function api(path, options = {}) {
   }
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
-    throw new Error(problem.detail || problem.title || String(response.status));
+    const error = new Error(problem.detail || problem.title || String(response.status));
+    error.type = problem.type;
+    throw error;
   }
   return response.status === 204 ? null : response.json();
 }
@@ -309,7 +313,7 @@ async function renderPatient(id) {
         });
         toast(t(step === "acknowledge" ? "acknowledged" : "resolve"));
       } catch (error) {
-        toast(error.message);
+        toast(error.type === "urn:kol:problem:alert-changed" ? t("alert_changed") : error.message);
       }
       render();
     };
