@@ -15,11 +15,13 @@ create index access_log_patient on access_log (patient_id, id desc);
 create index access_log_user on access_log (user_id, id desc);
 
 -- The services' role (deploy/postgres/roles.sql) got every DML right through the default
--- privileges; take back all but insert and select.
+-- privileges; take back all but select and the insert of an entry stamped by the database (it
+-- may not choose the time or the id).
 do $$
 begin
     if exists (select from pg_roles where rolname = 'kol') then
-        revoke update, delete, truncate on access_log from kol;
+        revoke insert, update, delete, truncate on access_log from kol;
+        grant insert (user_id, username, patient_id, what, detail, address) on access_log to kol;
     end if;
 end $$;
 

@@ -108,6 +108,8 @@ def test_the_log_is_for_the_teams_admins_only(
     "delete from access_log",
     "truncate access_log",
     "select purge_access_log(interval '30 days')",
+    "insert into access_log (at, username, patient_id, what, address)"
+    " select now() - interval '20 years', 'x', id, 'overview', 'x' from patients limit 1",
 ])
 def test_the_services_cannot_change_or_empty_the_log(settings: Settings,
                                                       statement: str) -> None:
