@@ -53,7 +53,7 @@ check_private_dir() {
     [ -L "$dir" ] && die "$dir is a symbolic link; the state directory must be a real directory"
     [ -d "$dir" ] || die "$dir is not a directory"
     owner=$(stat -c %U "$dir"); mode=$(stat -c %a "$dir")
-    [ "$owner" = "$STACK_USER" ] || die "$dir belongs to $owner, not $STACK_USER: someone else may have made it. Remove it if it is an old state directory of yours, or choose another KOL_STACK_DIR."
+    [ "$owner" = "$STACK_USER" ] || die "$dir belongs to $owner, not $STACK_USER: someone else may have made it. If it is the state of an older version of this script, stop what runs from it (pg_ctl -D $dir/pg stop as its owner; mosquitto and redis by their pid files) and remove it; or choose another KOL_STACK_DIR."
     [ "$mode" = 700 ] || die "$dir has mode $mode; it must be 700 (only $STACK_USER may enter it). Fix it with: chmod 700 $dir"
 }
 
@@ -329,7 +329,10 @@ case "$cmd" in
         log "settings: $ENV_FILE"
         ;;
     down)
-        if require_dirs 2>/dev/null; then
+        # Nothing is stopped from a directory that is not private: its pid files would choose
+        # which process gets the signal.
+        if [ -e "$STACK" ]; then
+            require_dirs
             [ -f "$SECRETS" ] && check_private_file "$SECRETS" && read_secrets
             for s in $(services "$@"); do "${s}_down"; done
         fi
