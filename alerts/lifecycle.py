@@ -149,13 +149,18 @@ def list_alerts(conn: Connection[Any], viewer: Viewer, *, status: str | None,
     return page, str(page[-1].id) if len(rows) > limit else None
 
 
-def handle(conn: Connection[Any], viewer: Viewer, alert_id: int, *, to: str, note: str
-           ) -> AlertOut:
+def handle(conn: Connection[Any], viewer: Viewer, alert_id: int, *, to: str, note: str,
+           seen_severity: str | None = None) -> AlertOut:
     """Acknowledge (from open) or resolve (from open or acknowledged), with an alert event and
-    an audit entry. Another team's alert answers 404."""
+    an audit entry. Another team's alert answers 404; an alert that escalated beyond
+    ``seen_severity`` (what the nurse was shown) answers 409 ``alert-changed``."""
     row = repository.lock_visible_alert(conn, viewer, alert_id)
     if row is None:
         raise errors.AlertNotFound()
+    # Checked under the row lock: an escalation commits either before (refused) or after.
+    if (seen_severity is not None
+            and SEVERITY_RANK[row["severity"]] > SEVERITY_RANK[seen_severity]):
+        raise errors.AlertChanged(severity=row["severity"], seen_severity=seen_severity)
     allowed = {"acknowledged": ("open",), "resolved": ("open", "acknowledged")}[to]
     if row["status"] not in allowed:
         raise errors.AlertStateConflict(f"the alert is {row['status']}; it cannot be {to}")

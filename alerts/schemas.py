@@ -258,6 +258,13 @@ class NoteIn(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+class DecisionIn(NoteIn):
+    """Acknowledge / resolve: the note, and the severity the nurse saw (the dashboard always
+    sends it). If the alert escalated since, the request is refused with 409 ``alert-changed``
+    rather than acknowledging or resolving something she did not see."""
+    seen_severity: Literal["green", "blue", "yellow", "red"] | None = None
+
+
 class BulkAcknowledgeIn(NoteIn):
     patient_id: int | None = None
     """Only this patient's green alerts; all visible green alerts when absent."""

@@ -12,7 +12,7 @@ from core.db import connect
 from core.errors import DomainError
 from core.migrate import migrate
 from core.passwords import generate_password
-from core.settings import get_settings
+from core.settings import get_settings, owner_database_url
 from devices import service as devices_service
 from devices.broker import BrokerAdmin
 from users import service as users_service
@@ -20,7 +20,7 @@ from users.schemas import UserCreate
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    applied = migrate(get_settings().database_url)
+    applied = migrate(owner_database_url())
     for m in applied:
         print(f"applied {m.version:04d}_{m.name}")
     if not applied:

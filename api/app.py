@@ -10,8 +10,11 @@ from fastapi import FastAPI
 
 from api import problems
 from api.auth.routes import router as auth_router
+from api.body_limit import BodyLimit
 from api.dashboard import routes as dashboard
+from api.health import ReadinessCache
 from api.health import router as health_router
+from api.routes.access_log import router as access_log_router
 from api.routes.alerts import router as alerts_router
 from api.routes.devices import router as devices_router
 from api.routes.fhir import router as fhir_router
@@ -49,7 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   openapi_url="/openapi.json")
     app.state.settings = settings
     app.state.triage_cache = triage_cache
+    app.state.readiness = ReadinessCache(settings.readyz_cache_seconds)
     app.add_middleware(InvalidateOnWrite, cache=triage_cache)
+    # Added last, so it runs first: nothing reads a body before the limit is checked.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     problems.install(app)
     for router in (health_router, auth_router):
         app.include_router(router)
@@ -61,5 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(devices_router)
     app.include_router(rejections_router)
+    app.include_router(access_log_router)
     dashboard.install(app)
     return app

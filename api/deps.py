@@ -4,12 +4,16 @@ and the authenticated viewer."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from psycopg import Connection
 
+from access_log import service as access_log
+from access_log.schemas import What
 from api.auth import tokens
 from core import errors
 from core.access import Role, Viewer
@@ -66,6 +70,34 @@ def current_viewer(token: Annotated[str | None, Depends(oauth2_scheme)], conn: D
 
 
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
+
+
+def client_address(request: Request) -> str:
+    """The client's address (behind a reverse proxy, run uvicorn with ``--proxy-headers``)."""
+    return request.client.host if request.client else "unknown"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadLog:
+    """Records, in the request's transaction, that the viewer read a patient's data."""
+
+    conn: Connection[Any]
+    viewer: Viewer
+    address: str
+
+    def __call__(self, patient_id: int, what: What, **detail: Any) -> None:
+        access_log.record(self.conn, self.viewer, patient_id=patient_id, what=what,
+                          address=self.address,
+                          detail={k: v.isoformat() if isinstance(v, datetime) else v
+                                  for k, v in detail.items() if v is not None})
+
+
+def read_log(request: Request, conn: DbConn, viewer: CurrentViewer) -> ReadLog:
+    return ReadLog(conn=conn, viewer=viewer, address=client_address(request))
+
+
+PatientRead = Annotated[ReadLog, Depends(read_log)]
+"""Every route that returns one patient's data takes this and calls it once it has the data."""
 
 
 def require_role(role: Role) -> Callable[[Viewer], Coroutine[Any, Any, Viewer]]:

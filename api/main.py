@@ -27,11 +27,26 @@ STOP_SECONDS = 10.0
 
 
 def _config(settings: Settings) -> uvicorn.Config:
+    certificate = tls_files(settings)
     return uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
                           log_config=None, access_log=False,
                           # Open event streams would otherwise hold a stop until every
                           # dashboard leaves.
-                          timeout_graceful_shutdown=5)
+                          timeout_graceful_shutdown=5,
+                          ssl_certfile=certificate[0] if certificate else None,
+                          ssl_keyfile=certificate[1] if certificate else None)
+
+
+def tls_files(settings: Settings) -> tuple[str, str] | None:
+    """The API's certificate and key: HTTPS; None (plain HTTP) only in a local demo
+    (``KOL_LOCAL_DEMO_PLAINTEXT``), never by omission."""
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        return str(settings.tls_cert_file), str(settings.tls_key_file)
+    if settings.local_demo_plaintext:
+        log.warning("kol-api serves plain HTTP (KOL_LOCAL_DEMO_PLAINTEXT): a local demo only")
+        return None
+    raise SystemExit("kol-api: set KOL_TLS_CERT_FILE and KOL_TLS_KEY_FILE (deploy/stack.sh"
+                     " writes them), or KOL_LOCAL_DEMO_PLAINTEXT=true for a demo on one machine")
 
 
 def _listen(settings: Settings, *, reuse_port: bool) -> socket.socket:
@@ -56,6 +71,7 @@ def _worker() -> None:
 def main() -> None:
     kol_logging.configure()
     settings = get_settings()
+    tls_files(settings)
     if settings.api_workers == 1:
         uvicorn.Server(_config(settings)).run()
         return

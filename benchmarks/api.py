@@ -39,7 +39,7 @@ import psycopg
 from benchmarks.ingest import ROOT, with_database
 from core.access import SYSTEM
 from core.migrate import migrate
-from core.settings import Settings, get_settings
+from core.settings import Settings, get_settings, owner_database_url
 from users import service as users_service
 from users.schemas import UserCreate
 
@@ -53,7 +53,8 @@ that wait is timed, as behind a proxy with a connection limit."""
 PASSWORD = "benchmark password 1234"
 
 
-def load(database_url: str, *, patients: int, seed: int) -> tuple[str, list[int]]:
+def load(database_url: str, owner_url: str, *, patients: int, seed: int
+         ) -> tuple[str, list[int]]:
     """Teams, patients (COPY), threshold version 1, readings (generated in the server: 5.4 M rows
     need not cross the socket), alerts (COPY), and a nurse of the first team. Returns the nurse's
     username and her patients' ids."""
@@ -106,8 +107,9 @@ def load(database_url: str, *, patients: int, seed: int) -> tuple[str, list[int]
         team_patients = [r["id"] for r in conn.execute(
             "select id from patients where team_id = %s order by id",
             (team_ids[0],)).fetchall()]
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        # As autovacuum would have by now: statistics, and the visibility map for index-only scans.
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        # As autovacuum would have by now: statistics, and the visibility map for index-only scans
+        # (as the tables' owner: the services' role may not vacuum).
         conn.execute("vacuum analyze")
     return nurse, team_patients
 
@@ -191,16 +193,20 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     settings: Settings = get_settings()
-    admin_url = with_database(settings.database_url, "postgres")
+    # The scratch database is the owner's (it creates and migrates it); the API uses the
+    # services' role, as in production.
+    owner = owner_database_url()
+    admin_url = with_database(owner, "postgres")
     db = f"kol_bench_api_{os.getpid()}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'create database "{db}"')
     database_url = with_database(settings.database_url, db)
     api: subprocess.Popen[bytes] | None = None
     try:
-        migrate(database_url)
+        migrate(with_database(owner, db))
         started = time.perf_counter()
-        nurse, patient_ids = load(database_url, patients=args.patients, seed=args.seed)
+        nurse, patient_ids = load(database_url, with_database(owner, db), patients=args.patients,
+                                      seed=args.seed)
         print(f"loaded {args.patients} patients, {args.patients * DAYS * 3} readings, "
               f"{ALERTS} alerts in {time.perf_counter() - started:.1f} s", flush=True)
         port = free_port()
@@ -211,7 +217,11 @@ def main() -> int:
         with log_path.open("wb") as log:
             api = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "kol-api")],
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base_url = f"http://127.0.0.1:{port}"
+        # HTTPS as in production (TLS costs the API CPU); httpx trusts the stack's CA through
+        # SSL_CERT_FILE.
+        base_url = f"https://127.0.0.1:{port}"
+        if settings.tls_ca_file is not None:
+            os.environ["SSL_CERT_FILE"] = str(settings.tls_ca_file)
         deadline = time.monotonic() + 30
         while True:
             try:

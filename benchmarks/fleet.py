@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.settings import get_settings
+from core.tls import mqtt_context
 from devices.broker import BrokerAdmin
 from simulators.cohort import generate_cohort
 from simulators.fleet import Device, Fleet
@@ -38,7 +39,8 @@ def _devices(path: Path, n: int) -> list[Device]:
     known: list[Device] = []
     if path.exists():
         known = [Device(**d) for d in json.loads(path.read_text())]
-        if known and not credentials_work(settings.mqtt_host, settings.mqtt_port, known[0]):
+        if known and not credentials_work(settings.mqtt_host, settings.mqtt_port, known[0],
+                                      tls=mqtt_context(settings)):
             print(f"{path}: the broker no longer knows these devices; provisioning anew")
             known = []
     if len(known) < n:
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     # missing receipts, so the receipt timeout is set beyond the run.
     params = replace(DEFAULT_TABLET, receipt_timeout_seconds=3600.0)
     fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
-                  port=settings.mqtt_port, seed=args.seed, params=params)
+                  port=settings.mqtt_port, tls=mqtt_context(settings), seed=args.seed,
+                  params=params)
     try:
         report = fleet.run(start=start, speed=args.speed, duration=args.seconds,
                            progress=lambda moment, stats: print(

@@ -40,7 +40,8 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from core.migrate import migrate
-from core.settings import Settings, get_settings
+from core.settings import Settings, get_settings, owner_database_url
+from core.tls import secure_mqtt
 from devices.broker import BrokerAdmin
 from gateway.service import end_session
 from protocol.messages import encode_batch
@@ -105,6 +106,7 @@ def publisher(settings: Settings, tablets: list[Tablet], per_message: int, rate:
     for t in tablets:
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=t.device_id, protocol=mqtt.MQTTv5)
         c.username_pw_set(t.device_id, t.password)
+        secure_mqtt(c, settings)
         c.max_inflight_messages_set(1000)
         c.on_message = on_message
         c.connect(settings.mqtt_host, settings.mqtt_port, keepalive=60)
@@ -162,7 +164,10 @@ def cpu_seconds(procs: list[psutil.Process]) -> dict[int, float]:
 
 def run_scenario(args: argparse.Namespace, settings: Settings, name: str) -> dict[str, Any]:
     per_message = SCENARIOS[name]
-    admin_url = with_database(settings.database_url, "postgres")
+    # The scratch database is the owner's (it creates and migrates it); the gateway uses the
+    # services' role, as in production.
+    owner = owner_database_url()
+    admin_url = with_database(owner, "postgres")
     db = f"kol_bench_{os.getpid()}_{name}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'create database "{db}"')
@@ -170,7 +175,7 @@ def run_scenario(args: argparse.Namespace, settings: Settings, name: str) -> dic
     client_id = f"bench-gw-{uuid.uuid4().hex[:8]}"
     gateway: subprocess.Popen[bytes] | None = None
     try:
-        migrate(database_url)
+        migrate(with_database(owner, db))
         tablets = setup_fleet(settings, database_url, args.tablets)
         env = {**os.environ, "KOL_DATABASE_URL": database_url}
         rate = args.rate or TARGET_READINGS_PER_S[name] / per_message * 1.1

@@ -106,6 +106,12 @@ class AlertStateConflict(Conflict):
     slug = "alert-state-conflict"
 
 
+class AlertChanged(Conflict):
+    """The alert escalated after the nurse saw it: what she decided on is not what it is."""
+    slug = "alert-changed"
+    default_detail = "the alert has escalated since it was shown; look at it again"
+
+
 class UserExists(Conflict):
     slug = "user-exists"
 

@@ -12,6 +12,7 @@ from psycopg import Connection
 
 from core import repository
 from core.settings import Settings
+from core.tls import secure_mqtt
 
 
 def database_status(conn: Connection[Any]) -> dict[str, Any]:
@@ -39,6 +40,7 @@ def broker_status(settings: Settings, timeout: float = 3.0) -> dict[str, Any]:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.username_pw_set(settings.mqtt_gateway_username,
                            settings.mqtt_gateway_password.get_secret_value())
+    secure_mqtt(client, settings)
     client.on_connect = on_connect
     try:
         client.connect(settings.mqtt_host, settings.mqtt_port, keepalive=10)

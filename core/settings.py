@@ -1,36 +1,114 @@
 """Process settings: one :class:`Settings` per process, read from the environment and from the
 settings file that ``deploy/stack.sh`` writes (``KOL_ENV_FILE``, default
-``/var/tmp/kol-stack/kol.env``)."""
+``/var/tmp/kol-stack/kol.env``).
+
+A settings file holds secrets and decides where the services connect, so it is trusted only when
+it is the running user's own and nobody else may read or change it (:func:`check_private_file`).
+"""
 
 from __future__ import annotations
 
+import math
 import os
+import stat
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ENV_FILE = Path("/var/tmp/kol-stack/kol.env")
 
+MIN_SECRET_BITS = 160
+"""Estimated entropy a token signing key needs (its length times the Shannon entropy of its
+characters): 32 random base62 characters carry about 165 bits by this estimate."""
+# Words of example values. Matched as written (lower or upper case), so that a random key contains
+# one by chance with a probability below 1e-8.
+_PLACEHOLDERS = ("change", "example", "secret", "password", "replace", "default", "sample",
+                 "dummy", "qwerty")
+
+
+class InsecureSettingsError(RuntimeError):
+    """A settings file or a secret that must not be trusted; the message says how to fix it."""
+
 
 def env_file() -> Path:
-    return Path(os.environ.get("KOL_ENV_FILE", str(DEFAULT_ENV_FILE)))
+    """``KOL_ENV_FILE``, else the settings file of the stack in ``KOL_STACK_DIR``."""
+    if path := os.environ.get("KOL_ENV_FILE"):
+        return Path(path)
+    if stack := os.environ.get("KOL_STACK_DIR"):
+        return Path(stack) / "kol.env"
+    return DEFAULT_ENV_FILE
+
+
+def owner_env_file() -> Path:
+    """The file with the database owner's connection (migrations only), beside the settings."""
+    return Path(os.environ.get("KOL_OWNER_ENV_FILE", str(env_file().parent / "owner.env")))
+
+
+def check_private_file(path: Path) -> None:
+    """Refuse a secrets or settings file that another user owns or may read or write (or a
+    symbolic link to one): whoever can change it chooses our keys and where we connect."""
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        raise InsecureSettingsError(f"{path} is a symbolic link; refusing to trust it")
+    if info.st_uid != os.geteuid():
+        raise InsecureSettingsError(
+            f"{path} belongs to uid {info.st_uid}, not to this user (uid {os.geteuid()});"
+            " refusing to trust it")
+    if info.st_mode & 0o077:
+        raise InsecureSettingsError(
+            f"{path} has mode {stat.S_IMODE(info.st_mode):04o}: others may read or change it;"
+            f" refusing to trust it. Fix it with: chmod 600 {path}")
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why ``value`` is not fit to sign tokens, or None. Known example values and low-entropy
+    strings (short, few distinct characters, repeated words) are refused."""
+    if len(value) < 32:
+        return "it is shorter than 32 characters"
+    for word in _PLACEHOLDERS:
+        if word in value or word.upper() in value:
+            return f"it contains {word!r}, as example values do"
+    counts = Counter(value)
+    bits = -sum(n * math.log2(n / len(value)) for n in counts.values())
+    if bits < MIN_SECRET_BITS:
+        return f"its estimated entropy is {bits:.0f} bits, below {MIN_SECRET_BITS}"
+    return None
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KOL_", extra="ignore", frozen=True)
 
     database_url: str = "postgresql://kol@127.0.0.1:54329/kol"
+    """The services' role: data manipulation on the platform's tables, no DDL."""
+    database_owner_url: SecretStr | None = None
+    """The owner's role, for migrations only (``kol-admin migrate``); deploy/stack.sh keeps it
+    in its own file (``owner.env``) that the services do not read."""
     db_pool_min: int = 2
     db_pool_max: int = 20
 
-    mqtt_host: str = "127.0.0.1"
+    mqtt_host: str = "localhost"
     mqtt_port: int = 18830
+    """MQTT over TLS."""
+    mqtt_ws_port: int = 18831
+    """MQTT over secure websockets, for browsers."""
+    mqtt_tls: bool = True
     mqtt_gateway_username: str = "kol-gateway"
     mqtt_gateway_password: SecretStr = SecretStr("")
     mqtt_admin_username: str = "kol-broker-admin"
     mqtt_admin_password: SecretStr = SecretStr("")
+
+    tls_ca_file: Path | None = None
+    """The CA that clients trust for the broker and the API (deploy/stack.sh's local CA); unset:
+    the system's trust store, for an operator's publicly signed certificates."""
+    tls_cert_file: Path | None = None
+    """The API's certificate (PEM; the same as the broker's by default)."""
+    tls_key_file: Path | None = None
+    local_demo_plaintext: bool = False
+    """Allow plain-text MQTT and HTTP. Only for a demo on one machine: passwords and health data
+    then cross the network in clear."""
 
     redis_url: str = "redis://127.0.0.1:16379/0"
 
@@ -42,6 +120,25 @@ class Settings(BaseSettings):
     triage_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     """How long a worker reuses a rendered triage page (0: never). Alert events and successful
     writes through the API clear it at once, so only the last measurement time can lag."""
+    access_log_retention_days: int = Field(default=3653, ge=365, le=36500)
+    """How long the access log keeps who read which patient's data (default ten years; the
+    database refuses less than one)."""
+    stream_recheck_seconds: float = Field(default=5.0, ge=0.1, le=60)
+    """How often an open event stream checks that its user is still active and in the same
+    teams (it ends otherwise, and when its token expires)."""
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    """Larger request bodies are refused (413) before they are read."""
+    readyz_cache_seconds: float = Field(default=5.0, ge=0.5, le=300)
+    """How long /readyz reuses its dependency checks: probes cannot make it open connections."""
+    login_attempts_per_user_and_address: int = Field(default=5, ge=1, le=100)
+    """Failed logins for one username from one address before that address is locked out for
+    it (15 minutes)."""
+    login_attempts_per_address: int = Field(default=50, ge=1, le=10_000)
+    """Failed logins from one address, any usernames, before it is locked out (15 minutes)."""
+    login_attempts_per_user: int = Field(default=20, ge=1, le=10_000)
+    """Failed logins for one username from all addresses in an hour before the username is
+    slowed to one password check per ``login_slow_seconds`` (never locked for everyone)."""
+    login_slow_seconds: float = Field(default=10.0, ge=0.1, le=600)
     jwt_secret: SecretStr = SecretStr("")
     jwt_ttl_seconds: int = Field(default=900, ge=60, le=86400)
 
@@ -49,8 +146,49 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Copenhagen"
     stack_dir: Path = Path("/var/tmp/kol-stack")
 
+    @field_validator("tls_ca_file", "tls_cert_file", "tls_key_file", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_jwt_secret(cls, value: SecretStr) -> SecretStr:
+        # Empty: a process that signs no tokens (the gateway); kol-api refuses to start without.
+        secret = value.get_secret_value()
+        if secret and (why := secret_weakness(secret)):
+            raise ValueError(f"KOL_JWT_SECRET is refused: {why}. Generate one with:"
+                             " head -c 48 /dev/urandom | base64")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_unless_local_demo(self) -> Settings:
+        if not self.mqtt_tls and not self.local_demo_plaintext:
+            raise ValueError("KOL_MQTT_TLS=false needs KOL_LOCAL_DEMO_PLAINTEXT=true: device"
+                             " passwords and readings would cross the network in clear")
+        return self
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     path = env_file()
-    return Settings(_env_file=path if path.exists() else None)
+    if path.exists():
+        check_private_file(path)
+        return Settings(_env_file=path)
+    return Settings()
+
+
+def owner_database_url() -> str:
+    """The database owner's connection, for migrations: ``KOL_DATABASE_OWNER_URL`` from the
+    environment or the owner file deploy/stack.sh writes."""
+    path = owner_env_file()
+    if path.exists():
+        check_private_file(path)
+        settings = Settings(_env_file=(env_file(), path))
+    else:
+        settings = get_settings()
+    if settings.database_owner_url is None:
+        raise InsecureSettingsError(
+            f"no database owner connection: set KOL_DATABASE_OWNER_URL or write it to {path}"
+            " (deploy/stack.sh does); the services' role may not change the schema")
+    return settings.database_owner_url.get_secret_value()

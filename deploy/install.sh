@@ -27,8 +27,8 @@ log() { printf '[install] %s\n' "$*"; }
 APT_PACKAGES=(
     "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
     build-essential cmake dpkg-dev libssl-dev
-    mosquitto mosquitto-clients
-    redis-server
+    mosquitto mosquitto-clients libwebsockets-dev libcjson-dev
+    redis-server openssl
     ca-certificates curl
 )
 if [ "$WITH_BROWSER" -eq 1 ]; then APT_PACKAGES+=(chromium); fi
@@ -50,32 +50,34 @@ else
     log "apt: all packages present"
 fi
 
+# fetch_debian_source PACKAGE VERSION SUITE DIR: the Debian source package unpacked into DIR/src,
+# fetched through a private apt state so that the system's sources stay bookworm-only.
+fetch_debian_source() {
+    local package=$1 version=$2 suite=$3 cache=$4
+    mkdir -p "$cache/apt/lists/partial" "$cache/apt/sources"
+    printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
+        "$DEBIAN_MIRROR" "$suite" /usr/share/keyrings/debian-archive-keyring.gpg \
+        > "$cache/apt/sources/$package-src.sources"
+    local private=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$cache/apt/sources"
+                   -o "Dir::State::Lists=$cache/apt/lists")
+    apt-get "${private[@]}" update -qq
+    rm -rf "${cache:?}/src" "${cache:?}/${package:?}"_*
+    (cd "$cache" && apt-get "${private[@]}" source --download-only -qq "$package=$version" 2>&1 \
+        | grep -v "unsandboxed" || true)
+    local dsc="$cache/${package}_${version}.dsc"
+    [ -f "$dsc" ] || { echo "install.sh: $package $version not served by $suite; update deploy/versions.sh" >&2; exit 1; }
+    dpkg-source --no-check -x "$dsc" "$cache/src" >/dev/null
+}
+
 PG_CONFIG="/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
 TS_SO="$("$PG_CONFIG" --pkglibdir)/timescaledb-$TIMESCALEDB_UPSTREAM.so"
 if [ -f "$TS_SO" ]; then
     log "timescaledb $TIMESCALEDB_UPSTREAM: installed"
 else
     CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kol-telemonitoring/timescaledb-$TIMESCALEDB_DEBIAN"
-    mkdir -p "$CACHE/apt/lists/partial" "$CACHE/apt/sources"
     if [ ! -f "$CACHE/src/build/Makefile" ]; then
         log "timescaledb: fetching Debian source $TIMESCALEDB_DEBIAN from $TIMESCALEDB_SUITE"
-        cat > "$CACHE/apt/sources/timescaledb-src.sources" <<EOF
-Types: deb-src
-URIs: $DEBIAN_MIRROR
-Suites: $TIMESCALEDB_SUITE
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-        # A private apt state so that the system's sources stay bookworm-only.
-        APT_PRIVATE=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$CACHE/apt/sources"
-                     -o "Dir::State::Lists=$CACHE/apt/lists")
-        apt-get "${APT_PRIVATE[@]}" update -qq
-        rm -rf "$CACHE/src" "$CACHE"/timescaledb_*
-        (cd "$CACHE" && apt-get "${APT_PRIVATE[@]}" source --download-only -qq \
-            "timescaledb=$TIMESCALEDB_DEBIAN" 2>&1 | grep -v "unsandboxed" || true)
-        dsc="$CACHE/timescaledb_${TIMESCALEDB_DEBIAN}.dsc"
-        [ -f "$dsc" ] || { echo "install.sh: $TIMESCALEDB_DEBIAN not served by $TIMESCALEDB_SUITE; update deploy/versions.sh" >&2; exit 1; }
-        dpkg-source --no-check -x "$dsc" "$CACHE/src" >/dev/null
+        fetch_debian_source timescaledb "$TIMESCALEDB_DEBIAN" "$TIMESCALEDB_SUITE" "$CACHE"
         log "timescaledb: configuring (Apache-only edition)"
         (cd "$CACHE/src" && ./bootstrap -DAPACHE_ONLY=1 -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF \
             -DPG_CONFIG="$PG_CONFIG" >"$CACHE/bootstrap.log" 2>&1)
@@ -84,6 +86,35 @@ EOF
     make -C "$CACHE/src/build" -j"$(nproc)" >"$CACHE/build.log" 2>&1
     $SUDO make -C "$CACHE/src/build" install >"$CACHE/install.log" 2>&1
     log "timescaledb $TIMESCALEDB_UPSTREAM: installed into $("$PG_CONFIG" --pkglibdir)"
+fi
+
+# Debian 12's Mosquitto 2.0.11 is built without websockets, and browsers speak MQTT over secure
+# websockets; so the broker is Debian trixie's 2.0.21 built with them, in a prefix of its own
+# (the system's mosquitto stays as Debian installed it).
+if [ -x "$MOSQUITTO_PREFIX/sbin/mosquitto" ]; then
+    log "mosquitto $MOSQUITTO_UPSTREAM: installed"
+else
+    CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kol-telemonitoring/mosquitto-$MOSQUITTO_DEBIAN"
+    if [ ! -f "$CACHE/src/CMakeLists.txt" ]; then
+        log "mosquitto: fetching Debian source $MOSQUITTO_DEBIAN from $MOSQUITTO_SUITE"
+        fetch_debian_source mosquitto "$MOSQUITTO_DEBIAN" "$MOSQUITTO_SUITE" "$CACHE"
+    fi
+    log "mosquitto: building with websockets"
+    rm -rf "${CACHE:?}/build"
+    cmake -S "$CACHE/src" -B "$CACHE/build" -DCMAKE_INSTALL_PREFIX="$MOSQUITTO_PREFIX" \
+        -DWITH_WEBSOCKETS=ON -DDOCUMENTATION=OFF -DWITH_SRV=OFF -DWITH_SYSTEMD=OFF \
+        -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_INSTALL_RPATH="$MOSQUITTO_PREFIX/lib" >"$CACHE/cmake.log" 2>&1
+    make -C "$CACHE/build" -j"$(nproc)" >"$CACHE/build.log" 2>&1
+    $SUDO make -C "$CACHE/build" install >"$CACHE/install.log" 2>&1
+    log "mosquitto $MOSQUITTO_UPSTREAM: installed into $MOSQUITTO_PREFIX"
+fi
+
+# Run as root, deploy/stack.sh runs the databases and the broker as this unprivileged user.
+if [ "$(id -u)" -eq 0 ] && ! id -u "${KOL_STACK_USER:-kol}" >/dev/null 2>&1; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin "${KOL_STACK_USER:-kol}"
+    log "user ${KOL_STACK_USER:-kol}: created (runs the stack's databases and broker)"
 fi
 
 VENV="$ROOT/.venv"

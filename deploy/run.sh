@@ -56,18 +56,26 @@ start gateway "$BIN/kol-gateway"
 start worker "$BIN/kol-worker"
 start beat "$BIN/kol-beat"
 
-URL="http://127.0.0.1:$KOL_API_PORT"
+URL="https://localhost:$KOL_API_PORT"
+# The stack's local CA (empty with an operator's publicly signed certificate).
+CA_FILE=$(sed -n 's/^KOL_TLS_CA_FILE=//p' "$KOL_ENV_FILE")
+CURL=(curl -fsS ${CA_FILE:+--cacert "$CA_FILE"})
 for _ in $(seq 1 100); do
-    curl -fsS "$URL/readyz" >/dev/null 2>&1 && break
+    "${CURL[@]}" "$URL/readyz" >/dev/null 2>&1 && break
     sleep 0.3
 done
-curl -fsS "$URL/readyz" >/dev/null || { echo "[run] the API did not become ready" >&2; exit 1; }
+"${CURL[@]}" "$URL/readyz" >/dev/null || { echo "[run] the API did not become ready" >&2; exit 1; }
 
 export DEMO_ADMIN_PASSWORD
 start sim "$BIN/kol-sim" fleet --api-url "$URL" --username demo-admin \
     --password-env DEMO_ADMIN_PASSWORD --team "Demo hjemmepleje" \
     --patients "$SIM_PATIENTS" --speed "$SIM_SPEED"
 
+if [ -n "$CA_FILE" ]; then
+    CA_NOTE="the certificate is signed by the stack's own CA, $CA_FILE: import it into the browser, or set KOL_TLS_CERT_FILE and KOL_TLS_KEY_FILE to your own"
+else
+    CA_NOTE="the operator's own certificate"
+fi
 cat <<BANNER
 
   KOL telemonitoring is running.
@@ -75,6 +83,7 @@ cat <<BANNER
   Login:      demo-nurse / $DEMO_NURSE_PASSWORD
               (clinician: demo-clinician / $DEMO_CLINICIAN_PASSWORD, admin: demo-admin / $DEMO_ADMIN_PASSWORD)
   API docs:   $URL/docs      Readiness: $URL/readyz      Ctrl-C stops everything.
+  TLS:        $CA_NOTE
 
 BANNER
 wait

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import queue
+import ssl
 import threading
 from typing import Any
 
@@ -17,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from core.settings import Settings
+from core.tls import mqtt_context
 from protocol.topics import device_topics
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
@@ -35,7 +37,7 @@ class BrokerAdmin:
     """A blocking dynamic-security client; use as a context manager."""
 
     def __init__(self, *, host: str, port: int, username: str, password: str,
-                 timeout: float = 10.0) -> None:
+                 tls: ssl.SSLContext | None, timeout: float = 10.0) -> None:
         self._timeout = timeout
         self._responses: queue.Queue[dict[str, Any]] = queue.Queue()
         self._subscribed = threading.Event()
@@ -44,6 +46,8 @@ class BrokerAdmin:
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
                                    client_id="")
         self._client.username_pw_set(username, password)
+        if tls is not None:
+            self._client.tls_set_context(tls)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
@@ -53,7 +57,8 @@ class BrokerAdmin:
     def from_settings(cls, settings: Settings) -> BrokerAdmin:
         return cls(host=settings.mqtt_host, port=settings.mqtt_port,
                    username=settings.mqtt_admin_username,
-                   password=settings.mqtt_admin_password.get_secret_value())
+                   password=settings.mqtt_admin_password.get_secret_value(),
+                   tls=mqtt_context(settings))
 
     def __enter__(self) -> BrokerAdmin:
         self._client.connect(self._host, self._port, keepalive=30)

@@ -23,6 +23,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from psycopg_pool import ConnectionPool
 
 from core.settings import Settings
+from core.tls import secure_mqtt
 from gateway import metrics
 from ingest.schemas import BatchOutcome, CommittedReadings
 from ingest.writer import BatchWriter, Item, WriterConfig
@@ -64,6 +65,7 @@ def end_session(settings: Settings, client_id: str) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     client.username_pw_set(settings.mqtt_gateway_username,
                            settings.mqtt_gateway_password.get_secret_value())
+    secure_mqtt(client, settings)
     client.connect(settings.mqtt_host, settings.mqtt_port, clean_start=True)
     client.loop_start()
     time.sleep(0.3)
@@ -86,6 +88,7 @@ class Gateway:
                              protocol=mqtt.MQTTv5, manual_ack=True)
         client.username_pw_set(settings.mqtt_gateway_username,
                                settings.mqtt_gateway_password.get_secret_value())
+        secure_mqtt(client, settings)
         # Receipts are QoS 1 too; let many be in flight rather than queue them in paho.
         client.max_inflight_messages_set(1000)
         client.reconnect_delay_set(1, 5)

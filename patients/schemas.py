@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -80,6 +80,10 @@ class DeviceSummary(BaseModel):
     status_at: datetime | None
 
 
+MAX_PAUSE = timedelta(days=90)
+MAX_PAUSE_AHEAD = timedelta(days=365)
+
+
 class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     starts_at: datetime
@@ -92,6 +96,12 @@ class PauseIn(BaseModel):
             raise ValueError("timestamps need an explicit offset")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
+        # A pause silences missing-measurement alerts; an endless one would quietly end the
+        # patient's monitoring.
+        if self.ends_at - self.starts_at > MAX_PAUSE:
+            raise ValueError(f"a pause lasts at most {MAX_PAUSE.days} days")
+        if self.starts_at > datetime.now(UTC) + MAX_PAUSE_AHEAD:
+            raise ValueError(f"a pause starts at most {MAX_PAUSE_AHEAD.days} days ahead")
         return self
 
 

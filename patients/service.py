@@ -16,6 +16,7 @@ from alerts.schemas import AlertOut
 from core import audit, errors
 from core.access import Viewer
 from core.measurement_types import MEASUREMENT_TYPES
+from core.pagination import int_cursor
 from patients import repository
 from patients.schemas import (
     DeviceSummary,
@@ -74,7 +75,7 @@ def create_patient(conn: Connection[Any], viewer: Viewer, data: PatientCreate) -
 
 def list_patients(conn: Connection[Any], viewer: Viewer, *, team: str | None,
                   cursor: str | None, limit: int) -> tuple[list[PatientOut], str | None]:
-    after = _int_cursor(cursor)
+    after = int_cursor(cursor)
     rows = repository.list_patients(conn, viewer, team=team, after_id=after, limit=limit + 1)
     page = [_patient_out(r) for r in rows[:limit]]
     return page, str(page[-1].id) if len(rows) > limit else None
@@ -164,15 +165,6 @@ def _types(type_: str | None) -> list[str]:
     if type_ not in MEASUREMENT_TYPES:
         raise errors.UnknownType(f"no measurement type {type_!r}")
     return [type_]
-
-
-def _int_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        return int(cursor)
-    except ValueError as exc:
-        raise errors.InvalidCursor() from exc
 
 
 def _reading_cursor(cursor: str | None) -> tuple[datetime, str] | None:

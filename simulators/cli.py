@@ -24,6 +24,7 @@ from pathlib import Path
 
 from core.settings import Settings, get_settings
 from core.signals import stop_on_signals
+from core.tls import client_context, mqtt_context
 from simulators.cohort import LOCAL_TZ, Cohort, generate_cohort
 from simulators.export import write_csv
 from simulators.fleet import Fleet, FleetReport
@@ -86,7 +87,8 @@ def _prepared_state(args: argparse.Namespace, settings: Settings, *, world_start
     topped up to ``--patients`` through the API."""
     state = FleetState.load(path)
     if state is not None and state.devices and not credentials_work(
-            settings.mqtt_host, settings.mqtt_port, state.devices[0]):
+            settings.mqtt_host, settings.mqtt_port, state.devices[0],
+            tls=mqtt_context(settings)):
         log.warning("the broker no longer knows %s (stack reset?): enrolling anew",
                     state.devices[0].device_id)
         state = None
@@ -98,7 +100,7 @@ def _prepared_state(args: argparse.Namespace, settings: Settings, *, world_start
     cohort = generate_cohort(n_patients=state.cohort_patients, days=state.horizon_days,
                              seed=state.seed, start=state.start_time())
     if len(state.devices) < args.patients:
-        api = ApiClient(args.api_url)
+        api = ApiClient(args.api_url, tls=client_context(settings))
         api.login(args.username, _password(args))
         provision_patients(api, state, cohort, args.patients, path)
     state.save(path)
@@ -114,7 +116,8 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         horizon_days=args.history_days + FLEET_HORIZON_DAYS, path=path)
     devices = state.devices[:args.patients]
     fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
-                  port=settings.mqtt_port, seed=state.seed, params=_tablet_params(args))
+                  port=settings.mqtt_port, tls=mqtt_context(settings), seed=state.seed,
+                  params=_tablet_params(args))
     stopped = stop_on_signals()
     clock = datetime.fromisoformat(state.clock)
     log.info("%d tablets of team %r from simulated %s at %gx (never ahead of now); state %s",
@@ -152,7 +155,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     cohort = generate_cohort(n_patients=state.cohort_patients, days=days, seed=state.seed,
                              start=begin)
     fleet = Fleet(cohort=cohort, devices=state.devices[:args.patients],
-                  host=settings.mqtt_host, port=settings.mqtt_port, seed=state.seed,
+                  host=settings.mqtt_host, port=settings.mqtt_port,
+                  tls=mqtt_context(settings), seed=state.seed,
                   params=_tablet_params(args))
     stopped = stop_on_signals()
     try:

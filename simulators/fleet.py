@@ -8,6 +8,7 @@ second), never ahead of the wall clock (the platform rejects readings from the f
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -106,12 +107,13 @@ class FleetReport:
 
 class Fleet:
     def __init__(self, *, cohort: Cohort, devices: list[Device], host: str, port: int,
-                 seed: int, params: TabletParameters = DEFAULT_TABLET) -> None:
+                 tls: ssl.SSLContext | None, seed: int,
+                 params: TabletParameters = DEFAULT_TABLET) -> None:
         self.loop = SelectorLoop()
         self.stats = TabletStats()
         self.params = params
         self.tablets = [
-            Tablet(device_id=d.device_id, password=d.password, host=host, port=port,
+            Tablet(device_id=d.device_id, password=d.password, host=host, port=port, tls=tls,
                    loop=self.loop, rng=np.random.default_rng([seed, 1, i]), stats=self.stats,
                    params=params)
             for i, d in enumerate(devices)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import selectors
 import socket
+import ssl
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -58,6 +59,11 @@ class SelectorLoop:
             client: mqtt.Client = key.data
             if mask & selectors.EVENT_READ:
                 client.loop_read()
+                # TLS may hold decrypted bytes that the selector cannot see.
+                sock = client.socket()
+                while isinstance(sock, ssl.SSLSocket) and sock.pending():
+                    client.loop_read()
+                    sock = client.socket()
             if mask & selectors.EVENT_WRITE and client.socket() is not None:
                 client.loop_write()
         return len(events)

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import ssl
 import threading
 import urllib.error
 import urllib.parse
@@ -48,8 +49,10 @@ class ApiError(RuntimeError):
 class ApiClient:
     """A small blocking client for the admin endpoints the fleet needs (stdlib HTTP)."""
 
-    def __init__(self, base_url: str, *, timeout: float = 15.0) -> None:
+    def __init__(self, base_url: str, *, tls: ssl.SSLContext | None,
+                 timeout: float = 15.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self._tls = tls
         self.timeout = timeout
         self._token: str | None = None
         self._login: tuple[str, str] | None = None
@@ -67,7 +70,8 @@ class ApiClient:
         request = urllib.request.Request(self.base_url + path, data=data, method=method,
                                          headers={"Accept": "application/json", **headers})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=self.timeout,
+                                        context=self._tls) as response:  # noqa: S310
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             raise ApiError(method, path, exc.code, exc.read().decode(errors="replace")) from exc
@@ -168,7 +172,8 @@ def provision_patients(api: ApiClient, state: FleetState, cohort: Cohort, n: int
                  device_id)
 
 
-def credentials_work(host: str, port: int, device: Device, timeout: float = 10.0) -> bool:
+def credentials_work(host: str, port: int, device: Device, *, tls: ssl.SSLContext | None,
+                     timeout: float = 10.0) -> bool:
     """Whether the broker still accepts the device's credentials (a reset stack forgets them)."""
     answered = threading.Event()
     accepted: list[bool] = []
@@ -181,6 +186,8 @@ def credentials_work(host: str, port: int, device: Device, timeout: float = 10.0
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device.device_id,
                          protocol=mqtt.MQTTv5)
     client.username_pw_set(device.device_id, device.password)
+    if tls is not None:
+        client.tls_set_context(tls)
     client.on_connect = on_connect
     client.connect(host, port, keepalive=30)
     client.loop_start()

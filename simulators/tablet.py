@@ -11,6 +11,7 @@ run thousands of tablets.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 import uuid
 from collections import deque
@@ -91,7 +92,8 @@ def rfc3339_local(us: int) -> str:
 
 class Tablet:
     def __init__(self, *, device_id: str, password: str, host: str, port: int,
-                 loop: SelectorLoop, rng: np.random.Generator, stats: TabletStats | None = None,
+                 tls: ssl.SSLContext | None, loop: SelectorLoop, rng: np.random.Generator,
+                 stats: TabletStats | None = None,
                  params: TabletParameters = DEFAULT_TABLET,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.device_id = device_id
@@ -120,6 +122,8 @@ class Tablet:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id,
                                   protocol=mqtt.MQTTv5)
         self.client.username_pw_set(device_id, password)
+        if tls is not None:
+            self.client.tls_set_context(tls)
         self.client.will_set(self._topics.status, self._status("offline"), qos=1, retain=True)
         self.client.max_inflight_messages_set(100)
         self.client.on_connect = self._on_connect

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg_pool import ConnectionPool
@@ -15,6 +18,7 @@ from core.access import Viewer
 from stream import repository
 from stream.hub import Subscription
 from stream.schemas import AlertEvent
+from users import repository as users_repository
 
 PAGE = 500
 RETRY_MS = 2000
@@ -30,34 +34,82 @@ def format_event(row: dict[str, Any]) -> str:
             f"data: {json.dumps(event.model_dump(mode='json'), separators=(',', ':'))}\n\n")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Session:
+    """Whom a stream was opened for, and until when its token is good."""
+
+    viewer: Viewer
+    expires_at: datetime
+
+
 def _read(pool: ConnectionPool, viewer: Viewer, after_id: int,
           also_ids: list[int]) -> list[dict[str, Any]]:
     with pool.connection() as conn:
         return repository.events(conn, viewer, after_id=after_id, also_ids=also_ids, limit=PAGE)
 
 
-async def event_stream(pool: ConnectionPool, subscription: Subscription, viewer: Viewer, *,
-                       after_id: int, keepalive_seconds: float) -> AsyncIterator[str]:
+def _withdrawn(pool: ConnectionPool, viewer: Viewer) -> str | None:
+    """Why the viewer may no longer follow what she opened the stream with, or None."""
+    with pool.connection() as conn:
+        user = users_repository.find_by_id(conn, viewer.user_id or 0)
+    if user is None or not user["active"]:
+        return "user-deactivated"
+    if user["role"] != viewer.role or set(user["team_ids"]) != set(viewer.team_ids):
+        return "access-changed"
+    return None
+
+
+def end_event(reason: str) -> str:
+    return f"event: end\ndata: {json.dumps({'reason': reason})}\n\n"
+
+
+async def event_stream(pool: ConnectionPool, subscription: Subscription, session: Session, *,
+                       after_id: int, keepalive_seconds: float, recheck_seconds: float
+                       ) -> AsyncIterator[str]:
     """SSE text: first every visible event above ``after_id``, then each new one as the hub
-    wakes us, with a comment line as keep-alive when nothing happened for a while."""
+    wakes us, with a comment line as keep-alive when nothing happened for a while. It ends with
+    an ``end`` event when the token expires or, checked every ``recheck_seconds``, when the
+    user is deactivated or her role or teams change: what the token and the teams allowed when
+    the stream opened must not outlive them."""
+    viewer = session.viewer
     yield f"retry: {RETRY_MS}\n\n"
     last = after_id
     sent: deque[int] = deque(maxlen=_RECENT)
     late: list[int] = []
+    clock = time.monotonic
+    ends_at = clock() + (session.expires_at - datetime.now(UTC)).total_seconds()
+    next_check = clock() + recheck_seconds
+    last_write = clock()
     while True:
+        if clock() >= ends_at:
+            yield end_event("token-expired")
+            return
+        if clock() >= next_check:
+            reason = await run_in_threadpool(_withdrawn, pool, viewer)
+            if reason is not None:
+                yield end_event(reason)
+                return
+            next_check = clock() + recheck_seconds
         rows = await run_in_threadpool(_read, pool, viewer, last, late)
         for row in rows:
             sent.append(row["event_id"])
             last = max(last, row["event_id"])
             yield format_event(row)
+            last_write = clock()
         if len(rows) == PAGE:
             late = []
             continue
-        ids = await subscription.next_ids(keepalive_seconds)
+        wait = min(keepalive_seconds - (clock() - last_write), next_check - clock(),
+                   ends_at - clock())
+        ids = await subscription.next_ids(max(wait, 0.0))
         if ids is None:
             return
         if not ids:
-            yield ": keep-alive\n\n"
+            late = []
+            if clock() - last_write >= keepalive_seconds:
+                yield ": keep-alive\n\n"
+                last_write = clock()
+            continue
         # An id at or below the last one sent belongs to a transaction that committed after a
         # later one: fetch it by id unless it was already sent.
         late = [i for i in ids if 0 < i <= last and i not in sent]

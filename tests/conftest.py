@@ -27,6 +27,7 @@ from tests.stack import (
     read_env_file,
     stack,
     with_database,
+    write_private,
 )
 
 for _key, _value in TEST_STACK_DEFAULTS.items():
@@ -43,25 +44,52 @@ def stack_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def settings(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[Settings]:
-    """Settings for this run, pointing at a database created and migrated for it. They are also
-    written to a settings file and exported, so that services the tests start as subprocesses
-    (gateway, API, workers) use the same database."""
-    admin_url = with_database(stack_env["KOL_DATABASE_URL"], "postgres")
+def stack_owner_url(stack_env: dict[str, str]) -> str:
+    """The database owner's connection to the stack's ``kol`` database (creates databases and
+    runs migrations; the services' role cannot)."""
+    owner = read_env_file(Path(os.environ["KOL_STACK_DIR"]) / "owner.env")
+    return owner["KOL_DATABASE_OWNER_URL"]
+
+
+@pytest.fixture(scope="session")
+def run_database(stack_owner_url: str) -> Iterator[str]:
+    """The name of this run's database, created and migrated by the owner."""
+    admin_url = with_database(stack_owner_url, "postgres")
     name = create_database(admin_url)
-    values = {**stack_env, "KOL_DATABASE_URL": with_database(stack_env["KOL_DATABASE_URL"], name)}
+    migrate(with_database(stack_owner_url, name))
+    try:
+        yield name
+    finally:
+        drop_database(admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def owner_url(stack_owner_url: str, run_database: str) -> str:
+    """The owner's connection to this run's database."""
+    return with_database(stack_owner_url, run_database)
+
+
+@pytest.fixture(scope="session")
+def settings(stack_env: dict[str, str], run_database: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings for this run, pointing at a database created and migrated for it, as the
+    services' role. They are also written to a (private) settings file and exported, so that
+    services the tests start as subprocesses (gateway, API, workers) use the same database."""
+    values = {**stack_env,
+              "KOL_DATABASE_URL": with_database(stack_env["KOL_DATABASE_URL"], run_database)}
     env_file = tmp_path_factory.mktemp("settings") / "kol.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    write_private(env_file, "".join(f"{k}={v}\n" for k, v in values.items()))
     os.environ.update(values)
     os.environ["KOL_ENV_FILE"] = str(env_file)
+    # HTTP clients in the tests (httpx, urllib; requests, which schemathesis uses) verify the
+    # API against the stack's CA.
+    os.environ["SSL_CERT_FILE"] = stack_env["KOL_TLS_CA_FILE"]
+    os.environ["REQUESTS_CA_BUNDLE"] = stack_env["KOL_TLS_CA_FILE"]
     settings_module.get_settings.cache_clear()
-    migrate(values["KOL_DATABASE_URL"])
     try:
         yield settings_module.get_settings()
     finally:
         settings_module.get_settings.cache_clear()
-        drop_database(admin_url, name)
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +114,13 @@ def conn(pool: ConnectionPool) -> Iterator[psycopg.Connection[Any]]:
 def committed_conn(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit connection, for tests whose data other processes must see."""
     with psycopg.connect(settings.database_url, autocommit=True, row_factory=dict_row) as c:
+        yield c
+
+
+@pytest.fixture
+def owner_conn(owner_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection as the schema's owner, for tests that change the schema."""
+    with psycopg.connect(owner_url, autocommit=True, row_factory=dict_row) as c:
         yield c
 
 

@@ -11,6 +11,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from core.settings import Settings
+from core.tls import secure_mqtt
 
 
 class TestClient:
@@ -29,6 +30,7 @@ class TestClient:
                                   protocol=mqtt.MQTTv5)
         if username is not None:
             self.client.username_pw_set(username, password)
+        secure_mqtt(self.client, settings)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = lambda c, u, m: self.messages.put(m)

@@ -19,6 +19,7 @@ TEST_STACK_DEFAULTS = {
     "KOL_STACK_DIR": "/var/tmp/kol-stack-test",
     "KOL_PG_PORT": "54339",
     "KOL_MQTT_PORT": "18840",
+    "KOL_MQTT_WS_PORT": "18841",
     "KOL_REDIS_PORT": "16389",
     "KOL_API_PORT": "8775",
 }
@@ -35,6 +36,13 @@ def read_env_file(path: Path) -> dict[str, str]:
             key, _, value = line.partition("=")
             values[key] = value
     return values
+
+
+def write_private(path: Path, text: str) -> None:
+    """A settings or secrets file as the services require it: ours, mode 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def with_database(url: str, dbname: str) -> str:

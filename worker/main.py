@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 
+import access_log.tasks  # noqa: F401  (the access log's retention)
 import alerts.tasks  # noqa: F401  (registers the alert domain's tasks and schedules)
 from core.celery_app import celery_app
 from core.settings import get_settings

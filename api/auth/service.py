@@ -22,16 +22,17 @@ _DUMMY_HASH = hash_password(secrets.token_hex(16))
 def login(conn: Connection[Any], settings: Settings, *, username: str, password: str,
           address: str) -> Token:
     """A token for a valid username and password from ``address`` (the client's IP); 429 while
-    that username or address is locked out after repeated failures."""
-    locked = throttle.check(settings.redis_url, username=username, address=address)
+    this username from this address, or this address, is locked out after repeated failures,
+    or while the username is slowed down (``api.auth.throttle``). The attempt is counted before
+    the password is checked."""
+    locked = throttle.reserve(settings, username=username, address=address)
     if locked is not None:
         raise errors.TooManyLoginAttempts(headers={"Retry-After": str(locked.retry_after)})
     user = users_repository.find_by_username(conn, username)
     if user is None:
         verify_password(_DUMMY_HASH, password)
     if user is None or not user["active"] or not verify_password(user["password_hash"], password):
-        throttle.record_failure(settings.redis_url, username=username, address=address)
         raise errors.InvalidCredentials(headers={"WWW-Authenticate": "Bearer"})
-    throttle.record_success(settings.redis_url, username=username)
+    throttle.release(settings, username=username, address=address)
     return Token(access_token=tokens.issue(settings, user_id=user["id"]),
                  expires_in=settings.jwt_ttl_seconds)

@@ -25,10 +25,15 @@ def issue(settings: Settings, *, user_id: int) -> str:
 
 def verify(settings: Settings, token: str) -> int:
     """The user id in a valid, unexpired token of ours."""
+    return verify_until(settings, token)[0]
+
+
+def verify_until(settings: Settings, token: str) -> tuple[int, datetime]:
+    """The user id in a valid, unexpired token of ours, and when the token expires."""
     try:
         claims = jwt.decode(token, _key(settings), algorithms=[ALGORITHM], issuer=ISSUER,
                             options={"require": ["exp", "iat", "sub", "iss"]})
-        return int(claims["sub"])
+        return int(claims["sub"]), datetime.fromtimestamp(int(claims["exp"]), UTC)
     except (jwt.PyJWTError, ValueError) as exc:
         raise InvalidToken(str(exc)) from exc
 

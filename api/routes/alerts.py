@@ -14,21 +14,24 @@ from alerts.schemas import (
     AlertOut,
     BulkAcknowledgeIn,
     BulkAcknowledgeOut,
-    NoteIn,
+    DecisionIn,
     PreviewIn,
     PreviewOut,
     ThresholdsIn,
     ThresholdsOut,
     ThresholdVersionOut,
 )
-from api.deps import ClinicianViewer, CurrentViewer, DbConn
+from api.deps import ClinicianViewer, CurrentViewer, DbConn, PatientRead
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
 @router.get("/patients/{patient_id}/thresholds", response_model=ThresholdsOut)
-def get_thresholds(patient_id: int, conn: DbConn, viewer: CurrentViewer) -> ThresholdsOut:
-    return thresholds.current(conn, viewer, patient_id)
+def get_thresholds(patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead
+                   ) -> ThresholdsOut:
+    current = thresholds.current(conn, viewer, patient_id)
+    read(patient_id, "thresholds")
+    return current
 
 
 @router.put("/patients/{patient_id}/thresholds", response_model=ThresholdsOut)
@@ -39,9 +42,11 @@ def put_thresholds(patient_id: int, body: ThresholdsIn, conn: DbConn,
 
 @router.get("/patients/{patient_id}/thresholds/history",
             response_model=list[ThresholdVersionOut])
-def threshold_history(patient_id: int, conn: DbConn, viewer: CurrentViewer
+def threshold_history(patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead
                       ) -> list[ThresholdVersionOut]:
-    return thresholds.history(conn, viewer, patient_id)
+    history = thresholds.history(conn, viewer, patient_id)
+    read(patient_id, "threshold-history")
+    return history
 
 
 @router.post("/patients/{patient_id}/thresholds/preview", response_model=PreviewOut)
@@ -52,7 +57,7 @@ def preview_thresholds(patient_id: int, body: PreviewIn, conn: DbConn,
 
 @router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(
-    conn: DbConn, viewer: CurrentViewer, response: Response,
+    conn: DbConn, viewer: CurrentViewer, response: Response, read: PatientRead,
     status: Literal["open", "acknowledged", "resolved"] | None = None,
     severity: Literal["red", "yellow", "blue", "green"] | None = None,
     patient_id: int | None = None,
@@ -65,19 +70,24 @@ def list_alerts(
     page, next_cursor = lifecycle.list_alerts(conn, viewer, status=status, severity=severity,
                                             patient_id=patient_id, since=since, cursor=cursor,
                                             limit=limit)
+    if patient_id is not None:  # one patient's alerts: a read of her data
+        read(patient_id, "alerts", status=status, severity=severity, since=since, cursor=cursor)
     if next_cursor is not None:
         response.headers["X-Next-Cursor"] = next_cursor
     return page
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
-def acknowledge(alert_id: int, body: NoteIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
-    return lifecycle.handle(conn, viewer, alert_id, to="acknowledged", note=body.note)
+def acknowledge(alert_id: int, body: DecisionIn, conn: DbConn, viewer: CurrentViewer
+                ) -> AlertOut:
+    return lifecycle.handle(conn, viewer, alert_id, to="acknowledged", note=body.note,
+                            seen_severity=body.seen_severity)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve(alert_id: int, body: NoteIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
-    return lifecycle.handle(conn, viewer, alert_id, to="resolved", note=body.note)
+def resolve(alert_id: int, body: DecisionIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
+    return lifecycle.handle(conn, viewer, alert_id, to="resolved", note=body.note,
+                            seen_severity=body.seen_severity)
 
 
 @router.post("/alerts/acknowledge-green", response_model=BulkAcknowledgeOut)

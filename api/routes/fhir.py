@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
-from api.deps import CurrentViewer, DbConn
+from api.deps import CurrentViewer, DbConn, PatientRead
 from fhir_export import service
 
 FHIR_JSON = "application/fhir+json"
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["fhir"])
                                             "and Devices",
                              "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
 def patient_fhir(
-    patient_id: int, conn: DbConn, viewer: CurrentViewer,
+    patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead,
     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     to: AwareDatetime | None = None,
 ) -> JSONResponse:
@@ -30,4 +30,5 @@ def patient_fhir(
     at the time) of readings measured in [from, to), default the last 30 days, at most 366."""
     body = service.bundle(conn, viewer, patient_id, measured_from=from_, measured_to=to,
                           now=datetime.now(UTC))
+    read(patient_id, "fhir", **{"from": from_, "to": to})
     return JSONResponse(body, media_type=FHIR_JSON)

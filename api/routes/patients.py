@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 
-from api.deps import AdminViewer, CurrentViewer, DbConn
+from api.deps import AdminViewer, CurrentViewer, DbConn, PatientRead
 from core.rendering import JsonList
 from patients import service
 from patients.schemas import (
@@ -41,8 +41,11 @@ def list_patients(conn: DbConn, viewer: CurrentViewer, response: Response,
 
 
 @router.get("/{patient_id}", response_model=PatientOverview)
-def patient_overview(patient_id: int, conn: DbConn, viewer: CurrentViewer) -> PatientOverview:
-    return service.overview(conn, viewer, patient_id, now=datetime.now(UTC))
+def patient_overview(patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead
+                     ) -> PatientOverview:
+    overview = service.overview(conn, viewer, patient_id, now=datetime.now(UTC))
+    read(patient_id, "overview")
+    return overview
 
 
 @router.post("/{patient_id}/pauses", response_model=PauseOut,
@@ -64,7 +67,7 @@ _READINGS = JsonList(Measurement)
 @router.get("/{patient_id}/measurements",
             response_model=list[Measurement] | list[BucketedMeasurement])
 def measurements(
-    patient_id: int, conn: DbConn, viewer: CurrentViewer,
+    patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead,
     type: str | None = None,  # noqa: A002 - the contract's parameter name
     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     to: AwareDatetime | None = None,
@@ -77,11 +80,14 @@ def measurements(
     defaults to the last 30 days."""
     now = datetime.now(UTC)
     if bucket is not None:
-        return Response(service.bucketed(
+        body = service.bucketed(
             conn, viewer, patient_id, type_=type, measured_from=from_, measured_to=to,
-            bucket=bucket, now=now), media_type="application/json")
+            bucket=bucket, now=now)
+        read(patient_id, "measurements", type=type, bucket=bucket, **{"from": from_, "to": to})
+        return Response(body, media_type="application/json")
     page, next_cursor = service.measurements(
         conn, viewer, patient_id, type_=type, measured_from=from_, measured_to=to,
         cursor=cursor, limit=limit, now=now)
+    read(patient_id, "measurements", type=type, cursor=cursor, **{"from": from_, "to": to})
     return Response(_READINGS.render(page), media_type="application/json",
                     headers={"X-Next-Cursor": next_cursor} if next_cursor else None)

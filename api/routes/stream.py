@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from api.auth import tokens
 from api.deps import DbConn, SettingsDep, current_viewer, oauth2_scheme
-from core.access import Viewer
 from stream import repository, service
 from stream.hub import AlertEventHub
 
@@ -19,12 +19,16 @@ KEEPALIVE_SECONDS = 15.0
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
-def stream_viewer(header_token: Annotated[str | None, Depends(oauth2_scheme)], conn: DbConn,
-                  settings: SettingsDep,
-                  access_token: Annotated[str | None, Query(
-                      description="The bearer token, for EventSource clients that cannot set "
-                                  "headers (this endpoint only)")] = None) -> Viewer:
-    return current_viewer(header_token or access_token, conn, settings)
+def stream_session(header_token: Annotated[str | None, Depends(oauth2_scheme)], conn: DbConn,
+                   settings: SettingsDep,
+                   access_token: Annotated[str | None, Query(
+                       description="The bearer token, for EventSource clients that cannot set "
+                                   "headers (this endpoint only)")] = None
+                   ) -> service.Session:
+    token = header_token or access_token
+    viewer = current_viewer(token, conn, settings)
+    assert token is not None  # current_viewer refused a missing one
+    return service.Session(viewer=viewer, expires_at=tokens.verify_until(settings, token)[1])
 
 
 @router.get("/alerts/stream", response_class=StreamingResponse,
@@ -32,13 +36,17 @@ def stream_viewer(header_token: Annotated[str | None, Depends(oauth2_scheme)], c
                              "description": "SSE: `id:` alert_events.id, `event:` the lifecycle "
                                             "step, `data:` an AlertEvent as JSON"}})
 def alert_stream(
-    request: Request, conn: DbConn, viewer: Annotated[Viewer, Depends(stream_viewer)],
+    request: Request, conn: DbConn, settings: SettingsDep,
+    session: Annotated[service.Session, Depends(stream_session)],
     last_event_id_header: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
     last_event_id: Annotated[int | None, Query(ge=0, description=(
         "Replay events after this id (as the Last-Event-ID header does)"))] = None,
 ) -> StreamingResponse:
     """Alert events (opened, updated, escalated, acknowledged, resolved) of the viewer's teams'
-    patients as they commit. Without a last event id the stream starts from now."""
+    patients as they commit. Without a last event id the stream starts from now. The stream
+    ends (``event: end``, data ``{"reason": …}``) when its token expires, and within
+    ``KOL_STREAM_RECHECK_SECONDS`` when its user is deactivated or her role or teams change: the
+    client opens a new one with a fresh token."""
     after = last_event_id_header if last_event_id_header is not None else last_event_id
     if after is None:
         after = repository.last_event_id(conn)
@@ -49,8 +57,9 @@ def alert_stream(
         subscription = hub.subscribe()
         try:
             async for chunk in service.event_stream(
-                    request.app.state.pool, subscription, viewer, after_id=after,
-                    keepalive_seconds=KEEPALIVE_SECONDS):
+                    request.app.state.pool, subscription, session, after_id=after,
+                    keepalive_seconds=KEEPALIVE_SECONDS,
+                    recheck_seconds=settings.stream_recheck_seconds):
                 yield chunk
         finally:
             hub.unsubscribe(subscription)

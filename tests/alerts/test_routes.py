@@ -190,3 +190,33 @@ def test_bulk_acknowledge_of_green_alerts_is_team_scoped(
         "select patient_id, status from alerts where patient_id = any(%s)",
         ([patient, other],)).fetchall()}
     assert statuses == {patient: "acknowledged", other: "open"}
+
+
+def test_acknowledge_or_resolve_of_an_alert_that_escalated_since_it_was_seen_is_refused(
+        client: TestClient, pool: ConnectionPool, committed_conn: psycopg.Connection[Any],
+        team: str) -> None:
+    patient = insert_patient(committed_conn, team=team)
+    nurse = login(client, committed_conn, "nurse", team)
+    t0 = datetime(2026, 4, 7, 8, tzinfo=UTC)
+    evaluate_committed(pool, commit_readings(committed_conn, [(patient, "spo2", t0, 89.0)]))
+    [shown] = client.get(f"/api/v1/alerts?patient_id={patient}", headers=nurse).json()
+    assert shown["severity"] == "yellow"
+    # A second later the alert escalates; the nurse's click was made on the yellow one.
+    evaluate_committed(pool, commit_readings(committed_conn, [
+        (patient, "spo2", t0 + timedelta(hours=1), 87.0)]))
+    for step in ("acknowledge", "resolve"):
+        refused = client.post(f"/api/v1/alerts/{shown['id']}/{step}", headers=nurse,
+                              json={"note": "ok", "seen_severity": shown["severity"]})
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"] == "urn:kol:problem:alert-changed"
+        assert refused.json()["severity"] == "red"
+    [now] = client.get(f"/api/v1/alerts?patient_id={patient}", headers=nurse).json()
+    assert (now["status"], now["severity"]) == ("open", "red")
+    # Seen as it is now, it is acknowledged; without the field, as before.
+    acked = client.post(f"/api/v1/alerts/{shown['id']}/acknowledge", headers=nurse,
+                        json={"note": "called", "seen_severity": "red"})
+    assert acked.status_code == 200, acked.text
+    resolved = client.post(f"/api/v1/alerts/{shown['id']}/resolve", headers=nurse,
+                           json={"note": "better"})
+    assert resolved.status_code == 200, resolved.text

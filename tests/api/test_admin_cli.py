@@ -24,8 +24,10 @@ def _create_user(username: str, team: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def failing_audit(committed_conn: psycopg.Connection[Any]) -> Iterator[str]:
-    """A username whose audit entry the database refuses (a test-only trigger)."""
+def failing_audit(owner_conn: psycopg.Connection[Any]) -> Iterator[str]:
+    """A username whose audit entry the database refuses (a test-only trigger, made by the
+    schema's owner: the services' role cannot create one)."""
+    committed_conn = owner_conn
     username = unique("doomed")
     committed_conn.execute(f"""
         create function refuse_audit_{os.getpid()}() returns trigger language plpgsql as $$

@@ -18,9 +18,7 @@ def test_healthz(client: TestClient) -> None:
 def test_readyz_reports_database_and_broker(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200, response.text
-    checks = response.json()["checks"]
-    assert checks["database"]["timescaledb"].startswith("2.")
-    assert checks["broker"]["ok"] is True
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "redis": "ok"}
 
 
 def test_login_issues_a_bearer_token(client: TestClient,

@@ -46,7 +46,7 @@ def test_workers_share_the_connections_and_stop_together(settings: Settings) -> 
             time.sleep(0.2)
         # Each client opens its own connection; the kernel hashes them over the two sockets,
         # so all 16 landing on one worker has a chance of 2 in 65 536.
-        clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for _ in range(16)]
+        clients = [httpx.Client(base_url=f"https://127.0.0.1:{port}") for _ in range(16)]
         try:
             for client in clients:
                 assert client.get("/healthz").status_code == 200
@@ -62,7 +62,7 @@ def test_workers_share_the_connections_and_stop_together(settings: Settings) -> 
         assert api.wait(timeout=30) == 0
     assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
     with pytest.raises(httpx.ConnectError):
-        httpx.get(f"http://127.0.0.1:{port}/healthz")
+        httpx.get(f"https://127.0.0.1:{port}/healthz")
 
 
 def test_a_port_in_use_is_refused(settings: Settings) -> None:

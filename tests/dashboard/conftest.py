@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +19,7 @@ from psycopg.rows import dict_row
 from core.settings import Settings
 from gateway.service import end_session
 from tests.api.helpers import PASSWORD, create_user
-from tests.api.live_server import serve
+from tests.api.live_server import https_files, serve
 from tests.conftest import unique
 from tests.gateway.conftest import gateway_process
 
@@ -57,10 +60,23 @@ def site(settings: Settings) -> Iterator[Site]:
         end_session(settings, client_id)
 
 
+def spki_pin(certificate: str) -> str:
+    """base64(SHA-256(SubjectPublicKeyInfo)) of a PEM certificate, as Chromium pins keys."""
+    public_key = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", certificate],
+                                check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=public_key,
+                         check=True, capture_output=True).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(settings: Settings) -> Iterator[Browser]:
+    # Chromium reads no CA file; it trusts exactly the stack's server key instead (a pin),
+    # so the dashboard is tested over HTTPS with the certificate checked, not ignored.
+    cert, _key = https_files(settings)
+    pin = f"--ignore-certificate-errors-spki-list={spki_pin(cert)}"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, pin])
         yield browser
         browser.close()
 

@@ -17,6 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Page, expect
 
 from core.settings import Settings
+from core.tls import secure_mqtt
 from protocol.topics import device_topics
 from tests.api.helpers import PASSWORD, create_user
 from tests.conftest import unique
@@ -42,6 +43,7 @@ def publish(settings: Settings, device: dict[str, Any], readings: list[dict[str,
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device["mqtt_username"],
                          protocol=mqtt.MQTTv5)
     client.username_pw_set(device["mqtt_username"], device["mqtt_password"])
+    secure_mqtt(client, settings)
     client.connect(settings.mqtt_host, settings.mqtt_port)
     client.loop_start()
     payload = orjson.dumps({"v": 1, "msg_id": uuid.uuid4().hex,
@@ -149,3 +151,27 @@ def test_nurse_sees_no_editor_and_labels_switch_language(site: Site, page: Page,
     expect(page.locator("#editor")).to_have_count(0)
     page.click("#lang")
     expect(page.locator(".chart h3").first).to_contain_text("Iltmætning")
+
+
+def test_acknowledging_an_alert_that_escalated_meanwhile_is_refused_and_shown_anew(
+        site: Site, page: Page, settings: Settings, artifacts_dir: Path,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    patient_id, device = enrol_with_device(site)
+    nurse = create_user(committed_conn, role="nurse", teams=[site.team])
+    publish(settings, device, [{"type": "spo2", "value": 89, "unit": "%",
+                                "measured_at": datetime.now(UTC).isoformat()}])
+    login(page, site, nurse)
+    page.locator(f"tr[data-patient='{patient_id}']").click()
+    alert = page.locator(".alert[data-status='open']")
+    expect(alert).to_have_attribute("data-severity", "yellow", timeout=15_000)
+    # The alert turns red while the nurse looks at the yellow one (no event reaches the page
+    # before her click).
+    committed_conn.execute("update alerts set severity = 'red' where patient_id = %s",
+                           (patient_id,))
+    alert.locator("button.ack").click()
+    expect(page.locator("#toast")).to_contain_text("forværret")
+    expect(page.locator(".alert[data-status='open']")).to_have_attribute("data-severity", "red")
+    shot(page, artifacts_dir, "5-alert-changed")
+    row = committed_conn.execute("select status from alerts where patient_id = %s",
+                                 (patient_id,)).fetchone()
+    assert row == {"status": "open"}

@@ -32,6 +32,7 @@ def test_compose_matches_the_scripts() -> None:
                           "mosquitto": int(defaults["KOL_MQTT_PORT"]),
                           "redis": int(defaults["KOL_REDIS_PORT"]),
                           "api": int(defaults["KOL_API_PORT"])}
+    assert services["mosquitto"]["ports"][1].split(":")[1] == defaults["KOL_MQTT_WS_PORT"]
     upstream = defaults["TIMESCALEDB_DEBIAN"].split("+")[0]
     image = services["timescaledb"]["image"]
     assert image == f"timescale/timescaledb:{upstream}-pg{defaults['PG_MAJOR']}"
@@ -72,7 +73,7 @@ def test_run_starts_every_service_and_prints_a_working_login(settings: Settings)
         assert httpx.get(f"{url}/healthz").status_code == 200
         ready = httpx.get(f"{url}/readyz", timeout=10)
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"]["database"]["timescaledb"]
+        assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "redis": "ok"}
         token = httpx.post(f"{url}/api/v1/auth/token",
                            data={"username": login[0], "password": login[1]})
         assert token.status_code == 200, token.text
@@ -106,5 +107,6 @@ def test_a_second_install_only_verifies() -> None:
     assert result.stdout.splitlines() == [
         "[install] apt: all packages present",
         f"[install] timescaledb {upstream}: installed",
+        f"[install] mosquitto {_script_defaults()['MOSQUITTO_DEBIAN'].split('-')[0]}: installed",
         "[install] venv: up to date",
     ]

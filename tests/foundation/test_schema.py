@@ -9,7 +9,6 @@ import pytest
 
 from core.health import database_status
 from core.migrate import MigrationError, discover, migrate
-from core.settings import Settings
 from tests.conftest import insert_patient
 from tests.stack import create_database, drop_database, with_database
 
@@ -81,16 +80,16 @@ def test_timescaledb_edition_is_detected(conn: psycopg.Connection[Any]) -> None:
     assert status["continuous_aggregates"] is False
 
 
-def test_migrations_run_twice_without_error(settings: Settings) -> None:
-    assert migrate(settings.database_url) == []
-    assert migrate(settings.database_url) == []
+def test_migrations_run_twice_without_error(owner_url: str) -> None:
+    assert migrate(owner_url) == []
+    assert migrate(owner_url) == []
 
 
 @pytest.fixture
-def scratch_database(settings: Settings) -> Any:
-    admin = with_database(settings.database_url, "postgres")
+def scratch_database(owner_url: str) -> Any:
+    admin = with_database(owner_url, "postgres")
     name = create_database(admin)
-    yield with_database(settings.database_url, name)
+    yield with_database(owner_url, name)
     drop_database(admin, name)
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,13 +26,14 @@ from psycopg_pool import ConnectionPool
 
 from core.access import SYSTEM, Role
 from core.settings import Settings
+from core.tls import secure_mqtt
 from devices import service as devices_service
 from devices.broker import BrokerAdmin
 from gateway.service import Gateway, GatewayConfig
 from ingest.schemas import CommittedReadings
 from protocol.topics import device_topics
 from tests.conftest import ARTIFACTS, insert_patient, unique
-from tests.stack import ROOT
+from tests.stack import ROOT, write_private
 from users import service as users_service
 from users.schemas import UserCreate
 
@@ -128,11 +131,19 @@ def count(conn: psycopg.Connection[Any], sql: str, *params: Any) -> int:
 
 def mosquitto_pub(settings: Settings, device: Device, topic: str, payload: bytes,
                   *, password: str | None = None) -> subprocess.CompletedProcess[bytes]:
-    """Publish with Mosquitto's own client, as a tablet we did not write would."""
-    return subprocess.run(
-        ["mosquitto_pub", "-h", settings.mqtt_host, "-p", str(settings.mqtt_port), "-V", "5",
-         "-u", device.device_id, "-P", password or device.password, "-i", device.device_id,
-         "-q", "1", "-t", topic, "-s"], input=payload, capture_output=True, timeout=20)
+    """Publish with Mosquitto's own client, as a tablet we did not write would: over TLS,
+    verifying the broker, the password in its private options file (never on a command
+    line)."""
+    with tempfile.TemporaryDirectory() as config_home:
+        options = [f"-h {settings.mqtt_host}", f"-p {settings.mqtt_port}", "-V 5",
+                   f"-u {device.device_id}", f"-P {password or device.password}",
+                   f"-i {device.device_id}", "-q 1"]
+        if settings.tls_ca_file:
+            options.append(f"--cafile {settings.tls_ca_file}")
+        write_private(Path(config_home) / "mosquitto_pub", "\n".join(options) + "\n")
+        return subprocess.run(["mosquitto_pub", "-t", topic, "-s"], input=payload,
+                              capture_output=True, timeout=20,
+                              env={**os.environ, "XDG_CONFIG_HOME": config_home})
 
 
 def gateway_process(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
@@ -187,6 +198,7 @@ class Publisher:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device.device_id,
                              protocol=mqtt.MQTTv5)
         client.username_pw_set(device.device_id, device.password)
+        secure_mqtt(client, self._settings)
         client.reconnect_delay_set(1, 2)
         client.connect(self._settings.mqtt_host, self._settings.mqtt_port, keepalive=10)
         client.loop_start()

@@ -16,6 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from core.settings import Settings
+from core.tls import secure_mqtt
 from gateway.service import end_session
 from protocol.topics import device_topics
 from tests.mqtt_helpers import TestClient
@@ -34,6 +35,7 @@ class Durable:
     def connect(self) -> None:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                              protocol=mqtt.MQTTv5, manual_ack=True)
+        secure_mqtt(client, self.settings)
         client.username_pw_set(self.settings.mqtt_gateway_username,
                                self.settings.mqtt_gateway_password.get_secret_value())
 

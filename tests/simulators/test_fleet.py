@@ -11,6 +11,7 @@ import pytest
 
 from core.measurement_types import TYPE_BY_INDEX
 from core.settings import Settings
+from core.tls import mqtt_context
 from simulators.cohort import generate_cohort
 from simulators.fleet import Device, Fleet
 from simulators.parameters import TabletParameters
@@ -55,7 +56,8 @@ def test_fleet_delivers_exactly_the_cohort_readings_through_outages(
     params = TabletParameters(offline_probability_per_day=0.3, offline_hours_mean=30.0,
                               **NO_SKEW)
     fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
-                  port=settings.mqtt_port, seed=seed, params=params)
+                  port=settings.mqtt_port, tls=mqtt_context(settings), seed=seed,
+                  params=params)
     run_from = cohort_start + timedelta(days=1)
     end = None if speed is not None else now - timedelta(hours=1)
     try:

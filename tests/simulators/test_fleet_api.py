@@ -22,6 +22,7 @@ from core.settings import Settings
 from simulators.cli import main
 from simulators.cohort import generate_cohort
 from simulators.provisioning import FleetState, patient_schedule
+from tests.api.live_server import https_files
 from tests.conftest import unique
 from users import service
 from users.schemas import UserCreate
@@ -32,15 +33,17 @@ def api_url(settings: Settings) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    cert, key = https_files(settings)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+                                           log_level="warning", ssl_certfile=cert,
+                                           ssl_keyfile=key))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         assert time.monotonic() < deadline, "the API did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    yield f"https://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
 

@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool
 from core.access import SYSTEM
 from core.measurement_types import TYPE_BY_INDEX
 from core.settings import Settings
+from core.tls import mqtt_context
 from devices import service as devices_service
 from devices.broker import BrokerAdmin
 from gateway.service import Gateway, GatewayConfig
@@ -96,7 +97,7 @@ def test_fleet_readings_are_stored_exactly_once_through_outages(
     cohort_start = datetime.now(UTC) - timedelta(days=days)
     cohort = generate_cohort(n_patients=len(devices), days=days, seed=seed, start=cohort_start)
     fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
-                  port=settings.mqtt_port, seed=seed,
+                  port=settings.mqtt_port, tls=mqtt_context(settings), seed=seed,
                   params=TabletParameters(offline_probability_per_day=0.3,
                                           receipt_timeout_seconds=2.0, **NO_SKEW))
     run_from = cohort_start + timedelta(days=1)
@@ -129,7 +130,7 @@ def test_broken_input_is_dead_lettered_with_reasons_and_counted_from_receipts(
     start = end - timedelta(days=days)
     cohort = generate_cohort(n_patients=len(devices), days=days, seed=seed, start=start)
     fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
-                  port=settings.mqtt_port, seed=seed,
+                  port=settings.mqtt_port, tls=mqtt_context(settings), seed=seed,
                   params=TabletParameters(offline_probability_per_day=0.0, malformed_rate=0.2,
                                           bad_reading_rate=0.15, **NO_SKEW))
     try:

@@ -14,6 +14,7 @@ import pytest
 
 from core.measurement_types import MEASUREMENT_TYPES
 from core.settings import Settings
+from core.tls import mqtt_context
 from simulators.fleet import Device, to_us
 from simulators.mqtt_loop import SelectorLoop
 from simulators.parameters import TabletParameters
@@ -39,7 +40,8 @@ def _tablet(settings: Settings, device: Device, params: TabletParameters = QUIET
             ) -> tuple[SelectorLoop, Tablet]:
     loop = SelectorLoop()
     tablet = Tablet(device_id=device.device_id, password=device.password,
-                    host=settings.mqtt_host, port=settings.mqtt_port, loop=loop,
+                    host=settings.mqtt_host, port=settings.mqtt_port,
+                    tls=mqtt_context(settings), loop=loop,
                     rng=np.random.default_rng(7), params=params)
     tablet.connect()
     _run(loop, tablet, lambda: tablet.connected)

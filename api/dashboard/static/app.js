@@ -22,6 +22,7 @@ const I18N = {
     preview_result: "{n} alarmer ville være rejst de seneste {d} dage",
     reason_needed: "Skriv en begrundelse", version: "version", by: "af", no_data: "Ingen målinger",
     pauses: "Pauser", profile: "Profil", team: "Team", days_shown: "seneste 90 dage",
+    alert_changed: "Alarmen er blevet forværret, siden den blev vist. Se den igen.",
   },
   en: {
     title: "KOL telemonitoring", logout: "Log out", login: "Log in", username: "Username",
@@ -38,6 +39,7 @@ const I18N = {
     live: "updates live", red_low: "Red below", yellow_low: "Yellow below",
     yellow_high: "Yellow above", red_high: "Red above",
     preview_result: "{n} alerts would have been raised over the last {d} days",
+    alert_changed: "The alert has escalated since it was shown. Look at it again.",
     reason_needed: "Write a reason", version: "version", by: "by", no_data: "No readings",
     pauses: "Pauses", profile: "Profile", team: "Team", days_shown: "last 90 days",
   },
@@ -87,7 +89,9 @@ async function api(path, options = {}) {
   }
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
-    throw new Error(problem.detail || problem.title || String(response.status));
+    const error = new Error(problem.detail || problem.title || String(response.status));
+    error.type = problem.type;
+    throw error;
   }
   return response.status === 204 ? null : response.json();
 }
@@ -110,6 +114,17 @@ function follow() {
       refreshTimer = setTimeout(render, 250);
     });
   }
+  // The server ends the stream when the token expires or the user's access changed: an expired
+  // session logs in again; otherwise the page is re-read (a 401 there logs out) and a new
+  // stream opens with what the user may see now.
+  stream.addEventListener("end", (message) => {
+    const reason = JSON.parse(message.data).reason;
+    stream.close();
+    stream = null;
+    if (reason === "token-expired") { logout(); return; }
+    render();
+    follow();
+  });
 }
 
 function labels() {
@@ -225,7 +240,8 @@ function chart(type, readings, limits, alerts, from, to) {
 }
 
 function alertRow(alert) {
-  return `<div class="alert" data-alert-id="${alert.id}" data-status="${alert.status}">
+  return `<div class="alert" data-alert-id="${alert.id}" data-status="${alert.status}"
+    data-severity="${alert.severity}">
     ${badge(alert.severity)}
     <span class="reason"><b>${t(alert.type)}</b> · ${esc(alert.reason)}
       <span class="muted">· ${t(alert.status)} · ${when(alert.last_measured_at || alert.opened_at)}
@@ -287,11 +303,18 @@ async function renderPatient(id) {
         · ${esc(v.reason)}${v.diff.length ? `<div class="muted">${v.diff.map((d) => `${esc(d.path)}: ${esc(d.old)} → ${esc(d.new)}`).join("; ")}</div>` : ""}</li>`).join("")}</ol></section>`;
 
   view.querySelectorAll(".alert").forEach((row) => {
+    // The severity shown goes along: if the alert escalated since, the server refuses (409
+    // alert-changed) and the page shows the alert as it is now.
     const act = async (step) => {
-      await api(`/api/v1/alerts/${row.dataset.alertId}/${step}`, {
-        method: "POST", json: { note: row.querySelector(".note").value },
-      });
-      toast(t(step === "acknowledge" ? "acknowledged" : "resolve"));
+      try {
+        await api(`/api/v1/alerts/${row.dataset.alertId}/${step}`, {
+          method: "POST",
+          json: { note: row.querySelector(".note").value, seen_severity: row.dataset.severity },
+        });
+        toast(t(step === "acknowledge" ? "acknowledged" : "resolve"));
+      } catch (error) {
+        toast(error.type === "urn:kol:problem:alert-changed" ? t("alert_changed") : error.message);
+      }
       render();
     };
     row.querySelector(".ack")?.addEventListener("click", () => act("acknowledge"));
