@@ -40,6 +40,8 @@ for pkg in "${APT_PACKAGES[@]}"; do
     fi
 done
 if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then missing+=(python3-venv); fi
+# The browser packages (package.json) need npm; a machine that has Node.js from elsewhere keeps it.
+if ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
 if [ "${#missing[@]}" -gt 0 ]; then
     log "apt: installing ${missing[*]}"
     $SUDO apt-get update -qq
@@ -128,4 +130,14 @@ else
     "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
     "$VENV/bin/pip" install -q -e "$ROOT[dev]"
     echo "$want" > "$STAMP"
+fi
+
+NODE_STAMP="$ROOT/node_modules/.kol-installed"
+want_node=$(sha256sum < "$ROOT/package-lock.json" | cut -d" " -f1)
+if [ -f "$NODE_STAMP" ] && [ "$(cat "$NODE_STAMP")" = "$want_node" ]; then
+    log "npm: up to date"
+else
+    log "npm: installing the browser packages of package-lock.json into node_modules"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+    echo "$want_node" > "$NODE_STAMP"
 fi

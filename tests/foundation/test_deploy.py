@@ -100,7 +100,7 @@ def _services(pid: int) -> dict[str, psutil.Process]:
 
 def test_a_second_install_only_verifies() -> None:
     """`make test` has just installed everything, so running the installer again must find all of
-    it in place: no apt run, no TimescaleDB build, no pip install."""
+    it in place: no apt run, no TimescaleDB build, no pip or npm install."""
     result = subprocess.run(["bash", str(ROOT / "deploy" / "install.sh"), "--browser"],
                             capture_output=True, text=True, timeout=120, check=True)
     upstream = _script_defaults()["TIMESCALEDB_DEBIAN"].split("+")[0]
@@ -109,4 +109,5 @@ def test_a_second_install_only_verifies() -> None:
         f"[install] timescaledb {upstream}: installed",
         f"[install] mosquitto {_script_defaults()['MOSQUITTO_DEBIAN'].split('-')[0]}: installed",
         "[install] venv: up to date",
+        "[install] npm: up to date",
     ]
