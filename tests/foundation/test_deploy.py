@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import time
+import tomllib
 
 import httpx
 import psutil
@@ -111,3 +112,12 @@ def test_a_second_install_only_verifies() -> None:
         "[install] venv: up to date",
         "[install] npm: up to date",
     ]
+
+
+def test_the_image_holds_every_package() -> None:
+    """The Dockerfile copies each package the project installs (a new domain is not forgotten)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in config["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "deploy" / "Dockerfile").read_text(),
+                            re.MULTILINE))
+    assert copied == packages
