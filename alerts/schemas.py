@@ -80,6 +80,9 @@ class ArtefactGuard(_Strict):
     suspected artefact (an oximeter motion artefact gives a sudden false low): it raises no
     yellow absolute and no baseline-drop alert; a red absolute low still alerts at once. The next
     reading, if it is as low, is no longer a sudden fall and alerts."""
+    red_floor: Limit = None
+    """A suspected artefact that is a red low is held too, unless it is below this value: an SpO2
+    this low alerts at once, artefact or not. ``null``: every red low alerts at once."""
 
 
 class TypeThresholds(_Strict):
@@ -146,6 +149,7 @@ class ThresholdArrays:
     slope_3d_fall_yellow: FloatArray
     slope_3d_rise_yellow: FloatArray
     suspect_drop: FloatArray
+    red_floor: FloatArray
     z_yellow: FloatArray
     z_red: FloatArray
     spo2_sd_floor: FloatArray
