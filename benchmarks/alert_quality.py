@@ -52,6 +52,7 @@ class CohortSpec:
 COHORTS = (
     CohortSpec(mix="standard", seed=7, role="tuning"),
     CohortSpec(mix="community", seed=11, role="tuning"),
+    CohortSpec(mix="cardiac", seed=13, role="tuning"),
     CohortSpec(mix="standard", seed=20261123, role="reporting"),
     CohortSpec(mix="community", seed=20261124, role="reporting"),
     CohortSpec(mix="cardiac", seed=20261125, role="reporting"),
@@ -192,7 +193,7 @@ def table(results: list[tuple[CohortSpec, dict[str, float]]]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--patients", type=int, default=1000, help="per cohort")
+    parser.add_argument("--patients", type=int, default=2000, help="per cohort")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--role", choices=("all", "tuning", "reporting"), default="all")
     parser.add_argument("--mix", choices=sorted(POPULATION_MIXES),
