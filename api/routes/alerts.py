@@ -9,14 +9,17 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from alerts import lifecycle, thresholds
+from alerts import lifecycle, personalisation, reports, thresholds
 from alerts.schemas import (
     AlertOut,
+    AlertOutcomesOut,
     BulkAcknowledgeIn,
     BulkAcknowledgeOut,
-    NoteIn,
+    BurdenRow,
+    HandleIn,
     PreviewIn,
     PreviewOut,
+    ProposalOut,
     ThresholdsIn,
     ThresholdsOut,
     ThresholdVersionOut,
@@ -50,6 +53,31 @@ def preview_thresholds(patient_id: int, body: PreviewIn, conn: DbConn,
     return thresholds.preview(conn, viewer, patient_id, body)
 
 
+@router.get("/patients/{patient_id}/thresholds/proposal", response_model=ProposalOut)
+def threshold_proposal(patient_id: int, conn: DbConn, viewer: CurrentViewer,
+                       days: Annotated[int, Query(ge=1, le=365)] = 90) -> ProposalOut:
+    """Personal limits from the patient's last run-in length of readings, beside the current
+    ones, with the alerts each would have raised over the last ``days`` days. Accepting it is a
+    normal ``PUT …/thresholds``."""
+    return personalisation.proposal(conn, viewer, patient_id, days=days)
+
+
+@router.get("/reports/alert-burden", response_model=list[BurdenRow])
+def alert_burden(conn: DbConn, viewer: CurrentViewer,
+                 days: Annotated[int, Query(ge=1, le=365)] = 30,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[BurdenRow]:
+    """Patients ranked by alerts per week over the last ``days`` days, with their pending
+    personal-limit proposal."""
+    return reports.alert_burden(conn, viewer, days=days, limit=limit)
+
+
+@router.get("/reports/alert-outcomes", response_model=AlertOutcomesOut)
+def alert_outcomes(conn: DbConn, viewer: CurrentViewer, since: datetime) -> AlertOutcomesOut:
+    """Per rule and per patient, the share of the alerts opened since ``since`` that led to an
+    action, from the dispositions the nurses gave."""
+    return reports.alert_outcomes(conn, viewer, since=since)
+
+
 @router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(
     conn: DbConn, viewer: CurrentViewer, response: Response,
@@ -71,13 +99,16 @@ def list_alerts(
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
-def acknowledge(alert_id: int, body: NoteIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
-    return lifecycle.handle(conn, viewer, alert_id, to="acknowledged", note=body.note)
+def acknowledge(alert_id: int, body: HandleIn, conn: DbConn, viewer: CurrentViewer
+                ) -> AlertOut:
+    return lifecycle.handle(conn, viewer, alert_id, to="acknowledged", note=body.note,
+                            disposition=body.disposition)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve(alert_id: int, body: NoteIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
-    return lifecycle.handle(conn, viewer, alert_id, to="resolved", note=body.note)
+def resolve(alert_id: int, body: HandleIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
+    return lifecycle.handle(conn, viewer, alert_id, to="resolved", note=body.note,
+                            disposition=body.disposition)
 
 
 @router.post("/alerts/acknowledge-green", response_model=BulkAcknowledgeOut)
