@@ -175,6 +175,13 @@ def test_burden_list_proposal_and_disposition(
         "select disposition from alerts where patient_id = %s and status = 'resolved'",
         (patient_id,)).fetchall()
     assert dispositions == [{"disposition": "home_visit"}]
+    # The outcomes table of the burden page counts the disposition (a share of 100 %: a home
+    # visit is an action).
+    page.goto(f"{site.url}/#/burden")
+    outcome = page.locator("#outcomes tr[data-rule='absolute'][data-type='spo2']")
+    expect(outcome).to_contain_text("Hjemmebesøg: 1")
+    expect(outcome).to_contain_text("100 %")
+    shot(page, artifacts_dir, "9-alert-outcomes")
 
 
 def test_nurse_sees_no_editor_and_labels_switch_language(site: Site, page: Page,

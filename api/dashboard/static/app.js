@@ -32,6 +32,10 @@ const I18N = {
     proposal_preview: "Seneste {d} dage: {a} alarmer med de nuværende grænser, {b} med forslaget",
     proposal_none: "Intet forslag: grænserne passer, eller der er for få målinger",
     proposal_reason: "Personlige grænser fra indkøringsperioden",
+    outcomes: "Udfald af alarmer (30 dage)", rule: "Regel", alerts: "Alarmer",
+    share_actioned: "Førte til handling", absolute: "Grænse", baseline: "Eget niveau",
+    combined: "Kombineret", change_3d: "Ændring 3 dage", loss_30d: "Tab 30 dage",
+    slope_3d: "Tendens 3 dage", missing: "Manglende måling",
   },
   en: {
     title: "KOL telemonitoring", logout: "Log out", login: "Log in", username: "Username",
@@ -58,6 +62,10 @@ const I18N = {
     proposal_preview: "Last {d} days: {a} alerts with the current limits, {b} with the proposal",
     proposal_none: "No proposal: the limits fit, or there are too few readings",
     proposal_reason: "Personal limits from the run-in",
+    outcomes: "Alert outcomes (30 days)", rule: "Rule", alerts: "Alerts",
+    share_actioned: "Led to an action", absolute: "Limit", baseline: "Own baseline",
+    combined: "Combined", change_3d: "3-day change", loss_30d: "30-day loss",
+    slope_3d: "3-day trend", missing: "Missing measurement",
   },
 };
 
@@ -201,7 +209,12 @@ const changeText = (changes) => changes.map((c) =>
   `${esc(c.path)}: ${esc(c.old)} → ${esc(c.new)}`).join("; ");
 
 async function renderBurden() {
-  const rows = await api("/api/v1/reports/alert-burden?days=30&limit=100");
+  const since = new Date(Date.now() - 30 * 864e5).toISOString();
+  const [rows, outcomes] = await Promise.all([
+    api("/api/v1/reports/alert-burden?days=30&limit=100"),
+    api(`/api/v1/reports/alert-outcomes?since=${encodeURIComponent(since)}`),
+  ]);
+  const share = (r) => (r.share_actioned === null ? "–" : `${Math.round(r.share_actioned * 100)} %`);
   view.innerHTML = `
     <p><a href="#/triage">← ${t("back")}</a></p>
     <section class="card">
@@ -215,8 +228,21 @@ async function renderBurden() {
             <td class="muted">${r.pending_proposal.length ? changeText(r.pending_proposal) : "–"}</td>
           </tr>`).join("")}</tbody>
       </table>
+    </section>
+    <section class="card">
+      <h2>${t("outcomes")}</h2>
+      <table id="outcomes">
+        <thead><tr><th>${t("rule")}</th><th>${t("alerts")}</th><th>${t("share_actioned")}</th>
+          <th>${t("disposition")}</th></tr></thead>
+        <tbody>${outcomes.by_rule.map((r) => `
+          <tr data-rule="${esc(r.rule)}" data-type="${esc(r.type)}">
+            <td>${t(r.rule)} · ${t(r.type)}</td><td class="num">${r.alerts}</td>
+            <td class="num">${share(r)}</td>
+            <td class="muted">${Object.entries(r.by_disposition).map(([d, n]) => `${t(d)}: ${n}`).join(", ") || "–"}</td>
+          </tr>`).join("")}</tbody>
+      </table>
     </section>`;
-  view.querySelectorAll("tbody tr").forEach((tr) => tr.addEventListener("click", () => {
+  view.querySelectorAll("#burden tbody tr").forEach((tr) => tr.addEventListener("click", () => {
     location.hash = `#/patient/${tr.dataset.patient}`;
   }));
 }
