@@ -5,7 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-What = Literal["overview", "measurements", "fhir", "alerts", "thresholds", "threshold-history"]
+What = Literal["overview", "measurements", "fhir", "alerts", "thresholds", "threshold-history",
+               "threshold-proposal"]
 """Which of a patient's data was read (the route)."""
 
 

@@ -264,12 +264,15 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     suspect[guard_rows] = ((v[guard_rows - 1] - v[guard_rows] >= drop)
                            & (long_median[guard_rows] - v[guard_rows] >= drop))
 
-    # Absolute limits; a suspected artefact raises only a red low.
+    # Absolute limits; a suspected artefact raises only a red low, and with ``red_floor`` only
+    # one below that floor.
     lows = [(th.red_low, RED), (th.yellow_low, YELLOW)]
     highs = [(th.red_high, RED), (th.yellow_high, YELLOW)]
     rows = rows_with(th.red_low, th.yellow_low, th.yellow_high, th.red_high)
     sev, lim = _graded(v[rows] * -1.0, [(-limit(f, rows), s) for f, s in lows], strict=True)
-    sev = np.where(suspect[rows] & (sev == YELLOW), 0, sev)
+    with np.errstate(invalid="ignore"):
+        held = (sev == YELLOW) | ((sev == RED) & (v[rows] >= limit(th.red_floor, rows)))
+    sev = np.where(suspect[rows] & held, 0, sev)
     sev_h, lim_h = _graded(v[rows], [(limit(f, rows), s) for f, s in highs], strict=True)
     use_high = sev_h > sev
     sev = np.where(use_high, sev_h, sev)

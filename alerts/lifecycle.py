@@ -150,10 +150,11 @@ def list_alerts(conn: Connection[Any], viewer: Viewer, *, status: str | None,
 
 
 def handle(conn: Connection[Any], viewer: Viewer, alert_id: int, *, to: str, note: str,
-           seen_severity: str | None = None) -> AlertOut:
+           seen_severity: str | None = None, disposition: str | None = None) -> AlertOut:
     """Acknowledge (from open) or resolve (from open or acknowledged), with an alert event and
-    an audit entry. Another team's alert answers 404; an alert that escalated beyond
-    ``seen_severity`` (what the nurse was shown) answers 409 ``alert-changed``."""
+    an audit entry. A disposition, if given, replaces the alert's earlier one. Another team's
+    alert answers 404; an alert that escalated beyond ``seen_severity`` (what the nurse was
+    shown) answers 409 ``alert-changed``."""
     row = repository.lock_visible_alert(conn, viewer, alert_id)
     if row is None:
         raise errors.AlertNotFound()
@@ -165,14 +166,15 @@ def handle(conn: Connection[Any], viewer: Viewer, alert_id: int, *, to: str, not
     if row["status"] not in allowed:
         raise errors.AlertStateConflict(f"the alert is {row['status']}; it cannot be {to}")
     updated = repository.set_alert_status(conn, alert_id=alert_id, status=to,
-                                          actor_id=viewer.user_id, note=note)
+                                          actor_id=viewer.user_id, note=note,
+                                          disposition=disposition)
     repository.insert_alert_events(conn, alert_ids=[alert_id], patient_ids=[row["patient_id"]],
                                    events=[to], severities=[row["severity"]],
-                                   actor_id=viewer.user_id, note=note)
+                                   actor_id=viewer.user_id, note=note, disposition=disposition)
     audit.record(conn, viewer=viewer, action=f"alert.{to.removesuffix('d')}",
                  entity_type="alert", entity_id=alert_id,
                  detail={"patient_id": row["patient_id"], "note": note,
-                         "from": row["status"]})
+                         "disposition": disposition, "from": row["status"]})
     return AlertOut.model_validate(updated)
 
 

@@ -140,7 +140,7 @@ def _absolute(i: int, v: float, th: ThresholdArrays, p: int, ty: int, suspect: b
         (th.red_low[p, ty], RED, True), (th.red_high[p, ty], RED, False),
         (th.yellow_low[p, ty], YELLOW, True), (th.yellow_high[p, ty], YELLOW, False),
     ):
-        if suspect and below and severity == YELLOW:
+        if suspect and below and (severity == YELLOW or v >= th.red_floor[p, ty]):
             continue
         if _on(limit) and (v < limit if below else v > limit):
             return [(i, -1, ABSOLUTE, severity, v, float(limit), float("nan"))]

@@ -192,13 +192,13 @@ def insert_alert_readings(conn: Connection[Any], *, alert_ids: list[int], types:
 
 def insert_alert_events(conn: Connection[Any], *, alert_ids: list[int], patient_ids: list[int],
                         events: list[str], severities: list[str], actor_id: int | None = None,
-                        note: str | None = None) -> None:
+                        note: str | None = None, disposition: str | None = None) -> None:
     """One row per lifecycle step; the table's trigger NOTIFYs ``alert_events``."""
     conn.execute(
-        "insert into alert_events (alert_id, patient_id, event, severity, actor_id, note)"
-        " select a, p, e, s, %s, %s"
+        "insert into alert_events (alert_id, patient_id, event, severity, actor_id, note,"
+        " disposition) select a, p, e, s, %s, %s, %s"
         " from unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) as x(a, p, e, s)",
-        (actor_id, note, alert_ids, patient_ids, events, severities))
+        (actor_id, note, disposition, alert_ids, patient_ids, events, severities))
 
 
 # --- pending evaluations ------------------------------------------------------------------------
@@ -257,13 +257,15 @@ _STEP_COLUMNS = {"acknowledged": ("acknowledged_by", "acknowledged_at", "acknowl
 
 
 def set_alert_status(conn: Connection[Any], *, alert_id: int, status: str, actor_id: int | None,
-                     note: str) -> dict[str, Any]:
-    """Acknowledge or resolve; the who/when/note columns of that step."""
+                     note: str, disposition: str | None = None) -> dict[str, Any]:
+    """Acknowledge or resolve; the who/when/note columns of that step, and the disposition if
+    one is given (else the earlier one stays)."""
     by, at, note_column = _STEP_COLUMNS[status]
     row: dict[str, Any] | None = conn.execute(
         f"update alerts a set status = %s, {by} = %s, {at} = now(), {note_column} = %s,"
-        f" updated_at = now() where id = %s returning {_ALERT_FIELDS}",
-        (status, actor_id, note, alert_id)).fetchone()
+        f" disposition = coalesce(%s, disposition), updated_at = now() where id = %s"
+        f" returning {_ALERT_FIELDS}",
+        (status, actor_id, note, disposition, alert_id)).fetchone()
     assert row is not None
     return row
 
@@ -337,3 +339,60 @@ def missed_deadlines(conn: Connection[Any], *, since: datetime, until: datetime,
         order by due.patient_id, due.type, due.deadline
         """,
         {"since": since, "until": until, "tz": timezone}).fetchall()
+
+
+# --- outcomes, burden and personal limits (team-scoped) ------------------------------------------
+
+def alert_outcome_counts(conn: Connection[Any], viewer: Viewer, *, since: datetime
+                         ) -> list[dict[str, Any]]:
+    """Alerts opened since ``since`` counted per (rule, type, patient, disposition)."""
+    return conn.execute(sql.SQL(
+        "select a.rule, a.type, a.patient_id, p.display_name, a.disposition, count(*) as n"
+        " from alerts a join patients p on p.id = a.patient_id"
+        " where a.opened_at >= %s and {visible}"
+        " group by a.rule, a.type, a.patient_id, p.display_name, a.disposition").format(
+            visible=visible_patients(viewer)), (since,)).fetchall()
+
+
+def alert_burden(conn: Connection[Any], viewer: Viewer, *, since: datetime, limit: int
+                 ) -> list[dict[str, Any]]:
+    """Active patients by red, yellow and blue alerts opened since ``since``, most first."""
+    return conn.execute(sql.SQL(
+        "select p.id as patient_id, p.display_name, count(a.id) as alerts"
+        " from patients p left join alerts a on a.patient_id = p.id and a.opened_at >= %s"
+        "  and a.severity <> 'green'"
+        " where p.active and {visible} group by p.id, p.display_name"
+        " order by count(a.id) desc, p.id limit %s").format(visible=visible_patients(viewer)),
+        (since, limit)).fetchall()
+
+
+def personalisation_subjects(conn: Connection[Any], viewer: Viewer, patient_ids: list[int]
+                             ) -> list[dict[str, Any]]:
+    """Per visible patient: profile, its run-in length and auto-personalisation, enrolment, and
+    the thresholds in force."""
+    return conn.execute(sql.SQL(
+        "select p.id as patient_id, p.profile, p.created_at, pr.run_in_days,"
+        " pr.auto_personalise, v.version, v.thresholds"
+        " from patients p join profiles pr on pr.name = p.profile"
+        " join lateral (select version, thresholds from threshold_versions t"
+        "  where t.patient_id = p.id order by version desc limit 1) v on true"
+        " where p.id = any(%s) and {visible} order by p.id").format(
+            visible=visible_patients(viewer)), (patient_ids,)).fetchall()
+
+
+def patients_due_for_personalisation(conn: Connection[Any], *, now: datetime, limit: int
+                                     ) -> list[int]:
+    """Active patients on an auto-personalising profile whose run-in has ended and who have not
+    been personalised yet; locked (skip locked) so that two workers never take the same one."""
+    return [r["id"] for r in conn.execute(
+        "select p.id from patients p join profiles pr on pr.name = p.profile"
+        " where pr.auto_personalise and p.active"
+        " and p.created_at + make_interval(days => pr.run_in_days) <= %s"
+        " and not exists (select 1 from personalisations s where s.patient_id = p.id)"
+        " order by p.id limit %s for update of p skip locked", (now, limit)).fetchall()]
+
+
+def insert_personalisation(conn: Connection[Any], *, patient_id: int, version: int | None,
+                           outcome: str) -> None:
+    conn.execute("insert into personalisations (patient_id, version, outcome) values (%s, %s, %s)",
+                 (patient_id, version, outcome))

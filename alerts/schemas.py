@@ -80,6 +80,9 @@ class ArtefactGuard(_Strict):
     suspected artefact (an oximeter motion artefact gives a sudden false low): it raises no
     yellow absolute and no baseline-drop alert; a red absolute low still alerts at once. The next
     reading, if it is as low, is no longer a sudden fall and alerts."""
+    red_floor: Limit = None
+    """A suspected artefact that is a red low is held too, unless it is below this value: an SpO2
+    this low alerts at once, artefact or not. ``null``: every red low alerts at once."""
 
 
 class TypeThresholds(_Strict):
@@ -146,6 +149,7 @@ class ThresholdArrays:
     slope_3d_fall_yellow: FloatArray
     slope_3d_rise_yellow: FloatArray
     suspect_drop: FloatArray
+    red_floor: FloatArray
     z_yellow: FloatArray
     z_red: FloatArray
     spo2_sd_floor: FloatArray
@@ -258,11 +262,22 @@ class NoteIn(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+Disposition = Literal["no_action_needed", "advice_by_phone", "home_visit", "gp_contacted",
+                      "admitted", "measurement_error"]
+"""What the nurse did about an alert (a fixed set, so that outcomes can be counted)."""
+ACTIONS: frozenset[str] = frozenset({"advice_by_phone", "home_visit", "gp_contacted",
+                                     "admitted"})
+"""The dispositions that are an action taken for the patient (the alert was useful)."""
+
+
 class DecisionIn(NoteIn):
-    """Acknowledge / resolve: the note, and the severity the nurse saw (the dashboard always
-    sends it). If the alert escalated since, the request is refused with 409 ``alert-changed``
-    rather than acknowledging or resolving something she did not see."""
+    """Acknowledge / resolve: the note; optionally the severity the nurse saw (the dashboard
+    always sends it: if the alert escalated since, the request is refused with 409
+    ``alert-changed`` rather than acknowledging or resolving something she did not see) and the
+    disposition (what she did). ``{"note"}`` alone stays valid."""
+
     seen_severity: Literal["green", "blue", "yellow", "red"] | None = None
+    disposition: Disposition | None = None
 
 
 class BulkAcknowledgeIn(NoteIn):
@@ -272,3 +287,76 @@ class BulkAcknowledgeIn(NoteIn):
 
 class BulkAcknowledgeOut(BaseModel):
     acknowledged: int
+
+
+# --- alert outcomes, burden and personal limits ------------------------------------------------
+
+class OutcomeCounts(BaseModel):
+    alerts: int
+    """Alerts opened in the period."""
+    with_disposition: int
+    actioned: int
+    """Alerts whose disposition is an action (advice by phone, home visit, GP, admission)."""
+    share_actioned: float | None
+    """``actioned / with_disposition``: the positive predictive value as the nurses judged it;
+    null when no alert has a disposition."""
+    by_disposition: dict[str, int]
+
+
+class RuleOutcome(OutcomeCounts):
+    rule: str
+    type: str
+
+
+class PatientOutcome(OutcomeCounts):
+    patient_id: int
+    display_name: str
+
+
+class AlertOutcomesOut(BaseModel):
+    since: datetime
+    by_rule: list[RuleOutcome]
+    by_patient: list[PatientOutcome]
+
+
+class ProposalBasis(BaseModel):
+    """What the proposal rests on: the period, and per type the readings and robust statistics
+    (median and 1.4826 × MAD; weight: the SD of one weighing)."""
+
+    measured_from: datetime
+    measured_to: datetime
+    run_in_days: int
+    min_readings: int
+    ready: bool
+    """Enough readings for at least one proposed limit."""
+    readings: dict[str, int]
+    median: dict[str, float | None]
+    sd: dict[str, float | None]
+    safety: dict[str, float]
+    """The profile's safety limits (alerts.personal.SAFETY) that no proposal crosses."""
+
+
+class ProposalPreview(BaseModel):
+    current: PreviewOut
+    proposed: PreviewOut
+
+
+class ProposalOut(BaseModel):
+    patient_id: int
+    current_version: int
+    thresholds: Thresholds
+    """The proposed document: the current one with the personal limits put in."""
+    changes: list[ThresholdChange]
+    """Against the current version (empty: nothing to propose)."""
+    basis: ProposalBasis
+    preview: ProposalPreview
+
+
+class BurdenRow(BaseModel):
+    patient_id: int
+    display_name: str
+    alerts: int
+    """Alerts opened in the period."""
+    alerts_per_week: float
+    pending_proposal: list[ThresholdChange]
+    """The changes personal limits would make now (empty: none)."""

@@ -11,7 +11,7 @@ from functools import cache
 from celery.schedules import crontab
 from psycopg_pool import ConnectionPool
 
-from alerts import evaluation, missing
+from alerts import evaluation, missing, personalisation
 from core.celery_app import celery_app
 from core.db import open_pool
 from core.settings import get_settings
@@ -55,10 +55,19 @@ def check_missing() -> int:
     return outcome.opened + outcome.updated
 
 
+@celery_app.task(name="alerts.personalise_due")
+def personalise_due() -> dict[str, int]:
+    """Personal limits applied at the end of the run-in for profiles with ``auto_personalise``
+    (hourly)."""
+    with _pool().connection() as conn:
+        return personalisation.personalise_due(conn, now=datetime.now(UTC))
+
+
 celery_app.conf.beat_schedule = {
     **(celery_app.conf.beat_schedule or {}),
     "alerts-recover-pending": {"task": "alerts.recover_pending", "schedule": 60.0},
     # Wall-clock quarter hours in the app's timezone (Europe/Copenhagen); the check itself works
     # on UTC instants, so a daylight-saving change neither skips nor repeats a deadline.
     "alerts-check-missing": {"task": "alerts.check_missing", "schedule": crontab(minute="*/15")},
+    "alerts-personalise-due": {"task": "alerts.personalise_due", "schedule": 3600.0},
 }

@@ -1,25 +1,35 @@
-"""Alert quality of the default profiles on a simulated cohort with labelled exacerbations.
+"""Alert quality of the default profiles on simulated cohorts with labelled exacerbations, over
+several population mixes and seeds (the robustness benchmark).
 
-Prints episode sensitivity (an alert from 7 days before to 2 days after onset), median lead time
-of the first true alert, and false alert episodes per patient-month. An alert episode is a run of
-one patient's red or yellow breaches with no gap longer than ``EPISODE_GAP_DAYS`` (the nurse
-handles it as one case; the lifecycle keeps one alert open per rule meanwhile). It is false when
-it starts outside every exacerbation's window (7 days before onset to ``RECOVERY_DAYS`` after the
-end). Run from the repository root: ``python -m benchmarks.alert_quality [--seed N]``.
+Per cohort: episode sensitivity (an alert from 7 days before to 2 days after onset), median lead
+time of the first true alert, false alert episodes per patient-month, and alerts per
+patient-month. An alert episode is a run of one patient's red or yellow breaches with no gap
+longer than ``EPISODE_GAP_DAYS`` (the nurse handles it as one case); it is false when it starts
+outside every exacerbation's window (7 days before onset to ``RECOVERY_DAYS`` after the end).
+*Alerts* count what a nurse who resolves every open alert once a day would see: one per patient,
+rule, type and day with a breach.
+
+With personal limits (the default), every patient starts on her profile; at the end of the run-in
+(``alerts.personal.RunIn``) her limits are replaced by the proposal from her run-in readings, as
+``auto_personalise`` does in the platform. Cohorts named ``tuning`` were used to choose the
+defaults; the ``reporting`` ones never were, and the worst reporting cohort is what the targets
+are judged on. Run from the repository root: ``python -m benchmarks.alert_quality``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
-from alerts import engine
+from alerts import engine, personal
 from alerts.profiles import PROFILES
 from alerts.schemas import ThresholdArrays, Thresholds
 from simulators.cohort import Cohort, generate_cohort
+from simulators.parameters import POPULATION_MIXES
 
 DAY = np.timedelta64(1, "D")
 BEFORE_DAYS, AFTER_DAYS = 7, 2
@@ -27,16 +37,77 @@ RECOVERY_DAYS = 14
 EPISODE_GAP_DAYS = 3
 WARM_UP_DAYS = 30
 """Exacerbations with onset in the first month are not scored: there is no baseline yet."""
+START = datetime(2026, 1, 5, tzinfo=UTC)
+TARGET_SENSITIVITY, TARGET_LEAD_DAYS, TARGET_FALSE = 0.80, 2.0, 1.0
 
 
-def score(cohort: Cohort, profiles: dict[str, Thresholds]) -> dict[str, float]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CohortSpec:
+    mix: str
+    seed: int
+    role: str
+    """``tuning`` (the defaults were chosen on it) or ``reporting`` (never looked at in tuning)."""
+
+
+COHORTS = (
+    CohortSpec(mix="standard", seed=7, role="tuning"),
+    CohortSpec(mix="community", seed=11, role="tuning"),
+    CohortSpec(mix="cardiac", seed=13, role="tuning"),
+    CohortSpec(mix="standard", seed=20261123, role="reporting"),
+    CohortSpec(mix="community", seed=20261124, role="reporting"),
+    CohortSpec(mix="cardiac", seed=20261125, role="reporting"),
+    CohortSpec(mix="hypoxaemic", seed=20261126, role="reporting"),
+    CohortSpec(mix="erratic", seed=20261127, role="reporting"),
+)
+
+
+def profile_names(cohort: Cohort) -> list[str]:
+    return ["kol-ltot" if ltot else "kol-standard" for ltot in cohort.patients.ltot]
+
+
+def evaluate(cohort: Cohort, profiles: dict[str, Thresholds], *,
+             run_in: personal.RunIn | None = personal.DEFAULT_RUN_IN) -> engine.Breaches:
+    """Breaches of the whole cohort: the profiles until the end of each patient's run-in, her
+    personal limits after it (``run_in=None``: the profiles throughout)."""
+    c = cohort.readings
+    names = profile_names(cohort)
+    documents = [profiles[n] for n in names]
+    readings = engine.Readings(patient=c.patient_index, type_index=c.type_index,
+                               measured_at=c.measured_at, value=c.value)
+    base = ThresholdArrays.from_documents(documents)
+    if run_in is None:
+        return engine.evaluate(readings, base)
+    start = np.datetime64(cohort.start.replace(tzinfo=None), "us")
+    run_in_end = start + run_in.days * DAY
+    before = c.measured_at < run_in_end
+    stats = personal.run_in_statistics(c.patient_index[before], c.type_index[before],
+                                       c.measured_at[before], c.value[before],
+                                       len(cohort.patients), run_in)
+    personal_docs = list(documents)
+    for name in set(names):  # one proposal per profile (its safety limits)
+        lim = personal.propose(stats, base, personal.SAFETY[name], run_in)
+        ready = lim.ready
+        for i in np.flatnonzero(ready & (np.array(names) == name)):
+            personal_docs[i] = personal.apply(documents[i], lim, int(i))
+    after = engine.evaluate(readings, ThresholdArrays.from_documents(personal_docs), ~before)
+    early = engine.evaluate(readings, base, before)
+    both = engine.Breaches.concat([early, after])
+    return both.take(np.lexsort((both.rule, both.reading)))
+
+
+def score(cohort: Cohort, breaches: engine.Breaches) -> dict[str, float]:
     c, e = cohort.readings, cohort.episodes
-    th = ThresholdArrays.from_documents(
-        [profiles["kol-ltot" if ltot else "kol-standard"] for ltot in cohort.patients.ltot])
-    b = engine.evaluate(engine.Readings(patient=c.patient_index, type_index=c.type_index,
-                                        measured_at=c.measured_at, value=c.value), th)
+    b = breaches
     bp = c.patient_index[b.reading]
     bt = c.measured_at[b.reading]
+    months = len(cohort.patients) * cohort.days / 30.44
+
+    # Alerts a nurse resolving daily would see: one per (patient, rule, type, UTC day).
+    day = (bt - np.datetime64(cohort.start.replace(tzinfo=None), "us")) // DAY
+    alert_key = np.unique(np.stack([bp, b.rule.astype(np.int64),
+                                    c.type_index[b.reading].astype(np.int64), day]), axis=1)
+    alerts_per_month = alert_key.shape[1] / months
+
     order = np.lexsort((bt, bp))
     bp, bt = bp[order], bt[order]
 
@@ -58,7 +129,6 @@ def score(cohort: Cohort, profiles: dict[str, Thresholds]) -> dict[str, float]:
         ok = j < ep_last
         jj = np.where(ok, j, 0)
         true_alert |= ok & (ep_start >= lo[jj]) & (ep_start <= hi[jj])
-    months = len(cohort.patients) * cohort.days / 30.44
     false_per_month = float((~true_alert).sum() / months)
 
     # Sensitivity: first breach of the patient at or after onset - 7 d, within onset + 2 d.
@@ -77,28 +147,71 @@ def score(cohort: Cohort, profiles: dict[str, Thresholds]) -> dict[str, float]:
         "sensitivity": float(hit.sum() / max(scored.sum(), 1)),
         "median_lead_days": float(np.median(lead)) if lead.size else float("nan"),
         "false_per_patient_month": false_per_month,
+        "alerts_per_patient_month": float(alerts_per_month),
         "alert_episodes": int(ep_start.size),
     }
 
 
+def run(specs: tuple[CohortSpec, ...], *, patients: int, days: int,
+        profiles: dict[str, Thresholds], run_in: personal.RunIn | None
+        ) -> list[tuple[CohortSpec, dict[str, float]]]:
+    results = []
+    for spec in specs:  # a handful of cohorts
+        cohort = generate_cohort(n_patients=patients, days=days, seed=spec.seed, start=START,
+                                 params=POPULATION_MIXES[spec.mix])
+        results.append((spec, score(cohort, evaluate(cohort, profiles, run_in=run_in))))
+    return results
+
+
+def table(results: list[tuple[CohortSpec, dict[str, float]]]) -> str:
+    lines = ["| cohort | role | exacerbations | sensitivity | median lead | false / pt-month | "
+             "alerts / pt-month |", "|---|---|---|---|---|---|---|"]
+    for spec, r in results:
+        lines.append(f"| {spec.mix} seed {spec.seed} | {spec.role} | {r['episodes']} | "
+                     f"{r['sensitivity']:.1%} | {r['median_lead_days']:.1f} d | "
+                     f"{r['false_per_patient_month']:.2f} | "
+                     f"{r['alerts_per_patient_month']:.2f} |")
+    reporting = [r for spec, r in results if spec.role == "reporting"]
+    if reporting:
+        worst = {"sensitivity": min(r["sensitivity"] for r in reporting),
+                 "median_lead_days": min(r["median_lead_days"] for r in reporting),
+                 "false_per_patient_month": max(r["false_per_patient_month"] for r in reporting),
+                 "alerts_per_patient_month": max(r["alerts_per_patient_month"]
+                                                 for r in reporting)}
+        lines.append(f"| **worst reporting** | | | **{worst['sensitivity']:.1%}** | "
+                     f"**{worst['median_lead_days']:.1f} d** | "
+                     f"**{worst['false_per_patient_month']:.2f}** | "
+                     f"**{worst['alerts_per_patient_month']:.2f}** |")
+        met = {"sensitivity >= 80 %": worst["sensitivity"] >= TARGET_SENSITIVITY,
+               "median lead >= 2 d": worst["median_lead_days"] >= TARGET_LEAD_DAYS,
+               "false <= 1.0 / pt-month": worst["false_per_patient_month"] <= TARGET_FALSE}
+        lines.append("")
+        lines.append("targets on the worst reporting cohort: " + ", ".join(
+            f"{k}: {'met' if ok else 'NOT met'}" for k, ok in met.items()))
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--patients", type=int, default=2000)
+    parser.add_argument("--patients", type=int, default=2000, help="per cohort")
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--seed", type=int, default=20261123,
-                        help="the reported seed; the defaults were tuned on seeds 7, 11 and 13")
+    parser.add_argument("--role", choices=("all", "tuning", "reporting"), default="all")
+    parser.add_argument("--mix", choices=sorted(POPULATION_MIXES),
+                        help="one cohort of this mix instead of the list (with --seed)")
+    parser.add_argument("--seed", type=int, default=20261123)
+    parser.add_argument("--no-personal", action="store_true",
+                        help="the profiles throughout, no personal limits after the run-in")
     args = parser.parse_args()
-    cohort = generate_cohort(n_patients=args.patients, days=args.days, seed=args.seed,
-                             start=datetime(2026, 1, 5, tzinfo=UTC))
-    r = score(cohort, dict(PROFILES))
-    print(f"cohort: {r['patients']} patients x {r['days']} days, seed {args.seed}, "
-          f"{r['episodes']} scored exacerbations")
-    print(f"episode sensitivity (-{BEFORE_DAYS} d .. +{AFTER_DAYS} d): {r['sensitivity']:.1%}"
-          f" ({r['detected']}/{r['episodes']})")
-    print(f"median lead time of the first true alert: {r['median_lead_days']:.1f} days")
-    print(f"false alert episodes per patient-month: {r['false_per_patient_month']:.2f}")
-    ok = r["sensitivity"] >= 0.8 and r["false_per_patient_month"] <= 1.0
-    print(f"target (>= 80 % and <= 1 per patient-month): {'met' if ok else 'NOT met'}")
+    specs = (COHORTS if args.mix is None
+             else (CohortSpec(mix=args.mix, seed=args.seed, role="ad hoc"),))
+    specs = tuple(s for s in specs if args.role in ("all", s.role))
+    run_in = None if args.no_personal else personal.DEFAULT_RUN_IN
+    results = run(specs, patients=args.patients, days=args.days, profiles=dict(PROFILES),
+                  run_in=run_in)
+    print(f"{args.patients} patients x {args.days} days per cohort; "
+          + ("profiles throughout" if run_in is None
+             else f"personal limits after a {run_in.days}-day run-in"))
+    print(table(results))
     return 0
 
 

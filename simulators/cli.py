@@ -28,7 +28,7 @@ from core.tls import client_context, mqtt_context
 from simulators.cohort import LOCAL_TZ, Cohort, generate_cohort
 from simulators.export import write_csv
 from simulators.fleet import Fleet, FleetReport
-from simulators.parameters import DEFAULT_TABLET, TabletParameters
+from simulators.parameters import DEFAULT_TABLET, POPULATION_MIXES, TabletParameters
 from simulators.plot import pick_patient, plot_patient
 from simulators.provisioning import (
     ApiClient,
@@ -174,10 +174,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_cohort(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     cohort = generate_cohort(n_patients=args.patients, days=args.days, seed=args.seed,
-                             start=args.start)
+                             start=args.start, params=POPULATION_MIXES[args.mix])
     generated = time.perf_counter() - began
     paths = write_csv(cohort, args.out)
-    print(f"{args.patients} patients × {args.days} days (seed {args.seed}): "
+    print(f"{args.patients} patients × {args.days} days (seed {args.seed}, {args.mix} mix): "
           f"{len(cohort.readings)} readings, {len(cohort.episodes)} episodes; generated in "
           f"{generated:.2f} s")
     for path in paths.values():
@@ -239,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     cohort.add_argument("--days", type=int, required=True)
     cohort.add_argument("--seed", type=int, required=True)
     cohort.add_argument("--start", type=_local_day, default=default_start)
+    cohort.add_argument("--mix", choices=sorted(POPULATION_MIXES), default="standard",
+                        help="population mix (docs/simulators.md)")
     cohort.set_defaults(func=cmd_cohort)
 
     plot = sub.add_parser("plot", help="PNG of one simulated patient with exacerbations shaded")

@@ -54,6 +54,23 @@ class Patients:
     """Shape ``(n, 7)``: scheduled weekdays, Monday first."""
     measure_hour: FloatArray
     """Usual local (Europe/Copenhagen) hour of the morning measurement."""
+    af: BoolArray
+    """Permanent atrial fibrillation: higher, more variable pulse."""
+    heart_failure: BoolArray
+    hypoxaemic: BoolArray
+    """Chronic moderate hypoxaemia without long-term oxygen."""
+    rate_lowering: BoolArray
+    """On a rate-lowering drug: lower pulse, blunted pulse rise in exacerbations."""
+    irregular_time: BoolArray
+    """Measures at any time of day instead of in the morning."""
+    repeats_low: BoolArray
+    """Measures again, minutes later, when the oximeter shows a low SpO2."""
+    artefact_rate: FloatArray
+    """Share of this patient's SpO2 readings with a motion artefact."""
+    spo2_device_bias: FloatArray
+    """Constant offset of this patient's oximeter, %-points."""
+    weight_sd: FloatArray
+    """Day-to-day weighing noise, kg."""
 
     def __len__(self) -> int:
         return len(self.ltot)
@@ -69,7 +86,7 @@ class Readings:
     """``datetime64[us]``, UTC."""
     value: FloatArray
     artefact: BoolArray
-    """Ground truth: an SpO2 reading with a motion artefact (false low)."""
+    """Ground truth: a reading with a motion artefact (SpO2 false low, pulse false high)."""
     bad_day: BoolArray
     """Ground truth: measured on a bad day that is not an exacerbation."""
 
@@ -135,8 +152,13 @@ def _local_midnights_us(start: datetime, n_days: int) -> tuple[IntArray, IntArra
     return zeros, weekdays
 
 
-def draw_patients(rng: np.random.Generator, n: int, p: PhysiologyParameters) -> Patients:
+def draw_patients(rng: np.random.Generator, n: int, p: PhysiologyParameters,
+                  traits_rng: np.random.Generator | None = None) -> Patients:
     """Personal parameters for ``n`` patients.
+
+    Comorbidities, drugs, habits and devices are drawn from ``traits_rng`` (default: a generator
+    seeded from ``rng``), so that a mix with every share at 0 draws the original population
+    exactly.
 
     Examples
     --------
@@ -144,6 +166,7 @@ def draw_patients(rng: np.random.Generator, n: int, p: PhysiologyParameters) -> 
     >>> pts.schedule.shape
     (3, 7)
     """
+    tr = traits_rng if traits_rng is not None else np.random.default_rng(rng.integers(2 ** 63))
     ltot = rng.random(n) < p.ltot_fraction
     spo2 = np.where(ltot, rng.normal(p.ltot_spo2_mean, p.ltot_spo2_between_sd, n),
                     rng.normal(p.spo2_mean, p.spo2_between_sd, n))
@@ -151,20 +174,44 @@ def draw_patients(rng: np.random.Generator, n: int, p: PhysiologyParameters) -> 
     mean_adh = np.where(poor, p.adherence_mean_poor, p.adherence_mean_good)
     rate = rng.gamma(p.exacerbation_rate_shape, p.exacerbation_rate / p.exacerbation_rate_shape, n)
     daily = rng.random(n) < p.daily_schedule_fraction
+    spo2_sd = p.spo2_day_sd * rng.lognormal(0.0, p.day_sd_spread, n)
+    pulse = rng.normal(p.pulse_mean, p.pulse_between_sd, n)
+    pulse_spread = rng.lognormal(0.0, p.day_sd_spread, n)
+    weight = np.clip(rng.normal(p.weight_mean, p.weight_between_sd, n), p.weight_min,
+                     p.weight_max)
+
+    af = tr.random(n) < p.af_fraction
+    hf = tr.random(n) < p.hf_fraction
+    hypoxaemic = ~ltot & (tr.random(n) < p.hypoxaemic_fraction)
+    rate_lowering = tr.random(n) < p.rate_lowering_fraction
+    spo2 = np.where(hypoxaemic, tr.normal(p.hypoxaemic_spo2_mean, p.hypoxaemic_spo2_between_sd, n),
+                    spo2) + np.where(hf, p.hf_spo2_shift, 0.0)
+    pulse = (np.where(af, tr.normal(p.af_pulse_mean, p.af_pulse_between_sd, n), pulse)
+             + np.where(hf, p.hf_pulse_shift, 0.0)
+             + np.where(rate_lowering, p.rate_lowering_pulse_shift, 0.0))
+    prone = tr.random(n) < p.artefact_prone_fraction
     return Patients(
         ltot=ltot,
         spo2_baseline=np.clip(spo2, p.spo2_min_stable, p.spo2_max_stable),
-        spo2_sd=p.spo2_day_sd * rng.lognormal(0.0, p.day_sd_spread, n),
-        pulse_baseline=rng.normal(p.pulse_mean, p.pulse_between_sd, n),
-        pulse_sd=p.pulse_day_sd * rng.lognormal(0.0, p.day_sd_spread, n),
-        weight_baseline=np.clip(rng.normal(p.weight_mean, p.weight_between_sd, n),
-                                p.weight_min, p.weight_max),
+        spo2_sd=spo2_sd,
+        pulse_baseline=pulse,
+        pulse_sd=np.where(af, p.af_pulse_day_sd, p.pulse_day_sd) * pulse_spread,
+        weight_baseline=weight,
         exacerbation_rate=np.minimum(rate, p.exacerbation_rate_max),
         adherence=rng.beta(mean_adh * p.adherence_concentration,
                            (1 - mean_adh) * p.adherence_concentration),
         schedule=np.where(daily[:, None], True, MON_WED_FRI[None, :]),
         measure_hour=np.clip(rng.normal(p.measure_hour_mean, p.measure_hour_sd, n),
                              p.measure_hour_min, p.measure_hour_max),
+        af=af,
+        heart_failure=hf,
+        hypoxaemic=hypoxaemic,
+        rate_lowering=rate_lowering,
+        irregular_time=tr.random(n) < p.irregular_time_fraction,
+        repeats_low=tr.random(n) < p.repeat_fraction,
+        artefact_rate=np.where(prone, p.artefact_prone_probability, p.artefact_probability),
+        spo2_device_bias=tr.normal(0.0, p.device_bias_sd, n),
+        weight_sd=np.where(hf, p.hf_weight_day_sd, p.weight_day_sd),
     )
 
 
@@ -240,6 +287,24 @@ def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float) -> FloatA
     return out
 
 
+def _oximeter(rng: np.random.Generator, rng_extra: np.random.Generator, spo2_true: FloatArray,
+              pulse_true: FloatArray, artefact_rate: FloatArray, p: PhysiologyParameters
+              ) -> tuple[FloatArray, FloatArray, BoolArray, BoolArray]:
+    """What the oximeter shows for true SpO2 and pulse: motion artefacts (false low SpO2 from
+    ``rng``, false high pulse from ``rng_extra``), rounded to integers, clipped to the protocol's
+    range."""
+    k = spo2_true.size
+    spo2_artefact = rng.random(k) < artefact_rate
+    spo2_drop = spo2_artefact * rng.uniform(p.artefact_drop_min, p.artefact_drop_max, k)
+    pulse_artefact = rng_extra.random(k) < p.pulse_artefact_probability
+    pulse_rise = pulse_artefact * rng_extra.uniform(p.pulse_artefact_rise_min,
+                                                    p.pulse_artefact_rise_max, k)
+    spo2_t, pulse_t = MEASUREMENT_TYPES["spo2"], MEASUREMENT_TYPES["pulse"]
+    spo2 = np.clip(np.round(spo2_true - spo2_drop), spo2_t.min_value, spo2_t.max_value)
+    pulse = np.clip(np.round(pulse_true + pulse_rise), pulse_t.min_value, pulse_t.max_value)
+    return spo2, pulse, spo2_artefact, pulse_artefact
+
+
 def generate_cohort(*, n_patients: int, days: int, seed: int, start: datetime,
                     params: PhysiologyParameters = DEFAULT_PHYSIOLOGY) -> Cohort:
     """Simulate ``n_patients`` for ``days`` local days from ``start`` (timezone-aware).
@@ -261,9 +326,11 @@ def generate_cohort(*, n_patients: int, days: int, seed: int, start: datetime,
     if n_patients < 1 or days < 1:
         raise ValueError("n_patients and days must be positive")
     p = params
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
-    r_patients, r_episodes, r_noise, r_days, r_times, r_values = rngs
-    patients = draw_patients(r_patients, n_patients, p)
+    # Children 0-5 drive the original population; 6-7 the sub-populations and habits, so a mix
+    # with those switched off reproduces the original cohort bit for bit.
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    r_patients, r_episodes, r_noise, r_days, r_times, r_values, r_traits, r_extra = rngs
+    patients = draw_patients(r_patients, n_patients, p, r_traits)
     n, d = n_patients, days + 1  # one spare local day: `start` may fall late in a local day
     zeros, weekdays = _local_midnights_us(start, d)
     start_us = _to_us(start)
@@ -281,6 +348,8 @@ def generate_cohort(*, n_patients: int, days: int, seed: int, start: datetime,
     m = len(pi)
     jitter = r_times.normal(0.0, p.measure_jitter_minutes / 60, m)
     hour = np.clip(patients.measure_hour[pi] + jitter, p.measure_hour_min, p.measure_hour_max)
+    any_time = r_extra.uniform(p.irregular_hour_min, p.irregular_hour_max, m)
+    hour = np.where(patients.irregular_time[pi], any_time, hour)
     oxi_us = zeros[di] + (hour * US_PER_HOUR).astype(np.int64)
     weight_us = oxi_us - (r_times.uniform(0.0, p.weight_before_minutes_max, m) * 60e6).astype(
         np.int64)
@@ -294,31 +363,63 @@ def generate_cohort(*, n_patients: int, days: int, seed: int, start: datetime,
         share = np.where(episodes.valid[pi, k], share, 0.0)
         spo2_dev -= share * episodes.spo2_drop[pi, k]
         pulse_dev += share * episodes.pulse_rise[pi, k]
+    pulse_dev *= np.where(patients.rate_lowering[pi], p.rate_lowering_rise_factor, 1.0)
     is_bad = bad[pi, di]
     spo2_dev -= is_bad * r_values.uniform(p.bad_day_spo2_drop_min, p.bad_day_spo2_drop_max, m)
     pulse_dev += is_bad * r_values.uniform(p.bad_day_pulse_rise_min, p.bad_day_pulse_rise_max, m)
-    artefact = r_values.random(m) < p.artefact_probability
-    spo2_dev -= artefact * r_values.uniform(p.artefact_drop_min, p.artefact_drop_max, m)
+    diurnal = np.cos(2 * np.pi * (hour - p.diurnal_peak_hour) / 24)
+    spo2_dev += p.diurnal_spo2_amplitude * diurnal + patients.spo2_device_bias[pi]
+    pulse_dev += p.diurnal_pulse_amplitude * diurnal
 
-    spo2_t, pulse_t, weight_t = (MEASUREMENT_TYPES[c] for c in ("spo2", "pulse", "weight"))
-    spo2 = np.clip(np.round(patients.spo2_baseline[pi] + spo2_noise[pi, di] + spo2_dev),
-                   spo2_t.min_value, spo2_t.max_value)
-    pulse = np.clip(np.round(patients.pulse_baseline[pi] + pulse_noise[pi, di] + pulse_dev),
-                    pulse_t.min_value, pulse_t.max_value)
-    weight = np.clip(np.round(weight_true[pi, di] + r_values.normal(0.0, p.weight_day_sd, m), 1),
+    spo2_true = patients.spo2_baseline[pi] + spo2_noise[pi, di] + spo2_dev
+    pulse_true = patients.pulse_baseline[pi] + pulse_noise[pi, di] + pulse_dev
+    spo2, pulse, spo2_artefact, pulse_artefact = _oximeter(
+        r_values, r_extra, spo2_true, pulse_true, patients.artefact_rate[pi], p)
+    weight_t = MEASUREMENT_TYPES["weight"]
+    weight_noise = r_values.normal(0.0, p.weight_day_sd, m)
+    # Heart failure: fluid adds to the scale's noise (independent parts add in variance).
+    weight_noise += r_extra.normal(0.0, 1.0, m) * np.sqrt(
+        np.maximum(patients.weight_sd[pi] ** 2 - p.weight_day_sd ** 2, 0.0))
+    weight = np.clip(np.round(weight_true[pi, di] + weight_noise, 1),
                      weight_t.min_value, weight_t.max_value)
+
+    # A patient who repeats low readings measures again a few minutes later: the same day's
+    # state, a fresh artefact draw and a little session-to-session difference.
+    again = patients.repeats_low[pi] & (
+        spo2 <= patients.spo2_baseline[pi] - p.repeat_if_below)
+    r = np.flatnonzero(again)
+    re_us = oxi_us[r] + (r_extra.uniform(p.repeat_minutes_min, p.repeat_minutes_max, r.size)
+                         * 60e6).astype(np.int64)
+    re_spo2, re_pulse, re_spo2_art, re_pulse_art = _oximeter(
+        r_extra, r_extra, spo2_true[r] + r_extra.normal(0.0, p.repeat_spo2_sd, r.size),
+        pulse_true[r] + r_extra.normal(0.0, p.repeat_pulse_sd, r.size),
+        patients.artefact_rate[pi[r]], p)
 
     # Per measuring session: weight first (earlier), then the oximeter's SpO2 and pulse.
     no_flag = np.zeros(m, dtype=bool)
-    stacked_us = np.stack([weight_us, oxi_us, oxi_us], axis=1).ravel()
-    keep = (stacked_us >= start_us) & (stacked_us < start_us + days * US_PER_DAY)
+    session_patient = np.r_[np.repeat(pi.astype(np.int64), 3), np.repeat(pi[r], 2)]
+    stacked_us = np.r_[np.stack([weight_us, oxi_us, oxi_us], axis=1).ravel(),
+                       np.repeat(re_us, 2)]
+    types = np.r_[np.tile(np.array([WEIGHT, SPO2, PULSE], dtype=np.int16), m),
+                  np.tile(np.array([SPO2, PULSE], dtype=np.int16), r.size)]
+    values = np.r_[np.stack([weight, spo2, pulse], axis=1).ravel(),
+                   np.stack([re_spo2, re_pulse], axis=1).ravel()]
+    artefacts = np.r_[np.stack([no_flag, spo2_artefact, pulse_artefact], axis=1).ravel(),
+                      np.stack([re_spo2_art, re_pulse_art], axis=1).ravel()]
+    bad_days = np.r_[np.repeat(is_bad, 3), np.repeat(is_bad[r], 2)]
+    # Sorted by patient, then time (weight, SpO2, pulse within an instant); without repeats the
+    # rows are already in this order.
+    rank = np.array([1, 2, 0], dtype=np.int8)[types]  # SpO2 0 -> 1, pulse 1 -> 2, weight 2 -> 0
+    order = np.lexsort((rank, stacked_us, session_patient)) if r.size else np.arange(3 * m)
+    in_period = (stacked_us >= start_us) & (stacked_us < start_us + days * US_PER_DAY)
+    keep = order[in_period[order]]
     readings = Readings(
-        patient_index=np.repeat(pi.astype(np.int64), 3)[keep],
-        type_index=np.tile(np.array([WEIGHT, SPO2, PULSE], dtype=np.int16), m)[keep],
+        patient_index=session_patient[keep],
+        type_index=types[keep],
         measured_at=stacked_us[keep].astype("datetime64[us]"),
-        value=np.stack([weight, spo2, pulse], axis=1).ravel()[keep],
-        artefact=np.stack([no_flag, artefact, no_flag], axis=1).ravel()[keep],
-        bad_day=np.repeat(is_bad, 3)[keep],
+        value=values[keep],
+        artefact=artefacts[keep],
+        bad_day=bad_days[keep],
     )
 
     overlaps = (episodes.valid

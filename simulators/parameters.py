@@ -24,6 +24,32 @@ Hurst 2010b (ECLIPSE)
 BTS 2017
     O'Driscoll BR et al. BTS guideline for oxygen use in adults. Thorax 2017;72:i1–i90. Target
     88–92 % for patients at risk of hypercapnia (the ``kol-ltot`` profile).
+Goudis 2017
+    Goudis CA. Chronic obstructive pulmonary disease and atrial fibrillation: an unknown
+    relationship. J Cardiol 2017;69:699–705. Atrial fibrillation in 4.7–15 % of COPD patients.
+RACE II
+    Van Gelder IC et al. Lenient versus strict rate control in patients with atrial
+    fibrillation. N Engl J Med 2010;362:1363–73. Lenient rate control accepts a resting rate
+    below 110/min; a permanent-AF population at rest is well above sinus rates.
+Rutten 2005
+    Rutten FH et al. Unrecognized heart failure in elderly patients with stable chronic
+    obstructive pulmonary disease. Eur Heart J 2005;26:1887–94. Heart failure in 20.5 % of
+    COPD patients thought not to have it.
+ESC 2021
+    McDonagh TA et al. 2021 ESC Guidelines for heart failure. Eur Heart J 2021;42:3599–726.
+    Unexpected weight gain of more than 2 kg in 3 days is fluid retention to act on: day-to-day
+    weight in heart failure moves with fluid, not only with the scale.
+LOTT 2016
+    The Long-Term Oxygen Treatment Trial Research Group. A randomized trial of long-term oxygen
+    for COPD with moderate desaturation. N Engl J Med 2016;375:1617–27. Stable patients with a
+    resting SpO2 of 89–93 % who do not qualify for (or benefit from) long-term oxygen.
+BLOCK-COPD 2019
+    Dransfield MT et al. Metoprolol for the prevention of acute exacerbations of COPD. N Engl J
+    Med 2019;381:2304–14. Beta-blockers are given to COPD patients (cardiac indications) and
+    lower the resting heart rate.
+ISO 80601-2-61
+    ISO 80601-2-61:2017, pulse oximeter equipment: SpO2 accuracy A_rms ≤ 4 % (70–100 %). Devices
+    legally on the market may read a patient a few points off, consistently.
 alerting.md
     The project's alerting contract: patients measure on ≈ 75 % of scheduled days; oximeter motion
     artefacts give false lows of 5–10 points; episodes last ≈ 9 days.
@@ -31,7 +57,7 @@ alerting.md
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +164,68 @@ class PhysiologyParameters:
     weight_before_minutes_max: float = 15.0
     """The scale is used up to this many minutes before the oximeter (assumption)."""
 
+    # Sub-populations and habits beyond the stable KOL patient (issue 13: defaults must hold on
+    # patients they were not tuned on). Every share is 0 here, so the default parameters are the
+    # original population; ``POPULATION_MIXES`` below switches them on.
+    af_fraction: float = 0.0
+    """Share with permanent atrial fibrillation (Goudis 2017: 4.7–15 % of COPD patients)."""
+    af_pulse_mean: float = 95.0
+    """Their stable pulse (RACE II: lenient rate control below 110/min at rest; the level inside
+    that target is an assumption)."""
+    af_pulse_between_sd: float = 10.0
+    af_pulse_day_sd: float = 12.0
+    """Median day-to-day pulse SD in AF: the ventricular rate is irregular (assumption: 2.4 times
+    the sinus-rhythm SD of Hurst 2010)."""
+    hf_fraction: float = 0.0
+    """Share with heart failure (Rutten 2005: 20.5 %)."""
+    hf_weight_day_sd: float = 0.8
+    """Day-to-day weight SD with fluid shifts, kg (ESC 2021 treats > 2 kg in 3 days as fluid to act
+    on; the everyday size of the shifts is an assumption)."""
+    hf_pulse_shift: float = 4.0
+    hf_spo2_shift: float = -1.0
+    """Heart failure on top of COPD: a slightly higher pulse and lower SpO2 (assumption)."""
+    hypoxaemic_fraction: float = 0.0
+    """Share, among patients not on long-term oxygen, with chronic moderate hypoxaemia (LOTT
+    2016: resting SpO2 89–93 % without long-term oxygen)."""
+    hypoxaemic_spo2_mean: float = 89.5
+    hypoxaemic_spo2_between_sd: float = 1.0
+    """Their stable SpO2: the lower part of LOTT's 89–93 %, where the standard profile's yellow
+    limit (< 90) sits inside their everyday range."""
+    rate_lowering_fraction: float = 0.0
+    """Share on beta-blockers or other rate-lowering drugs (BLOCK-COPD 2019; the share is an
+    assumption)."""
+    rate_lowering_pulse_shift: float = -10.0
+    """Resting pulse on the drug (assumption on the size; the direction is BLOCK-COPD 2019)."""
+    rate_lowering_rise_factor: float = 0.5
+    """The drug blunts the pulse rise of an exacerbation to this share (assumption)."""
+    irregular_time_fraction: float = 0.0
+    """Share measuring at any time of day instead of in the morning (assumption)."""
+    irregular_hour_min: float = 7.0
+    irregular_hour_max: float = 21.0
+    repeat_fraction: float = 0.0
+    """Share who measure again when the oximeter shows a low value (assumption)."""
+    repeat_if_below: float = 3.0
+    """They repeat when SpO2 reads this many points below their usual level (assumption)."""
+    repeat_minutes_min: float = 1.0
+    repeat_minutes_max: float = 5.0
+    repeat_spo2_sd: float = 0.5
+    repeat_pulse_sd: float = 3.0
+    """Difference between two oximeter readings minutes apart, without artefacts (assumption)."""
+    artefact_prone_fraction: float = 0.0
+    """Share with frequent motion artefacts: tremor, cold hands, poor perfusion (assumption)."""
+    artefact_prone_probability: float = 0.10
+    pulse_artefact_probability: float = 0.0
+    """Share of pulse readings falsely high from motion (assumption)."""
+    pulse_artefact_rise_min: float = 10.0
+    pulse_artefact_rise_max: float = 30.0
+    device_bias_sd: float = 0.0
+    """SD of each patient's oximeter's constant SpO2 offset (ISO 80601-2-61: A_rms ≤ 4 %)."""
+    diurnal_pulse_amplitude: float = 0.0
+    diurnal_spo2_amplitude: float = 0.0
+    """Half the peak-to-trough daily swing, /min and %-points, highest at ``diurnal_peak_hour``
+    local time: lower SpO2 and pulse in the early morning (assumption on the sizes)."""
+    diurnal_peak_hour: float = 16.0
+
     @property
     def adherence_mean(self) -> float:
         f = self.poor_adherence_fraction
@@ -175,3 +263,29 @@ class TabletParameters:
 
 DEFAULT_PHYSIOLOGY = PhysiologyParameters()
 DEFAULT_TABLET = TabletParameters()
+
+POPULATION_MIXES: dict[str, PhysiologyParameters] = {
+    "standard": DEFAULT_PHYSIOLOGY,
+    # Published prevalences together: what a municipality's KOL list may look like.
+    "community": replace(
+        DEFAULT_PHYSIOLOGY, af_fraction=0.12, hf_fraction=0.20, hypoxaemic_fraction=0.10,
+        rate_lowering_fraction=0.25, day_sd_spread=0.35, irregular_time_fraction=0.15,
+        repeat_fraction=0.15, artefact_prone_fraction=0.05, pulse_artefact_probability=0.01,
+        device_bias_sd=1.0, diurnal_pulse_amplitude=4.0, diurnal_spo2_amplitude=0.5),
+    # Cardiac comorbidity concentrated: AF, heart failure, rate-lowering drugs.
+    "cardiac": replace(
+        DEFAULT_PHYSIOLOGY, af_fraction=0.30, hf_fraction=0.35, rate_lowering_fraction=0.45,
+        day_sd_spread=0.3, diurnal_pulse_amplitude=4.0),
+    # Chronic hypoxaemia: long-term oxygen and moderate desaturation without it.
+    "hypoxaemic": replace(
+        DEFAULT_PHYSIOLOGY, ltot_fraction=0.30, hypoxaemic_fraction=0.35, device_bias_sd=1.5,
+        artefact_prone_fraction=0.10, day_sd_spread=0.3),
+    # Measurement habits and devices at their worst: variable days, any time of day, repeats,
+    # artefact-prone patients.
+    "erratic": replace(
+        DEFAULT_PHYSIOLOGY, day_sd_spread=0.5, irregular_time_fraction=0.35, repeat_fraction=0.35,
+        artefact_prone_fraction=0.15, pulse_artefact_probability=0.02, device_bias_sd=1.0,
+        diurnal_pulse_amplitude=5.0, diurnal_spo2_amplitude=0.7),
+}
+"""Named population mixes for the robustness benchmark (``benchmarks/alert_quality.py``);
+``standard`` is the original population."""

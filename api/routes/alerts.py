@@ -9,14 +9,17 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from alerts import lifecycle, thresholds
+from alerts import lifecycle, personalisation, reports, thresholds
 from alerts.schemas import (
     AlertOut,
+    AlertOutcomesOut,
     BulkAcknowledgeIn,
     BulkAcknowledgeOut,
+    BurdenRow,
     DecisionIn,
     PreviewIn,
     PreviewOut,
+    ProposalOut,
     ThresholdsIn,
     ThresholdsOut,
     ThresholdVersionOut,
@@ -55,6 +58,34 @@ def preview_thresholds(patient_id: int, body: PreviewIn, conn: DbConn,
     return thresholds.preview(conn, viewer, patient_id, body)
 
 
+@router.get("/patients/{patient_id}/thresholds/proposal", response_model=ProposalOut)
+def threshold_proposal(patient_id: int, conn: DbConn, viewer: CurrentViewer,
+                       read: PatientRead,
+                       days: Annotated[int, Query(ge=1, le=365)] = 90) -> ProposalOut:
+    """Personal limits from the patient's last run-in length of readings, beside the current
+    ones, with the alerts each would have raised over the last ``days`` days. Accepting it is a
+    normal ``PUT …/thresholds``."""
+    proposal = personalisation.proposal(conn, viewer, patient_id, days=days)
+    read(patient_id, "threshold-proposal", days=days)
+    return proposal
+
+
+@router.get("/reports/alert-burden", response_model=list[BurdenRow])
+def alert_burden(conn: DbConn, viewer: CurrentViewer,
+                 days: Annotated[int, Query(ge=1, le=365)] = 30,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[BurdenRow]:
+    """Patients ranked by alerts per week over the last ``days`` days, with their pending
+    personal-limit proposal."""
+    return reports.alert_burden(conn, viewer, days=days, limit=limit)
+
+
+@router.get("/reports/alert-outcomes", response_model=AlertOutcomesOut)
+def alert_outcomes(conn: DbConn, viewer: CurrentViewer, since: datetime) -> AlertOutcomesOut:
+    """Per rule and per patient, the share of the alerts opened since ``since`` that led to an
+    action, from the dispositions the nurses gave."""
+    return reports.alert_outcomes(conn, viewer, since=since)
+
+
 @router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(
     conn: DbConn, viewer: CurrentViewer, response: Response, read: PatientRead,
@@ -81,13 +112,15 @@ def list_alerts(
 def acknowledge(alert_id: int, body: DecisionIn, conn: DbConn, viewer: CurrentViewer
                 ) -> AlertOut:
     return lifecycle.handle(conn, viewer, alert_id, to="acknowledged", note=body.note,
-                            seen_severity=body.seen_severity)
+                            seen_severity=body.seen_severity,
+                            disposition=body.disposition)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
 def resolve(alert_id: int, body: DecisionIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
     return lifecycle.handle(conn, viewer, alert_id, to="resolved", note=body.note,
-                            seen_severity=body.seen_severity)
+                            seen_severity=body.seen_severity,
+                            disposition=body.disposition)
 
 
 @router.post("/alerts/acknowledge-green", response_model=BulkAcknowledgeOut)

@@ -190,6 +190,23 @@ def test_artefact_guard_holds_a_sudden_fall_until_the_next_reading_confirms_it()
                                                           (6, BASELINE, RED)]
 
 
+def test_artefact_guard_holds_a_suspected_red_low_down_to_the_red_floor() -> None:
+    # As above with red_floor 82: day 12's 83 is a suspected artefact at or above the floor, so
+    # it is held although below red_low. Day 13's 88 is no sudden fall: yellow, and its drop of
+    # 5.5 below the baseline red. Day 14's 76 falls 12 below the previous reading and is below
+    # the floor: red at once (its baseline drop is held as for any suspected artefact).
+    floored = Thresholds(spo2=GUARDED.spo2.model_copy(update={
+        "artefact": ArtefactGuard(suspect_drop=5, red_floor=82)}))
+    history = [(0, SPO2, d, v) for d, v in enumerate((93, 94, 93, 94, 93, 94))]
+    r = readings(*history, (0, SPO2, 12, 83), (0, SPO2, 13, 88), (0, SPO2, 14, 76))
+    mask = np.r_[np.zeros(6, bool), True, True, True]
+    b = engine.evaluate(r, arrays(floored), mask)
+    assert rows_of(b) == [(7, ABSOLUTE, YELLOW), (7, BASELINE, RED), (8, ABSOLUTE, RED)]
+    assert rows_of(reference.evaluate(r, arrays(floored), mask)) == rows_of(b)
+    # Without the floor the suspected 83 alerts red at once, as before.
+    assert (6, ABSOLUTE, RED) in rows_of(engine.evaluate(r, arrays(GUARDED), mask))
+
+
 def test_non_finite_values_are_ignored_and_duplicates_rejected() -> None:
     r = readings((0, SPO2, 0, np.nan), (0, SPO2, 1, 80))
     assert rows_of(engine.evaluate(r, arrays(SPO2_ABS))) == [(1, ABSOLUTE, RED)]
@@ -219,7 +236,8 @@ def threshold_docs(draw: st.DrawFn) -> Thresholds:
             trend=TrendLimits(change_3d_yellow=draw(limits), loss_30d_pct_yellow=draw(limits),
                               slope_3d_fall_yellow=draw(limits),
                               slope_3d_rise_yellow=draw(limits)),
-            artefact=ArtefactGuard(suspect_drop=draw(limits)))
+            artefact=ArtefactGuard(suspect_drop=draw(limits), red_floor=draw(st.one_of(
+                st.none(), st.floats(lo, hi).map(round).map(float)))))
     z = draw(st.sampled_from([None, 0.5, 1.0]))
     return Thresholds(spo2=type_doc(85, 97), pulse=type_doc(60, 110), weight=type_doc(70, 90),
                       combined=CombinedLimits(z_yellow=z, z_red=None if z is None else z * 2))

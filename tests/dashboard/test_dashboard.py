@@ -137,6 +137,55 @@ def test_clinician_previews_and_saves_thresholds(
     assert current["reason"] == "Lavere habituel iltmætning"
 
 
+def test_burden_list_proposal_and_disposition(
+        site: Site, page: Page, settings: Settings, artifacts_dir: Path,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    """A patient stable at SpO2 88-89 on the standard profile: alerts on ordinary days, so she
+    tops the alert-burden list with a pending proposal; the clinician accepts it on the patient
+    page, and resolves an alert with a disposition."""
+    patient_id, device = enrol_with_device(site)
+    clinician = create_user(committed_conn, role="clinician", teams=[site.team])
+    now = datetime.now(UTC)
+    publish(settings, device, [
+        {"type": kind, "value": value, "unit": unit,
+         "measured_at": (now - timedelta(days=d, hours=2)).isoformat()}
+        for d in range(21, 0, -1)
+        for kind, value, unit in (("spo2", 88 + (d % 3 == 0), "%"), ("pulse", 84 + d % 3, "/min"))])
+    login(page, site, clinician)
+    page.click("#burden-link")
+    row = page.locator(f"#burden tr[data-patient='{patient_id}']")
+    expect(row).to_contain_text("spo2.absolute.yellow_low", timeout=15_000)
+    shot(page, artifacts_dir, "6-alert-burden")
+
+    row.click()
+    expect(page.locator("#proposal-changes")).to_contain_text("spo2.absolute.yellow_low: 90 → 87")
+    expect(page.locator("#proposal-preview")).to_contain_text("alarmer")
+    shot(page, artifacts_dir, "7-personal-limit-proposal")
+    page.click("#accept-proposal")
+    expect(page.locator(".history li")).to_have_count(2)
+    current = httpx.get(f"{site.url}/api/v1/patients/{patient_id}/thresholds",
+                        headers=site.login_headers(clinician)).json()
+    assert current["thresholds"]["spo2"]["absolute"]["yellow_low"] == 87
+    assert current["reason"] == "Personlige grænser fra indkøringsperioden"
+
+    alert = page.locator(".alert[data-status='open']").first
+    alert.locator("select.disposition").select_option("home_visit")
+    alert.locator("button.resolve").click()
+    expect(page.locator("#toast")).to_be_visible()
+    shot(page, artifacts_dir, "8-resolved-with-disposition")
+    dispositions = committed_conn.execute(
+        "select disposition from alerts where patient_id = %s and status = 'resolved'",
+        (patient_id,)).fetchall()
+    assert dispositions == [{"disposition": "home_visit"}]
+    # The outcomes table of the burden page counts the disposition (a share of 100 %: a home
+    # visit is an action).
+    page.goto(f"{site.url}/#/burden")
+    outcome = page.locator("#outcomes tr[data-rule='absolute'][data-type='spo2']")
+    expect(outcome).to_contain_text("Hjemmebesøg: 1")
+    expect(outcome).to_contain_text("100 %")
+    shot(page, artifacts_dir, "9-alert-outcomes")
+
+
 def test_nurse_sees_no_editor_and_labels_switch_language(site: Site, page: Page,
                                                          committed_conn: psycopg.Connection[Any]
                                                          ) -> None:

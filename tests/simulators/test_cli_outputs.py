@@ -13,6 +13,7 @@ import pytest
 from core.measurement_types import MEASUREMENT_TYPES
 from simulators.cli import main
 from simulators.cohort import LOCAL_TZ, generate_cohort
+from simulators.parameters import POPULATION_MIXES
 
 
 def test_cohort_command_exports_readings_and_ground_truth(tmp_path: Path,
@@ -20,7 +21,7 @@ def test_cohort_command_exports_readings_and_ground_truth(tmp_path: Path,
                                                           ) -> None:
     assert main(["cohort", "--out", str(tmp_path), "--patients", "30", "--days", "60",
                  "--seed", "11", "--start", "2026-03-01"]) == 0
-    assert "30 patients × 60 days (seed 11)" in capsys.readouterr().out
+    assert "30 patients × 60 days (seed 11, standard mix)" in capsys.readouterr().out
     cohort = generate_cohort(n_patients=30, days=60, seed=11,
                              start=datetime(2026, 3, 1, tzinfo=LOCAL_TZ))
     with (tmp_path / "readings.csv").open() as f:
@@ -49,3 +50,17 @@ def test_plot_command_writes_a_png(tmp_path: Path) -> None:
     assert main(["plot", "--out", str(out), "--days", "60", "--cohort-patients", "50"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert out.stat().st_size > 20_000
+
+
+def test_cohort_command_exports_a_population_mix_with_its_traits(tmp_path: Path) -> None:
+    assert main(["cohort", "--out", str(tmp_path), "--patients", "200", "--days", "30",
+                 "--seed", "5", "--mix", "cardiac"]) == 0
+    cohort = generate_cohort(n_patients=200, days=30, seed=5,
+                             start=datetime(2026, 1, 1, tzinfo=LOCAL_TZ),
+                             params=POPULATION_MIXES["cardiac"])
+    with (tmp_path / "patients.csv").open() as f:
+        patients = list(csv.DictReader(f))
+    assert [int(x["af"]) for x in patients] == cohort.patients.af.astype(int).tolist()
+    assert [int(x["rate_lowering"]) for x in patients] == (
+        cohort.patients.rate_lowering.astype(int).tolist())
+    assert 0 < sum(int(x["heart_failure"]) for x in patients) < 200

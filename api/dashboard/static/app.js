@@ -5,6 +5,8 @@
 const TYPES = ["spo2", "pulse", "weight"];
 const LIMITS = ["red_low", "yellow_low", "yellow_high", "red_high"];
 const CHART_DAYS = 90;
+const DISPOSITIONS = ["no_action_needed", "advice_by_phone", "home_visit", "gp_contacted",
+  "admitted", "measurement_error"];
 const I18N = {
   da: {
     title: "KOL telemonitorering", logout: "Log ud", login: "Log ind", username: "Brugernavn",
@@ -23,6 +25,18 @@ const I18N = {
     reason_needed: "Skriv en begrundelse", version: "version", by: "af", no_data: "Ingen målinger",
     pauses: "Pauser", profile: "Profil", team: "Team", days_shown: "seneste 90 dage",
     alert_changed: "Alarmen er blevet forværret, siden den blev vist. Se den igen.",
+    disposition: "Udfald", no_action_needed: "Ingen handling nødvendig",
+    advice_by_phone: "Råd pr. telefon", home_visit: "Hjemmebesøg", gp_contacted: "Egen læge kontaktet",
+    admitted: "Indlagt", measurement_error: "Målefejl", burden: "Alarmbyrde",
+    alerts_per_week: "Alarmer pr. uge (30 dage)", pending_proposal: "Forslag til personlige grænser",
+    personal: "Personlige grænser (forslag)", accept: "Brug forslaget",
+    proposal_preview: "Seneste {d} dage: {a} alarmer med de nuværende grænser, {b} med forslaget",
+    proposal_none: "Intet forslag: grænserne passer, eller der er for få målinger",
+    proposal_reason: "Personlige grænser fra indkøringsperioden",
+    outcomes: "Udfald af alarmer (30 dage)", rule: "Regel", alerts: "Alarmer",
+    share_actioned: "Førte til handling", absolute: "Grænse", baseline: "Eget niveau",
+    combined: "Kombineret", change_3d: "Ændring 3 dage", loss_30d: "Tab 30 dage",
+    slope_3d: "Tendens 3 dage", missing: "Manglende måling",
   },
   en: {
     title: "KOL telemonitoring", logout: "Log out", login: "Log in", username: "Username",
@@ -42,6 +56,18 @@ const I18N = {
     alert_changed: "The alert has escalated since it was shown. Look at it again.",
     reason_needed: "Write a reason", version: "version", by: "by", no_data: "No readings",
     pauses: "Pauses", profile: "Profile", team: "Team", days_shown: "last 90 days",
+    disposition: "Disposition", no_action_needed: "No action needed",
+    advice_by_phone: "Advice by phone", home_visit: "Home visit", gp_contacted: "GP contacted",
+    admitted: "Admitted", measurement_error: "Measurement error", burden: "Alert burden",
+    alerts_per_week: "Alerts per week (30 days)", pending_proposal: "Personal-limit proposal",
+    personal: "Personal limits (proposal)", accept: "Use the proposal",
+    proposal_preview: "Last {d} days: {a} alerts with the current limits, {b} with the proposal",
+    proposal_none: "No proposal: the limits fit, or there are too few readings",
+    proposal_reason: "Personal limits from the run-in",
+    outcomes: "Alert outcomes (30 days)", rule: "Rule", alerts: "Alerts",
+    share_actioned: "Led to an action", absolute: "Limit", baseline: "Own baseline",
+    combined: "Combined", change_3d: "3-day change", loss_30d: "30-day loss",
+    slope_3d: "3-day trend", missing: "Missing measurement",
   },
 };
 
@@ -181,7 +207,8 @@ async function renderTriage() {
             <td>${when(r.oldest_unhandled_at)}</td><td>${when(r.last_measured_at)}</td>
           </tr>`).join("")}</tbody>
       </table>
-      <p><button class="secondary" id="ack-green">${t("ack_green")}</button></p>
+      <p><button class="secondary" id="ack-green">${t("ack_green")}</button>
+        <a class="button-link" href="#/burden" id="burden-link">${t("burden")}</a></p>
     </section>`;
   view.querySelectorAll("tbody tr").forEach((tr) => tr.addEventListener("click", () => {
     location.hash = `#/patient/${tr.dataset.patient}`;
@@ -191,6 +218,48 @@ async function renderTriage() {
     toast(`${t("acknowledged")}: ${result.acknowledged}`);
     render();
   });
+}
+
+const changeText = (changes) => changes.map((c) =>
+  `${esc(c.path)}: ${esc(c.old)} → ${esc(c.new)}`).join("; ");
+
+async function renderBurden() {
+  const since = new Date(Date.now() - 30 * 864e5).toISOString();
+  const [rows, outcomes] = await Promise.all([
+    api("/api/v1/reports/alert-burden?days=30&limit=100"),
+    api(`/api/v1/reports/alert-outcomes?since=${encodeURIComponent(since)}`),
+  ]);
+  const share = (r) => (r.share_actioned === null ? "–" : `${Math.round(r.share_actioned * 100)} %`);
+  view.innerHTML = `
+    <p><a href="#/triage">← ${t("back")}</a></p>
+    <section class="card">
+      <h2>${t("burden")}</h2>
+      <table id="burden">
+        <thead><tr><th>${t("patient")}</th><th>${t("alerts_per_week")}</th>
+          <th>${t("pending_proposal")}</th></tr></thead>
+        <tbody>${rows.map((r) => `
+          <tr data-patient="${r.patient_id}">
+            <td>${esc(r.display_name)}</td><td class="num">${r.alerts_per_week.toFixed(1)}</td>
+            <td class="muted">${r.pending_proposal.length ? changeText(r.pending_proposal) : "–"}</td>
+          </tr>`).join("")}</tbody>
+      </table>
+    </section>
+    <section class="card">
+      <h2>${t("outcomes")}</h2>
+      <table id="outcomes">
+        <thead><tr><th>${t("rule")}</th><th>${t("alerts")}</th><th>${t("share_actioned")}</th>
+          <th>${t("disposition")}</th></tr></thead>
+        <tbody>${outcomes.by_rule.map((r) => `
+          <tr data-rule="${esc(r.rule)}" data-type="${esc(r.type)}">
+            <td>${t(r.rule)} · ${t(r.type)}</td><td class="num">${r.alerts}</td>
+            <td class="num">${share(r)}</td>
+            <td class="muted">${Object.entries(r.by_disposition).map(([d, n]) => `${t(d)}: ${n}`).join(", ") || "–"}</td>
+          </tr>`).join("")}</tbody>
+      </table>
+    </section>`;
+  view.querySelectorAll("#burden tbody tr").forEach((tr) => tr.addEventListener("click", () => {
+    location.hash = `#/patient/${tr.dataset.patient}`;
+  }));
 }
 
 function scale(domainLow, domainHigh, rangeLow, rangeHigh) {
@@ -247,6 +316,10 @@ function alertRow(alert) {
       <span class="muted">· ${t(alert.status)} · ${when(alert.last_measured_at || alert.opened_at)}
       ${alert.late ? ` · ${t("late")}` : ""}</span></span>
     <input class="note" placeholder="${t("note")}" aria-label="${t("note")}">
+    <select class="disposition" aria-label="${t("disposition")}">
+      <option value="">${t("disposition")}…</option>
+      ${DISPOSITIONS.map((d) => `<option value="${d}">${t(d)}</option>`).join("")}
+    </select>
     ${alert.status === "open" ? `<button class="ack" type="button">${t("acknowledge")}</button>` : ""}
     <button class="resolve secondary" type="button">${t("resolve")}</button>
   </div>`;
@@ -297,6 +370,8 @@ async function renderPatient(id) {
     ${TYPES.map((type, i) => `<section class="card chart"><h3>${t(type)}
       <small class="muted">· ${t("days_shown")}</small></h3>
       ${chart(type, series[i], doc ? doc[type].absolute : {}, patient.open_alerts, from, now)}</section>`).join("")}
+    ${canEdit ? `<section class="card" id="proposal"><h2>${t("personal")}</h2>
+      <p class="muted">…</p></section>` : ""}
     ${canEdit ? editor(patient.thresholds) : ""}
     <section class="card history"><h2>${t("history")}</h2><ol reversed>${history.map((v) => `
       <li><b>${t("version")} ${v.version}</b> · ${when(v.changed_at)} ${t("by")} ${esc(v.changed_by || "system")}
@@ -306,10 +381,14 @@ async function renderPatient(id) {
     // The severity shown goes along: if the alert escalated since, the server refuses (409
     // alert-changed) and the page shows the alert as it is now.
     const act = async (step) => {
+      const disposition = row.querySelector(".disposition").value;
       try {
         await api(`/api/v1/alerts/${row.dataset.alertId}/${step}`, {
           method: "POST",
-          json: { note: row.querySelector(".note").value, seen_severity: row.dataset.severity },
+          json: {
+            note: row.querySelector(".note").value, seen_severity: row.dataset.severity,
+            ...(disposition ? { disposition } : {}),
+          },
         });
         toast(t(step === "acknowledge" ? "acknowledged" : "resolve"));
       } catch (error) {
@@ -321,6 +400,7 @@ async function renderPatient(id) {
     row.querySelector(".resolve").addEventListener("click", () => act("resolve"));
   });
   if (canEdit) {
+    showProposal(id);
     document.getElementById("preview").addEventListener("click", async () => {
       const out = document.getElementById("preview-result");
       try {
@@ -345,6 +425,28 @@ async function renderPatient(id) {
   }
 }
 
+async function showProposal(id) {
+  const box = document.getElementById("proposal");
+  const proposal = await api(`/api/v1/patients/${id}/thresholds/proposal?days=${CHART_DAYS}`);
+  if (!proposal.changes.length) {
+    box.querySelector("p").textContent = t("proposal_none");
+    return;
+  }
+  const { current, proposed } = proposal.preview;
+  box.innerHTML = `<h2>${t("personal")}</h2>
+    <p id="proposal-changes">${changeText(proposal.changes)}</p>
+    <p class="muted" id="proposal-preview">${t("proposal_preview").replace("{d}", current.days)
+      .replace("{a}", current.alerts.length).replace("{b}", proposed.alerts.length)}</p>
+    <button id="accept-proposal" type="button">${t("accept")}</button>`;
+  document.getElementById("accept-proposal").addEventListener("click", async () => {
+    await api(`/api/v1/patients/${id}/thresholds`, {
+      method: "PUT", json: { thresholds: proposal.thresholds, reason: t("proposal_reason") },
+    });
+    toast(t("saved"));
+    render();
+  });
+}
+
 async function render() {
   labels();
   const route = location.hash || "#/triage";
@@ -353,6 +455,7 @@ async function render() {
   try {
     const patient = route.match(/^#\/patient\/(\d+)$/);
     if (patient) await renderPatient(patient[1]);
+    else if (route === "#/burden") await renderBurden();
     else await renderTriage();
   } catch (error) {
     if (token()) view.innerHTML = `<p class="card error" role="alert">${esc(error.message)}</p>`;
