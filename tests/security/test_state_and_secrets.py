@@ -27,7 +27,10 @@ def planted() -> Iterator[Path]:
     """A path in world-writable /var/tmp, as an attacker could create it before the stack."""
     path = Path("/var/tmp") / f"kol-planted-{uuid.uuid4().hex[:8]}"
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if path.is_symlink():
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _stack_up(stack_dir: Path) -> subprocess.CompletedProcess[str]:
