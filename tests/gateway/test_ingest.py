@@ -42,6 +42,13 @@ def reading(kind: str = "spo2", value: float = 93, *, unit: str | None = None,
             "measured_at": when, **extra}
 
 
+def dead_letter_payload(conn: psycopg.Connection[Any], payload_id: int) -> bytes:
+    row = conn.execute("select payload from dead_letter_payloads where id = %s",
+                       (payload_id,)).fetchone()
+    assert row is not None
+    return bytes(row["payload"])
+
+
 def rows(conn: psycopg.Connection[Any], patient_id: int) -> list[dict[str, Any]]:
     return conn.execute("select type, measured_at, value, late, msg_id from readings"
                         " where patient_id = %s order by measured_at, type",
@@ -150,6 +157,7 @@ BAD_READINGS: dict[str, dict[str, Any]] = {
     "out_of_range": reading("spo2", 120),
     "naive_timestamp": reading("pulse", 70, at="2026-11-22T08:00:10"),
     "future_timestamp": reading("pulse", 70, at=NOW + timedelta(hours=1)),
+    "too_old": reading("weight", 70, at=NOW - timedelta(days=91)),
 }
 
 
@@ -165,11 +173,14 @@ def test_each_bad_reading_is_rejected_and_its_neighbours_are_stored(
         (i + 1, reason) for i, reason in enumerate(BAD_READINGS)]
     assert [r["value"] for r in rows(committed_conn, tablet.device.patient_id)] == [91.0, 90.0]
     dead = committed_conn.execute(
-        "select reading_index, reason, payload from rejections where device_id = %s"
+        "select reading_index, reason, payload_id from rejections where device_id = %s"
         " order by reading_index", (tablet.device.device_id,)).fetchall()
     assert [(d["reading_index"], d["reason"]) for d in dead] == [
         (i + 1, reason) for i, reason in enumerate(BAD_READINGS)]
-    assert orjson.loads(bytes(dead[0]["payload"]))["msg_id"] == "mixed"
+    # The raw payload is kept once for the message, whatever number of its readings failed.
+    assert len({d["payload_id"] for d in dead}) == 1
+    assert orjson.loads(dead_letter_payload(committed_conn, dead[0]["payload_id"]))[
+        "msg_id"] == "mixed"
 
 
 WHOLE_MESSAGES: dict[str, bytes] = {
@@ -182,7 +193,7 @@ WHOLE_MESSAGES: dict[str, bytes] = {
 
 
 @pytest.mark.parametrize("reason", list(WHOLE_MESSAGES))
-def test_whole_message_rejections(reason: str, tablet: Tablet,
+def test_whole_message_rejections(reason: str, tablet: Tablet, settings: Settings,
                                   committed_conn: psycopg.Connection[Any]) -> None:
     payload = WHOLE_MESSAGES[reason]
     tablet.send(payload)
@@ -195,10 +206,14 @@ def test_whole_message_rejections(reason: str, tablet: Tablet,
     assert receipts[-1] == {"v": 1, "msg_id": "after", "accepted": 1, "duplicates": 0,
                             "rejected": []}
     dead = committed_conn.execute(
-        "select reason, reading_index, payload from rejections where topic = %s",
+        "select reason, reading_index, payload_id from rejections where topic = %s",
         (tablet.device.readings_topic,)).fetchall()
     assert [(d["reason"], d["reading_index"]) for d in dead] == [(reason, None)]
-    assert bytes(dead[0]["payload"]) == payload
+    kept = dead_letter_payload(committed_conn, dead[0]["payload_id"])
+    # Kept whole up to KOL_DEAD_LETTER_PAYLOAD_BYTES (64 KiB), cut beyond.
+    assert kept == payload[:settings.dead_letter_payload_bytes]
+    assert count(committed_conn, "select payload_bytes from dead_letter_payloads where id = %s",
+                 dead[0]["payload_id"]) == len(payload)
 
 
 def test_unknown_device_is_dead_lettered(
@@ -223,7 +238,10 @@ def test_unknown_device_is_dead_lettered(
 
 def test_every_reason_is_covered_and_listed_by_the_api(
         settings: Settings, tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
-    assert set(BAD_READINGS) | set(WHOLE_MESSAGES) | {"unknown_device"} == set(REASONS)
+    # unknown_device, msg_id_conflict and internal_error have tests of their own (above, below
+    # and tests/gateway/test_poison.py).
+    assert set(BAD_READINGS) | set(WHOLE_MESSAGES) | {
+        "unknown_device", "msg_id_conflict", "internal_error"} == set(REASONS)
     for payload in [*WHOLE_MESSAGES.values(),
                     batch(*BAD_READINGS.values(), reading(), msg_id="api-mixed")]:
         tablet.send(payload)
@@ -258,12 +276,14 @@ def test_every_reason_is_covered_and_listed_by_the_api(
 
 def test_duplicate_msg_id_is_stored_once_and_answered_with_the_first_receipt(
         tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
-    first = batch(reading("spo2", 93), reading("pulse", 300), msg_id="dup-1")
+    readings = [reading("spo2", 93), reading("pulse", 300)]
+    first = batch(*readings, msg_id="dup-1")
     tablet.send(first)
     original = tablet.receipt()
-    # The same msg_id again, even with other content (a tablet bug), changes nothing.
+    # Re-sent, also with another sent_at (a tablet retrying later): the same batch.
     tablet.send(first)
-    tablet.send(batch(reading("spo2", 80), msg_id="dup-1"))
+    tablet.send(orjson.dumps({"v": 1, "msg_id": "dup-1", "sent_at": NOW.isoformat(),
+                              "readings": readings}))
     assert tablet.receipt() == original
     assert tablet.receipt() == original
     assert original["accepted"] == 1
@@ -271,6 +291,24 @@ def test_duplicate_msg_id_is_stored_once_and_answered_with_the_first_receipt(
     assert len(rows(committed_conn, tablet.device.patient_id)) == 1
     assert count(committed_conn, "select count(*) from rejections where device_id = %s",
                  tablet.device.device_id) == 1
+
+
+def test_reused_msg_id_with_other_content_is_a_conflict(
+        tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
+    tablet.send(batch(reading("spo2", 93), msg_id="dup-2"))
+    assert tablet.receipt()["accepted"] == 1
+    other = batch(reading("spo2", 80, at=NOW - timedelta(minutes=3)), msg_id="dup-2")
+    tablet.send(other)
+    assert tablet.receipt() == {"v": 1, "msg_id": "dup-2", "accepted": 0, "duplicates": 0,
+                                "rejected": [{"index": None, "reason": "msg_id_conflict"}]}
+    # The new content is kept as a dead letter, never silently dropped; the first batch stays.
+    dead = committed_conn.execute(
+        "select reason, reading_index, msg_id, payload_id from rejections where device_id = %s",
+        (tablet.device.device_id,)).fetchall()
+    assert [(d["reason"], d["reading_index"], d["msg_id"]) for d in dead] == [
+        ("msg_id_conflict", None, "dup-2")]
+    assert dead_letter_payload(committed_conn, dead[0]["payload_id"]) == other
+    assert [r["value"] for r in rows(committed_conn, tablet.device.patient_id)] == [93.0]
 
 
 def test_same_reading_in_another_batch_is_a_duplicate(
