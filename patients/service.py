@@ -81,8 +81,18 @@ def list_patients(conn: Connection[Any], viewer: Viewer, *, team: str | None,
     return page, str(page[-1].id) if len(rows) > limit else None
 
 
-def overview(conn: Connection[Any], viewer: Viewer, patient_id: int, *, now: datetime
-             ) -> PatientOverview:
+def _device(row: dict[str, Any], *, now: datetime, offline_after: timedelta) -> DeviceSummary:
+    heard = max((t for t in (row["status_at"], row["last_seen_at"]) if t is not None),
+                default=None)
+    said_online = (row["status"] or {}).get("state") == "online"
+    connection = "unknown" if heard is None else \
+        "online" if said_online and now - heard <= offline_after else "offline"
+    return DeviceSummary.model_validate({**row, "connection": connection})
+
+
+def overview(conn: Connection[Any], viewer: Viewer, patient_id: int, *, now: datetime,
+             offline_after: timedelta) -> PatientOverview:
+    """``offline_after``: a device silent for longer is shown offline."""
     patient = require_patient(conn, viewer, patient_id)
     latest = [LatestReading(unit=MEASUREMENT_TYPES[r["type"]].unit, **r)
               for r in repository.latest_readings(conn, viewer, patient_id,
@@ -93,7 +103,7 @@ def overview(conn: Connection[Any], viewer: Viewer, patient_id: int, *, now: dat
         open_alerts=[AlertOut.model_validate(r)
                      for r in repository.unresolved_alerts(conn, viewer, patient_id)],
         thresholds=alert_thresholds.latest_version(conn, viewer, patient_id),
-        devices=[DeviceSummary.model_validate(r)
+        devices=[_device(r, now=now, offline_after=offline_after)
                  for r in repository.devices(conn, viewer, patient_id)],
         pauses=[PauseOut.model_validate(r)
                 for r in repository.pauses(conn, viewer, patient_id, ending_after=now)],

@@ -4,6 +4,7 @@ stores, dead-letters, answers with receipts and hands off to the alert engine.""
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,10 +13,12 @@ import orjson
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
 
 from api.app import create_app
 from core.settings import Settings
-from gateway.service import Gateway
+from gateway import metrics
+from gateway.service import Gateway, GatewayConfig
 from protocol.messages import REASONS
 from protocol.topics import device_topics
 from tests.conftest import unique
@@ -354,6 +357,52 @@ def test_device_status_is_recorded(
         "select status, status_at from devices where device_id = %s and status is not null",
         (tablet.device.device_id,)).fetchone(), what="status")
     assert row["status"] == {"state": "online", "battery": 77, "app": "1.2.3"}
+
+
+def test_retained_status_delivered_again_keeps_its_time_and_silence_shows_offline(
+        settings: Settings, tablet: Tablet, pool: ConnectionPool,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    device_id = tablet.device.device_id
+    tablet.client.publish(device_topics(device_id).status, orjson.dumps(
+        {"v": 1, "state": "online", "battery": 60, "app": "1.2.3"}), qos=1, retain=True)
+    first = wait_for(lambda: committed_conn.execute(
+        "select status_at from devices where device_id = %s and status is not null",
+        (device_id,)).fetchone(), what="status")["status_at"]
+    # Another gateway subscribing (as every gateway does on each reconnect) is handed the
+    # retained status again by the broker: the device did not send it again.
+    time.sleep(0.3)
+    statuses = metrics.MESSAGES_RECEIVED.labels("status")
+    received = statuses._value.get()
+    again = Gateway(settings=settings, pool=pool, hand_off=lambda committed: None,
+                    config=GatewayConfig(client_id=unique("gw-resub")))
+    again.start()
+    try:
+        assert again.connected.wait(10)
+        wait_for(lambda: statuses._value.get() > received, what="the retained status")
+        time.sleep(1.0)  # its batch committed
+    finally:
+        again.stop(end_session=True)
+    at = committed_conn.execute("select status_at from devices where device_id = %s",
+                                (device_id,)).fetchone()
+    assert at is not None
+    assert at["status_at"] == first
+
+    with TestClient(create_app(settings)) as api:
+        headers = login(api, committed_conn, "admin")
+
+        def connection() -> str:
+            body = api.get(f"/api/v1/patients/{tablet.device.patient_id}",
+                           headers=headers).json()
+            return str(body["devices"][0]["connection"])
+
+        assert connection() == "online"
+        # Silent for longer than KOL_DEVICE_OFFLINE_AFTER_MINUTES: its last word was "online",
+        # but it is shown offline.
+        silence = timedelta(minutes=settings.device_offline_after_minutes + 1)
+        committed_conn.execute(
+            "update devices set status_at = status_at - %s, last_seen_at = last_seen_at - %s"
+            " where device_id = %s", (silence, silence, device_id))
+        assert connection() == "offline"
 
 
 def test_will_marks_the_device_offline(
