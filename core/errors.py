@@ -147,6 +147,12 @@ class TooManyLoginAttempts(DomainError):
 
 
 # 503
+class DatabaseUnavailable(DomainError):
+    status = 503
+    slug = "database-unavailable"
+    default_detail = "the database cannot be reached; nothing was changed, try again shortly"
+
+
 class BrokerUnavailable(DomainError):
     status = 503
     slug = "broker-unavailable"

@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     in its own file (``owner.env``) that the services do not read."""
     db_pool_min: int = 2
     db_pool_max: int = 20
-    db_wait_seconds: float = Field(default=5.0, gt=0, le=60)
+    db_wait_seconds: float = Field(default=3.0, gt=0, le=60)
     """How long an API request waits for a working database connection before it is answered
     503 (database unavailable)."""
     db_retry_after_seconds: int = Field(default=5, ge=1, le=3600)
