@@ -148,14 +148,9 @@ def measurements(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type
     start, end = _span(measured_from, measured_to, now=now)
     rows = repository.raw_measurements(conn, viewer, patient_id=patient_id, types=_types(type_),
                                        measured_from=start, measured_to=end,
-                                       after=_reading_cursor(cursor), limit=limit + 1)
+                                       after=parse_reading_cursor(cursor), limit=limit + 1)
     page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = base64.urlsafe_b64encode(
-            f"{last['measured_at'].isoformat()}|{last['type']}".encode()).decode()
-    return page, next_cursor
+    return page, reading_cursor(page[-1]) if len(rows) > limit else None
 
 
 def bucketed(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type_: str | None,
@@ -177,7 +172,13 @@ def _types(type_: str | None) -> list[str]:
     return [type_]
 
 
-def _reading_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+def reading_cursor(row: dict[str, Any]) -> str:
+    """The keyset position after a reading (``measured_at``, ``type``), opaque to clients."""
+    return base64.urlsafe_b64encode(
+        f"{row['measured_at'].isoformat()}|{row['type']}".encode()).decode()
+
+
+def parse_reading_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     if cursor is None:
         return None
     try:
