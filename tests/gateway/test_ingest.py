@@ -21,6 +21,7 @@ from gateway import metrics
 from gateway.service import Gateway, GatewayConfig
 from protocol.messages import REASONS
 from protocol.topics import device_topics
+from tests.api.helpers import make_user
 from tests.conftest import unique
 from tests.gateway.conftest import (
     Device,
@@ -387,8 +388,12 @@ def test_retained_status_delivered_again_keeps_its_time_and_silence_shows_offlin
     assert at is not None
     assert at["status_at"] == first
 
+    team = committed_conn.execute(
+        "select t.name from patients p join teams t on t.id = p.team_id where p.id = %s",
+        (tablet.device.patient_id,)).fetchone()
+    assert team is not None
     with TestClient(create_app(settings)) as api:
-        headers = login(api, committed_conn, "admin")
+        headers = make_user(api, committed_conn, role="nurse", teams=[team["name"]]).headers
 
         def connection() -> str:
             body = api.get(f"/api/v1/patients/{tablet.device.patient_id}",
