@@ -91,6 +91,11 @@ class AlertNotFound(NotFound):
     default_detail = "no such alert"
 
 
+class ParkedEvaluationNotFound(NotFound):
+    slug = "parked-evaluation-not-found"
+    default_detail = "no such parked evaluation"
+
+
 class ThresholdsNotFound(NotFound):
     slug = "thresholds-not-found"
     default_detail = "the patient has no thresholds yet"

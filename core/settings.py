@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     its rejections are still receipted and counted, but not stored."""
     dead_letter_retention_days: int = Field(default=90, ge=1)
     """Dead letters older than this are deleted (Celery task ``rejections.prune``)."""
+    alert_recovery_max_attempts: int = Field(default=5, ge=1)
+    alert_recovery_backoff_seconds: float = Field(default=60.0, gt=0)
+    """A left-over alert evaluation that fails is tried again after this many seconds, doubled
+    at each failure (at most an hour); after ``alert_recovery_max_attempts`` failures it is
+    parked for an operator and later ones proceed."""
     device_offline_after_minutes: int = Field(default=1440, ge=1)
     """A device not heard from (status or readings) for longer is shown offline, whatever its
     last status said."""
