@@ -1,11 +1,11 @@
 """Poison isolation in the batch writer: a message the database refuses costs only itself; a
 transient failure retries the whole group. The fault is injected in the database itself, by a
-test-only trigger on ``readings`` that refuses one device's rows."""
+test-only trigger on ``readings`` that refuses one device's rows (``tests.faults``)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -16,46 +16,14 @@ from psycopg_pool import ConnectionPool
 from ingest.schemas import BatchOutcome
 from ingest.writer import BatchWriter, Item, WriterConfig
 from protocol.topics import device_topics
+from tests.faults import RefusedDevices, refused_devices
 from tests.ingest.conftest import readings_message
-
-REFUSE = """
-create or replace function test_refuse_device() returns trigger language plpgsql as $$
-begin
-    if new.device_id = any(string_to_array(current_setting('kol_test.refuse', true), ',')) then
-        raise exception 'test trigger refuses device %', new.device_id;
-    end if;
-    if new.device_id = any(string_to_array(current_setting('kol_test.flaky', true), ','))
-       and exists (select 1 from test_flaky) then
-        raise exception 'test trigger: serialization' using errcode = '40001';
-    end if;
-    return new;
-end $$;
-create table if not exists test_flaky (x int);
-drop trigger if exists test_refuse on readings;
-create trigger test_refuse before insert on readings
-    for each row execute function test_refuse_device();
-"""
 
 
 @pytest.fixture
-def refusing_trigger(committed_conn: psycopg.Connection[Any],
-                     settings: Any) -> Iterator[Callable[..., None]]:
-    """``refuse(poison=[...], flaky=[...])``: the devices whose readings the database refuses
-    for good, and those refused with a serialization failure while ``test_flaky`` has a row."""
-    committed_conn.execute(REFUSE)
-    dbname = committed_conn.info.dbname
-
-    def refuse(*, poison: Sequence[str] = (), flaky: Sequence[str] = ()) -> None:
-        committed_conn.execute(f'alter database "{dbname}" set kol_test.refuse = '
-                               f"'{','.join(poison)}'")
-        committed_conn.execute(f'alter database "{dbname}" set kol_test.flaky = '
-                               f"'{','.join(flaky)}'")
-
-    yield refuse
-    committed_conn.execute("drop trigger if exists test_refuse on readings")
-    committed_conn.execute(f'alter database "{dbname}" reset kol_test.refuse')
-    committed_conn.execute(f'alter database "{dbname}" reset kol_test.flaky')
-    committed_conn.execute("delete from test_flaky")
+def refusing(committed_conn: psycopg.Connection[Any]) -> Iterator[RefusedDevices]:
+    with refused_devices(committed_conn) as refused:
+        yield refused
 
 
 class Committed:
@@ -70,31 +38,29 @@ class Committed:
             self.done.set()
 
 
-def run_group(settings: Any, messages: list[Any], **config: Any
+def run_group(pool: ConnectionPool, messages: list[Any], **config: Any
               ) -> tuple[Committed, BatchWriter[int]]:
-    """Queue the messages before the writer starts, so that they form one group; a pool of its
-    own, opened after the trigger's settings so that its sessions see them."""
+    """Queue the messages before the writer starts, so that they form one group."""
     committed = Committed()
     committed.expected = len(messages)
-    with ConnectionPool(settings.database_url, min_size=1, max_size=2) as pool:
-        writer: BatchWriter[int] = BatchWriter(pool, on_committed=committed,
-                                               config=WriterConfig(**config))
-        for n, message in enumerate(messages):
-            writer.put(Item(message=message, token=n))
-        writer.start()
-        assert committed.done.wait(60), committed.calls
-        writer.stop()
+    writer: BatchWriter[int] = BatchWriter(pool, on_committed=committed,
+                                           config=WriterConfig(**config))
+    for n, message in enumerate(messages):
+        writer.put(Item(message=message, token=n))
+    writer.start()
+    assert committed.done.wait(60), committed.calls
+    writer.stop()
     return committed, writer
 
 
 def test_poison_message_alone_is_dead_lettered_and_the_rest_commit(
-        settings: Any, make_device: Callable[[], str], refusing_trigger: Callable[..., None],
+        pool: ConnectionPool, make_device: Callable[[], str], refusing: RefusedDevices,
         committed_conn: psycopg.Connection[Any]) -> None:
     devices = [make_device() for _ in range(7)]
     poison = devices[4]
-    refusing_trigger(poison=[poison])
+    refusing.refuse(poison)
     messages = [readings_message(d, n=3) for d in devices]
-    committed, writer = run_group(settings, messages)
+    committed, writer = run_group(pool, messages)
 
     assert writer.poisoned == 1
     assert len(committed.calls) > 1, "the group was split"
@@ -122,14 +88,12 @@ def test_poison_message_alone_is_dead_lettered_and_the_rest_commit(
 
 
 def test_transient_failure_retries_the_whole_group(
-        settings: Any, make_device: Callable[[], str], refusing_trigger: Callable[..., None],
-        committed_conn: psycopg.Connection[Any]) -> None:
+        pool: ConnectionPool, make_device: Callable[[], str], refusing: RefusedDevices) -> None:
     devices = [make_device() for _ in range(4)]
-    refusing_trigger(flaky=[devices[1]])
-    committed_conn.execute("insert into test_flaky values (1)")
-    timer = threading.Timer(1.0, lambda: committed_conn.execute("delete from test_flaky"))
+    refusing.refuse(devices[1], "flaky")
+    timer = threading.Timer(1.0, lambda: refusing.accept(devices[1]))
     timer.start()
-    committed, writer = run_group(settings, [readings_message(d, n=2) for d in devices],
+    committed, writer = run_group(pool, [readings_message(d, n=2) for d in devices],
                                   backoff_initial=0.05, backoff_max=0.2)
     timer.join()
     assert writer.retries >= 2
