@@ -135,16 +135,19 @@ def store_dead_letter_payloads(conn: Connection[Any],
 
 
 def insert_rejections(conn: Connection[Any], rows: Sequence[dict[str, Any]]) -> None:
-    """Dead letters; one already stored under the same key is kept as it is."""
+    """Dead letters, in one statement (a message can reject 500 readings); one already stored
+    under the same key is kept as it is."""
     if not rows:
         return
-    with conn.cursor() as cur:
-        cur.executemany(
-            "insert into rejections (received_at, topic, device_id, msg_id, reading_index,"
-            " reason, detail, payload_id, dedupe_key)"
-            " values (%(received_at)s, %(topic)s, %(device_id)s, %(msg_id)s, %(reading_index)s,"
-            " %(reason)s, %(detail)s, %(payload_id)s, %(dedupe_key)s)"
-            " on conflict (dedupe_key) do nothing", rows)
+    columns = ("received_at", "topic", "device_id", "msg_id", "reading_index", "reason",
+               "detail", "payload_id", "dedupe_key")
+    conn.execute(
+        "insert into rejections (received_at, topic, device_id, msg_id, reading_index, reason,"
+        " detail, payload_id, dedupe_key)"
+        " select * from unnest(%s::timestamptz[], %s::text[], %s::text[], %s::text[],"
+        " %s::int[], %s::text[], %s::text[], %s::bigint[], %s::text[])"
+        " on conflict (dedupe_key) do nothing",
+        [[row[c] for row in rows] for c in columns])
 
 
 def update_statuses(conn: Connection[Any],
