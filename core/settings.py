@@ -122,10 +122,11 @@ class Settings(BaseSettings):
     dead_letter_payload_bytes: int = Field(default=65536, ge=256)
     """Raw payload kept per dead-lettered message; longer ones are cut (their size and SHA-256
     are kept whole)."""
-    dead_letters_per_device_hour: int = Field(default=600, ge=1)
+    dead_letters_per_device_hour: int = Field(default=5000, ge=1)
     dead_letter_bytes_per_device_hour: int = Field(default=8 * 2**20, ge=1024)
-    """A device's dead-lettered messages and payload bytes stored per clock hour; beyond them
-    its rejections are still receipted and counted, but not stored."""
+    """A device's dead letters (rejected readings or whole messages) and payload bytes stored per
+    clock hour; a rejected message that would exceed them is still receipted and counted, but
+    not stored."""
     dead_letter_retention_days: int = Field(default=90, ge=1)
     """Dead letters older than this are deleted (Celery task ``rejections.prune``)."""
     alert_recovery_max_attempts: int = Field(default=5, ge=1)

@@ -89,8 +89,8 @@ def insert_readings(conn: Connection[Any], rows: Iterable[ReadingRow]) -> list[I
 
 def dead_letter_budget(conn: Connection[Any], keys: Sequence[tuple[str, datetime]]
                        ) -> dict[tuple[str, datetime], tuple[int, int]]:
-    """``(letters, bytes)`` already stored per ``(device key, hour)``, the rows locked until the
-    commit so that concurrent gateways count one budget."""
+    """``(dead letters, payload bytes)`` already stored per ``(device key, hour)``, the rows
+    locked until the commit so that concurrent gateways count one budget."""
     keys = sorted(set(keys))
     devices, hours = [k[0] for k in keys], [k[1] for k in keys]
     conn.execute("insert into dead_letter_budget (device_key, hour)"

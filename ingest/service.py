@@ -59,8 +59,8 @@ class _DeadLetters:
 def _store_dead_letters(conn: Connection[Any], messages: Sequence[Message],
                         policy: DeadLetterPolicy) -> _DeadLetters:
     """The rejections of ``messages``, each message's payload once (cut at
-    ``policy.payload_bytes``), within each device's hourly budget: a message over it is
-    counted, not stored."""
+    ``policy.payload_bytes``), within each device's hourly budget of dead letters and payload
+    bytes: a message that would exceed it is counted, not stored (its receipt is unchanged)."""
     rejected = [m for m in messages if m.rejections]
     if not rejected:
         return _DeadLetters(stored_bytes=0, suppressed=0)
@@ -78,11 +78,11 @@ def _store_dead_letters(conn: Connection[Any], messages: Sequence[Message],
         step = spending.setdefault(key, [0, 0, 0])
         sha = hashlib.sha256(m.payload).digest()
         cost = 0 if sha in payloads else min(len(m.payload), policy.payload_bytes)
-        if (letters + step[0] >= policy.letters_per_hour
+        if (letters + step[0] + len(m.rejections) > policy.letters_per_hour
                 or size + step[1] + cost > policy.bytes_per_hour):
             step[2] += 1
             continue
-        step[0] += 1
+        step[0] += len(m.rejections)
         step[1] += cost
         payloads.setdefault(sha, (sha, m.payload[:policy.payload_bytes], len(m.payload),
                                   m.received_at))

@@ -22,8 +22,9 @@ alter table rejections alter column payload_id set not null;
 alter table rejections drop column payload;
 create index rejections_payload on rejections (payload_id);
 
--- Per device and clock hour: dead letters stored, their payload bytes, and those not stored
--- because the device was over its budget (still receipted and counted).
+-- Per device and clock hour: dead letters (rejected readings or whole messages) stored, their
+-- payload bytes, and the rejected messages not stored because the device was over its budget
+-- (still receipted, and counted here).
 create table dead_letter_budget (
     device_key  text not null,
     hour        timestamptz not null,

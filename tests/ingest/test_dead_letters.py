@@ -77,6 +77,16 @@ def test_per_device_budget_counts_what_it_does_not_store(
     assert budget == [{"letters": 3, "suppressed": 3}]
 
 
+def test_budget_counts_dead_letters_not_messages(
+        conn: psycopg.Connection[Any], make_device: Callable[[], str]) -> None:
+    """A message of 500 bad readings is 500 dead letters: a flood of them is cut early."""
+    device = make_device()
+    outcome = write_batch(conn, [bad_message(device, readings=500) for _ in range(3)],
+                          policy=DeadLetterPolicy(letters_per_hour=1200))
+    assert outcome.dead_letters_suppressed == 1
+    assert count(conn, "select count(*) from rejections where device_id = %s", device) == 1000
+
+
 def test_per_device_byte_budget(conn: psycopg.Connection[Any], make_device: Callable[[], str]
                                 ) -> None:
     device = make_device()

@@ -8,7 +8,9 @@ measured copy):
 - doubled: readings stored more than once (by batch and measured_at);
 - receipts missing: batches without a receipt when the run ends;
 - API 5xx: server errors other than 503, and (in brackets) the honest 503s;
-- recover: seconds from the fault's end until every batch sent before it had its receipt.
+- recover: seconds from the fault's end until every batch sent before it had its receipt;
+- stream receipts: how long the streaming tablets waited for their receipts from the fault's start
+  to five seconds after its end (median / max): what the fault cost the others.
 """
 
 from __future__ import annotations
@@ -144,16 +146,18 @@ class Row:
     api_5xx: int = 0
     api_503: int = 0
     recover: float = 0.0
+    waits: tuple[float, float] = (0.0, 0.0)
     note: str = ""
 
     def cells(self) -> list[str]:
         return [self.fault, f"{self.stored} / {self.offered}", str(self.doubled),
                 str(self.receipts_missing), f"{self.api_5xx} ({self.api_503} × 503)",
-                f"{self.recover:.1f} s", self.note]
+                f"{self.recover:.1f} s", f"{self.waits[0]:.2f} / {self.waits[1]:.1f} s",
+                self.note]
 
 
 HEADER = ["fault", "stored / offered", "doubled", "receipts missing", "API 5xx (503)",
-          "recover", "note"]
+          "recover", "stream receipts median / max", "note"]
 
 
 def table(rows: list[Row]) -> str:
@@ -195,12 +199,14 @@ class Matrix:
         tablets = Tablets(self.settings, devices)
         start = datetime.now(UTC) - timedelta(days=1)
         ended: list[float] = []
+        started = 0.0
         faulting = threading.Thread(target=lambda: ended.append(fault(tablets, row)))
         try:
             began = time.monotonic()
             for n in range(STREAM_MESSAGES):
                 time.sleep(max(0.0, began + n / RATE - time.monotonic()))
                 if n == FAULT_AFTER:
+                    started = time.monotonic()
                     faulting.start()
                 tablets.send(n % 4, f"s{n}", stream_payload(n, start))
             faulting.join(RECOVERY_DEADLINE)
@@ -219,6 +225,9 @@ class Matrix:
         before = [m for m, (at, _, _) in tablets.sent.items() if at <= ended[0]]
         row.recover = max([tablets.receipts[m][0] - ended[0] for m in before
                            if m in tablets.receipts] + [0.0])
+        waits = [tablets.receipts[m][0] - at for m, (at, device, _) in tablets.sent.items()
+                 if device < 4 and started <= at <= ended[0] + 5 and m in tablets.receipts]
+        row.waits = (statistics.median(waits), max(waits))
         row.receipts_missing = len(tablets.missing())
         row.api_5xx = sum(a.status >= 500 and a.status != 503 for a in answers)
         row.api_503 = sum(a.status == 503 for a in answers)
