@@ -248,8 +248,9 @@ class Matrix:
 @pytest.fixture
 def matrix(settings: Settings, pool: ConnectionPool, provision: Callable[..., Device],
            gateways: Gateways, committed_conn: psycopg.Connection[Any]) -> Iterator[Matrix]:
-    patient = insert_patient(committed_conn)
-    username = create_user(committed_conn, role="admin", teams=[unique("team")])
+    team = unique("team")
+    patient = insert_patient(committed_conn, team=team)
+    username = create_user(committed_conn, role="nurse", teams=[team])
     with serve(settings) as (base, _app):
         token = httpx.post(f"{base}/api/v1/auth/token",
                            data={"username": username, "password": PASSWORD}).json()
