@@ -47,7 +47,8 @@ class RefusedDevices:
 
 @contextmanager
 def refused_devices(conn: psycopg.Connection[Any]) -> Iterator[RefusedDevices]:
-    """The trigger installed on an autocommit connection; removed afterwards."""
+    """The trigger installed on an autocommit connection of the schema's owner; removed
+    afterwards."""
     conn.execute(_INSTALL)
     try:
         yield RefusedDevices(conn)

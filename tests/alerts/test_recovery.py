@@ -22,21 +22,21 @@ from tests.conftest import insert_patient, unique
 
 
 @pytest.fixture
-def refuse_alerts_for(committed_conn: psycopg.Connection[Any]) -> Iterator[list[int]]:
-    """Patients whose alerts the database refuses (a trigger on ``alerts``)."""
-    refused: list[int] = []
-    committed_conn.execute("create table if not exists test_refused_patients (id bigint)")
-    committed_conn.execute(
+def refuse_alerts_for(owner_conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """Patients in ``test_refused_patients`` get no alert: the database refuses them (a trigger
+    on ``alerts``, installed by the schema's owner)."""
+    owner_conn.execute("create table if not exists test_refused_patients (id bigint)")
+    owner_conn.execute(
         "create or replace function test_refuse_alert() returns trigger language plpgsql as $$"
         " begin if exists (select 1 from test_refused_patients where id = new.patient_id) then"
         " raise exception 'test trigger refuses alerts of patient %', new.patient_id; end if;"
         " return new; end $$")
-    committed_conn.execute("drop trigger if exists test_refuse_alert on alerts")
-    committed_conn.execute("create trigger test_refuse_alert before insert on alerts"
-                           " for each row execute function test_refuse_alert()")
-    yield refused
-    committed_conn.execute("drop trigger if exists test_refuse_alert on alerts")
-    committed_conn.execute("delete from test_refused_patients")
+    owner_conn.execute("drop trigger if exists test_refuse_alert on alerts")
+    owner_conn.execute("create trigger test_refuse_alert before insert on alerts"
+                       " for each row execute function test_refuse_alert()")
+    yield
+    owner_conn.execute("drop trigger if exists test_refuse_alert on alerts")
+    owner_conn.execute("delete from test_refused_patients")
 
 
 def pending(conn: psycopg.Connection[Any], pending_id: int) -> dict[str, Any] | None:
@@ -48,7 +48,7 @@ def pending(conn: psycopg.Connection[Any], pending_id: int) -> dict[str, Any] | 
 
 def test_a_failing_evaluation_backs_off_is_parked_and_does_not_block_later_ones(
         pool: ConnectionPool, client: TestClient, committed_conn: psycopg.Connection[Any],
-        refuse_alerts_for: list[int]) -> None:
+        refuse_alerts_for: None) -> None:
     poisoned, healthy = insert_patient(committed_conn), insert_patient(committed_conn)
     committed_conn.execute("insert into test_refused_patients values (%s)", (poisoned,))
     bad = commit_readings(committed_conn, [(poisoned, "spo2", T0, 80.0)])

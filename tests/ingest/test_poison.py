@@ -21,8 +21,8 @@ from tests.ingest.conftest import readings_message
 
 
 @pytest.fixture
-def refusing(committed_conn: psycopg.Connection[Any]) -> Iterator[RefusedDevices]:
-    with refused_devices(committed_conn) as refused:
+def refusing(owner_conn: psycopg.Connection[Any]) -> Iterator[RefusedDevices]:
+    with refused_devices(owner_conn) as refused:
         yield refused
 
 

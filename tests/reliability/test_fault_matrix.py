@@ -35,6 +35,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from core.settings import Settings
+from core.tls import secure_mqtt
 from gateway.service import end_session
 from tests.api.helpers import PASSWORD, create_user
 from tests.api.live_server import serve
@@ -77,6 +78,7 @@ class Tablets:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device.device_id,
                              protocol=mqtt.MQTTv5)
         client.username_pw_set(device.device_id, device.password)
+        secure_mqtt(client, self._settings)
         client.reconnect_delay_set(1, 2)
         # Subscribed again on every connect (after a broker restart too).
         client.on_connect = lambda c, u, f, r, p: c.subscribe(device.receipts_topic, qos=1)
@@ -169,6 +171,7 @@ def table(rows: list[Row]) -> str:
 @dataclass(slots=True, kw_only=True)
 class Matrix:
     settings: Settings
+    owner_url: str
     pool: ConnectionPool
     provision: Callable[..., Device]
     gateways: Gateways
@@ -246,7 +249,8 @@ class Matrix:
 
 
 @pytest.fixture
-def matrix(settings: Settings, pool: ConnectionPool, provision: Callable[..., Device],
+def matrix(settings: Settings, owner_url: str, pool: ConnectionPool,
+           provision: Callable[..., Device],
            gateways: Gateways, committed_conn: psycopg.Connection[Any]) -> Iterator[Matrix]:
     team = unique("team")
     patient = insert_patient(committed_conn, team=team)
@@ -254,8 +258,9 @@ def matrix(settings: Settings, pool: ConnectionPool, provision: Callable[..., De
     with serve(settings) as (base, _app):
         token = httpx.post(f"{base}/api/v1/auth/token",
                            data={"username": username, "password": PASSWORD}).json()
-        yield Matrix(settings=settings, pool=pool, provision=provision, gateways=gateways,
-                     api=base, api_headers={"Authorization": f"Bearer {token['access_token']}"},
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        yield Matrix(settings=settings, owner_url=owner_url, pool=pool, provision=provision,
+                     gateways=gateways, api=base, api_headers=headers,
                      api_paths=[("GET", f"/api/v1/patients/{patient}", None),
                                 ("GET", "/api/v1/triage", None),
                                 ("POST", "/api/v1/auth/token",
@@ -291,7 +296,8 @@ def test_fault_matrix(matrix: Matrix) -> None:
 
     def poison(tablets: Tablets, row: Row) -> float:
         device = tablets.devices[4]
-        with matrix.conn() as conn, refused_devices(conn) as refusing:
+        with psycopg.connect(matrix.owner_url, autocommit=True) as conn, \
+                refused_devices(conn) as refusing:
             refusing.refuse(device.device_id)
             tablets.send(4, "poison", stream_payload(
                 0, datetime.now(UTC) - timedelta(hours=1), msg_id="poison"))
