@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from api.app import create_app
+from api.auth import service as auth_service
 from api.deps import DbConn
 from core.settings import Settings
 from tests.api.helpers import PASSWORD, create_user
@@ -162,3 +164,22 @@ def test_it_is_run_again_only_once_then_answered_503(
     assert response.json()["type"] == "urn:kol:problem:database-unavailable"
     assert terminating.calls == 2
     assert terminating.client.post("/test/echo", json={"n": 2}).status_code == 200
+
+
+def test_logins_the_database_failed_do_not_lock_the_user_out(
+        settings: Settings, pool: ConnectionPool, committed_conn: psycopg.Connection[Any]
+        ) -> None:
+    """Each login reserves a try before it checks the password; one that the database failed
+    (answered 503, and maybe run again) gives it back instead of counting as a wrong password."""
+    username = create_user(committed_conn, role="nurse", teams=[unique("team")])
+    address = f"10.9.{uuid.uuid4().int % 250}.1"
+    for _ in range(settings.login_attempts_per_user_and_address + 2):
+        lost = psycopg.connect(settings.database_url)
+        lost.close()
+        with pytest.raises(psycopg.OperationalError):
+            auth_service.login(lost, settings, username=username, password=PASSWORD,
+                               address=address)
+    with pool.connection() as conn:
+        token = auth_service.login(conn, settings, username=username, password=PASSWORD,
+                                   address=address)
+    assert token.access_token
