@@ -21,6 +21,7 @@ from alerts.evaluation import evaluate_new
 from alerts.schemas import ParkedEvaluationOut
 from core import audit, errors
 from core.access import Viewer
+from core.pagination import int_cursor
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,11 +80,7 @@ def recover_one(conn: Connection[Any], policy: RecoveryPolicy) -> Step | None:
 
 def list_parked(conn: Connection[Any], *, cursor: str | None, limit: int
                 ) -> tuple[list[ParkedEvaluationOut], str | None]:
-    try:
-        before_id = int(cursor) if cursor else None
-    except ValueError as exc:
-        raise errors.InvalidCursor() from exc
-    rows = repository.parked_pending(conn, before_id=before_id, limit=limit + 1)
+    rows = repository.parked_pending(conn, before_id=int_cursor(cursor), limit=limit + 1)
     page = [ParkedEvaluationOut.model_validate(r) for r in rows[:limit]]
     return page, str(page[-1].id) if len(rows) > limit else None
 

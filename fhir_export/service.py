@@ -14,8 +14,9 @@ from psycopg import Connection
 from core import errors
 from core.access import Viewer
 from core.measurement_types import MEASUREMENT_TYPES, MeasurementType
+from core.pagination import parse_reading_cursor, reading_cursor
 from fhir_export import repository
-from patients.service import parse_reading_cursor, reading_cursor, require_patient
+from patients.service import require_patient
 
 LOINC = "http://loinc.org"
 NPU = "urn:oid:1.2.208.176.2.1"

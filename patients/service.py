@@ -3,10 +3,8 @@ never commit; the request owns the transaction."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from psycopg import Connection
@@ -16,7 +14,7 @@ from alerts.schemas import AlertOut
 from core import audit, errors
 from core.access import Viewer
 from core.measurement_types import MEASUREMENT_TYPES
-from core.pagination import int_cursor
+from core.pagination import int_cursor, parse_reading_cursor, reading_cursor
 from patients import repository
 from patients.schemas import (
     DeviceSummary,
@@ -170,22 +168,3 @@ def _types(type_: str | None) -> list[str]:
     if type_ not in MEASUREMENT_TYPES:
         raise errors.UnknownType(f"no measurement type {type_!r}")
     return [type_]
-
-
-def reading_cursor(row: dict[str, Any]) -> str:
-    """The keyset position after a reading (``measured_at``, ``type``), opaque to clients."""
-    return base64.urlsafe_b64encode(
-        f"{row['measured_at'].isoformat()}|{row['type']}".encode()).decode()
-
-
-def parse_reading_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    try:
-        at, _, type_ = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        moment = datetime.fromisoformat(at)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise errors.InvalidCursor() from exc
-    if moment.tzinfo is None:
-        raise errors.InvalidCursor()
-    return moment.astimezone(UTC), type_
