@@ -60,22 +60,26 @@ def test_database_stopped_for_ten_seconds_under_load(
         ) -> None:
     team = unique("team")
     patient = insert_patient(committed_conn, team=team)
-    username = create_user(committed_conn, role="nurse", teams=[team])
+    # Six nurses, each logging in again now and then (one user's concurrent logins from one
+    # address would meet the login throttle's in-flight limit, which is not what this is about).
+    usernames = [create_user(committed_conn, role="nurse", teams=[team]) for _ in range(6)]
     committed_conn.close()
     with serve(settings) as (base, _app):
-        token = httpx.post(f"{base}/api/v1/auth/token",
-                           data={"username": username, "password": PASSWORD}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
-        paths: list[tuple[str, str, dict[str, Any] | None]] = [
-            ("GET", f"/api/v1/patients/{patient}", None),
-            ("GET", "/api/v1/triage", None),
-            ("POST", "/api/v1/auth/token", {"username": username, "password": PASSWORD}),
-            ("GET", f"/api/v1/patients/{patient}/measurements", None),
-        ]
         answers: list[Answer] = []
         stop = threading.Event()
-        clients = [threading.Thread(target=hammer, args=(base, paths, headers, stop, answers))
-                   for _ in range(6)]
+        clients = []
+        for username in usernames:
+            token = httpx.post(f"{base}/api/v1/auth/token",
+                               data={"username": username, "password": PASSWORD}).json()
+            paths: list[tuple[str, str, dict[str, Any] | None]] = [
+                ("GET", f"/api/v1/patients/{patient}", None),
+                ("GET", "/api/v1/triage", None),
+                ("POST", "/api/v1/auth/token", {"username": username, "password": PASSWORD}),
+                ("GET", f"/api/v1/patients/{patient}/measurements", None),
+            ]
+            clients.append(threading.Thread(target=hammer, args=(
+                base, paths, {"Authorization": f"Bearer {token['access_token']}"}, stop,
+                answers)))
         for client in clients:
             client.start()
         time.sleep(3)
