@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 
 from alerts import evaluation
+from alerts.recovery import RecoveryPolicy
 from alerts.tasks import recover_pending_with
 from core.db import connect, open_pool
 from core.settings import get_settings
@@ -47,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     pool = open_pool(settings, name="kol-alerts", min_size=1, max_size=1)
     try:
-        print(f"recovered {recover_pending_with(pool, older_than_seconds=0)} hand-offs")
+        policy = RecoveryPolicy.from_settings(settings, older_than_seconds=0)
+        print(f"recovered {recover_pending_with(pool, policy)} hand-offs")
     finally:
         pool.close()
     return 0

@@ -101,19 +101,6 @@ def to_raises(readings: engine.Readings, b: engine.Breaches, *, pids: npt.NDArra
     return raises
 
 
-def recover_one_pending(conn: Connection[Any], *, older_than_seconds: float) -> bool:
-    """Evaluate one left-over hand-off row (its gateway died between the ingest commit and the
-    alert evaluation); False when none is left."""
-    row = repository.claim_leftover_pending(conn, older_than_seconds=older_than_seconds)
-    if row is None:
-        return False
-    evaluate_new(conn, repository.readings_received(
-        conn, patient_ids=row["patient_ids"], measured_from=row["first_measured_at"],
-        measured_to=row["last_measured_at"], received_from=row["received_from"],
-        received_to=row["received_to"]))
-    return True
-
-
 def evaluate_period(conn: Connection[Any], *, measured_from: datetime, measured_to: datetime,
                     patient_id: int | None) -> Outcome:
     """Re-evaluate every reading measured in ``[measured_from, measured_to)`` with the current

@@ -210,14 +210,58 @@ def claim_pending(conn: Connection[Any], pending_id: int) -> bool:
                         (pending_id,)).fetchone() is not None
 
 
-def claim_leftover_pending(conn: Connection[Any], *, older_than_seconds: float
-                           ) -> dict[str, Any] | None:
-    """One leftover hand-off row (its gateway crashed before evaluating), deleted and returned."""
+def next_leftover_pending(conn: Connection[Any], *, older_than_seconds: float
+                          ) -> dict[str, Any] | None:
+    """The oldest left-over hand-off row (its gateway crashed before evaluating) that is due:
+    not parked, its backoff over; locked until the caller's transaction ends."""
     row: dict[str, Any] | None = conn.execute(
-        "delete from pending_evaluations where id = (select id from pending_evaluations"
-        " where created_at < now() - make_interval(secs => %s) order by id limit 1"
-        " for update skip locked) returning *", (older_than_seconds,)).fetchone()
+        "select * from pending_evaluations where parked_at is null"
+        " and created_at < now() - make_interval(secs => %s)"
+        " and (next_attempt_at is null or next_attempt_at <= now())"
+        " order by id limit 1 for update skip locked", (older_than_seconds,)).fetchone()
     return row
+
+
+def delete_pending(conn: Connection[Any], pending_id: int) -> None:
+    conn.execute("delete from pending_evaluations where id = %s", (pending_id,))
+
+
+def record_failed_attempt(conn: Connection[Any], pending_id: int, *, error: str,
+                          retry_in_seconds: float, park: bool) -> None:
+    conn.execute(
+        "update pending_evaluations set attempts = attempts + 1, last_error = %s,"
+        " next_attempt_at = now() + make_interval(secs => %s),"
+        " parked_at = case when %s then now() end where id = %s",
+        (error, retry_in_seconds, park, pending_id))
+
+
+def parked_pending(conn: Connection[Any], *, before_id: int | None, limit: int
+                   ) -> list[dict[str, Any]]:
+    where = sql.SQL("id < %(before)s") if before_id is not None else None
+    return conn.execute(sql.SQL(
+        "select id, created_at, cardinality(patient_ids) as patients, first_measured_at,"
+        " last_measured_at, attempts, last_error, parked_at from pending_evaluations"
+        " where parked_at is not null and {where} order by id desc limit %(limit)s").format(
+            where=all_of(where)), {"before": before_id, "limit": limit}).fetchall()
+
+
+def unpark_pending(conn: Connection[Any], pending_id: int) -> dict[str, Any] | None:
+    """Make a parked row due again with a fresh count of attempts; None if it is not parked."""
+    row: dict[str, Any] | None = conn.execute(
+        "update pending_evaluations set parked_at = null, attempts = 0, next_attempt_at = null"
+        " where id = %s and parked_at is not null returning id, last_error",
+        (pending_id,)).fetchone()
+    return row
+
+
+def pending_counts(conn: Connection[Any]) -> dict[str, int]:
+    """``waiting`` and ``parked`` hand-off rows."""
+    row: dict[str, Any] | None = conn.execute(
+        "select count(*) filter (where parked_at is null) as waiting,"
+        " count(*) filter (where parked_at is not null) as parked"
+        " from pending_evaluations").fetchone()
+    assert row is not None
+    return {"waiting": int(row["waiting"]), "parked": int(row["parked"])}
 
 
 # --- alert list and handling (team-scoped) ------------------------------------------------------

@@ -360,3 +360,17 @@ class BurdenRow(BaseModel):
     alerts_per_week: float
     pending_proposal: list[ThresholdChange]
     """The changes personal limits would make now (empty: none)."""
+
+
+class ParkedEvaluationOut(BaseModel):
+    """A left-over alert evaluation that failed ``attempts`` times and waits for an operator."""
+
+    id: int
+    created_at: datetime
+    """When ingest committed the readings it stands for."""
+    patients: int
+    first_measured_at: datetime
+    last_measured_at: datetime
+    attempts: int
+    last_error: str | None
+    parked_at: datetime

@@ -11,15 +11,14 @@ from functools import cache
 from celery.schedules import crontab
 from psycopg_pool import ConnectionPool
 
-from alerts import evaluation, missing, personalisation
+from alerts import missing, personalisation, recovery
+from alerts.recovery import RecoveryPolicy
 from core.celery_app import celery_app
 from core.db import open_pool
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-RECOVER_AFTER_SECONDS = 120.0
-"""A hand-off row older than this has lost its evaluator (a live gateway evaluates in seconds)."""
 RECOVER_MAX_PER_RUN = 1000
 
 
@@ -31,19 +30,22 @@ def _pool() -> ConnectionPool:
 @celery_app.task(name="alerts.recover_pending")
 def recover_pending() -> int:
     """Evaluate left-over ``pending_evaluations`` rows, one transaction each."""
-    return recover_pending_with(_pool(), older_than_seconds=RECOVER_AFTER_SECONDS)
+    return recover_pending_with(_pool(), RecoveryPolicy.from_settings(get_settings()))
 
 
-def recover_pending_with(pool: ConnectionPool, *, older_than_seconds: float) -> int:
-    done = 0
-    while done < RECOVER_MAX_PER_RUN:
+def recover_pending_with(pool: ConnectionPool, policy: RecoveryPolicy) -> int:
+    """Evaluate the due left-over hand-offs; the number evaluated. A row that fails is counted
+    and waits its backoff (parked after too many failures) while later rows go on."""
+    steps: dict[str, int] = {}
+    for _ in range(RECOVER_MAX_PER_RUN):
         with pool.connection() as conn:
-            if not evaluation.recover_one_pending(conn, older_than_seconds=older_than_seconds):
-                break
-        done += 1
-    if done:
-        log.warning("recovered %d left-over alert evaluations", done)
-    return done
+            step = recovery.recover_one(conn, policy)
+        if step is None:
+            break
+        steps[step] = steps.get(step, 0) + 1
+    if steps:
+        log.warning("left-over alert evaluations: %s", steps)
+    return steps.get("evaluated", 0)
 
 
 @celery_app.task(name="alerts.check_missing")

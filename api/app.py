@@ -14,6 +14,7 @@ from api.body_limit import BodyLimit
 from api.dashboard import routes as dashboard
 from api.health import ReadinessCache
 from api.health import router as health_router
+from api.retry import RetryOnLostConnection
 from api.routes.access_log import router as access_log_router
 from api.routes.alerts import router as alerts_router
 from api.routes.devices import router as devices_router
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.triage_cache = triage_cache
     app.state.readiness = ReadinessCache(settings.readyz_cache_seconds)
     app.add_middleware(InvalidateOnWrite, cache=triage_cache)
+    # Inside the body limit: it replays a request body it has recorded.
+    app.add_middleware(RetryOnLostConnection)
     # Added last, so it runs first: nothing reads a body before the limit is checked.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     problems.install(app)

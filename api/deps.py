@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from psycopg import Connection
@@ -15,6 +16,7 @@ from psycopg import Connection
 from access_log import service as access_log
 from access_log.schemas import What
 from api.auth import tokens
+from api.retry import mark_lost_before_commit
 from core import errors
 from core.access import Role, Viewer
 from core.settings import Settings
@@ -41,9 +43,19 @@ async def db_slot(request: Request) -> AsyncIterator[None]:
 def db_conn(request: Request, _slot: Annotated[None, Depends(db_slot, scope="function")]
             ) -> Iterator[Connection[Any]]:
     """A pooled connection in a transaction that commits when the route returns (before the
-    response is sent) and rolls back if it raises."""
-    with request.app.state.pool.connection() as conn:
-        yield conn
+    response is sent) and rolls back if it raises.
+
+    No working connection within ``KOL_DB_WAIT_SECONDS`` (the database is down) answers 503
+    (``api.problems``); a connection lost before the commit makes the request run once more
+    (``api.retry``)."""
+    settings: Settings = request.app.state.settings
+    with request.app.state.pool.connection(timeout=settings.db_wait_seconds) as conn:
+        try:
+            yield conn
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            if conn.broken or conn.closed:
+                mark_lost_before_commit(request)
+            raise
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -14,15 +14,21 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from psycopg import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
+from alerts import recovery
 from api.deps import SettingsDep
 from core import health
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
+
+EVALUATIONS = Gauge("kol_alert_evaluations", "Left-over alert evaluations (ingest hand-offs)"
+                    " waiting for the recovery task, or parked after repeated failures",
+                    ["state"])
 
 
 class ReadinessCache:
@@ -72,5 +78,12 @@ async def readyz(request: Request, settings: SettingsDep) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response)
-def metrics() -> Response:
+def metrics(request: Request) -> Response:
+    try:
+        with request.app.state.pool.connection(timeout=1) as conn:
+            for state, n in recovery.counts(conn).items():
+                EVALUATIONS.labels(state).set(n)
+    except (OperationalError, InterfaceError):
+        # The database down: the process's own metrics still matter, the last counts stand.
+        pass
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -10,9 +10,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import DomainError
+from core.errors import DatabaseUnavailable, DomainError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "urn:kol:problem:"
@@ -38,6 +39,17 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         return problem_response(status=exc.status, slug=exc.slug, detail=exc.detail,
                                 headers=exc.headers, **exc.extra)
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # The database unreachable, restarting, or a connection lost: an honest 503 the client
+        # may retry, never a 500. (PoolTimeout is an OperationalError.)
+        retry_after = request.app.state.settings.db_retry_after_seconds
+        return problem_response(status=DatabaseUnavailable.status, slug=DatabaseUnavailable.slug,
+                                detail=DatabaseUnavailable.default_detail,
+                                headers={"Retry-After": str(retry_after)})
+
+    app.add_exception_handler(OperationalError, _database)
+    app.add_exception_handler(InterfaceError, _database)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -14,7 +14,11 @@ from core.settings import Settings
 
 def open_pool(settings: Settings, *, name: str, min_size: int | None = None,
               max_size: int | None = None) -> ConnectionPool:
-    """Open a connection pool and wait until its first connections are up."""
+    """Open a connection pool and wait until its first connections are up.
+
+    Every connection is checked as it leaves the pool (an empty query, one round trip): after a
+    database restart the pool's idle connections are all dead, and without the check each would
+    fail the first request that took it."""
     pool = ConnectionPool(
         settings.database_url,
         min_size=settings.db_pool_min if min_size is None else min_size,
@@ -22,6 +26,7 @@ def open_pool(settings: Settings, *, name: str, min_size: int | None = None,
         kwargs={"application_name": name, "row_factory": dict_row},
         name=name,
         open=False,
+        check=ConnectionPool.check_connection,
     )
     pool.open(wait=True, timeout=30)
     return pool

@@ -91,6 +91,11 @@ class AlertNotFound(NotFound):
     default_detail = "no such alert"
 
 
+class ParkedEvaluationNotFound(NotFound):
+    slug = "parked-evaluation-not-found"
+    default_detail = "no such parked evaluation"
+
+
 class ThresholdsNotFound(NotFound):
     slug = "thresholds-not-found"
     default_detail = "the patient has no thresholds yet"
@@ -147,6 +152,12 @@ class TooManyLoginAttempts(DomainError):
 
 
 # 503
+class DatabaseUnavailable(DomainError):
+    status = 503
+    slug = "database-unavailable"
+    default_detail = "the database cannot be reached; nothing was changed, try again shortly"
+
+
 class BrokerUnavailable(DomainError):
     status = 503
     slug = "broker-unavailable"

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     in its own file (``owner.env``) that the services do not read."""
     db_pool_min: int = 2
     db_pool_max: int = 20
+    db_wait_seconds: float = Field(default=3.0, gt=0, le=60)
+    """How long an API request waits for a working database connection before it is answered
+    503 (database unavailable)."""
+    db_retry_after_seconds: int = Field(default=5, ge=1, le=3600)
+    """``Retry-After`` of the API's 503 answers while the database is unreachable."""
 
     mqtt_host: str = "localhost"
     mqtt_port: int = 18830
@@ -111,6 +116,27 @@ class Settings(BaseSettings):
     then cross the network in clear."""
 
     redis_url: str = "redis://127.0.0.1:16379/0"
+
+    max_reading_age_days: int = Field(default=90, ge=1, le=3650)
+    """Readings measured longer ago than this are rejected ``too_old``."""
+    dead_letter_payload_bytes: int = Field(default=65536, ge=256)
+    """Raw payload kept per dead-lettered message; longer ones are cut (their size and SHA-256
+    are kept whole)."""
+    dead_letters_per_device_hour: int = Field(default=5000, ge=1)
+    dead_letter_bytes_per_device_hour: int = Field(default=8 * 2**20, ge=1024)
+    """A device's dead letters (rejected readings or whole messages) and payload bytes stored per
+    clock hour; a rejected message that would exceed them is still receipted and counted, but
+    not stored."""
+    dead_letter_retention_days: int = Field(default=90, ge=1)
+    """Dead letters older than this are deleted (Celery task ``rejections.prune``)."""
+    alert_recovery_max_attempts: int = Field(default=5, ge=1)
+    alert_recovery_backoff_seconds: float = Field(default=60.0, gt=0)
+    """A left-over alert evaluation that fails is tried again after this many seconds, doubled
+    at each failure (at most an hour); after ``alert_recovery_max_attempts`` failures it is
+    parked for an operator and later ones proceed."""
+    device_offline_after_minutes: int = Field(default=1440, ge=1)
+    """A device not heard from (status or readings) for longer is shown offline, whatever its
+    last status said."""
 
     api_host: str = "127.0.0.1"
     api_port: int = 8765

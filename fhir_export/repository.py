@@ -8,11 +8,14 @@ from typing import Any
 from psycopg import Connection, sql
 
 from core.access import Viewer, visible_patients
+from core.db import all_of
 
 
 def readings_with_limits(conn: Connection[Any], viewer: Viewer, *, patient_id: int,
-                         start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
-    """Readings in [start, end) by measured_at, each with the absolute limits of its type from
+                         start: datetime, end: datetime, after: tuple[datetime, str] | None,
+                         limit: int) -> list[dict[str, Any]]:
+    """Readings in [start, end) by (measured_at, type), after the keyset position ``after``,
+    each with the absolute limits of its type from
     the threshold version that applied at measured_at (version 1 for readings measured before
     enrolment), and its device's state."""
     return conn.execute(sql.SQL(
@@ -24,8 +27,10 @@ def readings_with_limits(conn: Connection[Any], viewer: Viewer, *, patient_id: i
         "   where v.patient_id = r.patient_id and (v.changed_at <= r.measured_at or v.version = 1)"
         "   order by v.version desc limit 1) tv on true"
         " left join devices d on d.device_id = r.device_id"
-        " where p.id = %(patient)s and {visible} and r.measured_at >= %(start)s"
-        " and r.measured_at < %(end)s"
-        " order by r.measured_at, r.type limit %(limit)s").format(
-            visible=visible_patients(viewer)),
-        {"patient": patient_id, "start": start, "end": end, "limit": limit}).fetchall()
+        " where p.id = %(patient)s and r.measured_at >= %(start)s and r.measured_at < %(end)s"
+        " and {where} order by r.measured_at, r.type limit %(limit)s").format(
+            where=all_of(visible_patients(viewer), sql.SQL(
+                "(r.measured_at, r.type) > (%(after_at)s, %(after_type)s)") if after else None)),
+        {"patient": patient_id, "start": start, "end": end, "limit": limit,
+         "after_at": after[0] if after else None,
+         "after_type": after[1] if after else None}).fetchall()

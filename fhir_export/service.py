@@ -5,6 +5,7 @@ reference range and the home tablet as the device."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from psycopg import Connection
 from core import errors
 from core.access import Viewer
 from core.measurement_types import MEASUREMENT_TYPES, MeasurementType
+from core.pagination import parse_reading_cursor, reading_cursor
 from fhir_export import repository
 from patients.service import require_patient
 
@@ -23,7 +25,8 @@ DEVICE_ID_SYSTEM = "urn:kol:device-id"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 DEFAULT_SPAN = timedelta(days=30)
 MAX_SPAN = timedelta(days=366)
-MAX_OBSERVATIONS = 20000
+DEFAULT_PAGE = 1000
+MAX_PAGE = 10000
 _NAMESPACE = uuid.UUID("6f1c2f0e-5a43-4d6e-9a64-3b0c2c6e7d15")
 """Namespace of the bundle's entry URNs: the same reading gets the same fullUrl every export."""
 
@@ -81,11 +84,23 @@ def _device(patient_id: int, device_id: str, active: bool | None) -> dict[str, A
             "status": status, "patient": {"reference": f"Patient/{patient_id}"}}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page:
+    bundle: dict[str, Any]
+    """The Bundle without its ``link``s (their URLs are the HTTP edge's)."""
+    start: datetime
+    end: datetime
+    """The span resolved from the request's defaults: the next page must ask for the same."""
+    next_cursor: str | None
+
+
 def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
-           measured_from: datetime | None, measured_to: datetime | None,
-           now: datetime) -> dict[str, Any]:
-    """A ``collection`` Bundle: the patient's Observations in [from, to) (default the last 30
-    days) then the Devices they came from. Another team's patient answers 404."""
+           measured_from: datetime | None, measured_to: datetime | None, now: datetime,
+           count: int = DEFAULT_PAGE, cursor: str | None = None) -> Page:
+    """A ``collection`` Bundle: a page of ``count`` of the patient's Observations in [from, to)
+    (default the last 30 days) after ``cursor``, then the Devices they came from (each page is
+    complete in itself: every reference resolves inside it). Another team's patient answers
+    404."""
     require_patient(conn, viewer, patient_id)
     end = measured_to or now
     start = measured_from or end - DEFAULT_SPAN
@@ -94,10 +109,12 @@ def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
     if end - start > MAX_SPAN:
         raise errors.RangeTooLong(f"export at most {MAX_SPAN.days} days at a time")
     rows = repository.readings_with_limits(conn, viewer, patient_id=patient_id, start=start,
-                                           end=end, limit=MAX_OBSERVATIONS)
+                                           end=end, after=parse_reading_cursor(cursor),
+                                           limit=count + 1)
+    page = rows[:count]
     devices: dict[str, bool | None] = {}
     entries = []
-    for row in rows:
+    for row in page:
         devices.setdefault(row["device_id"], row["device_active"])
         observation = _observation(patient_id, row, _urn("device", row["device_id"]))
         entries.append({"fullUrl": _urn("observation", observation["id"]),
@@ -105,5 +122,8 @@ def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
     entries.extend({"fullUrl": _urn("device", device_id),
                     "resource": _device(patient_id, device_id, active)}
                    for device_id, active in devices.items())
-    return {"resourceType": "Bundle", "type": "collection", "timestamp": now.isoformat(),
-            "total": len(rows), "entry": entries}
+    # No "total": FHIR allows it only on search and history Bundles (invariant bdl-1).
+    return Page(bundle={"resourceType": "Bundle", "type": "collection",
+                        "timestamp": now.isoformat(), "entry": entries},
+                start=start, end=end,
+                next_cursor=reading_cursor(page[-1]) if len(rows) > count else None)

@@ -12,7 +12,14 @@ READINGS_DUPLICATE = Counter("kol_gateway_readings_duplicate_total",
 MESSAGES_DUPLICATE = Counter("kol_gateway_messages_duplicate_total",
                              "Batches already ingested (same device and msg_id)")
 REJECTED = Counter("kol_gateway_rejected_total",
-                   "Dead-lettered readings or messages, by reason", ["reason"])
+                   "Rejected readings or messages, by reason", ["reason"])
+DEAD_LETTER_BYTES = Counter("kol_gateway_dead_letter_bytes_total",
+                            "Payload bytes stored as dead letters (once per message, capped)")
+DEAD_LETTERS_SUPPRESSED = Counter(
+    "kol_gateway_dead_letters_suppressed_total",
+    "Rejected messages receipted but not stored: their device was over its hourly budget")
+POISONED = Gauge("kol_gateway_poisoned_messages",
+                 "Messages the database refused, dead-lettered internal_error, since the start")
 BATCH_MESSAGES = Histogram("kol_gateway_batch_messages", "Messages per ingest transaction",
                            buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000))
 BATCH_READINGS = Histogram("kol_gateway_batch_readings", "Readings per ingest transaction",

@@ -11,8 +11,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool
 from core.settings import Settings
 from core.tls import secure_mqtt
 from gateway import metrics
-from ingest.schemas import BatchOutcome, CommittedReadings
+from ingest.schemas import BatchOutcome, CommittedReadings, DeadLetterPolicy
 from ingest.writer import BatchWriter, Item, WriterConfig
 from protocol.messages import Message
 from protocol.parsing import parse_message
@@ -80,10 +80,12 @@ class Gateway:
         self._settings = settings
         self._config = config or GatewayConfig()
         self._hand_off = hand_off
+        self._max_age = timedelta(days=settings.max_reading_age_days)
         self._connection = 0
         self._connected = threading.Event()
-        self._writer: BatchWriter[Ack] = BatchWriter(pool, on_committed=self._committed,
-                                                     config=self._config.writer)
+        self._writer: BatchWriter[Ack] = BatchWriter(
+            pool, on_committed=self._committed, config=replace(
+                self._config.writer, dead_letters=DeadLetterPolicy.from_settings(settings)))
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self._config.client_id,
                              protocol=mqtt.MQTTv5, manual_ack=True)
         client.username_pw_set(settings.mqtt_gateway_username,
@@ -98,6 +100,7 @@ class Gateway:
         client.on_message = self._on_message
         self._client = client
         metrics.COMMIT_RETRIES.set_function(lambda: self._writer.retries)
+        metrics.POISONED.set_function(lambda: self._writer.poisoned)
 
     @property
     def connected(self) -> threading.Event:
@@ -161,7 +164,8 @@ class Gateway:
         received_at = datetime.now(UTC)
         payload = bytes(msg.payload)
         try:
-            message = parse_message(msg.topic, payload, received_at)
+            message = parse_message(msg.topic, payload, received_at, max_age=self._max_age,
+                                    retained=bool(msg.retain))
         except Exception as exc:  # the parser is fuzzed never to raise; this keeps paho alive
             message = Message(topic=msg.topic, payload=payload, received_at=received_at,
                               kind="readings", device_id=None).rejected("malformed_json",
@@ -194,5 +198,7 @@ class Gateway:
         metrics.MESSAGES_DUPLICATE.inc(outcome.duplicate_messages)
         for reason, n in outcome.rejected.items():
             metrics.REJECTED.labels(reason).inc(n)
+        metrics.DEAD_LETTER_BYTES.inc(outcome.dead_letter_bytes)
+        metrics.DEAD_LETTERS_SUPPRESSED.inc(outcome.dead_letters_suppressed)
         if outcome.committed is not None:
             self._hand_off(outcome.committed)

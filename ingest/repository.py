@@ -31,26 +31,30 @@ def active_devices(conn: Connection[Any], device_ids: Sequence[str]) -> dict[str
 
 
 def claim_messages(conn: Connection[Any], keys: Sequence[tuple[str, str]],
-                   received_at: datetime) -> set[tuple[str, str]]:
-    """Record the messages; return those seen for the first time. A concurrent transaction
-    holding the same key makes this wait for its outcome, so two gateways never both claim."""
+                   digests: Sequence[bytes | None], received_at: datetime
+                   ) -> set[tuple[str, str]]:
+    """Record the messages with their content digests; return those seen for the first time. A
+    concurrent transaction holding the same key makes this wait for its outcome, so two gateways
+    never both claim."""
     cur = conn.cursor(row_factory=tuple_row)
     cur.execute(
-        "insert into ingested_messages (device_id, msg_id, received_at, receipt)"
-        " select d, m, %s, '{}' from unnest(%s::text[], %s::text[]) as k(d, m)"
+        "insert into ingested_messages (device_id, msg_id, received_at, receipt, content_digest)"
+        " select d, m, %s, '{}', h from unnest(%s::text[], %s::text[], %s::bytea[]) as k(d, m, h)"
         " on conflict do nothing returning device_id, msg_id",
-        (received_at, [k[0] for k in keys], [k[1] for k in keys]))
+        (received_at, [k[0] for k in keys], [k[1] for k in keys], list(digests)))
     return {(d, m) for d, m in cur.fetchall()}
 
 
 def stored_receipts(conn: Connection[Any], keys: Sequence[tuple[str, str]]
-                    ) -> dict[tuple[str, str], Any]:
+                    ) -> dict[tuple[str, str], tuple[Any, bytes | None]]:
+    """``(receipt, content digest)`` of messages already ingested."""
     cur = conn.cursor(row_factory=tuple_row)
     cur.execute(
-        "select i.device_id, i.msg_id, i.receipt from ingested_messages i"
+        "select i.device_id, i.msg_id, i.receipt, i.content_digest from ingested_messages i"
         " join unnest(%s::text[], %s::text[]) as k(d, m) on i.device_id = k.d and i.msg_id = k.m",
         ([k[0] for k in keys], [k[1] for k in keys]))
-    return {(d, m): receipt for d, m, receipt in cur.fetchall()}
+    return {(d, m): (receipt, None if digest is None else bytes(digest))
+            for d, m, receipt, digest in cur.fetchall()}
 
 
 def save_receipts(conn: Connection[Any], receipts: dict[tuple[str, str], bytes]) -> None:
@@ -83,29 +87,97 @@ def insert_readings(conn: Connection[Any], rows: Iterable[ReadingRow]) -> list[I
     return cur.fetchall()
 
 
+def dead_letter_budget(conn: Connection[Any], keys: Sequence[tuple[str, datetime]]
+                       ) -> dict[tuple[str, datetime], tuple[int, int]]:
+    """``(dead letters, payload bytes)`` already stored per ``(device key, hour)``, the rows
+    locked until the commit so that concurrent gateways count one budget."""
+    keys = sorted(set(keys))
+    devices, hours = [k[0] for k in keys], [k[1] for k in keys]
+    conn.execute("insert into dead_letter_budget (device_key, hour)"
+                 " select * from unnest(%s::text[], %s::timestamptz[]) on conflict do nothing",
+                 (devices, hours))
+    cur = conn.cursor(row_factory=tuple_row)
+    cur.execute(
+        "select b.device_key, b.hour, b.letters, b.bytes from dead_letter_budget b"
+        " join unnest(%s::text[], %s::timestamptz[]) as k(d, h)"
+        " on b.device_key = k.d and b.hour = k.h"
+        " order by b.device_key, b.hour for update of b", (devices, hours))
+    return {(d, h): (letters, size) for d, h, letters, size in cur.fetchall()}
+
+
+def spend_dead_letter_budget(conn: Connection[Any],
+                             rows: Sequence[tuple[str, datetime, int, int, int]]) -> None:
+    """Add ``(device key, hour, letters, bytes, suppressed)`` to the budget rows."""
+    conn.execute(
+        "update dead_letter_budget b set letters = b.letters + k.l, bytes = b.bytes + k.b,"
+        " suppressed = b.suppressed + k.s"
+        " from unnest(%s::text[], %s::timestamptz[], %s::int[], %s::bigint[], %s::int[])"
+        " as k(d, h, l, b, s) where b.device_key = k.d and b.hour = k.h",
+        ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
+         [r[4] for r in rows]))
+
+
+def store_dead_letter_payloads(conn: Connection[Any],
+                               rows: Sequence[tuple[bytes, bytes, int, datetime]]
+                               ) -> dict[bytes, int]:
+    """``(sha256, payload as kept, whole size, received_at)``, one per distinct sha256; returns
+    sha256 → id. A payload already stored is kept and marked received again."""
+    cur = conn.cursor(row_factory=tuple_row)
+    cur.execute(
+        "insert into dead_letter_payloads (sha256, payload, payload_bytes, received_at)"
+        " select * from unnest(%s::bytea[], %s::bytea[], %s::int[], %s::timestamptz[])"
+        " order by 1"
+        " on conflict (sha256) do update set received_at ="
+        " greatest(dead_letter_payloads.received_at, excluded.received_at)"
+        " returning sha256, id",
+        ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]))
+    return {bytes(sha): payload_id for sha, payload_id in cur.fetchall()}
+
+
 def insert_rejections(conn: Connection[Any], rows: Sequence[dict[str, Any]]) -> None:
-    """Dead letters; one already stored under the same key is kept as it is."""
+    """Dead letters, in one statement (a message can reject 500 readings); one already stored
+    under the same key is kept as it is."""
+    if not rows:
+        return
+    columns = ("received_at", "topic", "device_id", "msg_id", "reading_index", "reason",
+               "detail", "payload_id", "dedupe_key")
+    conn.execute(
+        "insert into rejections (received_at, topic, device_id, msg_id, reading_index, reason,"
+        " detail, payload_id, dedupe_key)"
+        " select * from unnest(%s::timestamptz[], %s::text[], %s::text[], %s::text[],"
+        " %s::int[], %s::text[], %s::text[], %s::bigint[], %s::text[])"
+        " on conflict (dedupe_key) do nothing",
+        [[row[c] for row in rows] for c in columns])
+
+
+def update_statuses(conn: Connection[Any],
+                    rows: Sequence[tuple[str, dict[str, Any], datetime, bool]]) -> None:
+    """``(device_id, status, received_at, retained)``. The newest status wins, whatever order
+    they are written in. A retained status the broker delivers again (on every resubscribe)
+    that says what is stored already keeps its time: the device did not send it again."""
     if not rows:
         return
     with conn.cursor() as cur:
         cur.executemany(
-            "insert into rejections (received_at, topic, device_id, msg_id, reading_index,"
-            " reason, detail, payload, dedupe_key)"
-            " values (%(received_at)s, %(topic)s, %(device_id)s, %(msg_id)s, %(reading_index)s,"
-            " %(reason)s, %(detail)s, %(payload)s, %(dedupe_key)s)"
-            " on conflict (dedupe_key) do nothing", rows)
+            "update devices set status = %(status)s, status_at = %(at)s"
+            " where device_id = %(device)s and (status_at is null or status_at <= %(at)s)"
+            " and not (%(retained)s and status is not distinct from %(status)s)",
+            [{"status": Jsonb(status), "at": at, "device": device_id, "retained": retained}
+             for device_id, status, at, retained in rows])
 
 
-def update_statuses(conn: Connection[Any], rows: Sequence[tuple[str, dict[str, Any], datetime]]
-                    ) -> None:
-    """The newest status wins, whatever order they are written in."""
-    if not rows:
+def mark_seen(conn: Connection[Any], seen: dict[str, datetime]) -> None:
+    """Devices heard from; written at most once a minute per device, so that a busy tablet does
+    not rewrite its row on every batch."""
+    if not seen:
         return
-    with conn.cursor() as cur:
-        cur.executemany(
-            "update devices set status = %s, status_at = %s"
-            " where device_id = %s and (status_at is null or status_at <= %s)",
-            [(Jsonb(status), at, device_id, at) for device_id, status, at in rows])
+    ids = sorted(seen)
+    conn.execute(
+        "update devices d set last_seen_at = k.at"
+        " from unnest(%s::text[], %s::timestamptz[]) as k(id, at)"
+        " where d.device_id = k.id"
+        " and (d.last_seen_at is null or d.last_seen_at < k.at - interval '1 minute')",
+        (ids, [seen[i] for i in ids]))
 
 
 def insert_pending_evaluation(conn: Connection[Any], *, patient_ids: list[int],

@@ -7,9 +7,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from core.settings import Settings
+
+
+def _default(name: str) -> Any:
+    return Settings.model_fields[name].default
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetterPolicy:
+    """How much of a device's rejected input is kept (``Settings.dead_letter_*``)."""
+
+    payload_bytes: int = _default("dead_letter_payload_bytes")
+    letters_per_hour: int = _default("dead_letters_per_device_hour")
+    bytes_per_hour: int = _default("dead_letter_bytes_per_device_hour")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeadLetterPolicy:
+        return cls(payload_bytes=settings.dead_letter_payload_bytes,
+                   letters_per_hour=settings.dead_letters_per_device_hour,
+                   bytes_per_hour=settings.dead_letter_bytes_per_device_hour)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +67,10 @@ class BatchOutcome:
     duplicates: int = 0
     duplicate_messages: int = 0
     rejected: Mapping[str, int] = field(default_factory=dict)
-    """Dead letters written, by reason."""
+    """Rejections (readings or whole messages), by reason."""
+    dead_letter_bytes: int = 0
+    """Payload bytes newly stored as dead letters."""
+    dead_letters_suppressed: int = 0
+    """Rejected messages not stored because their device was over its dead-letter budget."""
     committed: CommittedReadings | None = None
     """The newly stored readings, None when nothing new was stored."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from psycopg import Connection
 from core.measurement_types import MEASUREMENT_TYPES
 from ingest import repository
 from ingest.repository import InsertedRow
-from ingest.schemas import BatchOutcome, CommittedReadings
+from ingest.schemas import BatchOutcome, CommittedReadings, DeadLetterPolicy
 from protocol.messages import Message, Rejection, encode_receipt
 from protocol.topics import device_topics
 
@@ -35,21 +36,76 @@ def _dedupe_key(message: Message, rejection: Rejection) -> str:
     return f"m:{digest}"
 
 
-def _dead_letters(message: Message) -> list[dict[str, Any]]:
-    return [{"received_at": message.received_at, "topic": message.topic,
-             "device_id": message.device_id, "msg_id": message.msg_id,
-             "reading_index": r.index, "reason": r.reason, "detail": r.detail,
-             "payload": message.payload, "dedupe_key": _dedupe_key(message, r)}
-            for r in message.rejections]
-
-
 def _key(message: Message) -> Key:
     assert message.device_id is not None
     assert message.msg_id is not None
     return message.device_id, message.msg_id
 
 
-def write_batch(conn: Connection[Any], batch: Sequence[Message]) -> BatchOutcome:
+def _rejected_receipt(message: Message) -> tuple[str, bytes] | None:
+    """The receipt of a message rejected as a whole, if it can be addressed to a batch."""
+    if message.msg_id is None or message.device_id is None or message.kind != "readings":
+        return None
+    return _receipt(message.device_id, encode_receipt(
+        message.msg_id, accepted=0, duplicates=0, rejections=message.rejections))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _DeadLetters:
+    stored_bytes: int
+    suppressed: int
+
+
+def _store_dead_letters(conn: Connection[Any], messages: Sequence[Message],
+                        policy: DeadLetterPolicy) -> _DeadLetters:
+    """The rejections of ``messages``, each message's payload once (cut at
+    ``policy.payload_bytes``), within each device's hourly budget of dead letters and payload
+    bytes: a message that would exceed it is counted, not stored (its receipt is unchanged)."""
+    rejected = [m for m in messages if m.rejections]
+    if not rejected:
+        return _DeadLetters(stored_bytes=0, suppressed=0)
+
+    def budget_key(m: Message) -> tuple[str, datetime]:
+        return m.device_id or "", m.received_at.replace(minute=0, second=0, microsecond=0)
+
+    spent = repository.dead_letter_budget(conn, [budget_key(m) for m in rejected])
+    spending: dict[tuple[str, datetime], list[int]] = {}
+    payloads: dict[bytes, tuple[bytes, bytes, int, datetime]] = {}
+    kept: list[tuple[Message, bytes]] = []
+    for m in rejected:
+        key = budget_key(m)
+        letters, size = spent[key]
+        step = spending.setdefault(key, [0, 0, 0])
+        sha = hashlib.sha256(m.payload).digest()
+        cost = 0 if sha in payloads else min(len(m.payload), policy.payload_bytes)
+        if (letters + step[0] + len(m.rejections) > policy.letters_per_hour
+                or size + step[1] + cost > policy.bytes_per_hour):
+            step[2] += 1
+            continue
+        step[0] += len(m.rejections)
+        step[1] += cost
+        payloads.setdefault(sha, (sha, m.payload[:policy.payload_bytes], len(m.payload),
+                                  m.received_at))
+        kept.append((m, sha))
+    repository.spend_dead_letter_budget(
+        conn, [(device, hour, v[0], v[1], v[2]) for (device, hour), v in spending.items()])
+    ids = repository.store_dead_letter_payloads(conn, list(payloads.values()))
+    repository.insert_rejections(conn, [
+        {"received_at": m.received_at, "topic": m.topic, "device_id": m.device_id,
+         "msg_id": m.msg_id, "reading_index": r.index, "reason": r.reason, "detail": r.detail,
+         "payload_id": ids[sha], "dedupe_key": _dedupe_key(m, r)}
+        for m, sha in kept for r in m.rejections])
+    return _DeadLetters(stored_bytes=sum(v[1] for v in spending.values()),
+                        suppressed=sum(v[2] for v in spending.values()))
+
+
+def _conflict(message: Message) -> Message:
+    return message.rejected("msg_id_conflict",
+                            "this device already sent other readings under this msg_id")
+
+
+def write_batch(conn: Connection[Any], batch: Sequence[Message], *,
+                policy: DeadLetterPolicy | None = None) -> BatchOutcome:
     """Store a batch; the caller commits, then publishes ``outcome.receipts``."""
     patients = repository.active_devices(
         conn, sorted({m.device_id for m in batch if m.device_id is not None}))
@@ -59,21 +115,23 @@ def write_batch(conn: Connection[Any], batch: Sequence[Message]) -> BatchOutcome
                 for m in batch]
 
     receipts: list[tuple[str, bytes]] = []
-    dead: list[dict[str, Any]] = []
-    statuses: list[tuple[str, dict[str, Any], datetime]] = []
+    dead: list[Message] = []
+    statuses: list[tuple[str, dict[str, Any], datetime, bool]] = []
+    seen: dict[str, datetime] = {}
     firsts: dict[Key, Message] = {}
     repeats: list[Message] = []
     for m in messages:
+        if m.device_id in patients and not m.retained:
+            seen[m.device_id] = max(m.received_at, seen.get(m.device_id, m.received_at))
         if m.rejected_whole:
-            dead += _dead_letters(m)
-            if m.msg_id is not None and m.device_id is not None and m.kind == "readings":
-                receipts.append(_receipt(m.device_id, encode_receipt(
-                    m.msg_id, accepted=0, duplicates=0, rejections=m.rejections)))
+            dead.append(m)
+            if (rejected_receipt := _rejected_receipt(m)) is not None:
+                receipts.append(rejected_receipt)
         elif m.kind == "status":
             assert m.device_id is not None
             assert m.status is not None
             statuses.append((m.device_id, {"state": m.status.state, "battery": m.status.battery,
-                                           "app": m.status.app}, m.received_at))
+                                           "app": m.status.app}, m.received_at, m.retained))
         else:
             key = _key(m)
             if key in firsts:
@@ -83,8 +141,10 @@ def write_batch(conn: Connection[Any], batch: Sequence[Message]) -> BatchOutcome
 
     # Keys in one order in every gateway, so that two claiming overlapping batches queue rather
     # than deadlock.
-    claimed = repository.claim_messages(conn, sorted(firsts), min(
-        (m.received_at for m in messages), default=datetime.now(UTC))) if firsts else set()
+    order = sorted(firsts)
+    claimed = repository.claim_messages(
+        conn, order, [firsts[k].content_digest for k in order],
+        min((m.received_at for m in messages), default=datetime.now(UTC))) if firsts else set()
     fresh = [(k, m) for k, m in firsts.items() if k in claimed]
     inserted = repository.insert_readings(conn, (
         (patients[device_id], r.type_code, r.measured_at, r.value, device_id, msg_id,
@@ -100,24 +160,41 @@ def write_batch(conn: Connection[Any], batch: Sequence[Message]) -> BatchOutcome
         new_receipts[key] = encode_receipt(key[1], accepted=n, duplicates=len(m.readings) - n,
                                            rejections=m.rejections)
         duplicates += len(m.readings) - n
-        dead += _dead_letters(m)
+        dead.append(m)
     repository.save_receipts(conn, new_receipts)
 
-    resent = [k for k in firsts if k not in claimed] + [_key(m) for m in repeats]
-    stored = repository.stored_receipts(conn, resent) if resent else {}
-    for key in resent:
-        receipts.append(_receipt(key[0], new_receipts.get(key) or orjson.dumps(stored[key])))
+    # Messages whose msg_id was used before: a re-send (same content) is answered with the first
+    # receipt; other content under the same msg_id is a conflict, dead-lettered and receipted as
+    # such, never silently dropped.
+    resent = [m for k, m in firsts.items() if k not in claimed] + repeats
+    stored = repository.stored_receipts(conn, [_key(m) for m in resent]) if resent else {}
+    duplicate_messages = 0
+    for m in resent:
+        key = _key(m)
+        receipt, digest = (new_receipts[key], firsts[key].content_digest) \
+            if key in new_receipts else (orjson.dumps(stored[key][0]), stored[key][1])
+        if digest is not None and digest != m.content_digest:
+            conflict = _conflict(m)
+            dead.append(conflict)
+            receipts.append(_receipt(key[0], encode_receipt(
+                key[1], accepted=0, duplicates=0, rejections=conflict.rejections)))
+        else:
+            duplicate_messages += 1
+            receipts.append(_receipt(key[0], receipt))
     receipts += [_receipt(k[0], p) for k, p in new_receipts.items()]
 
-    repository.insert_rejections(conn, dead)
+    letters = _store_dead_letters(conn, dead, policy or DeadLetterPolicy())
     repository.update_statuses(conn, statuses)
+    repository.mark_seen(conn, seen)
     committed = None
     if inserted:
         received = [m.received_at for _, m in fresh]
         committed = _committed(conn, inserted, min(received), max(received))
     return BatchOutcome(receipts=tuple(receipts), accepted=len(inserted), duplicates=duplicates,
-                        duplicate_messages=len(resent),
-                        rejected=Counter(letter["reason"] for letter in dead),
+                        duplicate_messages=duplicate_messages,
+                        rejected=Counter(r.reason for m in dead for r in m.rejections),
+                        dead_letter_bytes=letters.stored_bytes,
+                        dead_letters_suppressed=letters.suppressed,
                         committed=committed)
 
 

@@ -83,8 +83,8 @@ def unresolved_alerts(conn: Connection[Any], viewer: Viewer, patient_id: int
 
 def devices(conn: Connection[Any], viewer: Viewer, patient_id: int) -> list[dict[str, Any]]:
     return conn.execute(sql.SQL(
-        "select d.device_id, d.active, d.created_at, d.deactivated_at, d.status, d.status_at"
-        " from devices d join patients p on p.id = d.patient_id"
+        "select d.device_id, d.active, d.created_at, d.deactivated_at, d.status, d.status_at,"
+        " d.last_seen_at from devices d join patients p on p.id = d.patient_id"
         " where d.patient_id = %(patient)s and {visible} order by d.created_at").format(
             visible=visible_patients(viewer)), {"patient": patient_id}).fetchall()
 

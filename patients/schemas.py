@@ -77,7 +77,15 @@ class DeviceSummary(BaseModel):
     created_at: datetime
     deactivated_at: datetime | None
     status: dict[str, object] | None
+    """The device's last status message (``state``, ``battery``, ``app``)."""
     status_at: datetime | None
+    """When the device sent that status (a retained copy the broker delivers again does not
+    move it)."""
+    last_seen_at: datetime | None
+    """When the platform last heard from the device (readings or a status)."""
+    connection: Literal["online", "offline", "unknown"]
+    """``online`` if the last status said so and the device was heard from within
+    ``KOL_DEVICE_OFFLINE_AFTER_MINUTES``; ``unknown`` if it was never heard from."""
 
 
 MAX_PAUSE = timedelta(days=90)

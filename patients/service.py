@@ -3,10 +3,8 @@ never commit; the request owns the transaction."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from psycopg import Connection
@@ -16,7 +14,7 @@ from alerts.schemas import AlertOut
 from core import audit, errors
 from core.access import Viewer
 from core.measurement_types import MEASUREMENT_TYPES
-from core.pagination import int_cursor
+from core.pagination import int_cursor, parse_reading_cursor, reading_cursor
 from patients import repository
 from patients.schemas import (
     DeviceSummary,
@@ -81,8 +79,18 @@ def list_patients(conn: Connection[Any], viewer: Viewer, *, team: str | None,
     return page, str(page[-1].id) if len(rows) > limit else None
 
 
-def overview(conn: Connection[Any], viewer: Viewer, patient_id: int, *, now: datetime
-             ) -> PatientOverview:
+def _device(row: dict[str, Any], *, now: datetime, offline_after: timedelta) -> DeviceSummary:
+    heard = max((t for t in (row["status_at"], row["last_seen_at"]) if t is not None),
+                default=None)
+    said_online = (row["status"] or {}).get("state") == "online"
+    connection = "unknown" if heard is None else \
+        "online" if said_online and now - heard <= offline_after else "offline"
+    return DeviceSummary.model_validate({**row, "connection": connection})
+
+
+def overview(conn: Connection[Any], viewer: Viewer, patient_id: int, *, now: datetime,
+             offline_after: timedelta) -> PatientOverview:
+    """``offline_after``: a device silent for longer is shown offline."""
     patient = require_patient(conn, viewer, patient_id)
     latest = [LatestReading(unit=MEASUREMENT_TYPES[r["type"]].unit, **r)
               for r in repository.latest_readings(conn, viewer, patient_id,
@@ -93,7 +101,7 @@ def overview(conn: Connection[Any], viewer: Viewer, patient_id: int, *, now: dat
         open_alerts=[AlertOut.model_validate(r)
                      for r in repository.unresolved_alerts(conn, viewer, patient_id)],
         thresholds=alert_thresholds.latest_version(conn, viewer, patient_id),
-        devices=[DeviceSummary.model_validate(r)
+        devices=[_device(r, now=now, offline_after=offline_after)
                  for r in repository.devices(conn, viewer, patient_id)],
         pauses=[PauseOut.model_validate(r)
                 for r in repository.pauses(conn, viewer, patient_id, ending_after=now)],
@@ -138,14 +146,9 @@ def measurements(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type
     start, end = _span(measured_from, measured_to, now=now)
     rows = repository.raw_measurements(conn, viewer, patient_id=patient_id, types=_types(type_),
                                        measured_from=start, measured_to=end,
-                                       after=_reading_cursor(cursor), limit=limit + 1)
+                                       after=parse_reading_cursor(cursor), limit=limit + 1)
     page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = base64.urlsafe_b64encode(
-            f"{last['measured_at'].isoformat()}|{last['type']}".encode()).decode()
-    return page, next_cursor
+    return page, reading_cursor(page[-1]) if len(rows) > limit else None
 
 
 def bucketed(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type_: str | None,
@@ -165,16 +168,3 @@ def _types(type_: str | None) -> list[str]:
     if type_ not in MEASUREMENT_TYPES:
         raise errors.UnknownType(f"no measurement type {type_!r}")
     return [type_]
-
-
-def _reading_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    try:
-        at, _, type_ = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        moment = datetime.fromisoformat(at)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise errors.InvalidCursor() from exc
-    if moment.tzinfo is None:
-        raise errors.InvalidCursor()
-    return moment.astimezone(UTC), type_

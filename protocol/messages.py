@@ -19,10 +19,13 @@ MAX_READINGS = 500
 MAX_MSG_ID_CHARS = 64
 FUTURE_TOLERANCE = timedelta(minutes=5)
 LATE_AFTER = timedelta(hours=24)
+DEFAULT_MAX_AGE = timedelta(days=90)
+"""How long before platform time a reading may have been measured (``too_old`` beyond); the
+platform's own figure is ``Settings.max_reading_age_days``."""
 
 Reason = Literal["malformed_json", "unsupported_version", "missing_field", "unknown_type",
-                 "bad_unit", "out_of_range", "naive_timestamp", "future_timestamp", "too_large",
-                 "unknown_device"]
+                 "bad_unit", "out_of_range", "naive_timestamp", "future_timestamp", "too_old",
+                 "too_large", "unknown_device", "msg_id_conflict", "internal_error"]
 """The protocol's stable rejection reasons."""
 REASONS: tuple[Reason, ...] = get_args(Reason)
 
@@ -68,6 +71,11 @@ class Message:
     rejections: tuple[Rejection, ...] = ()
     """Per-reading rejections, or a single whole-message one (``index`` None)."""
     status: DeviceStatus | None = None
+    content_digest: bytes | None = None
+    """SHA-256 of a reading batch's ``readings`` (keys sorted): a re-sent batch has the same one
+    whatever its ``sent_at``; another batch under the same ``msg_id`` has not."""
+    retained: bool = False
+    """Delivered by the broker as a retained message (on subscribe), not as a live publish."""
 
     @property
     def rejected_whole(self) -> bool:

@@ -4,14 +4,16 @@ no input makes these functions raise."""
 
 from __future__ import annotations
 
+import hashlib
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from core.measurement_types import MEASUREMENT_TYPES
 from protocol.messages import (
+    DEFAULT_MAX_AGE,
     FUTURE_TOLERANCE,
     LATE_AFTER,
     MAX_MSG_ID_CHARS,
@@ -48,7 +50,8 @@ def _timestamp(raw: object) -> datetime | Reason:
         return "missing_field"
 
 
-def _reading(index: int, raw: object, received_at: datetime) -> Reading | Rejection:
+def _reading(index: int, raw: object, received_at: datetime, max_age: timedelta
+             ) -> Reading | Rejection:
     if not isinstance(raw, dict):
         return Rejection(index=index, reason="missing_field", detail="a reading must be an object")
     missing = [k for k in ("type", "value", "unit", "measured_at") if k not in raw]
@@ -80,20 +83,29 @@ def _reading(index: int, raw: object, received_at: datetime) -> Reading | Reject
         return Rejection(index=index, reason="future_timestamp",
                          detail=_clean(f"measured_at {raw['measured_at'][:40]}"
                                        " is ahead of platform time"))
+    if received_at - measured > max_age:
+        # Bounded so that one message cannot make the hypertable open chunks back through years
+        # (each in the ingest transaction, holding up every other tablet).
+        return Rejection(index=index, reason="too_old",
+                         detail=_clean(f"measured_at {raw['measured_at'][:40]} is more than"
+                                       f" {max_age.days} days before platform time"))
     return Reading(index=index, type_code=mtype.code, measured_at=measured, value=value,
                    late=received_at - measured > LATE_AFTER)
 
 
-def parse_message(topic: str, payload: bytes, received_at: datetime) -> Message:
-    """Judge one broker message. ``received_at`` is platform time (aware)."""
+def parse_message(topic: str, payload: bytes, received_at: datetime, *,
+                  max_age: timedelta = DEFAULT_MAX_AGE, retained: bool = False) -> Message:
+    """Judge one broker message. ``received_at`` is platform time (aware); readings measured
+    more than ``max_age`` before it are ``too_old``; ``retained``: the broker delivered a
+    retained message."""
     inbound = parse_inbound(topic)
     if inbound is None:
         return Message(topic=topic, payload=payload, received_at=received_at, kind="readings",
-                       device_id=None).rejected(
+                       device_id=None, retained=retained).rejected(
             "unknown_device", _clean(f"not a device topic: {topic[:100]}"))
     device_id, kind = inbound
     message = Message(topic=topic, payload=payload, received_at=received_at, kind=kind,
-                      device_id=device_id)
+                      device_id=device_id, retained=retained)
     if len(payload) > MAX_PAYLOAD_BYTES:
         return message.rejected("too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
@@ -113,15 +125,18 @@ def parse_message(topic: str, payload: bytes, received_at: datetime) -> Message:
         return message.rejected("missing_field",
                                 f"msg_id must be 1-{MAX_MSG_ID_CHARS} characters")
     message = Message(topic=topic, payload=payload, received_at=received_at, kind=kind,
-                      device_id=device_id, msg_id=msg_id)
+                      device_id=device_id, msg_id=msg_id, retained=retained)
     raw_readings = doc.get("readings")
     if not isinstance(raw_readings, list) or not raw_readings:
         return message.rejected("missing_field", "readings must be a non-empty list")
     if len(raw_readings) > MAX_READINGS:
         return message.rejected("too_large", f"{len(raw_readings)} readings > {MAX_READINGS}")
-    judged = [_reading(index, raw, received_at) for index, raw in enumerate(raw_readings)]
+    judged = [_reading(index, raw, received_at, max_age)
+              for index, raw in enumerate(raw_readings)]
     return Message(topic=topic, payload=payload, received_at=received_at, kind=kind,
-                   device_id=device_id, msg_id=msg_id,
+                   device_id=device_id, msg_id=msg_id, retained=retained,
+                   content_digest=hashlib.sha256(
+                       orjson.dumps(raw_readings, option=orjson.OPT_SORT_KEYS)).digest(),
                    readings=tuple(j for j in judged if isinstance(j, Reading)),
                    rejections=tuple(j for j in judged if isinstance(j, Rejection)))
 
@@ -137,7 +152,7 @@ def _status(message: Message, doc: dict[str, Any]) -> Message:
     app = doc.get("app")
     return Message(topic=message.topic, payload=message.payload,
                    received_at=message.received_at, kind=message.kind,
-                   device_id=message.device_id,
+                   device_id=message.device_id, retained=message.retained,
                    status=DeviceStatus(state="online" if state == "online" else "offline",
                                        battery=battery,
                                        app=_clean(app[:40]) if isinstance(app, str) else None))

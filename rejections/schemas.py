@@ -21,3 +21,6 @@ class RejectionOut(BaseModel):
     """The raw payload as UTF-8 (invalid bytes replaced), cut at 4 KiB; null when the input
     belongs to no known patient (an unknown device, a foreign topic): it may be anyone's data."""
     payload_bytes: int
+    """The size of the whole payload as received."""
+    payload_truncated: bool
+    """The platform kept only the first ``KOL_DEAD_LETTER_PAYLOAD_BYTES`` of it."""

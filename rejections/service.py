@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import Connection
@@ -26,3 +27,8 @@ def list_rejections(conn: Connection[Any], viewer: Viewer, *, reason: str | None
                             else bytes(row["payload"]).decode("utf-8", "replace")})
             for row in rows[:limit]]
     return page, str(page[-1].id) if len(rows) > limit else None
+
+
+def prune(conn: Connection[Any], *, now: datetime, retention: timedelta) -> tuple[int, int]:
+    """Forget dead letters older than ``retention``; ``(dead letters, payloads)`` deleted."""
+    return repository.prune(conn, older_than=now - retention)

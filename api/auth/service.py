@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import psycopg
 from psycopg import Connection
 
 from api.auth import throttle, tokens
@@ -28,7 +29,13 @@ def login(conn: Connection[Any], settings: Settings, *, username: str, password:
     locked = throttle.reserve(settings, username=username, address=address)
     if locked is not None:
         raise errors.TooManyLoginAttempts(headers={"Retry-After": str(locked.retry_after)})
-    user = users_repository.find_by_username(conn, username)
+    try:
+        user = users_repository.find_by_username(conn, username)
+    except (psycopg.OperationalError, psycopg.InterfaceError):
+        # The database failed, not the password (the request is answered 503, perhaps run again
+        # by api.retry): counted as a failure, a database restart would lock nurses out.
+        throttle.give_back(settings, username=username, address=address)
+        raise
     if user is None:
         verify_password(_DUMMY_HASH, password)
     if user is None or not user["active"] or not verify_password(user["password_hash"], password):

@@ -75,6 +75,16 @@ return 0
 """
 
 
+_GIVE_BACK = """
+-- KEYS: pair, address, user. The attempt could not be judged (the database failed): only its own
+-- reservation is given back; failures stay counted.
+for i = 1, 3 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+return 0
+"""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Locked:
     retry_after: int
@@ -115,3 +125,9 @@ def reserve(settings: Settings, *, username: str, address: str) -> Locked | None
 def release(settings: Settings, *, username: str, address: str) -> None:
     """The password was right: give the reservation back."""
     _run(settings, _RELEASE, _keys(username, address)[:3], [])
+
+
+def give_back(settings: Settings, *, username: str, address: str) -> None:
+    """The password could not be checked (the database failed): this attempt does not count, so
+    that an outage locks no one out."""
+    _run(settings, _GIVE_BACK, _keys(username, address)[:3], [])

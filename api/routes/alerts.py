@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from alerts import lifecycle, personalisation, reports, thresholds
+from alerts import lifecycle, personalisation, recovery, reports, thresholds
 from alerts.schemas import (
     AlertOut,
     AlertOutcomesOut,
@@ -17,6 +17,7 @@ from alerts.schemas import (
     BulkAcknowledgeOut,
     BurdenRow,
     DecisionIn,
+    ParkedEvaluationOut,
     PreviewIn,
     PreviewOut,
     ProposalOut,
@@ -24,7 +25,7 @@ from alerts.schemas import (
     ThresholdsOut,
     ThresholdVersionOut,
 )
-from api.deps import ClinicianViewer, CurrentViewer, DbConn, PatientRead
+from api.deps import AdminViewer, ClinicianViewer, CurrentViewer, DbConn, PatientRead
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
@@ -129,3 +130,23 @@ def acknowledge_green(body: BulkAcknowledgeIn, conn: DbConn, viewer: CurrentView
     """Acknowledge every open green alert of one patient, or of the whole (team-scoped) list."""
     return BulkAcknowledgeOut(acknowledged=lifecycle.acknowledge_green(
         conn, viewer, patient_id=body.patient_id, note=body.note))
+
+
+@router.get("/pending-evaluations/parked", response_model=list[ParkedEvaluationOut])
+def parked_evaluations(conn: DbConn, viewer: AdminViewer, response: Response,
+                       limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                       cursor: str | None = None) -> list[ParkedEvaluationOut]:
+    """Left-over alert evaluations that failed ``KOL_ALERT_RECOVERY_MAX_ATTEMPTS`` times and
+    wait for an operator, newest first; next page's cursor in ``X-Next-Cursor``."""
+    page, next_cursor = recovery.list_parked(conn, cursor=cursor, limit=limit)
+    if next_cursor is not None:
+        response.headers["X-Next-Cursor"] = next_cursor
+    return page
+
+
+@router.post("/pending-evaluations/{pending_id}/retry", status_code=204)
+def retry_parked_evaluation(pending_id: int, conn: DbConn, viewer: AdminViewer) -> Response:
+    """Make a parked evaluation due again, with a fresh count of attempts (after its cause was
+    fixed); the recovery task takes it on its next run."""
+    recovery.retry_parked(conn, viewer, pending_id)
+    return Response(status_code=204)

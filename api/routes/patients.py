@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 
-from api.deps import AdminViewer, CurrentViewer, DbConn, PatientRead
+from api.deps import AdminViewer, CurrentViewer, DbConn, PatientRead, SettingsDep
 from core.rendering import JsonList
 from patients import service
 from patients.schemas import (
@@ -41,9 +41,11 @@ def list_patients(conn: DbConn, viewer: CurrentViewer, response: Response,
 
 
 @router.get("/{patient_id}", response_model=PatientOverview)
-def patient_overview(patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead
-                     ) -> PatientOverview:
-    overview = service.overview(conn, viewer, patient_id, now=datetime.now(UTC))
+def patient_overview(patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead,
+                     settings: SettingsDep) -> PatientOverview:
+    overview = service.overview(
+        conn, viewer, patient_id, now=datetime.now(UTC),
+        offline_after=timedelta(minutes=settings.device_offline_after_minutes))
     read(patient_id, "overview")
     return overview
 

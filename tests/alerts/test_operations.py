@@ -10,6 +10,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from alerts.profiles import PROFILES
+from alerts.recovery import RecoveryPolicy
 from alerts.schemas import Thresholds
 from alerts.tasks import recover_pending_with
 from tests.alerts.conftest import alerts_of, commit_readings
@@ -30,12 +31,12 @@ def test_recovery_evaluates_a_left_over_hand_off_once(
     patient = insert_patient(committed_conn)
     batch = commit_readings(committed_conn, [(patient, "pulse", T0, 130.0)])
     # The gateway died before evaluating: nothing but the recovery sees this batch.
-    assert recover_pending_with(pool, older_than_seconds=0) >= 1
+    assert recover_pending_with(pool, RecoveryPolicy(older_than_seconds=0)) >= 1
     (alert,) = alerts_of(committed_conn, patient)
     assert alert["severity"] == "red"
     assert committed_conn.execute("select 1 from pending_evaluations where id = %s",
                                   (batch.pending_evaluation_id,)).fetchone() is None
-    assert recover_pending_with(pool, older_than_seconds=0) == 0
+    assert recover_pending_with(pool, RecoveryPolicy(older_than_seconds=0)) == 0
 
 
 def test_cli_evaluates_a_period_for_one_patient(

@@ -229,11 +229,14 @@ def test_bad_tokens_answer_401_problem(client: TestClient, world: World,
 def test_dead_letters_are_scoped_to_the_admins_teams(
         client: TestClient, world: World, committed_conn: psycopg.Connection[Any]) -> None:
     def dead_letter(device_id: str) -> int:
+        # The payload stored once (dead_letter_payloads), keyed by its hash: one per topic here.
         row = committed_conn.execute(
-            "insert into rejections (received_at, topic, device_id, msg_id, reason, detail,"
-            " payload, dedupe_key) values (now(), %s, %s, 'm', 'out_of_range', 'x',"
-            " '{\"spo2\": 80}', %s) returning id",
-            (f"t/{device_id}", device_id, unique("key"))).fetchone()
+            "with p as (insert into dead_letter_payloads (sha256, payload, payload_bytes)"
+            " values (sha256(convert_to(%(topic)s, 'UTF8')), '{\"spo2\": 80}', 12) returning id)"
+            " insert into rejections (received_at, topic, device_id, msg_id, reason, detail,"
+            " payload_id, dedupe_key) select now(), %(topic)s, %(device)s, 'm', 'out_of_range',"
+            " 'x', p.id, %(key)s from p returning id",
+            {"topic": f"t/{device_id}", "device": device_id, "key": unique("key")}).fetchone()
         assert row is not None
         return int(row["id"])
 

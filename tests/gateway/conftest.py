@@ -4,6 +4,7 @@ whose alert hand-off records what it is given, and helpers to publish and to wai
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ from core.settings import Settings
 from core.tls import secure_mqtt
 from devices import service as devices_service
 from devices.broker import BrokerAdmin
-from gateway.service import Gateway, GatewayConfig
+from gateway.service import Gateway, GatewayConfig, end_session
 from ingest.schemas import CommittedReadings
 from protocol.topics import device_topics
 from tests.conftest import ARTIFACTS, insert_patient, unique
@@ -258,3 +259,38 @@ def login(api: TestClient, committed: psycopg.Connection[Any], role: Role, *,
         username=username, password=password, role=role, teams=[team]))
     token = api.post("/api/v1/auth/token", data={"username": username, "password": password})
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+class Gateways:
+    """Gateway processes started by a test, stopped and forgotten by the broker afterwards."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.client_ids: set[str] = set()
+
+    def start(self, client_id: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start and wait until subscribed (messages published before would reach no one)."""
+        self.client_ids.add(client_id)
+        log = ARTIFACTS / "gateway-logs" / f"{client_id}.log"
+        seen = log.read_text().count('"subscribed"') if log.exists() else 0
+        proc = gateway_process(self.settings, "--client-id", client_id, *args)
+        self.procs.append(proc)
+        wait_for(lambda: log.exists() and log.read_text().count('"subscribed"') > seen,
+                 timeout=30, what=f"gateway {client_id} subscribed")
+        return proc
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+        for client_id in self.client_ids:
+            end_session(self.settings, client_id)
+
+
+@pytest.fixture
+def gateways(settings: Settings) -> Iterator[Gateways]:
+    started = Gateways(settings)
+    yield started
+    started.close()

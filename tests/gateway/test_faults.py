@@ -8,7 +8,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,53 +18,16 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from core.settings import Settings
-from gateway.service import end_session
-from tests.conftest import ARTIFACTS
 from tests.gateway.conftest import (
     Device,
+    Gateways,
     Publisher,
     count,
-    gateway_process,
     wait_for,
 )
 from tests.stack import stack
 
 pytestmark = pytest.mark.slow
-
-
-class Gateways:
-    """Gateway processes started by a test, stopped and forgotten by the broker afterwards."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.client_ids: set[str] = set()
-
-    def start(self, client_id: str, *args: str) -> subprocess.Popen[bytes]:
-        """Start and wait until subscribed (messages published before would reach no one)."""
-        self.client_ids.add(client_id)
-        log = ARTIFACTS / "gateway-logs" / f"{client_id}.log"
-        seen = log.read_text().count('"subscribed"') if log.exists() else 0
-        proc = gateway_process(self.settings, "--client-id", client_id, *args)
-        self.procs.append(proc)
-        wait_for(lambda: log.exists() and log.read_text().count('"subscribed"') > seen,
-                 timeout=30, what=f"gateway {client_id} subscribed")
-        return proc
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(30)
-        for client_id in self.client_ids:
-            end_session(self.settings, client_id)
-
-
-@pytest.fixture
-def gateways(settings: Settings) -> Iterator[Gateways]:
-    started = Gateways(settings)
-    yield started
-    started.close()
 
 
 def stored(conn: psycopg.Connection[Any], devices: list[Device]) -> tuple[int, int]:

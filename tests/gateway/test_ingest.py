@@ -4,6 +4,7 @@ stores, dead-letters, answers with receipts and hands off to the alert engine.""
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,12 +13,15 @@ import orjson
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
 
 from api.app import create_app
 from core.settings import Settings
-from gateway.service import Gateway
+from gateway import metrics
+from gateway.service import Gateway, GatewayConfig
 from protocol.messages import REASONS
 from protocol.topics import device_topics
+from tests.api.helpers import make_user
 from tests.conftest import unique
 from tests.gateway.conftest import (
     Device,
@@ -40,6 +44,13 @@ def reading(kind: str = "spo2", value: float = 93, *, unit: str | None = None,
         UTC).isoformat()
     return {"type": kind, "value": value, "unit": unit or units.get(kind, "?"),
             "measured_at": when, **extra}
+
+
+def dead_letter_payload(conn: psycopg.Connection[Any], payload_id: int) -> bytes:
+    row = conn.execute("select payload from dead_letter_payloads where id = %s",
+                       (payload_id,)).fetchone()
+    assert row is not None
+    return bytes(row["payload"])
 
 
 def rows(conn: psycopg.Connection[Any], patient_id: int) -> list[dict[str, Any]]:
@@ -150,6 +161,7 @@ BAD_READINGS: dict[str, dict[str, Any]] = {
     "out_of_range": reading("spo2", 120),
     "naive_timestamp": reading("pulse", 70, at="2026-11-22T08:00:10"),
     "future_timestamp": reading("pulse", 70, at=NOW + timedelta(hours=1)),
+    "too_old": reading("weight", 70, at=NOW - timedelta(days=91)),
 }
 
 
@@ -165,11 +177,14 @@ def test_each_bad_reading_is_rejected_and_its_neighbours_are_stored(
         (i + 1, reason) for i, reason in enumerate(BAD_READINGS)]
     assert [r["value"] for r in rows(committed_conn, tablet.device.patient_id)] == [91.0, 90.0]
     dead = committed_conn.execute(
-        "select reading_index, reason, payload from rejections where device_id = %s"
+        "select reading_index, reason, payload_id from rejections where device_id = %s"
         " order by reading_index", (tablet.device.device_id,)).fetchall()
     assert [(d["reading_index"], d["reason"]) for d in dead] == [
         (i + 1, reason) for i, reason in enumerate(BAD_READINGS)]
-    assert orjson.loads(bytes(dead[0]["payload"]))["msg_id"] == "mixed"
+    # The raw payload is kept once for the message, whatever number of its readings failed.
+    assert len({d["payload_id"] for d in dead}) == 1
+    assert orjson.loads(dead_letter_payload(committed_conn, dead[0]["payload_id"]))[
+        "msg_id"] == "mixed"
 
 
 WHOLE_MESSAGES: dict[str, bytes] = {
@@ -182,7 +197,7 @@ WHOLE_MESSAGES: dict[str, bytes] = {
 
 
 @pytest.mark.parametrize("reason", list(WHOLE_MESSAGES))
-def test_whole_message_rejections(reason: str, tablet: Tablet,
+def test_whole_message_rejections(reason: str, tablet: Tablet, settings: Settings,
                                   committed_conn: psycopg.Connection[Any]) -> None:
     payload = WHOLE_MESSAGES[reason]
     tablet.send(payload)
@@ -195,10 +210,14 @@ def test_whole_message_rejections(reason: str, tablet: Tablet,
     assert receipts[-1] == {"v": 1, "msg_id": "after", "accepted": 1, "duplicates": 0,
                             "rejected": []}
     dead = committed_conn.execute(
-        "select reason, reading_index, payload from rejections where topic = %s",
+        "select reason, reading_index, payload_id from rejections where topic = %s",
         (tablet.device.readings_topic,)).fetchall()
     assert [(d["reason"], d["reading_index"]) for d in dead] == [(reason, None)]
-    assert bytes(dead[0]["payload"]) == payload
+    kept = dead_letter_payload(committed_conn, dead[0]["payload_id"])
+    # Kept whole up to KOL_DEAD_LETTER_PAYLOAD_BYTES (64 KiB), cut beyond.
+    assert kept == payload[:settings.dead_letter_payload_bytes]
+    assert count(committed_conn, "select payload_bytes from dead_letter_payloads where id = %s",
+                 dead[0]["payload_id"]) == len(payload)
 
 
 def test_unknown_device_is_dead_lettered(
@@ -223,7 +242,10 @@ def test_unknown_device_is_dead_lettered(
 
 def test_every_reason_is_covered_and_listed_by_the_api(
         settings: Settings, tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
-    assert set(BAD_READINGS) | set(WHOLE_MESSAGES) | {"unknown_device"} == set(REASONS)
+    # unknown_device, msg_id_conflict and internal_error have tests of their own (above, below
+    # and tests/gateway/test_poison.py).
+    assert set(BAD_READINGS) | set(WHOLE_MESSAGES) | {
+        "unknown_device", "msg_id_conflict", "internal_error"} == set(REASONS)
     for payload in [*WHOLE_MESSAGES.values(),
                     batch(*BAD_READINGS.values(), reading(), msg_id="api-mixed")]:
         tablet.send(payload)
@@ -258,12 +280,14 @@ def test_every_reason_is_covered_and_listed_by_the_api(
 
 def test_duplicate_msg_id_is_stored_once_and_answered_with_the_first_receipt(
         tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
-    first = batch(reading("spo2", 93), reading("pulse", 300), msg_id="dup-1")
+    readings = [reading("spo2", 93), reading("pulse", 300)]
+    first = batch(*readings, msg_id="dup-1")
     tablet.send(first)
     original = tablet.receipt()
-    # The same msg_id again, even with other content (a tablet bug), changes nothing.
+    # Re-sent, also with another sent_at (a tablet retrying later): the same batch.
     tablet.send(first)
-    tablet.send(batch(reading("spo2", 80), msg_id="dup-1"))
+    tablet.send(orjson.dumps({"v": 1, "msg_id": "dup-1", "sent_at": NOW.isoformat(),
+                              "readings": readings}))
     assert tablet.receipt() == original
     assert tablet.receipt() == original
     assert original["accepted"] == 1
@@ -271,6 +295,24 @@ def test_duplicate_msg_id_is_stored_once_and_answered_with_the_first_receipt(
     assert len(rows(committed_conn, tablet.device.patient_id)) == 1
     assert count(committed_conn, "select count(*) from rejections where device_id = %s",
                  tablet.device.device_id) == 1
+
+
+def test_reused_msg_id_with_other_content_is_a_conflict(
+        tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
+    tablet.send(batch(reading("spo2", 93), msg_id="dup-2"))
+    assert tablet.receipt()["accepted"] == 1
+    other = batch(reading("spo2", 80, at=NOW - timedelta(minutes=3)), msg_id="dup-2")
+    tablet.send(other)
+    assert tablet.receipt() == {"v": 1, "msg_id": "dup-2", "accepted": 0, "duplicates": 0,
+                                "rejected": [{"index": None, "reason": "msg_id_conflict"}]}
+    # The new content is kept as a dead letter, never silently dropped; the first batch stays.
+    dead = committed_conn.execute(
+        "select reason, reading_index, msg_id, payload_id from rejections where device_id = %s",
+        (tablet.device.device_id,)).fetchall()
+    assert [(d["reason"], d["reading_index"], d["msg_id"]) for d in dead] == [
+        ("msg_id_conflict", None, "dup-2")]
+    assert dead_letter_payload(committed_conn, dead[0]["payload_id"]) == other
+    assert [r["value"] for r in rows(committed_conn, tablet.device.patient_id)] == [93.0]
 
 
 def test_same_reading_in_another_batch_is_a_duplicate(
@@ -316,6 +358,56 @@ def test_device_status_is_recorded(
         "select status, status_at from devices where device_id = %s and status is not null",
         (tablet.device.device_id,)).fetchone(), what="status")
     assert row["status"] == {"state": "online", "battery": 77, "app": "1.2.3"}
+
+
+def test_retained_status_delivered_again_keeps_its_time_and_silence_shows_offline(
+        settings: Settings, tablet: Tablet, pool: ConnectionPool,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    device_id = tablet.device.device_id
+    tablet.client.publish(device_topics(device_id).status, orjson.dumps(
+        {"v": 1, "state": "online", "battery": 60, "app": "1.2.3"}), qos=1, retain=True)
+    first = wait_for(lambda: committed_conn.execute(
+        "select status_at from devices where device_id = %s and status is not null",
+        (device_id,)).fetchone(), what="status")["status_at"]
+    # Another gateway subscribing (as every gateway does on each reconnect) is handed the
+    # retained status again by the broker: the device did not send it again.
+    time.sleep(0.3)
+    statuses = metrics.MESSAGES_RECEIVED.labels("status")
+    received = statuses._value.get()
+    again = Gateway(settings=settings, pool=pool, hand_off=lambda committed: None,
+                    config=GatewayConfig(client_id=unique("gw-resub")))
+    again.start()
+    try:
+        assert again.connected.wait(10)
+        wait_for(lambda: statuses._value.get() > received, what="the retained status")
+        time.sleep(1.0)  # its batch committed
+    finally:
+        again.stop(end_session=True)
+    at = committed_conn.execute("select status_at from devices where device_id = %s",
+                                (device_id,)).fetchone()
+    assert at is not None
+    assert at["status_at"] == first
+
+    team = committed_conn.execute(
+        "select t.name from patients p join teams t on t.id = p.team_id where p.id = %s",
+        (tablet.device.patient_id,)).fetchone()
+    assert team is not None
+    with TestClient(create_app(settings)) as api:
+        headers = make_user(api, committed_conn, role="nurse", teams=[team["name"]]).headers
+
+        def connection() -> str:
+            body = api.get(f"/api/v1/patients/{tablet.device.patient_id}",
+                           headers=headers).json()
+            return str(body["devices"][0]["connection"])
+
+        assert connection() == "online"
+        # Silent for longer than KOL_DEVICE_OFFLINE_AFTER_MINUTES: its last word was "online",
+        # but it is shown offline.
+        silence = timedelta(minutes=settings.device_offline_after_minutes + 1)
+        committed_conn.execute(
+            "update devices set status_at = status_at - %s, last_seen_at = last_seen_at - %s"
+            " where device_id = %s", (silence, silence, device_id))
+        assert connection() == "offline"
 
 
 def test_will_marks_the_device_offline(

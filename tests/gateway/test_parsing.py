@@ -4,7 +4,7 @@ judge anything without raising)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -56,6 +56,7 @@ def test_a_valid_batch() -> None:
     (good(value=100.1), "out_of_range"),
     (good(measured_at="2026-11-22T12:00:00"), "naive_timestamp"),
     (good(measured_at="2026-11-22T12:05:01Z"), "future_timestamp"),
+    (good(measured_at="2026-08-24T11:59:59Z"), "too_old"),
     ("not an object", "missing_field"),
 ])
 def test_reading_rejections(reading: Any, reason: str) -> None:
@@ -69,6 +70,22 @@ def test_range_edges_come_from_the_registry() -> None:
         for value in (mtype.min_value, mtype.max_value):
             message = one(good(type=mtype.code, unit=mtype.unit, value=value))
             assert message.rejections == (), (mtype.code, value)
+
+
+def test_ninety_days_back_is_accepted_and_the_age_is_configurable() -> None:
+    assert one(good(measured_at="2026-08-24T12:00:00Z")).rejections == ()
+    message = parse_message(TOPIC, orjson.dumps({"v": 1, "msg_id": "m", "readings": [
+        good(measured_at="2026-11-20T11:00:00Z")]}), NOW, max_age=timedelta(days=2))
+    assert [r.reason for r in message.rejections] == ["too_old"]
+
+
+def test_content_digest_ignores_sent_at_and_key_order() -> None:
+    a = parse({"v": 1, "msg_id": "m", "sent_at": "a", "readings": [good()]})
+    b = parse(b'{"readings": [{"unit": "%", "value": 93, "type": "spo2",'
+              b' "measured_at": "2026-11-22T12:00:00+01:00"}], "msg_id": "m", "v": 1}')
+    c = parse({"v": 1, "msg_id": "m", "readings": [good(value=94)]})
+    assert a.content_digest is not None
+    assert a.content_digest == b.content_digest != c.content_digest
 
 
 def test_five_minutes_ahead_is_accepted_and_late_after_24_hours() -> None:
