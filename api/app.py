@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from api import problems
+from api import openapi, problems
 from api.auth.routes import router as auth_router
 from api.body_limit import BodyLimit
 from api.dashboard import routes as dashboard
@@ -69,4 +69,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rejections_router)
     app.include_router(access_log_router)
     dashboard.install(app)
+    openapi.install(app)
     return app

@@ -51,20 +51,18 @@ DbConn = Annotated[Connection[Any], Depends(db_conn, scope="function")]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
-_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
-
 
 def current_viewer(token: Annotated[str | None, Depends(oauth2_scheme)], conn: DbConn,
                    settings: SettingsDep) -> Viewer:
     if not token:
-        raise errors.Unauthenticated(headers=_UNAUTHORIZED)
+        raise errors.Unauthenticated()
     try:
         user_id = tokens.verify(settings, token)
     except tokens.InvalidToken as exc:
-        raise errors.InvalidToken(headers=_UNAUTHORIZED) from exc
+        raise errors.InvalidToken() from exc
     user = users_repository.find_by_id(conn, user_id)
     if user is None or not user["active"]:
-        raise errors.InvalidToken("the user is no longer active", headers=_UNAUTHORIZED)
+        raise errors.InvalidToken("the user is no longer active")
     return Viewer(user_id=user["id"], username=user["username"], role=user["role"],
                   team_ids=tuple(user["team_ids"]))
 

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from core import errors
-
 
 def int_cursor(cursor: str | None) -> int | None:
-    """The id an opaque id cursor stands for (None: the first page); 400 if it is not one."""
-    if cursor is None:
-        return None
-    try:
-        return int(cursor)
-    except ValueError as exc:
-        raise errors.InvalidCursor() from exc
+    """The id an id cursor stands for (None: the first page). Its form (``api.params.IdCursor``)
+    is checked at the edge and described in the OpenAPI document."""
+    return int(cursor) if cursor else None

@@ -10,18 +10,16 @@ from typing import Any
 
 from psycopg import Connection
 
-from core import errors
 from core.access import Viewer
 from core.measurement_types import MEASUREMENT_TYPES, MeasurementType
 from fhir_export import repository
-from patients.service import require_patient
+from patients.service import measured_span, require_patient
 
 LOINC = "http://loinc.org"
 NPU = "urn:oid:1.2.208.176.2.1"
 UCUM = "http://unitsofmeasure.org"
 DEVICE_ID_SYSTEM = "urn:kol:device-id"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-DEFAULT_SPAN = timedelta(days=30)
 MAX_SPAN = timedelta(days=366)
 MAX_OBSERVATIONS = 20000
 _NAMESPACE = uuid.UUID("6f1c2f0e-5a43-4d6e-9a64-3b0c2c6e7d15")
@@ -87,12 +85,7 @@ def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
     """A ``collection`` Bundle: the patient's Observations in [from, to) (default the last 30
     days) then the Devices they came from. Another team's patient answers 404."""
     require_patient(conn, viewer, patient_id)
-    end = measured_to or now
-    start = measured_from or end - DEFAULT_SPAN
-    if end <= start:
-        raise errors.InvalidRange()
-    if end - start > MAX_SPAN:
-        raise errors.RangeTooLong(f"export at most {MAX_SPAN.days} days at a time")
+    start, end = measured_span(measured_from, measured_to, now=now, longest=MAX_SPAN)
     rows = repository.readings_with_limits(conn, viewer, patient_id=patient_id, start=start,
                                            end=end, limit=MAX_OBSERVATIONS)
     devices: dict[str, bool | None] = {}

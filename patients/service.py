@@ -3,8 +3,6 @@ never commit; the request owns the transaction."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -32,6 +30,12 @@ from users import repository as users_repository
 Bucket = Literal["1h", "1d"]
 BUCKET_WIDTH: dict[str, str] = {"1h": "1 hour", "1d": "1 day"}
 DEFAULT_SPAN = timedelta(days=30)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+READING_CURSOR = r"^[0-9]{1,17}\.[a-z0-9_]{1,32}$"
+"""A position in the readings, ``<measured_at in µs since 1970>.<type>``: what the last reading
+of the previous page was. Any value of this form is a position (17 digits stay within the years
+that timestamps can hold)."""
 
 
 def _patient_out(row: dict[str, Any]) -> PatientOut:
@@ -70,7 +74,9 @@ def create_patient(conn: Connection[Any], viewer: Viewer, data: PatientCreate) -
     audit.record(conn, viewer=viewer, action="patient.enrol", entity_type="patient",
                  entity_id=patient_id, detail={"team": data.team, "profile": data.profile,
                                                "schedule": data.schedule.model_dump()})
-    return _patient_out(require_patient(conn, viewer, patient_id))
+    row = repository.get_patient(conn, viewer, patient_id)
+    assert row is not None, "the patient was inserted in this transaction"
+    return _patient_out(row)
 
 
 def list_patients(conn: Connection[Any], viewer: Viewer, *, team: str | None,
@@ -121,12 +127,19 @@ def remove_pause(conn: Connection[Any], viewer: Viewer, patient_id: int, pause_i
                  entity_id=patient_id, detail={"pause_id": pause_id, "reason": row["reason"]})
 
 
-def _span(measured_from: datetime | None, measured_to: datetime | None, *, now: datetime
-          ) -> tuple[datetime, datetime]:
+def measured_span(measured_from: datetime | None, measured_to: datetime | None, *,
+                  now: datetime, longest: timedelta | None = None) -> tuple[datetime, datetime]:
+    """``[from, to)``: ``to`` defaults to now, ``from`` to 30 days before ``to`` (or the
+    earliest time there is)."""
     end = measured_to or now
-    start = measured_from or end - DEFAULT_SPAN
+    try:
+        start = measured_from or end - DEFAULT_SPAN
+    except OverflowError:
+        start = datetime.min.replace(tzinfo=UTC)
     if end <= start:
         raise errors.InvalidRange()
+    if longest is not None and end - start > longest:
+        raise errors.RangeTooLong(f"at most {longest.days} days at a time")
     return start, end
 
 
@@ -135,7 +148,7 @@ def measurements(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type
                  cursor: str | None, limit: int, now: datetime
                  ) -> tuple[list[dict[str, Any]], str | None]:
     require_patient(conn, viewer, patient_id)
-    start, end = _span(measured_from, measured_to, now=now)
+    start, end = measured_span(measured_from, measured_to, now=now)
     rows = repository.raw_measurements(conn, viewer, patient_id=patient_id, types=_types(type_),
                                        measured_from=start, measured_to=end,
                                        after=_reading_cursor(cursor), limit=limit + 1)
@@ -143,8 +156,7 @@ def measurements(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        next_cursor = base64.urlsafe_b64encode(
-            f"{last['measured_at'].isoformat()}|{last['type']}".encode()).decode()
+        next_cursor = f"{(last['measured_at'] - _EPOCH) // _MICROSECOND}.{last['type']}"
     return page, next_cursor
 
 
@@ -153,7 +165,7 @@ def bucketed(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type_: s
              now: datetime) -> bytes:
     """The buckets as a JSON array of ``BucketedMeasurement``."""
     require_patient(conn, viewer, patient_id)
-    start, end = _span(measured_from, measured_to, now=now)
+    start, end = measured_span(measured_from, measured_to, now=now)
     return repository.bucketed_measurements_json(
         conn, viewer, patient_id=patient_id, types=_types(type_), measured_from=start,
         measured_to=end, bucket=BUCKET_WIDTH[bucket])
@@ -168,13 +180,8 @@ def _types(type_: str | None) -> list[str]:
 
 
 def _reading_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """The position a :data:`READING_CURSOR` (checked at the edge) names."""
     if cursor is None:
         return None
-    try:
-        at, _, type_ = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        moment = datetime.fromisoformat(at)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise errors.InvalidCursor() from exc
-    if moment.tzinfo is None:
-        raise errors.InvalidCursor()
-    return moment.astimezone(UTC), type_
+    micros, _, type_ = cursor.partition(".")
+    return _EPOCH + int(micros) * _MICROSECOND, type_

@@ -7,28 +7,42 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
 from api.deps import CurrentViewer, DbConn, PatientRead
+from core.inputs import Timestamp
 from fhir_export import service
-
-FHIR_JSON = "application/fhir+json"
 
 router = APIRouter(prefix="/api/v1", tags=["fhir"])
 
 
-@router.get("/patients/{patient_id}/fhir", response_class=JSONResponse,
+class FhirJSONResponse(JSONResponse):
+    media_type = "application/fhir+json"
+
+
+_BUNDLE = {"type": "object", "required": ["resourceType", "type", "timestamp", "entry"],
+           "properties": {
+               "resourceType": {"const": "Bundle"}, "type": {"const": "collection"},
+               "timestamp": {"type": "string", "format": "date-time"},
+               "entry": {"type": "array", "items": {
+                   "type": "object", "required": ["fullUrl", "resource"],
+                   "properties": {"fullUrl": {"type": "string"},
+                                  "resource": {"type": "object", "required": ["resourceType"]}}}}}}
+
+
+@router.get("/patients/{patient_id}/fhir", response_class=FhirJSONResponse,
             responses={200: {"description": "FHIR R4 Bundle (type collection) of Observations "
                                             "and Devices",
-                             "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
+                             "content": {FhirJSONResponse.media_type: {"schema": _BUNDLE}}}})
 def patient_fhir(
     patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
-) -> JSONResponse:
+    from_: Annotated[Timestamp | None, Query(alias="from")] = None,
+    to: Timestamp | None = None,
+) -> FhirJSONResponse:
     """Observations (vital signs, LOINC + NPU, UCUM, reference range from the thresholds in force
-    at the time) of readings measured in [from, to), default the last 30 days, at most 366."""
+    at the time) of readings measured in ``[from, to)``: ``to`` defaults to now, ``from`` to 30
+    days before ``to``; ``to`` must be after ``from`` (422 ``invalid-range``) and at most 366
+    days after it (422 ``range-too-long``)."""
     body = service.bundle(conn, viewer, patient_id, measured_from=from_, measured_to=to,
                           now=datetime.now(UTC))
     read(patient_id, "fhir", **{"from": from_, "to": to})
-    return JSONResponse(body, media_type=FHIR_JSON)
+    return FhirJSONResponse(body)
