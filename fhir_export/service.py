@@ -98,5 +98,6 @@ def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
     entries.extend({"fullUrl": _urn("device", device_id),
                     "resource": _device(patient_id, device_id, active)}
                    for device_id, active in devices.items())
+    # No ``total``: R4 allows it on search and history Bundles only (invariant bdl-1).
     return {"resourceType": "Bundle", "type": "collection", "timestamp": now.isoformat(),
-            "total": len(rows), "entry": entries}
+            "entry": entries}
