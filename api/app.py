@@ -48,8 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await hub.stop()
             app.state.pool.close()
 
+    # Operation ids are the route functions' names (enrol_patient, resolve): what a client
+    # generated from the document calls its methods.
     app = FastAPI(title="KOL telemonitoring", version="1", lifespan=lifespan,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json",
+                  generate_unique_id_function=lambda route: route.name)
     app.state.settings = settings
     app.state.triage_cache = triage_cache
     app.state.readiness = ReadinessCache(settings.readyz_cache_seconds)
