@@ -42,18 +42,18 @@ def declares(*problems: type[DomainError]) -> Callable[[F], F]:
 
 
 @functools.cache
-def _distribution_of(package: str) -> tuple[str, ...]:
-    return tuple(importlib.metadata.packages_distributions().get(package, ()))
+def _distributions_of(package: str) -> frozenset[str]:
+    return frozenset(importlib.metadata.packages_distributions().get(package, ()))
 
 
 def _first_party(obj: Any) -> bool:
-    """Code of this project: its top-level package belongs to the same distribution as this
-    module's (or to none, when run from a checkout), and is not the standard library."""
+    """Code of this project: not the standard library, and its top-level package belongs to no
+    distribution but this module's (none at all when run from a checkout)."""
     module = getattr(obj, "__module__", None) or ""
     top = module.partition(".")[0]
     if not top or top in sys.stdlib_module_names:
         return False
-    return _distribution_of(top) == _distribution_of(__name__.partition(".")[0])
+    return _distributions_of(top) <= _distributions_of(__name__.partition(".")[0])
 
 
 def _resolve(node: ast.expr, scope: dict[str, Any]) -> Any:

@@ -45,7 +45,7 @@ class DomainError(Exception):
 
 # 400
 class MalformedBody(DomainError):
-    """The request body could not be parsed (for example a form that is not urlencoded)."""
+    """The request body could not be parsed (invalid UTF-8, a broken form)."""
 
     slug = "malformed-body"
     default_detail = "the request body could not be parsed"
@@ -157,7 +157,7 @@ class AlertChanged(Conflict):
 
 
 class UserExists(Conflict):
-    """A user with that username exists."""
+    """A user with that username exists (`kol-admin create-user`)."""
 
     slug = "user-exists"
 
@@ -181,8 +181,8 @@ class Unprocessable(DomainError):
 
 
 class ValidationFailed(Unprocessable):
-    """A parameter or the body does not match the operation's schema; ``errors`` lists each
-    failure with its location."""
+    """A parameter or the body does not match the operation's schema; `errors` lists each
+    failure."""
 
     slug = "validation-error"
     default_detail = "the request did not validate"
@@ -196,7 +196,7 @@ class InvalidRange(Unprocessable):
 
 
 class RangeTooLong(Unprocessable):
-    """The time span is longer than the operation exports at once."""
+    """The time span is longer than the operation exports at once (FHIR: 366 days)."""
 
     slug = "range-too-long"
 
@@ -215,7 +215,7 @@ class UnknownType(Unprocessable):
 
 # 429
 class TooManyLoginAttempts(DomainError):
-    """Too many failed logins for the username or from the address; wait ``Retry-After``
+    """Too many failed logins for the username or from the address; wait `Retry-After`
     seconds."""
 
     status = 429
@@ -229,7 +229,7 @@ class TooManyLoginAttempts(DomainError):
 
 # 503
 class BrokerUnavailable(DomainError):
-    """The MQTT broker cannot be reached to create or revoke the device's account."""
+    """The MQTT broker cannot be reached to create or revoke a device's account."""
 
     status = 503
     slug = "broker-unavailable"

@@ -1,0 +1,166 @@
+"""How error responses reach the OpenAPI document: read from the ``raise`` statements below each
+route (``api.raises``), with the framework's and the middlewares' own problems, never typed per
+route. The live server is held to the document by ``test_schemathesis.py``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.routing import RouteContext
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from api import openapi, problems
+from api.deps import AdminViewer, CurrentViewer
+from api.raises import declares
+from core import errors
+from tests.stack import ROOT
+
+
+class Overbooked(errors.Conflict):
+    """The slot is taken."""
+
+    slug = "overbooked"
+
+
+class Note(BaseModel):
+    text: str
+
+
+class TooBig(errors.DomainError):
+    """The body is larger than the limit."""
+
+    status = 413
+    slug = "too-big"
+
+
+def _book(slot: int) -> None:
+    if slot > 3:
+        raise Overbooked()
+
+
+def _book_or_skip(slot: int) -> int:
+    try:
+        _book(slot)
+    except Overbooked:
+        return 0
+    return slot
+
+
+@declares(errors.BrokerUnavailable)
+def _through_a_library() -> None:
+    """Fails with a library error that an exception handler would answer as a problem."""
+
+
+class _Limit(BaseHTTPMiddleware):
+    @staticmethod
+    def problems_for(route: RouteContext) -> Iterable[type[errors.DomainError]]:
+        return [TooBig] if route.body_field is not None else []
+
+    async def dispatch(self, request: Request,
+                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        return await call_next(request)
+
+
+def _document() -> dict[str, Any]:
+    app = FastAPI()
+    problems.install(app)
+    app.add_middleware(_Limit)
+
+    @app.post("/slots/{slot}")
+    def book(slot: int, viewer: CurrentViewer) -> None:
+        _book(slot)
+
+    @app.get("/slots/{slot}")
+    def peek(slot: int, viewer: AdminViewer) -> int:
+        return _book_or_skip(slot)
+
+    @app.delete("/slots")
+    def clear() -> None:
+        _through_a_library()
+
+    openapi.install(app)
+    return app.openapi()
+
+
+def _problem_types(operation: dict[str, Any]) -> dict[str, list[str]]:
+    return {status: sorted(response["content"][problems.PROBLEM_MEDIA_TYPE]["examples"])
+            for status, response in operation["responses"].items()
+            if problems.PROBLEM_MEDIA_TYPE in response.get("content", {})}
+
+
+def test_problems_come_from_the_raises_below_each_route() -> None:
+    document = _document()
+    slot = document["paths"]["/slots/{slot}"]
+    # Raised two calls down; 401 from the authentication dependency; 422 for the path id.
+    assert _problem_types(slot["post"]) == {
+        "401": ["invalid-token", "unauthorized"], "409": ["overbooked"],
+        "422": ["validation-error"]}
+    # Caught on the way up: not an answer. The role check adds 403.
+    assert _problem_types(slot["get"]) == {
+        "401": ["invalid-token", "unauthorized"], "403": ["forbidden"],
+        "422": ["validation-error"]}
+    # Declared where a library's error is answered; no parameters, so no 422.
+    assert _problem_types(document["paths"]["/slots"]["delete"]) == {
+        "503": ["broker-unavailable"]}
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    response = slot["post"]["responses"]["401"]
+    assert response["content"][problems.PROBLEM_MEDIA_TYPE]["schema"] == {
+        "$ref": "#/components/schemas/Problem"}
+    assert response["headers"]["WWW-Authenticate"]["required"] is True
+    assert "`overbooked`: The slot is taken." in slot["post"]["responses"]["409"]["description"]
+
+
+def test_a_middleware_declares_its_own_problems() -> None:
+    app = FastAPI()
+    problems.install(app)
+    app.add_middleware(_Limit)
+
+    @app.post("/notes")
+    def note(body: Note) -> None: ...
+
+    @app.get("/notes")
+    def notes() -> list[str]:
+        return []
+
+    openapi.install(app)
+    paths = app.openapi()["paths"]["/notes"]
+    assert _problem_types(paths["get"]) == {}
+    assert _problem_types(paths["post"]) == {"400": ["malformed-body"], "413": ["too-big"],
+                                             "422": ["validation-error"]}
+
+
+def test_every_operation_of_the_app_answers_problems_with_the_shared_schema(
+        client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    problem = document["components"]["schemas"]["Problem"]
+    assert problem["required"] == ["type", "title", "status"]
+    assert set(problem["properties"]) == {"type", "title", "status", "detail", "errors"}
+    overview = document["paths"]["/api/v1/patients/{patient_id}"]["get"]
+    assert _problem_types(overview) == {"401": ["invalid-token", "unauthorized"],
+                                        "404": ["patient-not-found"],
+                                        "422": ["validation-error"]}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status.startswith("4"):
+                    assert set(response["content"]) == {problems.PROBLEM_MEDIA_TYPE}, (
+                        method, path, status)
+
+
+def test_the_error_catalogue_in_the_docs_lists_every_problem() -> None:
+    design = (ROOT / "docs" / "api-design.md").read_text()
+    catalogue = design[design.index("## Errors"):design.index("## Property-based tests")]
+    documented = set(re.findall(r"`([a-z0-9-]+)`", catalogue))
+    slugs = set()
+    pending = [errors.DomainError]
+    while pending:
+        cls = pending.pop()
+        slugs.add(cls.slug)
+        pending.extend(cls.__subclasses__())
+    slugs -= {TooBig.slug, Overbooked.slug}
+    assert slugs <= documented, sorted(slugs - documented)
