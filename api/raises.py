@@ -42,8 +42,15 @@ def declares(*problems: type[DomainError]) -> Callable[[F], F]:
 
 
 @functools.cache
+def _owners() -> dict[str, frozenset[str]]:
+    """Top-level package → the installed distributions that provide it (read once: it scans
+    every installed distribution)."""
+    return {package: frozenset(names)
+            for package, names in importlib.metadata.packages_distributions().items()}
+
+
 def _distributions_of(package: str) -> frozenset[str]:
-    return frozenset(importlib.metadata.packages_distributions().get(package, ()))
+    return _owners().get(package, frozenset())
 
 
 def _first_party(obj: Any) -> bool:
