@@ -73,7 +73,7 @@ def test_a_generated_client_enrols_reads_the_overview_and_resolves_an_alert(
     patient_overview = importlib.import_module("kol_client.api.patients.patient_overview")
     resolve = importlib.import_module("kol_client.api.alerts.resolve")
     team = unique("team")
-    admin = _api(kol_client, live_url, create_user(committed_conn, role="admin", teams=[]))
+    admin = _api(kol_client, live_url, create_user(committed_conn, role="admin", teams=[team]))
     nurse = _api(kol_client, live_url, create_user(committed_conn, role="nurse", teams=[team]))
     stranger = _api(kol_client, live_url,
                     create_user(committed_conn, role="nurse", teams=[unique("team")]))
