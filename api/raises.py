@@ -103,7 +103,9 @@ class _Reader:
             return frozenset()
         if func in self._done:
             return self._done[func]
-        self._done[func] = frozenset()  # recursion: a cycle adds nothing new
+        # In a cycle the function being read counts as raising nothing; what it raises is still
+        # in the union, which is all a reader (one per operation) answers.
+        self._done[func] = frozenset()
         found = frozenset(getattr(func, "__kol_declares__", frozenset()))
         try:
             source = textwrap.dedent(inspect.getsource(func))
@@ -124,7 +126,7 @@ class _Reader:
         return found
 
     def _statement(self, node: ast.stmt, scope: dict[str, Any]) -> Errors:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             # Runs later, if at all: a nested function counts where it is called.
             return frozenset()
         if isinstance(node, ast.Try | ast.TryStar):
