@@ -28,7 +28,8 @@ def login(conn: Connection[Any], settings: Settings, *, username: str, password:
     locked = throttle.reserve(settings, username=username, address=address)
     if locked is not None:
         raise errors.TooManyLoginAttempts(retry_after=locked.retry_after)
-    user = users_repository.find_by_username(conn, username)
+    # No username holds a NUL (PostgreSQL text cannot), so one with it names no user.
+    user = None if "\x00" in username else users_repository.find_by_username(conn, username)
     if user is None:
         verify_password(_DUMMY_HASH, password)
     if user is None or not user["active"] or not verify_password(user["password_hash"], password):

@@ -8,6 +8,8 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+import psycopg
+import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import RouteContext
 from fastapi.testclient import TestClient
@@ -18,6 +20,8 @@ from api import openapi, problems
 from api.deps import AdminViewer, CurrentViewer
 from api.raises import declares
 from core import errors
+from tests.api.helpers import make_user
+from tests.conftest import unique
 from tests.stack import ROOT
 
 
@@ -164,3 +168,29 @@ def test_the_error_catalogue_in_the_docs_lists_every_problem() -> None:
         pending.extend(cls.__subclasses__())
     slugs -= {TooBig.slug, Overbooked.slug}
     assert slugs <= documented, sorted(slugs - documented)
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), [
+    # A NUL, which PostgreSQL text cannot hold, in a filter and in a body.
+    ("get", "/api/v1/patients", {"params": {"team": "north\x00"}}),
+    ("post", "/api/v1/alerts/1/resolve", {"json": {"note": "rang\x00"}}),
+    # Not a JSON number; not an RFC 3339 date-time.
+    ("post", "/api/v1/alerts/acknowledge-green", {"json": {"patient_id": False}}),
+    ("get", "/api/v1/alerts", {"params": {"since": "0.5"}}),
+    ("get", "/api/v1/alerts", {"params": {"since": "2026-11-29T08:00:00"}}),
+    # A cursor of another form.
+    ("get", "/api/v1/triage", {"params": {"cursor": "-1"}}),
+])
+def test_what_the_schema_refuses_the_server_refuses(
+        client: TestClient, committed_conn: psycopg.Connection[Any], method: str, path: str,
+        kwargs: dict[str, Any]) -> None:
+    nurse = make_user(client, committed_conn, role="nurse", teams=[unique("team")])
+    response = client.request(method.upper(), path, headers=nurse.headers, **kwargs)
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "urn:kol:problem:validation-error"
+
+
+def test_a_username_with_a_nul_names_no_user(client: TestClient) -> None:
+    response = client.post("/api/v1/auth/token", data={"username": "nurse\x00", "password": "x"})
+    assert response.status_code == 401, response.text
+    assert response.json()["type"] == "urn:kol:problem:invalid-credentials"

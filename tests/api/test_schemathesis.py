@@ -48,7 +48,9 @@ def run(url: str, token: str) -> Outcome:
         "seed": SEED,
         "workers": 1,
         "headers": {"Authorization": f"Bearer {token}"},
-        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True},
+        # NUL included: PostgreSQL text cannot hold one, so every text input must refuse it or
+        # cope with it.
+        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "allow-x00": True},
         "checks": {"enabled": True},
         "phases": {"stateful": {"max-steps": STATEFUL_STEPS}},
         "suppress-health-check": ["all"],
