@@ -97,13 +97,23 @@ def test_a_generated_client_enrols_reads_the_overview_and_resolves_an_alert(
     assert (alert.severity, alert.status) == (models.AlertOutSeverity.RED,
                                               models.AlertOutStatus.OPEN)
 
-    resolved = resolve.sync(alert_id=alert.id, client=nurse,
-                            body=models.NoteIn(note="rang Karen; oximeter on a cold finger"))
+    # The problems come back as the document's Problem, with their stable types: resolving what
+    # she did not see (a yellow) is refused, with the severity it has now.
+    unseen = resolve.sync_detailed(alert_id=alert.id, client=nurse, body=models.DecisionIn(
+        seen_severity=models.DecisionInSeenSeverityType0.YELLOW))
+    assert unseen.status_code == 409
+    assert isinstance(unseen.parsed, models.Problem)
+    assert unseen.parsed.type_ == "urn:kol:problem:alert-changed"
+    assert unseen.parsed.additional_properties["severity"] == "red"
+
+    resolved = resolve.sync(alert_id=alert.id, client=nurse, body=models.DecisionIn(
+        note="rang Karen; oximeter on a cold finger",
+        seen_severity=models.DecisionInSeenSeverityType0.RED,
+        disposition=models.DecisionInDispositionType0.ADVICE_BY_PHONE))
     assert isinstance(resolved, models.AlertOut), resolved
     assert resolved.status == models.AlertOutStatus.RESOLVED
 
-    # The problems come back as the document's Problem, with their stable types.
-    again = resolve.sync_detailed(alert_id=alert.id, client=nurse, body=models.NoteIn())
+    again = resolve.sync_detailed(alert_id=alert.id, client=nurse, body=models.DecisionIn())
     assert again.status_code == 409
     assert isinstance(again.parsed, models.Problem)
     assert again.parsed.type_ == "urn:kol:problem:alert-state-conflict"
