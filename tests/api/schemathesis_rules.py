@@ -4,11 +4,11 @@
   is one the document lists for that operation and status (the built-in checks stop at the
   status code and the schema, which every problem shares).
 - :func:`before_call`: rules across fields that JSON Schema cannot state (``to`` after
-  ``from``; a pause ends after it starts; thresholds in increasing order), which the document
-  states in words and the server answers with a documented 422. Generated requests are mended to
-  keep them, so that a schema-valid request the server rejects for any other reason still fails
-  ``positive_data_acceptance``. The rules are the API's, read off its documentation; a server
-  that changed them would fail here."""
+  ``from``; a pause ends after it starts, within 90 days, starting within a year; thresholds in
+  increasing order), which the document states in words and the server answers with a
+  documented 422. Generated requests are mended to keep them, so that a schema-valid request
+  the server rejects for any other reason still fails ``positive_data_acceptance``. The rules
+  are the API's, read off its documentation; a server that changed them would fail here."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from typing import Any
 import schemathesis
 from schemathesis.core.failures import Failure
 from schemathesis.hooks import HookContext
+
+from patients.schemas import MAX_PAUSE, MAX_PAUSE_AHEAD
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 FHIR_LONGEST = timedelta(days=366)
@@ -66,14 +68,19 @@ def _span(query: dict[str, Any], *, longest: timedelta | None) -> dict[str, Any]
 
 
 def _pause(body: Any) -> Any:
+    """Ends after it starts, lasts at most ``MAX_PAUSE``, starts at most ``MAX_PAUSE_AHEAD``
+    from now."""
     if not isinstance(body, dict):
         return body
     start, end = _parse(body.get("starts_at")), _parse(body.get("ends_at"))
-    if start is None or end is None or start < end:
+    if start is None or end is None:
         return body
-    if start == end:
-        return {**body, "ends_at": (end + timedelta(seconds=1)).isoformat()}
-    return {**body, "starts_at": body["ends_at"], "ends_at": body["starts_at"]}
+    latest_start = datetime.now(UTC) + MAX_PAUSE_AHEAD
+    if start < end and end - start <= MAX_PAUSE and start <= latest_start:
+        return body
+    start = min(start, latest_start - timedelta(days=1))
+    return {**body, "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(days=1)).isoformat()}
 
 
 _INCREASING = {"absolute": ("red_low", "yellow_low", "yellow_high", "red_high"),
