@@ -16,6 +16,7 @@ from alerts import repository
 from alerts.schemas import AlertOut
 from core import audit, errors
 from core.access import Viewer
+from core.pagination import int_cursor
 
 SEVERITY_RANK = {"green": 0, "blue": 1, "yellow": 2, "red": 3}
 
@@ -138,13 +139,9 @@ def list_alerts(conn: Connection[Any], viewer: Viewer, *, status: str | None,
                 severity: str | None, patient_id: int | None, since: datetime | None,
                 cursor: str | None, limit: int) -> tuple[list[AlertOut], str | None]:
     """A page of alerts, newest first, and the cursor of the next page (None at the end)."""
-    try:
-        before_id = int(cursor) if cursor else None
-    except ValueError as exc:
-        raise errors.InvalidCursor() from exc
     rows = repository.list_alerts(conn, viewer, status=status, severity=severity,
-                                  patient_id=patient_id, since=since, before_id=before_id,
-                                  limit=limit + 1)
+                                  patient_id=patient_id, since=since,
+                                  before_id=int_cursor(cursor), limit=limit + 1)
     page = [AlertOut.model_validate(r) for r in rows[:limit]]
     return page, str(page[-1].id) if len(rows) > limit else None
 

@@ -18,9 +18,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.inputs import Integer, Number, Text
 from core.measurement_types import TYPE_BY_INDEX
 
-Limit = float | None
+Limit = Number | None
 
 
 class _Strict(BaseModel):
@@ -98,8 +99,8 @@ class CombinedLimits(_Strict):
 
     z_yellow: Limit = Field(default=None, gt=0)
     z_red: Limit = Field(default=None, gt=0)
-    spo2_sd_floor: float = Field(default=1.0, gt=0)
-    pulse_sd_floor: float = Field(default=3.0, gt=0)
+    spo2_sd_floor: Number = Field(default=1.0, gt=0)
+    pulse_sd_floor: Number = Field(default=3.0, gt=0)
 
     @model_validator(mode="after")
     def _order(self) -> Self:
@@ -198,7 +199,7 @@ class ThresholdsOut(BaseModel):
 class ThresholdsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     thresholds: Thresholds
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class ThresholdChange(BaseModel):
@@ -215,7 +216,7 @@ class ThresholdVersionOut(ThresholdsOut):
 class PreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     thresholds: Thresholds
-    days: int = Field(default=90, ge=1, le=365)
+    days: Integer = Field(default=90, ge=1, le=365)
 
 
 class PreviewAlert(BaseModel):
@@ -259,7 +260,7 @@ class AlertOut(BaseModel):
 
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
 
 Disposition = Literal["no_action_needed", "advice_by_phone", "home_visit", "gp_contacted",
@@ -281,7 +282,7 @@ class DecisionIn(NoteIn):
 
 
 class BulkAcknowledgeIn(NoteIn):
-    patient_id: int | None = None
+    patient_id: Integer | None = None
     """Only this patient's green alerts; all visible green alerts when absent."""
 
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from api import problems
+from api import openapi, problems
 from api.auth.routes import router as auth_router
 from api.body_limit import BodyLimit
 from api.dashboard import routes as dashboard
@@ -49,8 +49,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await hub.stop()
             app.state.pool.close()
 
+    # Operation ids are the route functions' names (enrol_patient, resolve): what a client
+    # generated from the document calls its methods.
     app = FastAPI(title="KOL telemonitoring", version="1", lifespan=lifespan,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json",
+                  generate_unique_id_function=lambda route: route.name)
     app.state.settings = settings
     app.state.triage_cache = triage_cache
     app.state.readiness = ReadinessCache(settings.readyz_cache_seconds)
@@ -72,4 +75,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rejections_router)
     app.include_router(access_log_router)
     dashboard.install(app)
+    openapi.install(app)
     return app

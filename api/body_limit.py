@@ -6,12 +6,21 @@ worth of a chunked body costs little."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from fastapi.routing import RouteContext
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_response
+from core import errors
 
 
 class BodyLimit:
+    @staticmethod
+    def problems_for(route: RouteContext) -> Iterable[type[errors.DomainError]]:
+        """Documented on the operations that take a body (``api.openapi``)."""
+        return [errors.PayloadTooLarge] if route.body_field is not None else []
+
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -55,8 +64,6 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            status=413, slug="payload-too-large",
-            detail=f"request bodies are limited to {self.max_bytes} bytes",
-            headers={"Connection": "close"})
+        response = problem_response(errors.PayloadTooLarge(
+            f"request bodies are limited to {self.max_bytes} bytes"))
         await response(scope, receive, send)

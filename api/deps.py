@@ -16,6 +16,7 @@ from psycopg import Connection
 from access_log import service as access_log
 from access_log.schemas import What
 from api.auth import tokens
+from api.raises import declares
 from api.retry import mark_lost_before_commit
 from core import errors
 from core.access import Role, Viewer
@@ -40,6 +41,7 @@ async def db_slot(request: Request) -> AsyncIterator[None]:
         yield
 
 
+@declares(errors.DatabaseUnavailable)  # answered by api.problems for psycopg's errors
 def db_conn(request: Request, _slot: Annotated[None, Depends(db_slot, scope="function")]
             ) -> Iterator[Connection[Any]]:
     """A pooled connection in a transaction that commits when the route returns (before the
@@ -63,20 +65,18 @@ DbConn = Annotated[Connection[Any], Depends(db_conn, scope="function")]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
-_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
-
 
 def current_viewer(token: Annotated[str | None, Depends(oauth2_scheme)], conn: DbConn,
                    settings: SettingsDep) -> Viewer:
     if not token:
-        raise errors.Unauthenticated(headers=_UNAUTHORIZED)
+        raise errors.Unauthenticated()
     try:
         user_id = tokens.verify(settings, token)
     except tokens.InvalidToken as exc:
-        raise errors.InvalidToken(headers=_UNAUTHORIZED) from exc
+        raise errors.InvalidToken() from exc
     user = users_repository.find_by_id(conn, user_id)
     if user is None or not user["active"]:
-        raise errors.InvalidToken("the user is no longer active", headers=_UNAUTHORIZED)
+        raise errors.InvalidToken("the user is no longer active")
     return Viewer(user_id=user["id"], username=user["username"], role=user["role"],
                   team_ids=tuple(user["team_ids"]))
 

@@ -1,9 +1,11 @@
 """The errors the platform's domains raise, one class per problem type.
 
-Each class carries its HTTP status and its stable problem ``type`` slug, so that the HTTP edge
-(``api.problems``) answers any of them as ``application/problem+json`` without knowing the
-domain, and the OpenAPI document lists, per operation, the problems it can answer. Domains raise
-these; they never build HTTP responses themselves."""
+Each class carries its HTTP status, its stable problem ``type`` slug, the headers every answer of
+it carries, and (its docstring) when it happens. The HTTP edge (``api.problems``) answers any of
+them as ``application/problem+json`` without knowing the domain, and the OpenAPI document
+(``api.openapi``) lists per operation the problems that the operation's code raises, read from
+the ``raise`` statements themselves: raising one of these is all it takes to have it answered and
+documented. Domains raise these; they never build HTTP responses themselves."""
 
 from __future__ import annotations
 
@@ -18,147 +20,237 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     slug: ClassVar[str] = "bad-request"
     default_detail: ClassVar[str] = ""
+    response_headers: ClassVar[Mapping[str, str]] = {}
+    """Headers every answer of this problem carries: name → what it says (documented)."""
+    default_headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, detail: str = "", *, headers: Mapping[str, str] | None = None,
                  **extra: Any) -> None:
         self.detail = detail or self.default_detail
         super().__init__(self.detail or self.slug)
-        self.headers = dict(headers) if headers else None
+        self.headers = {**self.default_headers, **(headers or {})} or None
+        missing = set(self.response_headers) - set(self.headers or {})
+        assert not missing, f"{self.slug} must send {sorted(missing)}"
         self.extra = extra
 
     @classmethod
     def title(cls) -> str:
         return HTTPStatus(cls.status).phrase
 
+    @classmethod
+    def summary(cls) -> str:
+        """When it happens: the class docstring, for the documentation."""
+        return " ".join((cls.__doc__ or cls.default_detail or cls.title()).split())
+
 
 # 400
-class InvalidCursor(DomainError):
-    slug = "invalid-cursor"
-    default_detail = "the cursor is invalid"
+class MalformedBody(DomainError):
+    """The request body could not be parsed (invalid UTF-8, a broken form)."""
+
+    slug = "malformed-body"
+    default_detail = "the request body could not be parsed"
 
 
-# 401
+# 401: every one tells the client how to authenticate.
 class Unauthenticated(DomainError):
+    """No bearer token was sent."""
+
     status = 401
     slug = "unauthorized"
     default_detail = "a bearer token is required"
+    response_headers = {"WWW-Authenticate": "`Bearer`: log in at `POST /api/v1/auth/token`"}
+    default_headers = {"WWW-Authenticate": "Bearer"}
 
 
 class InvalidToken(Unauthenticated):
+    """The token is malformed, badly signed, expired, or its user is no longer active."""
+
     slug = "invalid-token"
     default_detail = "the token is invalid or expired"
 
 
 class InvalidCredentials(Unauthenticated):
+    """Unknown username, wrong password or a deactivated user (not told apart)."""
+
     slug = "invalid-credentials"
     default_detail = "unknown user or wrong password"
 
 
 # 403
 class Forbidden(DomainError):
+    """The user's role is below the one the operation needs."""
+
     status = 403
     slug = "forbidden"
 
 
 class NotTeamMember(Forbidden):
+    """The patient would be enrolled into an existing team the user is not a member of."""
+
     slug = "not-team-member"
     default_detail = "you are not a member of that team"
 
 
 # 404: another team's patient answers these too, never 403 (the API contract).
 class NotFound(DomainError):
+    """No such resource (or not in the user's teams)."""
+
     status = 404
     slug = "not-found"
 
 
 class PatientNotFound(NotFound):
+    """No such patient, or the patient is in none of the user's teams."""
+
     slug = "patient-not-found"
     default_detail = "no such patient"
 
 
 class PauseNotFound(NotFound):
+    """The patient has no such pause interval."""
+
     slug = "pause-not-found"
     default_detail = "no such pause interval"
 
 
 class DeviceNotFound(NotFound):
+    """No such device."""
+
     slug = "device-not-found"
     default_detail = "no such device"
 
 
 class AlertNotFound(NotFound):
+    """No such alert, or its patient is in none of the user's teams."""
+
     slug = "alert-not-found"
     default_detail = "no such alert"
 
 
 class ParkedEvaluationNotFound(NotFound):
+    """No parked alert evaluation with that id (it was retried or never parked)."""
+
     slug = "parked-evaluation-not-found"
     default_detail = "no such parked evaluation"
 
 
 class ThresholdsNotFound(NotFound):
+    """The patient has no thresholds yet."""
+
     slug = "thresholds-not-found"
     default_detail = "the patient has no thresholds yet"
 
 
 # 409
 class Conflict(DomainError):
+    """The request conflicts with the resource's current state."""
+
     status = 409
     slug = "conflict"
 
 
 class AlertStateConflict(Conflict):
+    """The alert's status does not allow the step (acknowledging a resolved alert)."""
+
     slug = "alert-state-conflict"
 
 
 class AlertChanged(Conflict):
-    """The alert escalated after the nurse saw it: what she decided on is not what it is."""
+    """The alert escalated after the nurse saw it: what she decided on is not what it is. The
+    problem carries `severity` (now) and `seen_severity` (what she saw)."""
+
     slug = "alert-changed"
     default_detail = "the alert has escalated since it was shown; look at it again"
 
 
 class UserExists(Conflict):
+    """A user with that username exists (`kol-admin create-user`)."""
+
     slug = "user-exists"
+
+
+# 413
+class PayloadTooLarge(DomainError):
+    """The request body is larger than the API accepts (`KOL_MAX_REQUEST_BODY_BYTES`); the
+    connection is closed."""
+
+    status = 413
+    slug = "payload-too-large"
+    default_headers = {"Connection": "close"}
 
 
 # 422
 class Unprocessable(DomainError):
+    """The request is well formed but cannot be carried out."""
+
     status = 422
     slug = "unprocessable"
 
 
+class ValidationFailed(Unprocessable):
+    """A parameter or the body does not match the operation's schema; `errors` lists each
+    failure."""
+
+    slug = "validation-error"
+    default_detail = "the request did not validate"
+
+
 class InvalidRange(Unprocessable):
+    """The end of the time span is not after its start."""
+
     slug = "invalid-range"
     default_detail = "'to' must be after 'from'"
 
 
 class RangeTooLong(Unprocessable):
+    """The time span is longer than the operation exports at once (FHIR: 366 days)."""
+
     slug = "range-too-long"
 
 
 class UnknownProfile(Unprocessable):
+    """No threshold profile of that name."""
+
     slug = "unknown-profile"
 
 
 class UnknownType(Unprocessable):
+    """No measurement type of that name."""
+
     slug = "unknown-type"
 
 
 # 429
 class TooManyLoginAttempts(DomainError):
+    """Too many failed logins for the username or from the address; wait `Retry-After`
+    seconds."""
+
     status = 429
     slug = "too-many-login-attempts"
     default_detail = "too many failed logins; try again later"
+    response_headers = {"Retry-After": "seconds until logins are accepted again"}
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(headers={"Retry-After": str(retry_after)})
 
 
 # 503
 class DatabaseUnavailable(DomainError):
+    """The database is unreachable or restarting (any operation that reads or writes it); nothing
+    was changed: try again after `Retry-After` seconds."""
+
     status = 503
     slug = "database-unavailable"
     default_detail = "the database cannot be reached; nothing was changed, try again shortly"
+    response_headers = {"Retry-After": "seconds after which a retry may succeed"}
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(headers={"Retry-After": str(retry_after)})
 
 
 class BrokerUnavailable(DomainError):
+    """The MQTT broker cannot be reached to create or revoke a device's account."""
+
     status = 503
     slug = "broker-unavailable"
     default_detail = "the MQTT broker cannot be reached"

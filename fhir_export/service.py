@@ -11,19 +11,17 @@ from typing import Any
 
 from psycopg import Connection
 
-from core import errors
 from core.access import Viewer
 from core.measurement_types import MEASUREMENT_TYPES, MeasurementType
 from core.pagination import parse_reading_cursor, reading_cursor
 from fhir_export import repository
-from patients.service import require_patient
+from patients.service import measured_span, require_patient
 
 LOINC = "http://loinc.org"
 NPU = "urn:oid:1.2.208.176.2.1"
 UCUM = "http://unitsofmeasure.org"
 DEVICE_ID_SYSTEM = "urn:kol:device-id"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-DEFAULT_SPAN = timedelta(days=30)
 MAX_SPAN = timedelta(days=366)
 DEFAULT_PAGE = 1000
 MAX_PAGE = 10000
@@ -102,12 +100,7 @@ def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
     complete in itself: every reference resolves inside it). Another team's patient answers
     404."""
     require_patient(conn, viewer, patient_id)
-    end = measured_to or now
-    start = measured_from or end - DEFAULT_SPAN
-    if end <= start:
-        raise errors.InvalidRange()
-    if end - start > MAX_SPAN:
-        raise errors.RangeTooLong(f"export at most {MAX_SPAN.days} days at a time")
+    start, end = measured_span(measured_from, measured_to, now=now, longest=MAX_SPAN)
     rows = repository.readings_with_limits(conn, viewer, patient_id=patient_id, start=start,
                                            end=end, after=parse_reading_cursor(cursor),
                                            limit=count + 1)

@@ -1,32 +1,35 @@
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
+from alerts.profiles import PROFILES
 from alerts.schemas import AlertOut, ThresholdsOut
+from core.inputs import Text, Timestamp
 from core.measurement_types import MEASUREMENT_TYPES
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+TypeCode = Annotated[str, WithJsonSchema({"type": "string", "enum": list(MEASUREMENT_TYPES)})]
+_UNIQUE = {"uniqueItems": True}
 
 
 class Schedule(BaseModel):
     """When measurements are expected: local time in Europe/Copenhagen."""
 
     model_config = ConfigDict(extra="forbid")
-    days: Annotated[list[Weekday], Field(min_length=1, max_length=7)]
-    deadline: str = Field(examples=["12:00"], description="local time HH:MM")
-    types: Annotated[list[str], Field(min_length=1)]
-
-    @field_validator("deadline")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        if not _CLOCK.match(value):
-            raise ValueError("deadline must be a local time HH:MM")
-        return value
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=7, json_schema_extra=_UNIQUE)]
+    deadline: str = Field(examples=["12:00"], description="local time HH:MM",
+                          pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    types: Annotated[list[TypeCode], Field(min_length=1, json_schema_extra=_UNIQUE)]
 
     @field_validator("days", "types")
     @classmethod
@@ -46,9 +49,10 @@ class Schedule(BaseModel):
 
 class PatientCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    display_name: str = Field(min_length=1, max_length=200)
-    team: str = Field(min_length=1, max_length=100)
-    profile: str = Field(default="kol-standard", pattern=r"^[a-z0-9-]{2,40}$")
+    display_name: Text = Field(min_length=1, max_length=200)
+    team: Text = Field(min_length=1, max_length=100)
+    profile: str = Field(default="kol-standard", pattern=r"^[a-z0-9-]{2,40}$",
+                         json_schema_extra={"enum": list(PROFILES)})
     schedule: Schedule
 
 
@@ -94,14 +98,13 @@ MAX_PAUSE_AHEAD = timedelta(days=365)
 
 class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    starts_at: datetime
-    ends_at: datetime
-    reason: str = Field(min_length=1, max_length=500)
+    starts_at: Timestamp = Field(description=f"at most {MAX_PAUSE_AHEAD.days} days ahead")
+    ends_at: Timestamp = Field(
+        description=f"after `starts_at`, at most {MAX_PAUSE.days} days after it")
+    reason: Text = Field(min_length=1, max_length=500)
 
     @model_validator(mode="after")
     def _order(self) -> Self:
-        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
-            raise ValueError("timestamps need an explicit offset")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         # A pause silences missing-measurement alerts; an endless one would quietly end the

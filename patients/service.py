@@ -4,7 +4,7 @@ never commit; the request owns the transaction."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from psycopg import Connection
@@ -68,7 +68,9 @@ def create_patient(conn: Connection[Any], viewer: Viewer, data: PatientCreate) -
     audit.record(conn, viewer=viewer, action="patient.enrol", entity_type="patient",
                  entity_id=patient_id, detail={"team": data.team, "profile": data.profile,
                                                "schedule": data.schedule.model_dump()})
-    return _patient_out(require_patient(conn, viewer, patient_id))
+    row = repository.get_patient(conn, viewer, patient_id)
+    assert row is not None, "the patient was inserted in this transaction"
+    return _patient_out(row)
 
 
 def list_patients(conn: Connection[Any], viewer: Viewer, *, team: str | None,
@@ -129,12 +131,19 @@ def remove_pause(conn: Connection[Any], viewer: Viewer, patient_id: int, pause_i
                  entity_id=patient_id, detail={"pause_id": pause_id, "reason": row["reason"]})
 
 
-def _span(measured_from: datetime | None, measured_to: datetime | None, *, now: datetime
-          ) -> tuple[datetime, datetime]:
+def measured_span(measured_from: datetime | None, measured_to: datetime | None, *,
+                  now: datetime, longest: timedelta | None = None) -> tuple[datetime, datetime]:
+    """``[from, to)``: ``to`` defaults to now, ``from`` to 30 days before ``to`` (or the
+    earliest time there is)."""
     end = measured_to or now
-    start = measured_from or end - DEFAULT_SPAN
+    try:
+        start = measured_from or end - DEFAULT_SPAN
+    except OverflowError:
+        start = datetime.min.replace(tzinfo=UTC)
     if end <= start:
         raise errors.InvalidRange()
+    if longest is not None and end - start > longest:
+        raise errors.RangeTooLong(f"at most {longest.days} days at a time")
     return start, end
 
 
@@ -143,7 +152,7 @@ def measurements(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type
                  cursor: str | None, limit: int, now: datetime
                  ) -> tuple[list[dict[str, Any]], str | None]:
     require_patient(conn, viewer, patient_id)
-    start, end = _span(measured_from, measured_to, now=now)
+    start, end = measured_span(measured_from, measured_to, now=now)
     rows = repository.raw_measurements(conn, viewer, patient_id=patient_id, types=_types(type_),
                                        measured_from=start, measured_to=end,
                                        after=parse_reading_cursor(cursor), limit=limit + 1)
@@ -156,7 +165,7 @@ def bucketed(conn: Connection[Any], viewer: Viewer, patient_id: int, *, type_: s
              now: datetime) -> bytes:
     """The buckets as a JSON array of ``BucketedMeasurement``."""
     require_patient(conn, viewer, patient_id)
-    start, end = _span(measured_from, measured_to, now=now)
+    start, end = measured_span(measured_from, measured_to, now=now)
     return repository.bucketed_measurements_json(
         conn, viewer, patient_id=patient_id, types=_types(type_), measured_from=start,
         measured_to=end, bucket=BUCKET_WIDTH[bucket])

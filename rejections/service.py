@@ -7,8 +7,8 @@ from typing import Any
 
 from psycopg import Connection
 
-from core import errors
 from core.access import Viewer
+from core.pagination import int_cursor
 from rejections import repository
 from rejections.schemas import RejectionOut
 
@@ -17,12 +17,9 @@ def list_rejections(conn: Connection[Any], viewer: Viewer, *, reason: str | None
                     device_id: str | None, msg_id: str | None, cursor: str | None, limit: int
                     ) -> tuple[list[RejectionOut], str | None]:
     """A page, newest first, and the cursor of the next page (None at the end)."""
-    try:
-        before_id = int(cursor) if cursor else None
-    except ValueError as exc:
-        raise errors.InvalidCursor() from exc
     rows = repository.list_rejections(conn, viewer, reason=reason, device_id=device_id,
-                                      msg_id=msg_id, before_id=before_id, limit=limit + 1)
+                                      msg_id=msg_id, before_id=int_cursor(cursor),
+                                      limit=limit + 1)
     page = [RejectionOut(**{**row, "payload": None if row["payload"] is None
                             else bytes(row["payload"]).decode("utf-8", "replace")})
             for row in rows[:limit]]

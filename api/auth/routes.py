@@ -12,10 +12,7 @@ from api.deps import DbConn, SettingsDep
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=Token,
-             responses={401: {"description": "unknown user or wrong password"},
-                        429: {"description": "locked out after repeated failures; see "
-                                             "Retry-After"}})
+@router.post("/token", response_model=Token)
 def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: DbConn,
                 settings: SettingsDep, request: Request) -> Token:
     # Behind a reverse proxy, run uvicorn with --proxy-headers so that this is the client's.

@@ -28,9 +28,10 @@ def login(conn: Connection[Any], settings: Settings, *, username: str, password:
     the password is checked."""
     locked = throttle.reserve(settings, username=username, address=address)
     if locked is not None:
-        raise errors.TooManyLoginAttempts(headers={"Retry-After": str(locked.retry_after)})
+        raise errors.TooManyLoginAttempts(retry_after=locked.retry_after)
     try:
-        user = users_repository.find_by_username(conn, username)
+        # No username holds a NUL (PostgreSQL text cannot), so one with it names no user.
+        user = None if "\x00" in username else users_repository.find_by_username(conn, username)
     except (psycopg.OperationalError, psycopg.InterfaceError):
         # The database failed, not the password (the request is answered 503, perhaps run again
         # by api.retry): counted as a failure, a database restart would lock nurses out.
@@ -39,7 +40,7 @@ def login(conn: Connection[Any], settings: Settings, *, username: str, password:
     if user is None:
         verify_password(_DUMMY_HASH, password)
     if user is None or not user["active"] or not verify_password(user["password_hash"], password):
-        raise errors.InvalidCredentials(headers={"WWW-Authenticate": "Bearer"})
+        raise errors.InvalidCredentials()
     throttle.release(settings, username=username, address=address)
     return Token(access_token=tokens.issue(settings, user_id=user["id"]),
                  expires_in=settings.jwt_ttl_seconds)

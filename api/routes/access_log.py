@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from access_log import service
 from access_log.schemas import AccessEntry
 from api.deps import AdminViewer, DbConn
+from api.params import IdCursor, Limit
 from patients.service import require_patient
 
 router = APIRouter(prefix="/api/v1", tags=["access log"])
 
-Limit = Annotated[int, Query(ge=1, le=500)]
-
-
 @router.get("/patients/{patient_id}/access-log", response_model=list[AccessEntry])
 def patient_access_log(patient_id: int, conn: DbConn, viewer: AdminViewer, response: Response,
-                       limit: Limit = 100, cursor: str | None = None) -> list[AccessEntry]:
+                       limit: Limit = 100, cursor: IdCursor = None) -> list[AccessEntry]:
     """Every read of this patient's data (overview, measurements, FHIR, alerts, thresholds),
     newest first; the next page's cursor is in ``X-Next-Cursor``. Admins of the patient's team
     only (another team's patient answers 404)."""
@@ -32,7 +28,7 @@ def patient_access_log(patient_id: int, conn: DbConn, viewer: AdminViewer, respo
 
 @router.get("/users/{user_id}/access-log", response_model=list[AccessEntry])
 def user_access_log(user_id: int, conn: DbConn, viewer: AdminViewer, response: Response,
-                    limit: Limit = 100, cursor: str | None = None) -> list[AccessEntry]:
+                    limit: Limit = 100, cursor: IdCursor = None) -> list[AccessEntry]:
     """What this user read, newest first, of the patients of the admin's teams."""
     page, next_cursor = service.entries(conn, viewer, user_id=user_id, cursor=cursor,
                                         limit=limit)

@@ -4,7 +4,6 @@ team scoping."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -26,6 +25,8 @@ from alerts.schemas import (
     ThresholdVersionOut,
 )
 from api.deps import AdminViewer, ClinicianViewer, CurrentViewer, DbConn, PatientRead
+from api.params import IdCursor, Limit
+from core.inputs import Timestamp
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
@@ -74,14 +75,14 @@ def threshold_proposal(patient_id: int, conn: DbConn, viewer: CurrentViewer,
 @router.get("/reports/alert-burden", response_model=list[BurdenRow])
 def alert_burden(conn: DbConn, viewer: CurrentViewer,
                  days: Annotated[int, Query(ge=1, le=365)] = 30,
-                 limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[BurdenRow]:
+                 limit: Limit = 50) -> list[BurdenRow]:
     """Patients ranked by alerts per week over the last ``days`` days, with their pending
     personal-limit proposal."""
     return reports.alert_burden(conn, viewer, days=days, limit=limit)
 
 
 @router.get("/reports/alert-outcomes", response_model=AlertOutcomesOut)
-def alert_outcomes(conn: DbConn, viewer: CurrentViewer, since: datetime) -> AlertOutcomesOut:
+def alert_outcomes(conn: DbConn, viewer: CurrentViewer, since: Timestamp) -> AlertOutcomesOut:
     """Per rule and per patient, the share of the alerts opened since ``since`` that led to an
     action, from the dispositions the nurses gave."""
     return reports.alert_outcomes(conn, viewer, since=since)
@@ -93,9 +94,9 @@ def list_alerts(
     status: Literal["open", "acknowledged", "resolved"] | None = None,
     severity: Literal["red", "yellow", "blue", "green"] | None = None,
     patient_id: int | None = None,
-    since: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: str | None = None,
+    since: Timestamp | None = None,
+    limit: Limit = 100,
+    cursor: IdCursor = None,
 ) -> list[AlertOut]:
     """Newest first. The next page's cursor is in the ``X-Next-Cursor`` header (absent on the
     last page); ``since`` keeps alerts opened or changed at or after that time."""

@@ -7,31 +7,50 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
 from api.deps import CurrentViewer, DbConn, PatientRead
+from api.params import ReadingCursor
+from core.inputs import Timestamp
 from fhir_export import service
-
-FHIR_JSON = "application/fhir+json"
 
 router = APIRouter(prefix="/api/v1", tags=["fhir"])
 
 
-@router.get("/patients/{patient_id}/fhir", response_class=JSONResponse,
+class FhirJSONResponse(JSONResponse):
+    media_type = "application/fhir+json"
+
+
+_BUNDLE = {"type": "object", "required": ["resourceType", "type", "timestamp", "link", "entry"],
+           "properties": {
+               "resourceType": {"const": "Bundle"}, "type": {"const": "collection"},
+               "timestamp": {"type": "string", "format": "date-time"},
+               "link": {"type": "array", "items": {
+                   "type": "object", "required": ["relation", "url"],
+                   "properties": {"relation": {"enum": ["self", "next"]},
+                                  "url": {"type": "string"}}}},
+               "entry": {"type": "array", "items": {
+                   "type": "object", "required": ["fullUrl", "resource"],
+                   "properties": {"fullUrl": {"type": "string"},
+                                  "resource": {"type": "object", "required": ["resourceType"]}}}}}}
+
+
+@router.get("/patients/{patient_id}/fhir", response_class=FhirJSONResponse,
             responses={200: {"description": "FHIR R4 Bundle (type collection) of Observations "
                                             "and Devices",
-                             "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
+                             "content": {FhirJSONResponse.media_type: {"schema": _BUNDLE}}}})
 def patient_fhir(
     request: Request, patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: Annotated[Timestamp | None, Query(alias="from")] = None,
+    to: Timestamp | None = None,
     count: Annotated[int, Query(alias="_count", ge=1, le=service.MAX_PAGE)] = (
         service.DEFAULT_PAGE),
-    cursor: str | None = None,
-) -> JSONResponse:
+    cursor: ReadingCursor = None,
+) -> FhirJSONResponse:
     """Observations (vital signs, LOINC + NPU, UCUM, reference range from the thresholds in force
-    at the time) of readings measured in [from, to), default the last 30 days, at most 366, in
-    pages of ``_count``; the next page is the Bundle's ``link`` with relation ``next``."""
+    at the time) of readings measured in ``[from, to)``: ``to`` defaults to now, ``from`` to 30
+    days before ``to``; ``to`` must be after ``from`` (422 ``invalid-range``) and at most 366
+    days after it (422 ``range-too-long``). In pages of ``_count`` Observations (each page with
+    the Devices it references); the next page is the Bundle's ``link`` with relation ``next``."""
     page = service.bundle(conn, viewer, patient_id, measured_from=from_, measured_to=to,
                           now=datetime.now(UTC), count=count, cursor=cursor)
     read(patient_id, "fhir", **{"from": from_, "to": to})
@@ -42,4 +61,4 @@ def patient_fhir(
             **query, cursor=page.next_cursor))})
     body = {**page.bundle, "link": links}
     body["entry"] = body.pop("entry")  # after link, as FHIR lists the elements
-    return JSONResponse(body, media_type=FHIR_JSON)
+    return FhirJSONResponse(body)

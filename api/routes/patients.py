@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime
 
 from api.deps import AdminViewer, CurrentViewer, DbConn, PatientRead, SettingsDep
+from api.params import IdCursor, Limit, ReadingCursor, TextFilter
+from core.inputs import Timestamp
 from core.rendering import JsonList
 from patients import service
 from patients.schemas import (
@@ -17,6 +18,7 @@ from patients.schemas import (
     PatientOverview,
     PauseIn,
     PauseOut,
+    TypeCode,
 )
 from patients.service import Bucket
 
@@ -30,9 +32,8 @@ def enrol_patient(body: PatientCreate, conn: DbConn, viewer: AdminViewer) -> Pat
 
 @router.get("", response_model=list[PatientOut])
 def list_patients(conn: DbConn, viewer: CurrentViewer, response: Response,
-                  team: str | None = None,
-                  limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                  cursor: str | None = None) -> list[PatientOut]:
+                  team: TextFilter = None, limit: Limit = 100,
+                  cursor: IdCursor = None) -> list[PatientOut]:
     """Patients of the viewer's teams by id; the next page's cursor is in ``X-Next-Cursor``."""
     page, next_cursor = service.list_patients(conn, viewer, team=team, cursor=cursor, limit=limit)
     if next_cursor is not None:
@@ -70,16 +71,17 @@ _READINGS = JsonList(Measurement)
             response_model=list[Measurement] | list[BucketedMeasurement])
 def measurements(
     patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead,
-    type: str | None = None,  # noqa: A002 - the contract's parameter name
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    type: TypeCode | None = None,  # noqa: A002 - the contract's parameter name
+    from_: Annotated[Timestamp | None, Query(alias="from")] = None,
+    to: Timestamp | None = None,
     bucket: Bucket | None = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-    cursor: str | None = None,
+    cursor: ReadingCursor = None,
 ) -> Response:
     """Raw readings ascending by ``measured_at`` (paginated, ``X-Next-Cursor``), or with
-    ``bucket`` the min, max, mean and count per hour or UTC day (``time_bucket``). The span
-    defaults to the last 30 days."""
+    ``bucket`` the min, max, mean and count per hour or UTC day (``time_bucket``), of the
+    readings measured in ``[from, to)``: ``to`` defaults to now, ``from`` to 30 days before
+    ``to``; ``to`` must be after ``from`` (422 ``invalid-range``)."""
     now = datetime.now(UTC)
     if bucket is not None:
         body = service.bucketed(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from api.deps import AdminViewer, DbConn
+from api.params import IdCursor, Limit, TextFilter
 from protocol.messages import Reason
 from rejections import service
 from rejections.schemas import RejectionOut
@@ -18,10 +17,10 @@ router = APIRouter(prefix="/api/v1", tags=["rejections"])
 def list_rejections(
     conn: DbConn, viewer: AdminViewer, response: Response,
     reason: Reason | None = None,
-    device_id: str | None = None,
-    msg_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: str | None = None,
+    device_id: TextFilter = None,
+    msg_id: TextFilter = None,
+    limit: Limit = 100,
+    cursor: IdCursor = None,
 ) -> list[RejectionOut]:
     """Newest first; the next page's cursor is in the ``X-Next-Cursor`` header (absent on the
     last page)."""

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from api.deps import CurrentViewer, DbConn
+from api.params import Limit, OffsetCursor, TextFilter
 from triage import service
 from triage.schemas import TriageRow
 
@@ -12,9 +11,8 @@ router = APIRouter(prefix="/api/v1", tags=["triage"])
 
 
 @router.get("/triage", response_model=list[TriageRow])
-def triage(conn: DbConn, viewer: CurrentViewer, request: Request, team: str | None = None,
-           limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: str | None = None
-           ) -> Response:
+def triage(conn: DbConn, viewer: CurrentViewer, request: Request, team: TextFilter = None,
+           limit: Limit = 100, cursor: OffsetCursor = None) -> Response:
     """One row per patient of the viewer's teams: worst open severity first, then the oldest
     unhandled alert; the next page's cursor is in ``X-Next-Cursor``."""
     page = service.triage_page(conn, viewer, request.app.state.triage_cache, team=team,

@@ -12,6 +12,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.observation import Observation
 
+from tests.api.fhir_invariants import bundle_violations
 from tests.api.helpers import make_user
 from tests.conftest import insert_patient, unique
 
@@ -46,8 +47,11 @@ def test_bundle_of_coded_observations_with_ranges_in_force_and_the_device(
     response = client.get(f"/api/v1/patients/{patient}/fhir", headers=nurse.headers)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/fhir+json"
-    bundle = Bundle.model_validate(response.json())
+    body = response.json()
+    bundle = Bundle.model_validate(body)
     assert bundle.type == "collection"
+    assert bundle_violations(body) == []
+    assert "total" not in body
     resources = [e.resource for e in bundle.entry or []]
     observations = [Observation.model_validate(r.model_dump()) for r in resources
                     if r.get_resource_type() == "Observation"]
@@ -76,6 +80,7 @@ def test_bundle_of_coded_observations_with_ranges_in_force_and_the_device(
                    if e.resource.get_resource_type() == "Device"}
     assert {o.device.reference for o in observations} == device_urls
     assert {o.device.identifier.value for o in observations} == {device}
+    assert all(o.subject.reference == f"Patient/{patient}" for o in observations)
 
     narrowed = client.get(f"/api/v1/patients/{patient}/fhir", headers=nurse.headers, params={
         "from": (now - timedelta(days=50)).isoformat(),
@@ -114,6 +119,7 @@ def test_export_is_paginated_with_next_links_not_truncated(
         assert response.status_code == 200, response.text
         body = response.json()
         assert "total" not in body  # bdl-1: only search and history Bundles have a total
+        assert bundle_violations(body) == []
         observations = [e for e in body["entry"]
                         if e["resource"]["resourceType"] == "Observation"]
         device_entries = [e for e in body["entry"] if e["resource"]["resourceType"] == "Device"]
@@ -132,4 +138,23 @@ def test_export_is_paginated_with_next_links_not_truncated(
     assert len(seen) == 25_000
     assert len(set(seen)) == 25_000
     assert client.get(f"/api/v1/patients/{patient}/fhir", headers=nurse.headers,
-                      params={"cursor": "nonsense"}).status_code == 400
+                      params={"cursor": "nonsense"}).status_code == 422
+
+
+def test_the_invariant_check_finds_what_a_validator_would() -> None:
+    """The checker itself: the export's old mistake (``total`` on a collection) and its kin."""
+    observation = {"resourceType": "Observation", "status": "final"}
+    entry = {"fullUrl": "urn:uuid:2c5c1b0a-8a8f-4a39-9f1d-2f6d2f1b0e6a", "resource": observation}
+    assert bundle_violations({"resourceType": "Bundle", "type": "collection",
+                              "entry": [entry]}) == []
+    assert [v.split(":")[0] for v in bundle_violations(
+        {"resourceType": "Bundle", "type": "collection", "total": 1, "entry": [entry, entry]})
+    ] == ["bdl-1", "bdl-7"]
+    assert [v.split(":")[0] for v in bundle_violations(
+        {"resourceType": "Bundle", "type": "collection",
+         "entry": [{**entry, "request": {"method": "GET", "url": "Observation"}},
+                   {"fullUrl": "Observation/1/_history/2"}]})
+    ] == ["bdl-3", "bdl-5", "bdl-8"]
+    assert [v.split(":")[0] for v in bundle_violations(
+        {"resourceType": "Bundle", "type": "document", "entry": [entry]})
+    ] == ["bdl-9", "bdl-10", "bdl-11"]
