@@ -136,7 +136,7 @@ def acknowledge_green(body: BulkAcknowledgeIn, conn: DbConn, viewer: CurrentView
 @router.get("/pending-evaluations/parked", response_model=list[ParkedEvaluationOut])
 def parked_evaluations(conn: DbConn, viewer: AdminViewer, response: Response,
                        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                       cursor: str | None = None) -> list[ParkedEvaluationOut]:
+                       cursor: IdCursor = None) -> list[ParkedEvaluationOut]:
     """Left-over alert evaluations that failed ``KOL_ALERT_RECOVERY_MAX_ATTEMPTS`` times and
     wait for an operator, newest first; next page's cursor in ``X-Next-Cursor``."""
     page, next_cursor = recovery.list_parked(conn, cursor=cursor, limit=limit)
