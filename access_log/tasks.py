@@ -4,27 +4,20 @@ removed once a day (the database refuses anything under a year)."""
 from __future__ import annotations
 
 import logging
-from functools import cache
 
 from celery.schedules import crontab
 from psycopg_pool import ConnectionPool
 
 from access_log import repository
-from core.celery_app import celery_app
-from core.db import open_pool
+from core.celery_app import celery_app, worker_pool
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 
-@cache
-def _pool() -> ConnectionPool:
-    return open_pool(get_settings(), name="kol-access-log-worker", min_size=1, max_size=1)
-
-
 @celery_app.task(name="access_log.purge")
 def purge() -> int:
-    return purge_with(_pool(), older_than_days=get_settings().access_log_retention_days)
+    return purge_with(worker_pool(), older_than_days=get_settings().access_log_retention_days)
 
 
 def purge_with(pool: ConnectionPool, *, older_than_days: int) -> int:

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from functools import cache
 
 from celery.schedules import crontab
 from psycopg_pool import ConnectionPool
 
 from alerts import missing, personalisation, recovery
 from alerts.recovery import RecoveryPolicy
-from core.celery_app import celery_app
-from core.db import open_pool
+from core.celery_app import celery_app, worker_pool
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -22,15 +20,10 @@ log = logging.getLogger(__name__)
 RECOVER_MAX_PER_RUN = 1000
 
 
-@cache
-def _pool() -> ConnectionPool:
-    return open_pool(get_settings(), name="kol-alerts-worker", min_size=1, max_size=2)
-
-
 @celery_app.task(name="alerts.recover_pending")
 def recover_pending() -> int:
     """Evaluate left-over ``pending_evaluations`` rows, one transaction each."""
-    return recover_pending_with(_pool(), RecoveryPolicy.from_settings(get_settings()))
+    return recover_pending_with(worker_pool(), RecoveryPolicy.from_settings(get_settings()))
 
 
 def recover_pending_with(pool: ConnectionPool, policy: RecoveryPolicy) -> int:
@@ -51,7 +44,7 @@ def recover_pending_with(pool: ConnectionPool, policy: RecoveryPolicy) -> int:
 @celery_app.task(name="alerts.check_missing")
 def check_missing() -> int:
     """Blue alerts for measurements missing at their deadline (every 15 minutes)."""
-    with _pool().connection() as conn:
+    with worker_pool().connection() as conn:
         outcome = missing.check_missing(conn, now=datetime.now(UTC),
                                         timezone=get_settings().timezone)
     return outcome.opened + outcome.updated
@@ -61,7 +54,7 @@ def check_missing() -> int:
 def personalise_due() -> dict[str, int]:
     """Personal limits applied at the end of the run-in for profiles with ``auto_personalise``
     (hourly)."""
-    with _pool().connection() as conn:
+    with worker_pool().connection() as conn:
         return personalisation.personalise_due(conn, now=datetime.now(UTC))
 
 

@@ -36,10 +36,10 @@ import httpx
 import numpy as np
 import psycopg
 
-from benchmarks.ingest import ROOT, with_database
+from benchmarks.ingest import ROOT
+from benchmarks.scratch import scratch_database
 from core.access import SYSTEM
-from core.migrate import migrate
-from core.settings import Settings, get_settings, owner_database_url
+from core.settings import Settings, get_settings
 from users import service as users_service
 from users.schemas import UserCreate
 
@@ -193,85 +193,77 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     settings: Settings = get_settings()
+    api: subprocess.Popen[bytes] | None = None
     # The scratch database is the owner's (it creates and migrates it); the API uses the
     # services' role, as in production.
-    owner = owner_database_url()
-    admin_url = with_database(owner, "postgres")
-    db = f"kol_bench_api_{os.getpid()}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{db}"')
-    database_url = with_database(settings.database_url, db)
-    api: subprocess.Popen[bytes] | None = None
-    try:
-        migrate(with_database(owner, db))
-        started = time.perf_counter()
-        nurse, patient_ids = load(database_url, with_database(owner, db), patients=args.patients,
+    with scratch_database(settings, "api") as (database_url, owner_url):
+        try:
+            started = time.perf_counter()
+            nurse, patient_ids = load(database_url, owner_url, patients=args.patients,
                                       seed=args.seed)
-        print(f"loaded {args.patients} patients, {args.patients * DAYS * 3} readings, "
-              f"{ALERTS} alerts in {time.perf_counter() - started:.1f} s", flush=True)
-        port = free_port()
-        env = {**os.environ, "KOL_DATABASE_URL": database_url, "KOL_API_PORT": str(port),
-               "KOL_API_HOST": "127.0.0.1", "KOL_LOG_LEVEL": "WARNING"}
-        log_path = Path(tempfile.gettempdir()) / f"kol-bench-api-{os.getpid()}.log"
-        print(f"kol-api log: {log_path}")
-        with log_path.open("wb") as log:
-            api = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "kol-api")],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        # HTTPS as in production (TLS costs the API CPU); httpx trusts the stack's CA through
-        # SSL_CERT_FILE.
-        base_url = f"https://127.0.0.1:{port}"
-        if settings.tls_ca_file is not None:
-            os.environ["SSL_CERT_FILE"] = str(settings.tls_ca_file)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("kol-api did not start")
-            time.sleep(0.2)
-        token = httpx.post(f"{base_url}/api/v1/auth/token",
-                           data={"username": nurse, "password": PASSWORD}).json()["access_token"]
-        rng = random.Random(args.seed)
-        sample = [rng.choice(patient_ids) for _ in range(500)]
-        since = (datetime.now(UTC) - timedelta(days=90)).isoformat()
-        scenarios = {
-            "GET /api/v1/triage": ["/api/v1/triage"],
-            "GET /api/v1/patients/{id}": [f"/api/v1/patients/{p}" for p in sample],
-            "GET /api/v1/patients/{id}/measurements?bucket=1d (90 days)": [
-                f"/api/v1/patients/{p}/measurements?bucket=1d&from={since.replace('+', '%2B')}"
-                for p in sample],
-        }
-        print(f"{args.rate:.0f} req/s offered for {args.seconds:.0f} s per endpoint (after "
-              f"{args.warmup:.0f} s not counted), as a nurse of one team ({len(patient_ids)} of "
-              f"{args.patients} patients); kol-api with {settings.api_workers} workers, triage "
-              f"cache {settings.triage_cache_seconds:g} s")
-        print(f"{'endpoint':<62} {'alone':>6} {'req':>6} {'err':>4} {'req/s':>7} {'p50 ms':>7} "
-              f"{'p99 ms':>7} {'max ms':>7}  p99<{P99_TARGET_MS:.0f}ms")
-        met = True
-        for name, paths in scenarios.items():
-            r = asyncio.run(drive(base_url, token, paths, rate=args.rate, seconds=args.seconds,
-                                  warmup=args.warmup))
-            ok = r["p99"] < P99_TARGET_MS and r["errors"] == 0
-            met &= ok
-            print(f"{name:<62} {r['unloaded_p50']:>6.1f} {r['requests']:>6} {r['errors']:>4} "
-                  f"{r['throughput']:>7.1f} "
-                  f"{r['p50']:>7.1f} {r['p99']:>7.1f} {r['max']:>7.1f}  {'yes' if ok else 'NO'}",
-                  flush=True)
-        print(f"p99 < {P99_TARGET_MS:.0f} ms on every endpoint: {'yes' if met else 'no'}")
-        return 0
-    finally:
-        if api is not None:
-            api.terminate()
-            try:
-                api.wait(15)
-            except subprocess.TimeoutExpired:
-                api.kill()
-                api.wait()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{db}" with (force)')
+            print(f"loaded {args.patients} patients, {args.patients * DAYS * 3} readings, "
+                  f"{ALERTS} alerts in {time.perf_counter() - started:.1f} s", flush=True)
+            port = free_port()
+            env = {**os.environ, "KOL_DATABASE_URL": database_url, "KOL_API_PORT": str(port),
+                   "KOL_API_HOST": "127.0.0.1", "KOL_LOG_LEVEL": "WARNING"}
+            log_path = Path(tempfile.gettempdir()) / f"kol-bench-api-{os.getpid()}.log"
+            print(f"kol-api log: {log_path}")
+            with log_path.open("wb") as log:
+                api = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "kol-api")],
+                                       cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            # HTTPS as in production (TLS costs the API CPU); httpx trusts the stack's CA through
+            # SSL_CERT_FILE.
+            base_url = f"https://127.0.0.1:{port}"
+            if settings.tls_ca_file is not None:
+                os.environ["SSL_CERT_FILE"] = str(settings.tls_ca_file)
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("kol-api did not start")
+                time.sleep(0.2)
+            login = {"username": nurse, "password": PASSWORD}
+            token = httpx.post(f"{base_url}/api/v1/auth/token", data=login).json()["access_token"]
+            rng = random.Random(args.seed)
+            sample = [rng.choice(patient_ids) for _ in range(500)]
+            since = (datetime.now(UTC) - timedelta(days=90)).isoformat()
+            scenarios = {
+                "GET /api/v1/triage": ["/api/v1/triage"],
+                "GET /api/v1/patients/{id}": [f"/api/v1/patients/{p}" for p in sample],
+                "GET /api/v1/patients/{id}/measurements?bucket=1d (90 days)": [
+                    f"/api/v1/patients/{p}/measurements?bucket=1d&from={since.replace('+', '%2B')}"
+                    for p in sample],
+            }
+            print(f"{args.rate:.0f} req/s offered for {args.seconds:.0f} s per endpoint (after "
+                  f"{args.warmup:.0f} s not counted), as a nurse of one team "
+                  f"({len(patient_ids)} of {args.patients} patients); kol-api with "
+                  f"{settings.api_workers} workers, triage cache "
+                  f"{settings.triage_cache_seconds:g} s")
+            print(f"{'endpoint':<62} {'alone':>6} {'req':>6} {'err':>4} {'req/s':>7} {'p50 ms':>7} "
+                  f"{'p99 ms':>7} {'max ms':>7}  p99<{P99_TARGET_MS:.0f}ms")
+            met = True
+            for name, paths in scenarios.items():
+                r = asyncio.run(drive(base_url, token, paths, rate=args.rate, seconds=args.seconds,
+                                      warmup=args.warmup))
+                ok = r["p99"] < P99_TARGET_MS and r["errors"] == 0
+                met &= ok
+                print(f"{name:<62} {r['unloaded_p50']:>6.1f} {r['requests']:>6} "
+                      f"{r['errors']:>4} {r['throughput']:>7.1f} {r['p50']:>7.1f} "
+                      f"{r['p99']:>7.1f} {r['max']:>7.1f}  {'yes' if ok else 'NO'}", flush=True)
+            print(f"p99 < {P99_TARGET_MS:.0f} ms on every endpoint: {'yes' if met else 'no'}")
+            return 0
+        finally:
+            if api is not None:
+                api.terminate()
+                try:
+                    api.wait(15)
+                except subprocess.TimeoutExpired:
+                    api.kill()
+                    api.wait()
 
 
 if __name__ == "__main__":

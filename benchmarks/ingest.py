@@ -39,8 +39,8 @@ import psutil
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.migrate import migrate
-from core.settings import Settings, get_settings, owner_database_url
+from benchmarks.scratch import scratch_database
+from core.settings import Settings, get_settings
 from core.tls import secure_mqtt
 from devices.broker import BrokerAdmin
 from gateway.service import end_session
@@ -57,12 +57,6 @@ TARGET_READINGS_PER_S = {"batch10": 30_000, "single": 5_000}
 class Tablet:
     device_id: str
     password: str
-
-
-def with_database(url: str, name: str) -> str:
-    params = psycopg.conninfo.conninfo_to_dict(url)
-    params["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
 
 
 def setup_fleet(settings: Settings, database_url: str, n: int) -> list[Tablet]:
@@ -164,77 +158,69 @@ def cpu_seconds(procs: list[psutil.Process]) -> dict[int, float]:
 
 def run_scenario(args: argparse.Namespace, settings: Settings, name: str) -> dict[str, Any]:
     per_message = SCENARIOS[name]
-    # The scratch database is the owner's (it creates and migrates it); the gateway uses the
-    # services' role, as in production.
-    owner = owner_database_url()
-    admin_url = with_database(owner, "postgres")
-    db = f"kol_bench_{os.getpid()}_{name}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{db}"')
-    database_url = with_database(settings.database_url, db)
     client_id = f"bench-gw-{uuid.uuid4().hex[:8]}"
     gateway: subprocess.Popen[bytes] | None = None
-    try:
-        migrate(with_database(owner, db))
-        tablets = setup_fleet(settings, database_url, args.tablets)
-        env = {**os.environ, "KOL_DATABASE_URL": database_url}
-        rate = args.rate or TARGET_READINGS_PER_S[name] / per_message * 1.1
-        if args.profile:
-            profiler = InProcessGateway(settings, database_url, client_id)
-        else:
-            gateway = subprocess.Popen(
-                [os.path.join(os.path.dirname(sys.executable), "kol-gateway"), "--client-id",
-                 client_id, "--metrics-port", "0", "--log-level", "WARNING",
-                 *([] if args.with_alerts else ["--no-alerts"])],
-                cwd=ROOT, env=env)
-        time.sleep(2.0)  # connected and subscribed
-        gw_proc = psutil.Process(gateway.pid) if gateway else psutil.Process()
-        pg_procs = postgres_processes(settings)
-        gw0, pg0 = cpu_seconds([gw_proc]), cpu_seconds(pg_procs)
-        out: Any = mp.get_context("fork").Queue()
-        start_at = time.time() + 1.0
-        shares = np.array_split(np.arange(len(tablets)), args.publishers)
-        procs = [mp.get_context("fork").Process(
-            target=publisher, args=(settings, [tablets[i] for i in share], per_message,
-                                    rate / args.publishers, args.seconds, start_at, out))
-            for share in shares]
-        for p in procs:
-            p.start()
-        results = [out.get() for _ in procs]
-        for p in procs:
-            p.join()
-        gw1, pg1 = cpu_seconds([gw_proc]), cpu_seconds(postgres_processes(settings))
-        sent = sum(r[0] for r in results)
-        wall = max(r[1] for r in results) + max(max(r[2], default=0.0) for r in results)
-        latencies = np.concatenate([np.asarray(r[2]) for r in results])
-        with psycopg.connect(database_url) as conn:
-            row = conn.execute("select count(*), count(distinct (device_id, msg_id))"
-                               " from readings").fetchone()
-        assert row is not None
-        stored, messages = int(row[0]), int(row[1])
-        if args.profile:
-            profiler.stop()
-        readings = sent * per_message
-        gw_cpu = sum(gw1.values()) - sum(gw0.values())
-        pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items())
-        return {
-            "scenario": name, "tablets": len(tablets), "readings_per_message": per_message,
-            "offered_readings_per_s": rate * per_message, "sent_messages": sent,
-            "stored_readings": stored, "expected_readings": readings,
-            "receipts": len(latencies), "distinct_messages": messages,
-            "sustained_readings_per_s": stored / wall if wall else 0.0,
-            "p50_ms": float(np.percentile(latencies, 50) * 1000) if len(latencies) else None,
-            "p99_ms": float(np.percentile(latencies, 99) * 1000) if len(latencies) else None,
-            "gateway_cpu_s_per_million": gw_cpu / readings * 1e6,
-            "postgres_cpu_s_per_million": pg_cpu / readings * 1e6,
-        }
-    finally:
-        if gateway is not None:
-            gateway.terminate()
-            gateway.wait(30)
-        end_session(settings, client_id)
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{db}" with (force)')
+    # The scratch database is the owner's (it creates and migrates it); the gateway uses the
+    # services' role, as in production.
+    with scratch_database(settings, name) as (database_url, _):
+        try:
+            tablets = setup_fleet(settings, database_url, args.tablets)
+            env = {**os.environ, "KOL_DATABASE_URL": database_url}
+            rate = args.rate or TARGET_READINGS_PER_S[name] / per_message * 1.1
+            if args.profile:
+                profiler = InProcessGateway(settings, database_url, client_id)
+            else:
+                gateway = subprocess.Popen(
+                    [os.path.join(os.path.dirname(sys.executable), "kol-gateway"), "--client-id",
+                     client_id, "--metrics-port", "0", "--log-level", "WARNING",
+                     *([] if args.with_alerts else ["--no-alerts"])],
+                    cwd=ROOT, env=env)
+            time.sleep(2.0)  # connected and subscribed
+            gw_proc = psutil.Process(gateway.pid) if gateway else psutil.Process()
+            pg_procs = postgres_processes(settings)
+            gw0, pg0 = cpu_seconds([gw_proc]), cpu_seconds(pg_procs)
+            out: Any = mp.get_context("fork").Queue()
+            start_at = time.time() + 1.0
+            shares = np.array_split(np.arange(len(tablets)), args.publishers)
+            procs = [mp.get_context("fork").Process(
+                target=publisher, args=(settings, [tablets[i] for i in share], per_message,
+                                        rate / args.publishers, args.seconds, start_at, out))
+                for share in shares]
+            for p in procs:
+                p.start()
+            results = [out.get() for _ in procs]
+            for p in procs:
+                p.join()
+            gw1, pg1 = cpu_seconds([gw_proc]), cpu_seconds(postgres_processes(settings))
+            sent = sum(r[0] for r in results)
+            wall = max(r[1] for r in results) + max(max(r[2], default=0.0) for r in results)
+            latencies = np.concatenate([np.asarray(r[2]) for r in results])
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute("select count(*), count(distinct (device_id, msg_id))"
+                                   " from readings").fetchone()
+            assert row is not None
+            stored, messages = int(row[0]), int(row[1])
+            if args.profile:
+                profiler.stop()
+            readings = sent * per_message
+            gw_cpu = sum(gw1.values()) - sum(gw0.values())
+            pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items())
+            return {
+                "scenario": name, "tablets": len(tablets), "readings_per_message": per_message,
+                "offered_readings_per_s": rate * per_message, "sent_messages": sent,
+                "stored_readings": stored, "expected_readings": readings,
+                "receipts": len(latencies), "distinct_messages": messages,
+                "sustained_readings_per_s": stored / wall if wall else 0.0,
+                "p50_ms": float(np.percentile(latencies, 50) * 1000) if len(latencies) else None,
+                "p99_ms": float(np.percentile(latencies, 99) * 1000) if len(latencies) else None,
+                "gateway_cpu_s_per_million": gw_cpu / readings * 1e6,
+                "postgres_cpu_s_per_million": pg_cpu / readings * 1e6,
+            }
+        finally:
+            if gateway is not None:
+                gateway.terminate()
+                gateway.wait(30)
+            end_session(settings, client_id)
 
 
 class InProcessGateway:

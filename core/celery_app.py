@@ -4,8 +4,12 @@ their tasks in their own ``tasks.py``, registered on this app when the worker en
 
 from __future__ import annotations
 
-from celery import Celery
+from functools import cache
 
+from celery import Celery
+from psycopg_pool import ConnectionPool
+
+from core.db import open_pool
 from core.settings import get_settings
 
 settings = get_settings()
@@ -19,3 +23,10 @@ celery_app.conf.update(
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
 )
+
+
+@cache
+def worker_pool() -> ConnectionPool:
+    """The worker process's one connection pool, shared by every domain's tasks (opened on first
+    use, so that importing the tasks connects to nothing)."""
+    return open_pool(get_settings(), name="kol-worker", min_size=1, max_size=2)

@@ -4,29 +4,21 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
 from celery.schedules import crontab
-from psycopg_pool import ConnectionPool
 
-from core.celery_app import celery_app
-from core.db import open_pool
+from core.celery_app import celery_app, worker_pool
 from core.settings import get_settings
 from rejections import service
 
 log = logging.getLogger(__name__)
 
 
-@cache
-def _pool() -> ConnectionPool:
-    return open_pool(get_settings(), name="kol-rejections-worker", min_size=1, max_size=1)
-
-
 @celery_app.task(name="rejections.prune")
 def prune() -> int:
     """Delete dead letters older than ``KOL_DEAD_LETTER_RETENTION_DAYS`` (nightly)."""
     retention = timedelta(days=get_settings().dead_letter_retention_days)
-    with _pool().connection() as conn:
+    with worker_pool().connection() as conn:
         letters, payloads = service.prune(conn, now=datetime.now(UTC), retention=retention)
     log.info("pruned dead letters", extra={"dead_letters": letters, "payloads": payloads,
                                            "retention_days": retention.days})
