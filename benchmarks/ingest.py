@@ -107,7 +107,9 @@ def publisher(settings: Settings, tablets: list[Tablet], per_message: int, rate:
         c.subscribe(device_topics(t.device_id).receipts, qos=1)
         c.loop_start()
         clients.append(c)
-    base = datetime(2026, 1, 1, tzinfo=UTC)
+    # Recent enough to be stored (readings older than KOL_MAX_READING_AGE_DAYS are too_old) and
+    # never in the future: the last of the 200 000 one-second stamps is an hour ago.
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=200_000 + 3600)
     stamps = [(base + timedelta(seconds=s)).isoformat() for s in range(200_000)]
     time.sleep(max(0.0, start_at - time.time()))
     t_start = time.monotonic()
