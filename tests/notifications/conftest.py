@@ -84,9 +84,10 @@ def all_day_rota(conn: Any, team_id: int, primary: int, secondary: int) -> None:
 
 
 @pytest.fixture
-def team(pool: ConnectionPool) -> Team:
+def team(pool: ConnectionPool) -> Iterator[Team]:
     """A team (name with a Danish letter) with an on-call nurse, a second nurse, a lead (the
-    chain's third step after 20 minutes), an admin and three patients; committed."""
+    chain's third step after 20 minutes), an admin and three patients; committed. Its chains
+    stop after the test, so that no later test's receivers hear of them."""
     name = unique("Hjemmepleje Nord")
     with pool.connection() as conn:
         patients = [insert_patient(conn, team=name) for _ in range(3)]
@@ -99,8 +100,17 @@ def team(pool: ConnectionPool) -> Team:
             {"target": "primary", "user_id": None, "after_minutes": 0},
             {"target": "secondary", "user_id": None, "after_minutes": 10},
             {"target": "user", "user_id": lead, "after_minutes": 20}])
-    return Team(id=team_id, name=name, nurse=nurse, second=second, lead=lead, admin=admin,
-                patients=patients)
+    yield Team(id=team_id, name=name, nurse=nurse, second=second, lead=lead, admin=admin,
+               patients=patients)
+    with pool.connection() as conn:
+        conn.execute("update notification_outbox set processed_at = now()"
+                     " where processed_at is null")
+        conn.execute("update notification_chains set state = 'stopped' where team_id = %s",
+                     (team_id,))
+        conn.execute("update notification_deliveries set status = 'cancelled'"
+                     " where team_id = %s and status in ('queued', 'failed', 'sending')",
+                     (team_id,))
+        conn.execute("delete from notification_digest_items where team_id = %s", (team_id,))
 
 
 def raise_alert(pool: ConnectionPool, patient_id: int, severity: str = "red", *,
