@@ -297,7 +297,10 @@ def to_enqueue(conn: Connection[Any], *, now: datetime, lease_seconds: float, li
     (the worker died mid-send). Each gets a lease, so that the next tick does not enqueue it
     again while a worker has it in its queue."""
     rows = conn.execute(
-        "update notification_deliveries set lease_until = %(now)s + make_interval(secs => %(l)s)"
+        "update notification_deliveries set lease_until = %(now)s + make_interval(secs => %(l)s),"
+        " status = case when status = 'sending' then 'queued' else status end,"
+        " last_error = case when status = 'sending' then 'the worker was lost mid-send; sent"
+        " again with the same idempotency key' else last_error end"
         " where id in (select id from notification_deliveries"
         "   where status in ('queued', 'failed', 'sending') and due_at <= %(now)s"
         "   and (lease_until is null or lease_until < %(now)s)"

@@ -145,7 +145,9 @@ class _HttpSink(_Log):
                 if failing:
                     self._answer(503, b'{"error": "unavailable"}')
                     return
-                status, answer = sink.take(self.path, dict(self.headers.items()), body)
+                # Header names in one spelling (HTTP header names are case-insensitive).
+                headers = {k.title(): v for k, v in self.headers.items()}
+                status, answer = sink.take(self.path, headers, body)
                 self._answer(status, answer)
 
             def _answer(self, status: int, body: bytes) -> None:
