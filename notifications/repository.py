@@ -339,11 +339,11 @@ def finish(conn: Connection[Any], delivery_id: int, *, status: str, error: str |
 
 # --- what the API shows -------------------------------------------------------------------------
 
-def visible_alert_team(conn: Connection[Any], viewer: Viewer, alert_id: int) -> int | None:
-    row = conn.execute(sql.SQL(
-        "select p.team_id from alerts a join patients p on p.id = a.patient_id"
+def visible_alert(conn: Connection[Any], viewer: Viewer, alert_id: int) -> dict[str, Any] | None:
+    """The alert's patient and team, if the viewer may see it."""
+    return conn.execute(sql.SQL(
+        "select a.patient_id, p.team_id from alerts a join patients p on p.id = a.patient_id"
         " where a.id = %s and {}").format(visible_patients(viewer)), (alert_id,)).fetchone()
-    return None if row is None else int(row["team_id"])
 
 
 def alert_chain(conn: Connection[Any], alert_id: int) -> dict[str, Any] | None:

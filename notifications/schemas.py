@@ -183,6 +183,7 @@ class DeliveryOut(BaseModel):
 
 class AlertNotificationsOut(BaseModel):
     alert_id: int
+    patient_id: int
     chain_state: str | None
     chain_mode: str | None
     next_step: int | None

@@ -78,6 +78,11 @@ def team_setup(conn: Connection[Any], viewer: Viewer, team_id: int, *, settings:
                               primary=current["primary"], secondary=current["secondary"]))
 
 
+def my_teams(conn: Connection[Any], viewer: Viewer, *, settings: Settings
+             ) -> list[TeamNotificationsOut]:
+    return [team_setup(conn, viewer, team_id, settings=settings) for team_id in viewer.team_ids]
+
+
 def replace_rota(conn: Connection[Any], viewer: Viewer, team_id: int, body: RotaIn, *,
                  settings: Settings) -> TeamNotificationsOut:
     _admin_team(conn, viewer, team_id)
@@ -142,11 +147,13 @@ def unsubscribe(conn: Connection[Any], viewer: Viewer, endpoint: str) -> None:
 def alert_notifications(conn: Connection[Any], viewer: Viewer, alert_id: int
                         ) -> AlertNotificationsOut:
     """The chain and every message of an alert the viewer may see (404 otherwise)."""
-    if repository.visible_alert_team(conn, viewer, alert_id) is None:
+    alert = repository.visible_alert(conn, viewer, alert_id)
+    if alert is None:
         raise errors.AlertNotFound()
     chain = repository.alert_chain(conn, alert_id)
     return AlertNotificationsOut(
-        alert_id=alert_id, chain_state=chain and chain["state"], chain_mode=chain and chain["mode"],
+        alert_id=alert_id, patient_id=alert["patient_id"], chain_state=chain and chain["state"],
+        chain_mode=chain and chain["mode"],
         next_step=chain and chain["next_step"], next_due_at=chain and chain["next_due_at"],
         stop_reason=chain and chain["stop_reason"],
         deliveries=[DeliveryOut.model_validate(d)

@@ -25,6 +25,13 @@ from notifications.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
 
+@router.get("/me/teams/notifications", response_model=list[TeamNotificationsOut])
+def my_teams(conn: DbConn, viewer: CurrentViewer, settings: SettingsDep
+             ) -> list[TeamNotificationsOut]:
+    """The rota, chain and policy of each of the viewer's teams."""
+    return service.my_teams(conn, viewer, settings=settings)
+
+
 @router.get("/teams/{team_id}/notifications", response_model=TeamNotificationsOut)
 def team_setup(team_id: int, conn: DbConn, viewer: CurrentViewer, settings: SettingsDep
                ) -> TeamNotificationsOut:
