@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     # Notifications (docs/notifications.md). Links in messages point here; they open the dashboard,
     # which asks for a login.
     public_url: str = ""
-    """The dashboard's address as nurses reach it (default: http://api_host:api_port)."""
+    """The dashboard's address as nurses reach it (default: https://api_host:api_port)."""
     smtp_host: str = ""
     """Empty: no e-mail is sent (e-mail deliveries fail and are retried until it is set)."""
     smtp_port: int = 25

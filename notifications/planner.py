@@ -63,7 +63,9 @@ def rota_slots(conn: Connection[Any], team_id: int) -> list[Slot]:
 
 
 def dashboard_url(settings: Settings, alert_id: int | None = None) -> str:
-    base = (settings.public_url or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
+    scheme = "http" if settings.local_demo_plaintext else "https"
+    base = (settings.public_url or f"{scheme}://{settings.api_host}:{settings.api_port}"
+            ).rstrip("/")
     return f"{base}/#alert={alert_id}" if alert_id is not None else f"{base}/"
 
 
