@@ -33,7 +33,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from benchmarks.ingest import Tablet, with_database
 from core.migrate import migrate
-from core.settings import Settings, get_settings
+from core.settings import Settings, get_settings, owner_database_url
+from core.tls import secure_mqtt
 from devices.broker import BrokerAdmin
 from gateway.service import end_session
 from protocol.messages import encode_batch
@@ -97,6 +98,7 @@ def _client(settings: Settings, tablet: Tablet) -> mqtt.Client:
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=tablet.device_id,
                     protocol=mqtt.MQTTv5)
     c.username_pw_set(tablet.device_id, tablet.password)
+    secure_mqtt(c, settings)
     c.max_inflight_messages_set(1000)
     c.connect(settings.mqtt_host, settings.mqtt_port, keepalive=60)
     c.loop_start()
@@ -145,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
 
-    admin_url = with_database(settings.database_url, "postgres")
+    # The scratch database is the owner's (it creates and migrates it); the services use their
+    # own role, as in production.
+    owner = owner_database_url()
+    admin_url = with_database(owner, "postgres")
     db = f"kol_bench_ntf_{os.getpid()}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'create database "{db}"')
@@ -159,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
            "KOL_SMS_GATEWAY_URL": sms.url + "/sms", "KOL_PUBLIC_URL": "https://kol.example.dk"}
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        migrate(database_url)
+        migrate(with_database(owner, db))
         red, bg, patient_of = _setup(settings, database_url, teams=args.teams, red=args.red,
                                      background=args.background_tablets)
         subprocess.run([str(BIN / "celery"), "-A", "worker.main", "purge", "-f"], env=env,

@@ -58,7 +58,7 @@ def test_worker_killed_mid_send_neither_loses_nor_repeats_the_step(
         pool: ConnectionPool, lease_settings: Settings, team: Team, sms: SmsGatewaySink,
         smtp: SmtpSink, tmp_path: Path) -> None:
     log = tmp_path / "worker.log"
-    sms.stall_seconds = 4.0
+    sms.stall_seconds = 8.0
     worker = _start_worker(lease_settings, log)
     try:
         alert_id = raise_alert(pool, team.patients[0])
@@ -70,6 +70,11 @@ def test_worker_killed_mid_send_neither_loses_nor_repeats_the_step(
         while sms.requests == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert sms.requests == 1, log.read_text()[-3000:]
+        # The step's e-mail went out and was recorded: the kill hits the SMS alone, mid-send.
+        while time.monotonic() < deadline and {
+                d["status"] for d in deliveries(pool, alert_id) if d["channel"] == "email"
+        } != {"sent"}:
+            time.sleep(0.05)
         os.killpg(worker.pid, signal.SIGKILL)  # mid-send: the gateway has not answered
         worker.wait(10)
         row = _sms_row(pool, alert_id)
