@@ -6,13 +6,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Channel = Literal["email", "sms", "push"]
 DeliveryStatus = Literal["queued", "sending", "sent", "failed", "gave_up", "cancelled",
                          "collapsed", "summarised"]
+
+
+def _local(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a local wall-clock time (Europe/Copenhagen) without an offset")
+    return value
+
+
+LocalTime = Annotated[time, AfterValidator(_local)]
+"""A wall-clock time in the platform's timezone: an offset would be ambiguous across daylight
+saving, so it is refused."""
 
 
 class _Strict(BaseModel):
@@ -37,11 +48,11 @@ class TeamPolicy(_Strict):
     red: SeverityPolicy = SeverityPolicy(mode="escalate", channels=["sms", "push", "email"])
     yellow: SeverityPolicy = SeverityPolicy(mode="day_or_digest", channels=["push", "email"])
     blue: SeverityPolicy = SeverityPolicy(mode="digest", channels=["email"])
-    day_starts: time = time(8, 0)
-    day_ends: time = time(16, 0)
+    day_starts: LocalTime = time(8, 0)
+    day_ends: LocalTime = time(16, 0)
     """Day hours (local): a yellow alert raised outside them waits for the morning digest."""
-    morning_digest_at: time = time(8, 0)
-    daily_digest_at: time = time(13, 0)
+    morning_digest_at: LocalTime = time(8, 0)
+    daily_digest_at: LocalTime = time(13, 0)
     """Blue (missing measurement) alerts of the day, after the usual 12:00 deadline."""
     collapse_minutes: int = Field(default=15, ge=0, le=240)
     """A further alert of a patient already notified to a person within this window is not
@@ -69,8 +80,8 @@ class RotaSlotIn(_Strict):
     user_id: int
     role: Literal["primary", "secondary"]
     day: DayKind
-    starts: time
-    ends: time
+    starts: LocalTime
+    ends: LocalTime
     """At or before ``starts``: the slot runs past midnight into the next day."""
 
 

@@ -132,3 +132,12 @@ def test_contact_push_subscription_and_delivery_status(
                       headers=outsider.headers).status_code == 404
     assert client.get("/api/v1/notifications/status", params={"alert_id": [alert_id]},
                       headers=outsider.headers).json() == {}
+
+
+def test_times_with_an_offset_are_refused(client: TestClient, committed_conn: Any,
+                                          team: Team) -> None:
+    admin = make_user(client, committed_conn, role="admin", teams=[team.name])
+    bad = client.put(f"/api/v1/teams/{team.id}/notifications/policy",
+                     json={"day_starts": "07:00:00+02:00"}, headers=admin.headers)
+    assert bad.status_code == 422
+    assert "without an offset" in bad.text

@@ -7,10 +7,14 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from psycopg_pool import ConnectionPool
 
+from alerts.evaluation import evaluate_new
 from alerts.lifecycle import AlertRaise, raise_alerts
+from core.measurement_types import MEASUREMENT_TYPES
 from core.settings import Settings
+from ingest.schemas import ReadingColumns
 from notifications.schemas import TeamPolicy
 from simulators.receivers import SmsGatewaySink, SmtpSink
 from tests.conftest import insert_patient
@@ -45,12 +49,18 @@ def test_alerts_of_one_patient_collapse_within_the_window(
 def test_backlog_replay_gives_a_bounded_number_of_messages_and_a_summary(
         pool: ConnectionPool, notify_settings: Settings, team: Team, smtp: SmtpSink,
         sms: SmsGatewaySink) -> None:
-    # A broker backlog replayed after an outage: one batch raises red alerts for 40 patients.
+    # A broker backlog replayed after an outage: the evaluation of one batch of late red SpO2
+    # readings, measured hours ago, raises red alerts for 40 patients at once.
     with pool.connection() as conn:
         patients = [insert_patient(conn, team=team.name) for _ in range(40)]
     now = datetime.now(UTC)
+    measured = np.datetime64((now - timedelta(hours=6)).replace(tzinfo=None), "us")
+    backlog = ReadingColumns(
+        patient_id=np.array(patients, np.int64),
+        type_index=np.full(40, MEASUREMENT_TYPES["spo2"].index, np.int16),
+        measured_at=np.full(40, measured), value=np.full(40, 82.0), late=np.ones(40, np.bool_))
     with pool.connection() as conn:
-        raise_alerts(conn, [_red(p, "spo2", now - timedelta(hours=6)) for p in patients])
+        assert evaluate_new(conn, backlog).opened == 40
     run(pool, notify_settings, now=now)
     cap = TeamPolicy().flood_max_messages
     assert len(sms.wait_for(cap, timeout=5)) == cap

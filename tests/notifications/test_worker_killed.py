@@ -99,6 +99,9 @@ def test_worker_killed_mid_send_neither_loses_nor_repeats_the_step(
 
     row = _sms_row(pool, alert_id)
     assert (row["status"], row["attempts"]) == ("sent", 2)
+    deadline = time.monotonic() + 15  # the held request reaches the gateway when its hold ends
+    while len(sms.received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     key = f"alert:{alert_id}:red:step:1:user:{team.nurse}:sms"
     assert [r.key for r in sms.received] == [key, key]  # the killed attempt and the retry
     assert [r.key for r in sms.unique] == [key]         # one SMS reaches the nurse
