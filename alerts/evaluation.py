@@ -12,12 +12,13 @@ import numpy as np
 import numpy.typing as npt
 from psycopg import Connection
 
-from alerts import engine, repository
+from alerts import engine, missing, repository
 from alerts.breaches import group_breaches
 from alerts.lifecycle import AlertRaise, AlertReading, Outcome, raise_alerts
 from alerts.reasons import describe
 from alerts.schemas import ThresholdArrays, Thresholds
 from core.measurement_types import TYPE_BY_INDEX
+from core.settings import get_settings
 from ingest.schemas import ReadingColumns
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,11 @@ def evaluate_new(conn: Connection[Any], new: ReadingColumns) -> Outcome:
     breaches = engine.evaluate(readings, thresholds, mask)
     raises = to_raises(readings, breaches, pids=pids, versions=versions, late=late)
     outcome = raise_alerts(conn, raises)
+    settings = get_settings()
+    resolved = missing.resolve_arrived(conn, new, timezone=settings.timezone) \
+        if settings.auto_resolve_missing else 0
     return Outcome(evaluated=int(mask.sum()), breaches=len(breaches), opened=outcome.opened,
-                   updated=outcome.updated, escalated=outcome.escalated)
+                   updated=outcome.updated, escalated=outcome.escalated, resolved=resolved)
 
 
 def to_raises(readings: engine.Readings, b: engine.Breaches, *, pids: npt.NDArray[np.int64],

@@ -53,6 +53,8 @@ class Outcome:
     opened: int = 0
     updated: int = 0
     escalated: int = 0
+    resolved: int = 0
+    """Missing-measurement alerts the readings resolved (``KOL_AUTO_RESOLVE_MISSING``)."""
 
 
 def raise_alerts(conn: Connection[Any], raises: Sequence[AlertRaise]) -> Outcome:

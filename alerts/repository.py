@@ -385,6 +385,25 @@ def missed_deadlines(conn: Connection[Any], *, since: datetime, until: datetime,
         {"since": since, "until": until, "tz": timezone}).fetchall()
 
 
+def resolve_missing_arrived(conn: Connection[Any], *, patient_ids: list[int], types: list[str],
+                            measured_at: list[datetime], timezone: str, note: str
+                            ) -> list[dict[str, Any]]:
+    """Resolve the unresolved 'missing' alerts that the readings (patient_ids[i], types[i],
+    measured_at[i]) answer: a reading of the type measured on or after the local day of the
+    alert's last missed deadline. The resolved alerts (id, patient_id, severity)."""
+    return conn.execute(
+        "update alerts a set status = 'resolved', resolved_at = now(), resolved_by = null,"
+        " resolve_note = %(note)s, updated_at = now()"
+        " where a.rule = 'missing' and a.status <> 'resolved' and exists ("
+        "   select 1 from unnest(%(p)s::bigint[], %(t)s::text[], %(m)s::timestamptz[])"
+        "     as r(patient_id, type, measured_at)"
+        "   where r.patient_id = a.patient_id and r.type = a.type"
+        "     and r.measured_at >= (a.last_measured_at at time zone %(tz)s)::date::timestamp"
+        "                          at time zone %(tz)s)"
+        " returning a.id, a.patient_id, a.severity",
+        {"note": note, "p": patient_ids, "t": types, "m": measured_at, "tz": timezone}).fetchall()
+
+
 # --- outcomes, burden and personal limits (team-scoped) ------------------------------------------
 
 def alert_outcome_counts(conn: Connection[Any], viewer: Viewer, *, since: datetime

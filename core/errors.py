@@ -91,6 +91,11 @@ class NotTeamMember(Forbidden):
     default_detail = "you are not a member of that team"
 
 
+class NotTeamAdmin(Forbidden):
+    slug = "not-team-admin"
+    default_detail = "only an admin of the team may change its rota, chain and policy"
+
+
 # 404: another team's patient answers these too, never 403 (the API contract).
 class NotFound(DomainError):
     """No such resource (or not in the user's teams)."""
@@ -132,6 +137,16 @@ class ParkedEvaluationNotFound(NotFound):
 
     slug = "parked-evaluation-not-found"
     default_detail = "no such parked evaluation"
+
+
+class TeamNotFound(NotFound):
+    slug = "team-not-found"
+    default_detail = "no such team"
+
+
+class PushSubscriptionNotFound(NotFound):
+    slug = "push-subscription-not-found"
+    default_detail = "no such push subscription"
 
 
 class ThresholdsNotFound(NotFound):
@@ -212,6 +227,11 @@ class UnknownProfile(Unprocessable):
     """No threshold profile of that name."""
 
     slug = "unknown-profile"
+
+
+class NotATeamMember(Unprocessable):
+    slug = "not-a-team-member"
+    default_detail = "everyone in the rota and the chain must be a member of the team"
 
 
 class UnknownType(Unprocessable):

@@ -168,6 +168,37 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = SecretStr("")
     jwt_ttl_seconds: int = Field(default=900, ge=60, le=86400)
 
+    # Notifications (docs/notifications.md). Links in messages point here; they open the dashboard,
+    # which asks for a login.
+    public_url: str = ""
+    """The dashboard's address as nurses reach it (default: https://api_host:api_port)."""
+    smtp_host: str = ""
+    """Empty: no e-mail is sent (e-mail deliveries fail and are retried until it is set)."""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "KOL-overvaagning <noreply@kol.invalid>"
+    sms_gateway_url: str = ""
+    """The HTTP SMS gateway adapter's endpoint (request shape in docs/notifications.md)."""
+    sms_gateway_token: SecretStr = SecretStr("")
+    sms_sender: str = "KOL"
+    vapid_private_key_file: Path | None = None
+    """PEM of the Web Push VAPID key (default: vapid_private.pem in stack_dir, made on first
+    use)."""
+    vapid_subject: str = "mailto:drift@kol.invalid"
+    notify_send_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    notify_max_attempts: int = Field(default=6, ge=1, le=50)
+    notify_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """Retry n waits backoff * 2^(n-1) seconds."""
+    notify_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    """A message in flight longer than this lost its worker (killed mid-send) and is sent
+    again, with the same idempotency key."""
+    notify_tick_seconds: float = Field(default=2.0, ge=0.2, le=60)
+    """How often the worker beat turns the outbox into chains and due steps into messages."""
+    auto_resolve_missing: bool = True
+    """A blue (missing measurement) alert resolves itself when the measurement arrives."""
+
     # Schedules and display; the database stores UTC.
     timezone: str = "Europe/Copenhagen"
     stack_dir: Path = Path("/var/tmp/kol-stack")

@@ -51,6 +51,18 @@ start() {  # name command...
     SERVICES+=("$!")
 }
 
+# Local stand-ins for an SMTP server and an SMS gateway: the demo's notifications are printed
+# as they arrive ([notify] lines). A real deployment sets KOL_SMTP_* and KOL_SMS_GATEWAY_* in
+# the settings file instead (docs/notifications.md).
+# Ports next to the API's, so that two stacks on one machine do not share them.
+DEMO_SMTP_PORT="${KOL_DEMO_SMTP_PORT:-$((KOL_API_PORT + 1025))}"
+DEMO_SMS_PORT="${KOL_DEMO_SMS_PORT:-$((KOL_API_PORT + 1026))}"
+export KOL_SMTP_HOST="${KOL_SMTP_HOST:-127.0.0.1}" KOL_SMTP_PORT="${KOL_SMTP_PORT:-$DEMO_SMTP_PORT}"
+export KOL_SMS_GATEWAY_URL="${KOL_SMS_GATEWAY_URL:-http://127.0.0.1:$DEMO_SMS_PORT/sms}"
+export KOL_PUBLIC_URL="${KOL_PUBLIC_URL:-https://localhost:$KOL_API_PORT}"
+start notify "$BIN/python" -m simulators.receivers --smtp-port "$DEMO_SMTP_PORT" \
+    --sms-port "$DEMO_SMS_PORT"
+
 start api "$BIN/kol-api"
 start gateway "$BIN/kol-gateway"
 start worker "$BIN/kol-worker"
@@ -66,7 +78,46 @@ for _ in $(seq 1 100); do
 done
 "${CURL[@]}" "$URL/readyz" >/dev/null || { echo "[run] the API did not become ready" >&2; exit 1; }
 
-export DEMO_ADMIN_PASSWORD
+# The demo team's rota: demo-nurse on call around the clock, demo-clinician as the second step,
+# with an e-mail address and a phone number each (the team's admin can change it in the
+# dashboard: Vagtplan og varsling).
+export DEMO_ADMIN_PASSWORD DEMO_NURSE_PASSWORD DEMO_CLINICIAN_PASSWORD
+"$BIN/python" - "$URL" "$CA_FILE" <<'PY' || echo "[run] the demo rota was not set up" >&2
+import json, os, ssl, sys, urllib.parse, urllib.request
+url, ca_file = sys.argv[1], sys.argv[2] or None
+tls = ssl.create_default_context(cafile=ca_file)
+def call(method, path, token=None, body=None, form=None):
+    data = urllib.parse.urlencode(form).encode() if form else (
+        json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(url + path, data=data, method=method)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10, context=tls) as response:
+        return json.loads(response.read() or b"null")
+def login(user, env):
+    return call("POST", "/api/v1/auth/token",
+                form={"username": user, "password": os.environ[env]})["access_token"]
+ids = {}
+for user, env, phone in (("demo-nurse", "DEMO_NURSE_PASSWORD", "+4520000001"),
+                         ("demo-clinician", "DEMO_CLINICIAN_PASSWORD", "+4520000002")):
+    token = login(user, env)
+    ids[user] = call("GET", "/api/v1/me", token)["id"]
+    call("PUT", "/api/v1/me/contact", token, {"email": f"{user}@demo.invalid", "phone": phone})
+admin = login("demo-admin", "DEMO_ADMIN_PASSWORD")
+for team in call("GET", "/api/v1/me/teams/notifications", admin):
+    if team["rota"]:
+        continue
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun", "holiday"]
+    call("PUT", f"/api/v1/teams/{team['team_id']}/notifications/rota", admin, {"slots": [
+        {"user_id": ids["demo-nurse"], "role": "primary", "day": d, "starts": "00:00",
+         "ends": "00:00"} for d in days]})
+    call("PUT", f"/api/v1/teams/{team['team_id']}/notifications/escalation", admin, {"steps": [
+        {"target": "primary", "after_minutes": 0},
+        {"target": "user", "user_id": ids["demo-clinician"], "after_minutes": 10}]})
+PY
+
 start sim "$BIN/kol-sim" fleet --api-url "$URL" --username demo-admin \
     --password-env DEMO_ADMIN_PASSWORD --team "Demo hjemmepleje" \
     --patients "$SIM_PATIENTS" --speed "$SIM_SPEED"
@@ -84,6 +135,8 @@ cat <<BANNER
               (clinician: demo-clinician / $DEMO_CLINICIAN_PASSWORD, admin: demo-admin / $DEMO_ADMIN_PASSWORD)
   API docs:   $URL/docs      Readiness: $URL/readyz      Ctrl-C stops everything.
   TLS:        $CA_NOTE
+  Notifications: red alerts go to demo-nurse by e-mail (SMTP sink on 127.0.0.1:$DEMO_SMTP_PORT)
+              and SMS (HTTP sink on 127.0.0.1:$DEMO_SMS_PORT), printed here as [notify] lines.
 
 BANNER
 wait

@@ -8,6 +8,7 @@ import sys
 
 import access_log.tasks  # noqa: F401  (the access log's retention)
 import alerts.tasks  # noqa: F401  (registers the alert domain's tasks and schedules)
+import notifications.tasks  # noqa: F401  (the notification ticker and deliveries)
 import rejections.tasks  # noqa: F401  (dead-letter retention)
 from core.celery_app import celery_app
 from core.settings import get_settings

@@ -20,6 +20,14 @@ def dashboard() -> FileResponse:
                         headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/sw.js")
+def service_worker() -> FileResponse:
+    """The service worker that shows Web Push notifications, served from the root so that its
+    scope is the whole dashboard."""
+    return FileResponse(HERE / "static" / "sw.js", media_type="text/javascript",
+                        headers={"Cache-Control": "no-cache"})
+
+
 def install(app: FastAPI) -> None:
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -453,10 +453,15 @@ async function render() {
   if (!token()) { if (route !== "#/login") { location.hash = "#/login"; return; } renderLogin(); return; }
   follow();
   try {
+    // Screens of other modules (notifications.js) register here, loaded before this file.
+    const ctx = { api, t, esc, when, toast, view, me, lang, render };
+    const extra = Object.keys(window.kolRoutes || {}).find((prefix) => route.startsWith(prefix));
     const patient = route.match(/^#\/patient\/(\d+)$/);
-    if (patient) await renderPatient(patient[1]);
+    if (extra) await window.kolRoutes[extra](route, ctx);
+    else if (patient) await renderPatient(patient[1]);
     else if (route === "#/burden") await renderBurden();
     else await renderTriage();
+    for (const hook of window.kolAfterRender || []) hook(route, ctx);
   } catch (error) {
     if (token()) view.innerHTML = `<p class="card error" role="alert">${esc(error.message)}</p>`;
   }

@@ -1,0 +1,2 @@
+"""Notifications and escalation: the nurse on duty hears about an alert without watching a
+screen (docs/notifications.md)."""
