@@ -6,21 +6,14 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from functools import cache
 
 from psycopg_pool import ConnectionPool
 
-from core.celery_app import celery_app
-from core.db import open_pool
+from core.celery_app import celery_app, worker_pool
 from core.settings import Settings, get_settings
 from notifications import channels, delivery, planner
 
 log = logging.getLogger(__name__)
-
-
-@cache
-def _pool() -> ConnectionPool:
-    return open_pool(get_settings(), name="kol-notifications-worker", min_size=1, max_size=4)
 
 
 def tick_with(pool: ConnectionPool, settings: Settings, *, now: datetime | None = None
@@ -32,7 +25,7 @@ def tick_with(pool: ConnectionPool, settings: Settings, *, now: datetime | None 
 @celery_app.task(name="notifications.tick")
 def tick() -> int:
     """Turn the outbox and due steps into messages and hand the due ones to the workers."""
-    outcome = tick_with(_pool(), get_settings())
+    outcome = tick_with(worker_pool(), get_settings())
     if outcome is None:
         return 0
     for delivery_id in outcome.to_send:
@@ -55,7 +48,7 @@ def deliver_with(pool: ConnectionPool, settings: Settings, delivery_id: int, *,
 @celery_app.task(name="notifications.deliver")
 def deliver(delivery_id: int) -> None:
     """Send one message; a transient failure is retried with exponential backoff."""
-    retry_at = deliver_with(_pool(), get_settings(), delivery_id)
+    retry_at = deliver_with(worker_pool(), get_settings(), delivery_id)
     if retry_at is not None:
         countdown = max(0.0, (retry_at - datetime.now(UTC)).total_seconds())
         deliver.apply_async((delivery_id,), countdown=countdown)
