@@ -76,6 +76,11 @@ class InvalidCredentials(Unauthenticated):
     default_detail = "unknown user or wrong password"
 
 
+class DeviceUnauthenticated(Unauthenticated):
+    slug = "device-unauthenticated"
+    default_detail = "unknown or deactivated device, or wrong device secret"
+
+
 # 403
 class Forbidden(DomainError):
     """The user's role is below the one the operation needs."""
@@ -154,6 +159,27 @@ class ThresholdsNotFound(NotFound):
 
     slug = "thresholds-not-found"
     default_detail = "the patient has no thresholds yet"
+
+
+# 410: a pairing code that existed but can no longer be used.
+class PairingCodeGone(DomainError):
+    status = 410
+    slug = "pairing-code-gone"
+
+
+class PairingCodeExpired(PairingCodeGone):
+    slug = "pairing-code-expired"
+    default_detail = "the pairing code has expired; start pairing again"
+
+
+class PairingCodeUsed(PairingCodeGone):
+    slug = "pairing-code-used"
+    default_detail = "the pairing code has already been used; start pairing again"
+
+
+class PairingCodeUnknown(NotFound):
+    slug = "pairing-code-unknown"
+    default_detail = "no such pairing code"
 
 
 # 409
@@ -254,6 +280,18 @@ class TooManyLoginAttempts(DomainError):
         super().__init__(headers={"Retry-After": str(retry_after)})
 
 
+class TooManyPairingAttempts(DomainError):
+    status = 429
+    slug = "too-many-pairing-attempts"
+    default_detail = "too many pairing attempts; try again later"
+
+
+class TooManyPairingCodes(DomainError):
+    status = 429
+    slug = "too-many-pairing-codes"
+    default_detail = "too many pairing codes for this patient in the last hour"
+
+
 # 503
 class DatabaseUnavailable(DomainError):
     """The database is unreachable or restarting (any operation that reads or writes it); nothing
@@ -274,3 +312,11 @@ class BrokerUnavailable(DomainError):
     status = 503
     slug = "broker-unavailable"
     default_detail = "the MQTT broker cannot be reached"
+
+
+class ThrottleUnavailable(DomainError):
+    """Pairing codes are short; without the attempt counter they could be guessed, so pairing
+    waits for it rather than going on unthrottled."""
+    status = 503
+    slug = "throttle-unavailable"
+    default_detail = "the attempt counter (Redis) cannot be reached; try again shortly"
