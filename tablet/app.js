@@ -32,7 +32,7 @@ function el(tag, attributes = {}, ...children) {
     else if (key === "text") node.textContent = value;
     else if (value !== null && value !== undefined && value !== false) node.setAttribute(key, value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child !== null && child !== undefined) node.append(child);
   }
   return node;
@@ -209,7 +209,7 @@ async function home() {
     el("button", { class: "primary", id: "measure", onclick: () => startMeasuring(), text: t().measureButton }),
     el("button", { class: "secondary", id: "history", onclick: () => historyScreen(), text: t().historyButton })));
   const pending = state.recentLog.filter((r) => r.state !== "sent").slice(0, 6);
-  if (pending.length) children.push(readingList(pending));
+  if (pending.length) children.push(el("h2", { text: t().notSentYet }), readingList(pending));
   show("home", ...children);
 }
 

@@ -43,8 +43,13 @@ export class Transport extends EventTarget {
       }
     });
     this.client.on("message", (_topic, payload) => this.onReceipt(payload));
-    // Back on the network: try at once instead of at the next reconnect period.
+    // Back on the network: try at once instead of at the next reconnect period. Off the
+    // network: say so at once instead of after the keepalive times out (the socket may linger).
     window.addEventListener("online", () => { if (!this.connected) this.client.reconnect(); });
+    window.addEventListener("offline", () => {
+      this.setConnected(false);
+      if (this.client.stream) this.client.stream.destroy();
+    });
     this.resendTimer = setInterval(() => { if (this.connected) this.flush(); }, RESEND_MS);
   }
 

@@ -19,9 +19,15 @@ def api(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture
 def fresh_throttle(settings: Settings) -> Iterator[None]:
-    """Every TestClient request comes from one address: each test starts with its count at 0."""
+    """Every request of the tests comes from one address (the TestClient's or loopback): each test
+    starts with its count of pairing attempts at 0."""
     client = redis.Redis.from_url(settings.redis_url)
-    client.delete(address_key("testclient"))
+    keys = [address_key("testclient"), address_key("127.0.0.1")]
+    client.delete(*keys)
     yield
-    client.delete(address_key("testclient"))
+    client.delete(*keys)
     client.close()
+
+
+# The dashboard's live API + gateway and its pinned Chromium serve the tablet tests too.
+from tests.dashboard.conftest import browser, site  # noqa: E402,F401

@@ -36,14 +36,17 @@ def test_pair_once_with_a_code_and_the_qr_code_carries_it(
     nurse = login(api, committed_conn, "nurse", patient_id=patient)
     started = start(api, nurse, patient)
     code = started["code"]
-    assert len(code) == 8 and code.isdigit()
+    assert len(code) == 8
+    assert code.isdigit()
     assert started["pair_url"].endswith(f"/tablet/#code={code}")
-    assert started["qr_svg"].startswith("<svg") and "<path" in started["qr_svg"]
+    assert started["qr_svg"].startswith("<svg")
+    assert "<path" in started["qr_svg"]
     expires = datetime.fromisoformat(started["expires_at"])
     assert timedelta(minutes=14) < expires - datetime.now(UTC) <= timedelta(minutes=15)
     stored = committed_conn.execute("select code_hash from pairing_codes where patient_id = %s",
                                     (patient,)).fetchone()
-    assert stored is not None and code not in stored["code_hash"]
+    assert stored is not None
+    assert code not in stored["code_hash"]
 
     paired = redeem(api, code)
     assert paired.status_code == 201, paired.text
@@ -158,11 +161,13 @@ def test_today_is_the_devices_own_patients_plan_and_readings(
     assert plan.due[0].deadline == datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
     tuesday = service.today(committed_conn, settings=settings, patient_id=patient,
                             now=monday + timedelta(days=1))
-    assert not tuesday.due_today and tuesday.due == []
+    assert not tuesday.due_today
+    assert tuesday.due == []
 
 
 def test_the_type_registry_is_served(api: TestClient) -> None:
     types = {t["type"]: t for t in api.get("/api/v1/tablet/measurement-types").json()}
-    assert types["spo2"]["min_value"] == 50 and types["spo2"]["max_value"] == 100
+    assert types["spo2"]["min_value"] == 50
+    assert types["spo2"]["max_value"] == 100
     assert types["weight"]["unit"] == "kg"
     assert types["pulse"]["display_da"] == "Puls"
