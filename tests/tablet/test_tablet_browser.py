@@ -6,6 +6,7 @@ tablet that can no longer send. Accessibility is checked with axe-core on every 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -265,3 +266,34 @@ def test_a_replaced_tablet_can_no_longer_send(
     finally:
         old_context.close()
         new_context.close()
+
+
+def test_the_nurse_pairs_a_tablet_from_the_dashboard_dialog(
+        site: Site, browser: Browser, db: psycopg.Connection[Any], artifacts_dir: Path) -> None:
+    patient = new_patient(db, site)
+    nurse = site.login_headers(create_user(db, role="nurse", teams=[site.team]))
+    token = nurse["Authorization"].removeprefix("Bearer ")
+    context, dashboard = tablet(browser)
+    try:
+        dashboard.goto(f"{site.url}/static/pairing.js")   # same origin, nothing else loaded
+        dashboard.set_content("<!doctype html><html lang='da'><head><title>Dashboard</title>"
+                              "</head><body><main><h1>Patient</h1></main></body></html>")
+        dashboard.evaluate("""([id, token]) => import('/static/pairing.js').then((m) =>
+            m.openPairingDialog({patientId: id, patientName: 'Inger Sørensen', token}))""",
+                           [patient, token])
+        code_text = dashboard.locator("dialog .kol-code")
+        expect(code_text).to_have_text(re.compile(r"^\d{4} \d{4}$"))
+        expect(dashboard.locator("dialog .kol-qr svg")).to_be_visible()
+        no_serious_axe_violations(dashboard)
+        dashboard.screenshot(path=str(artifacts_dir / "tablet-0-nurse-pairing-dialog.png"))
+        code = code_text.inner_text().replace(" ", "")
+
+        tab = context.new_page()
+        tab.goto(f"{site.url}/tablet/#code={code}")   # what the QR code opens
+        expect(tab.get_by_label("Kode")).to_have_value(code)
+        tab.get_by_role("button", name="Forbind").click()
+        expect(tab.get_by_text("Tabletten er nu forbundet til Inger Sørensen.")).to_be_visible()
+        dashboard.get_by_role("button", name="Luk").click()
+        expect(dashboard.locator("dialog")).to_have_count(0)
+    finally:
+        context.close()
