@@ -9,8 +9,11 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -295,5 +298,61 @@ def test_the_nurse_pairs_a_tablet_from_the_dashboard_dialog(
         expect(tab.get_by_text("Tabletten er nu forbundet til Inger Sørensen.")).to_be_visible()
         dashboard.get_by_role("button", name="Luk").click()
         expect(dashboard.locator("dialog")).to_have_count(0)
+    finally:
+        context.close()
+
+
+def test_she_sees_that_the_nurse_has_seen_her_reading_and_a_reminder_in_english(
+        site: Site, browser: Browser, db: psycopg.Connection[Any], artifacts_dir: Path) -> None:
+    patient = new_patient(db, site)
+    nurse = site.login_headers(create_user(db, role="nurse", teams=[site.team]))
+    response = httpx.post(f"{site.url}/api/v1/patients/{patient}/pairing", headers=nurse)
+    context, page = tablet(browser, "portrait")
+    try:
+        pair(page, site, response.json()["code"])
+        page.get_by_role("button", name="Fortsæt").click()
+        expect(page.locator("#connection")).to_have_text("Forbundet", timeout=20000)
+        enter(page, {"Iltmætning": "84"})   # below the red limit of the standard profile
+        page.get_by_role("button", name="Ja, send").click()
+        expect(page.get_by_text("Sendt ✓")).to_have_count(1, timeout=30000)
+
+        # The gateway's alert engine raises the alert; the nurse acknowledges it in the API.
+        alert: dict[str, Any] = {}
+
+        def raised() -> bool:
+            items = httpx.get(f"{site.url}/api/v1/alerts", headers=nurse,
+                              params={"patient_id": patient, "status": "open"}).json()
+            alert.update(items[0] if items else {})
+            return bool(items)
+
+        wait_for(raised)
+        ack = httpx.post(f"{site.url}/api/v1/alerts/{alert['id']}/acknowledge", headers=nurse,
+                         json={"note": "ringet op", "seen_severity": alert["severity"]})
+        assert ack.status_code == 200, ack.text
+
+        page.get_by_role("button", name="Til forsiden").click()
+        page.reload()
+        page.get_by_role("button", name="Mine målinger").click()
+        expect(page.get_by_text("Sygeplejersken har set din måling")).to_have_count(1)
+        # No alarm colours on the patient's side: nothing on the screen is red.
+        reds = page.evaluate("""() => [...document.querySelectorAll('body *')].filter((e) => {
+            const [r, g, b] = getComputedStyle(e).color.match(/\\d+/g).map(Number);
+            return r > 150 && g < 100 && b < 100; }).length""")
+        assert reds == 0
+        check_screen(page, artifacts_dir, "10-seen-by-nurse")
+
+        # The deadline is near: the plan says so, and the app speaks English on request.
+        db.execute("update patients set schedule = %s where id = %s", (Jsonb(
+            {**EVERY_DAY, "types": ["weight"], "deadline": "23:59"}), patient))
+        # Half an hour before the deadline, on the platform's (Copenhagen) today.
+        copenhagen = ZoneInfo("Europe/Copenhagen")
+        page.clock.set_fixed_time(datetime.combine(datetime.now(copenhagen).date(),
+                                                   time_of_day(23, 29), copenhagen))
+        page.reload()
+        page.get_by_role("button", name="English").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+        expect(page.get_by_role("status").filter(has_text="Remember")).to_have_text(
+            "Remember to measure by 23:59.")
+        check_screen(page, artifacts_dir, "11-reminder-english")
     finally:
         context.close()
