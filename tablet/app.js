@@ -242,13 +242,13 @@ function startMeasuring() {
   stepScreen();
 }
 
-function stepScreen(message = "") {
+// message: why the last entry was refused; typed: what she typed, shown again to be corrected.
+function stepScreen(message = "", typed = null) {
   const type = state.steps[state.stepIndex];
-  const spec = state.types[type];
   const current = state.entry[type];
   const input = el("input", { id: "value", name: "value", inputmode: "decimal", autocomplete: "off",
                               "aria-describedby": "help step-error", "aria-invalid": message ? "true" : "false",
-                              value: current ? number(current.value).replace(/\s/g, "") : null });
+                              value: typed ?? (current ? number(current.value).replace(/\s/g, "") : null) });
   const error = el("p", { id: "step-error", class: "error", role: "alert", text: message });
   const form = el("form", { class: "stack" },
     el("label", { for: "value" }, `${typeName(type)} (${unitText(type)})`),
@@ -296,7 +296,7 @@ function rangeMessage(type) {
 function accept(type, raw, measuredAt = null) {
   const value = parseNumber(raw);
   if (!inRange(type, value)) {
-    stepScreen(rangeMessage(type));
+    stepScreen(rangeMessage(type), raw);
     return;
   }
   state.entry[type] = { value, measured_at: measuredAt || rfc3339(new Date()) };

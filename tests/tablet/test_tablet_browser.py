@@ -142,6 +142,7 @@ def test_pair_measure_receipt_stored(site: Site, browser: Browser, db: psycopg.C
         page.get_by_role("button", name="Næste").click()
         expect(page.get_by_role("alert")).to_have_text(
             "Iltmætning skal være et tal mellem 50 og 100 %.")
+        expect(page.locator("#value")).to_have_value("120")
         check_screen(page, artifacts_dir, "3-spo2-out-of-range")
         page.get_by_role("button", name="Tilbage").click()
         enter(page, {"Iltmætning": "93", "Puls": "88", "Vægt": "71,4"})
