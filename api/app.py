@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rejections_router)
     app.include_router(access_log_router)
     app.include_router(notifications_router)
-    tablets.install(app)
+    tablets.install(app, settings)
     dashboard.install(app)
     openapi.install(app)
     return app

@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     pairing_codes_per_patient_per_hour: int = Field(default=5, ge=1, le=100)
     pairing_attempts_per_address: int = Field(default=10, ge=1, le=1000)
     """Pairing-code redemptions per client address in 15 minutes, right or wrong."""
+    tablet_web_root: Path | None = None
+    """The directory holding the tablet app (``tablet/``) and the npm packages
+    (``node_modules/``); unset: the source checkout the API runs from."""
     tablet_reminder_minutes: int = Field(default=60, ge=0, le=720)
     """The tablet reminds the patient this long before a measurement's deadline."""
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from api.deps import CurrentViewer, DbConn, SettingsDep, client_address
 from api.routes.devices import Broker
 from core import errors
+from core.settings import Settings
 from devices import service as devices
 from tablets import service, throttle
 from tablets.schemas import (
@@ -25,9 +26,7 @@ from tablets.schemas import (
     TabletToday,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-APP_DIR = ROOT / "tablet"
-MQTT_JS = ROOT / "node_modules" / "mqtt" / "dist" / "mqtt.esm.js"
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 router = APIRouter(prefix="/api/v1", tags=["tablet"])
 device_basic = HTTPBasic(auto_error=False, realm="kol-device")
@@ -77,17 +76,20 @@ def today(patient_id: DevicePatient, conn: DbConn, settings: SettingsDep) -> Tab
     return service.today(conn, settings=settings, patient_id=patient_id)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, settings: Settings) -> None:
+    root = settings.tablet_web_root or CHECKOUT
+    app_dir = root / "tablet"
+    mqtt_js = root / "node_modules" / "mqtt" / "dist" / "mqtt.esm.js"
     app.include_router(router)
 
     @app.get("/tablet", include_in_schema=False)
     @app.get("/tablet/", include_in_schema=False)
     def tablet_app() -> FileResponse:
-        return FileResponse(APP_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+        return FileResponse(app_dir / "index.html", headers={"Cache-Control": "no-cache"})
 
     @app.get("/tablet/vendor/mqtt.esm.js", include_in_schema=False)
     def mqtt_client() -> FileResponse:
-        return FileResponse(MQTT_JS, media_type="text/javascript",
+        return FileResponse(mqtt_js, media_type="text/javascript",
                             headers={"Cache-Control": "no-cache"})
 
-    app.mount("/tablet", StaticFiles(directory=APP_DIR), name="tablet")
+    app.mount("/tablet", StaticFiles(directory=app_dir), name="tablet")
