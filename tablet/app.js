@@ -146,6 +146,7 @@ async function pair(raw, error, button) {
     const device = await response.json();
     if (state.transport) state.transport.stop();
     await store.put("device", device);
+    await store.abandonOtherDevices(device.device_id);
     history.replaceState(null, "", location.pathname);
     state.device = device;
     startTransport();

@@ -106,8 +106,26 @@ export async function recentLog(limit = 12) {
     .slice(0, limit);
 }
 
-// Unpairing (a new pairing or a deactivated tablet): the credentials go; the outbox stays, so
-// nothing measured is thrown away without the patient being told.
+// Unpairing (a deactivated tablet): the credentials go. Its unsent batches stay until the next
+// pairing, which abandons them: they were measured for the old device's patient, and a tablet
+// paired anew may be someone else's.
 export async function forgetDevice() {
   await remove("device");
+}
+
+// Batches of any other device than deviceId leave the outbox, their readings marked as refused
+// with the reason unknown_device, so the screen says why they were not sent.
+export async function abandonOtherDevices(deviceId) {
+  const d = await db();
+  const tx = d.transaction(["outbox", "log"], "readwrite");
+  const outboxStore = tx.objectStore("outbox");
+  const log = tx.objectStore("log");
+  for (const batch of await result(outboxStore.getAll())) {
+    if (batch.device_id === deviceId) continue;
+    for (const entry of await result(log.index("msg_id").getAll(batch.msg_id))) {
+      log.put({ ...entry, state: "rejected", reason: "unknown_device" });
+    }
+    outboxStore.delete(batch.msg_id);
+  }
+  return done(tx);
 }

@@ -87,6 +87,7 @@ export class Transport extends EventTarget {
   async flush() {
     if (!this.connected) return;
     for (const batch of await store.outbox()) {
+      if (batch.device_id !== this.device.device_id) continue;
       const { msg_id, sent_at, readings } = batch;
       this.client.publish(this.topics.readings, JSON.stringify({ v: 1, msg_id, sent_at, readings }),
                           { qos: 1 });
@@ -94,7 +95,8 @@ export class Transport extends EventTarget {
   }
 
   async send(readings) {
-    const batch = { msg_id: crypto.randomUUID(), sent_at: rfc3339(new Date()), readings };
+    const batch = { msg_id: crypto.randomUUID(), sent_at: rfc3339(new Date()), readings,
+                    device_id: this.device.device_id };
     await store.enqueue(batch);
     await this.flush();
     return batch;

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from fastapi.staticfiles import StaticFiles
 
@@ -83,6 +83,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(router)
 
     @app.get("/tablet", include_in_schema=False)
+    def tablet_slash() -> RedirectResponse:
+        # The app's relative URLs and the service worker's scope need the trailing slash.
+        return RedirectResponse("/tablet/", status_code=308)
+
     @app.get("/tablet/", include_in_schema=False)
     def tablet_app() -> FileResponse:
         return FileResponse(app_dir / "index.html", headers={"Cache-Control": "no-cache"})

@@ -171,3 +171,18 @@ def test_the_type_registry_is_served(api: TestClient) -> None:
     assert types["spo2"]["max_value"] == 100
     assert types["weight"]["unit"] == "kg"
     assert types["pulse"]["display_da"] == "Puls"
+
+
+def test_the_app_is_served_with_its_mqtt_client_from_npm(api: TestClient) -> None:
+    slash = api.get("/tablet", follow_redirects=False)
+    assert slash.status_code == 308
+    assert slash.headers["location"] == "/tablet/"
+    page = api.get("/tablet/")
+    assert page.status_code == 200
+    assert '<html lang="da">' in page.text
+    assert api.get("/tablet/manifest.webmanifest").json()["lang"] == "da"
+    assert api.get("/tablet/sw.js").status_code == 200
+    client = api.get("/tablet/vendor/mqtt.esm.js")
+    assert client.status_code == 200
+    assert client.headers["content-type"].startswith("text/javascript")
+    assert "export default" in client.text

@@ -267,6 +267,17 @@ def test_a_replaced_tablet_can_no_longer_send(
         time.sleep(2)
         assert db.execute("select count(*) as n from readings where device_id = %s",
                           (old_device,)).fetchone() == {"n": 0}
+
+        # Paired anew, the tablet does not send the old device's reading under the new one (it
+        # may be another patient's tablet now) and says why it was not sent.
+        old.get_by_label("Kode").fill(pairing_code(site, db, patient))
+        old.get_by_role("button", name="Forbind").click()
+        old.get_by_role("button", name="Fortsæt").click()
+        expect(old.locator("#connection")).to_have_text("Forbundet", timeout=20000)
+        expect(old.locator("ul.readings li[data-state=rejected] .state")).to_have_text(
+            "Tabletten er ikke længere forbundet. Kontakt sygeplejersken.")
+        time.sleep(2)
+        assert readings(db, patient) == []
     finally:
         old_context.close()
         new_context.close()
