@@ -163,6 +163,17 @@ def test_pair_measure_receipt_stored(site: Site, browser: Browser, db: psycopg.C
         page.get_by_role("button", name="Mine målinger").click()
         expect(page.locator("ul.readings li")).to_have_count(3)
         check_screen(page, artifacts_dir, "6-history")
+
+        # The tablet goes away without saying goodbye: the broker publishes its will.
+        page.close()
+
+        def status_state() -> str:
+            row = db.execute("select status from devices where patient_id = %s and active",
+                             (patient,)).fetchone()
+            assert row is not None
+            return str(row["status"]["state"])
+
+        wait_for(lambda: status_state() == "offline", timeout=60)
     finally:
         context.close()
 
