@@ -18,12 +18,13 @@ def visible_patient(conn: Connection[Any], viewer: Viewer, patient_id: int) -> b
     return row is not None
 
 
-def codes_since(conn: Connection[Any], patient_id: int, since: datetime) -> int:
-    row = conn.execute("select count(*) as n from pairing_codes"
-                       " where patient_id = %s and created_at >= %s",
-                       (patient_id, since)).fetchone()
-    assert row is not None
-    return int(row["n"])
+def code_times_since(conn: Connection[Any], patient_id: int, since: datetime
+                     ) -> list[datetime]:
+    """When the patient's codes since ``since`` were given, oldest first."""
+    rows = conn.execute("select created_at from pairing_codes"
+                        " where patient_id = %s and created_at >= %s order by created_at",
+                        (patient_id, since)).fetchall()
+    return [r["created_at"] for r in rows]
 
 
 def insert_code(conn: Connection[Any], *, code_hash: str, patient_id: int, created_by: int,

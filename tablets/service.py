@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -50,9 +51,12 @@ def start_pairing(conn: Connection[Any], *, settings: Settings, viewer: Viewer,
     if viewer.user_id is None:
         raise errors.Forbidden("pairing is started by a signed-in user")
     now = datetime.now(UTC)
-    if (repository.codes_since(conn, patient_id, now - timedelta(hours=1))
-            >= settings.pairing_codes_per_patient_per_hour):
-        raise errors.TooManyPairingCodes()
+    window = timedelta(hours=1)
+    recent = repository.code_times_since(conn, patient_id, now - window)
+    if len(recent) >= settings.pairing_codes_per_patient_per_hour:
+        # A new code is allowed once the oldest code of the window has left it.
+        wait = recent[-settings.pairing_codes_per_patient_per_hour] + window - now
+        raise errors.TooManyPairingCodes(retry_after=max(1, math.ceil(wait.total_seconds())))
     code = f"{secrets.randbelow(10 ** 8):08d}"
     expires_at = now + timedelta(minutes=settings.pairing_code_minutes)
     repository.insert_code(conn, code_hash=code_hash(settings, code), patient_id=patient_id,

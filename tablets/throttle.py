@@ -39,4 +39,4 @@ def reserve(settings: Settings, address: str) -> None:
         log.warning("pairing throttle unavailable: %s", exc)
         raise errors.ThrottleUnavailable() from exc
     if count > settings.pairing_attempts_per_address:
-        raise errors.TooManyPairingAttempts(headers={"Retry-After": str(WINDOW_SECONDS)})
+        raise errors.TooManyPairingAttempts(retry_after=WINDOW_SECONDS)

@@ -37,7 +37,7 @@ def current_device_patient(
         conn: DbConn) -> int:
     """The patient of the device that authenticates with its MQTT username and password."""
     if credentials is None:
-        raise errors.DeviceUnauthenticated(headers={"WWW-Authenticate": "Basic"})
+        raise errors.DeviceUnauthenticated()
     return devices.authenticate(conn, device_id=credentials.username,
                                 secret=credentials.password)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -118,6 +119,7 @@ def test_codes_per_patient_and_attempts_per_address_are_limited(
     refused = api.post(f"/api/v1/patients/{patient}/pairing", headers=nurse)
     assert refused.status_code == 429
     assert refused.json()["type"].endswith(":too-many-pairing-codes")
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
 
     # Redemptions are counted before the code is looked up: once the address has used its
     # attempts, even a right code is refused until the window ends.
@@ -186,3 +188,16 @@ def test_the_app_is_served_with_its_mqtt_client_from_npm(api: TestClient) -> Non
     assert client.status_code == 200
     assert client.headers["content-type"].startswith("text/javascript")
     assert "export default" in client.text
+
+
+def test_the_openapi_document_lists_the_pairing_problems(api: TestClient) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    pair = json.dumps(paths["/api/v1/tablet/pair"]["post"]["responses"])
+    for slug in ("pairing-code-unknown", "pairing-code-used", "pairing-code-expired",
+                 "too-many-pairing-attempts", "throttle-unavailable", "broker-unavailable"):
+        assert f"urn:kol:problem:{slug}" in pair, slug
+    today = json.dumps(paths["/api/v1/tablet/today"]["get"]["responses"])
+    assert "urn:kol:problem:device-unauthenticated" in today
+    start = json.dumps(paths["/api/v1/patients/{patient_id}/pairing"]["post"]["responses"])
+    assert "urn:kol:problem:too-many-pairing-codes" in start
+    assert "urn:kol:problem:patient-not-found" in start
