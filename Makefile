@@ -3,10 +3,13 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast install install-test stack-up stack-down stack-status migrate lint bench plot
+.PHONY: run pair-code test test-fast install install-test stack-up stack-down stack-status migrate lint bench plot
 
 run: install stack-up migrate
 	bash deploy/run.sh
+
+pair-code:
+	bash deploy/run.sh pair-code
 
 test: install-test
 	$(BIN)/pytest

@@ -15,6 +15,7 @@ from api.dashboard import routes as dashboard
 from api.health import ReadinessCache
 from api.health import router as health_router
 from api.retry import RetryOnLostConnection
+from api.routes import tablets
 from api.routes.access_log import router as access_log_router
 from api.routes.alerts import router as alerts_router
 from api.routes.devices import router as devices_router
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rejections_router)
     app.include_router(access_log_router)
     app.include_router(notifications_router)
+    tablets.install(app, settings)
     dashboard.install(app)
     openapi.install(app)
     return app

@@ -16,3 +16,13 @@ def record(conn: Connection[Any], *, viewer: Viewer, action: str, entity_type: s
     repository.insert_audit(conn, actor_id=viewer.user_id, actor=viewer.username, action=action,
                             entity_type=entity_type, entity_id=str(entity_id),
                             detail=detail or {})
+
+
+def record_on_behalf(conn: Connection[Any], *, actor_id: int, actor: str, action: str,
+                     entity_type: str, entity_id: str | int,
+                     detail: dict[str, Any] | None = None) -> None:
+    """For a change made without a logged-in user on a user's authority (a tablet redeeming the
+    pairing code a nurse started): the entry names her and says how."""
+    repository.insert_audit(conn, actor_id=actor_id, actor=actor, action=action,
+                            entity_type=entity_type, entity_id=str(entity_id),
+                            detail=detail or {})

@@ -76,6 +76,16 @@ class InvalidCredentials(Unauthenticated):
     default_detail = "unknown user or wrong password"
 
 
+class DeviceUnauthenticated(Unauthenticated):
+    """A tablet's request without its device credentials (HTTP Basic: device id and MQTT
+    password), with wrong ones, or from a deactivated device (docs/tablet.md)."""
+
+    slug = "device-unauthenticated"
+    default_detail = "unknown or deactivated device, or wrong device secret"
+    response_headers = {"WWW-Authenticate": "`Basic`: the device id and its MQTT password"}
+    default_headers = {"WWW-Authenticate": 'Basic realm="kol-device"'}
+
+
 # 403
 class Forbidden(DomainError):
     """The user's role is below the one the operation needs."""
@@ -154,6 +164,35 @@ class ThresholdsNotFound(NotFound):
 
     slug = "thresholds-not-found"
     default_detail = "the patient has no thresholds yet"
+
+
+class PairingCodeUnknown(NotFound):
+    """No pairing code like that was ever given out."""
+
+    slug = "pairing-code-unknown"
+    default_detail = "no such pairing code"
+
+
+# 410: a pairing code that existed but can no longer be used.
+class PairingCodeGone(DomainError):
+    """The pairing code existed but can no longer be used."""
+
+    status = 410
+    slug = "pairing-code-gone"
+
+
+class PairingCodeExpired(PairingCodeGone):
+    """The pairing code is older than `KOL_PAIRING_CODE_MINUTES`; the nurse starts a new one."""
+
+    slug = "pairing-code-expired"
+    default_detail = "the pairing code has expired; start pairing again"
+
+
+class PairingCodeUsed(PairingCodeGone):
+    """The pairing code has paired a tablet already (single use)."""
+
+    slug = "pairing-code-used"
+    default_detail = "the pairing code has already been used; start pairing again"
 
 
 # 409
@@ -254,6 +293,32 @@ class TooManyLoginAttempts(DomainError):
         super().__init__(headers={"Retry-After": str(retry_after)})
 
 
+class TooManyPairingAttempts(DomainError):
+    """Too many pairing-code redemptions from the address (`KOL_PAIRING_ATTEMPTS_PER_ADDRESS` in
+    15 minutes, right or wrong); wait `Retry-After` seconds."""
+
+    status = 429
+    slug = "too-many-pairing-attempts"
+    default_detail = "too many pairing attempts; try again later"
+    response_headers = {"Retry-After": "seconds until pairing is accepted again"}
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(headers={"Retry-After": str(retry_after)})
+
+
+class TooManyPairingCodes(DomainError):
+    """The patient was given `KOL_PAIRING_CODES_PER_PATIENT_PER_HOUR` pairing codes in the last
+    hour; wait `Retry-After` seconds."""
+
+    status = 429
+    slug = "too-many-pairing-codes"
+    default_detail = "too many pairing codes for this patient in the last hour"
+    response_headers = {"Retry-After": "seconds until a new code can be given"}
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(headers={"Retry-After": str(retry_after)})
+
+
 # 503
 class DatabaseUnavailable(DomainError):
     """The database is unreachable or restarting (any operation that reads or writes it); nothing
@@ -274,3 +339,12 @@ class BrokerUnavailable(DomainError):
     status = 503
     slug = "broker-unavailable"
     default_detail = "the MQTT broker cannot be reached"
+
+
+class ThrottleUnavailable(DomainError):
+    """The pairing-attempt counter (Redis) cannot be reached: pairing codes are short, so pairing
+    waits for it rather than going on unthrottled."""
+
+    status = 503
+    slug = "throttle-unavailable"
+    default_detail = "the attempt counter (Redis) cannot be reached; try again shortly"

@@ -152,6 +152,16 @@ class Settings(BaseSettings):
     stream_recheck_seconds: float = Field(default=5.0, ge=0.1, le=60)
     """How often an open event stream checks that its user is still active and in the same
     teams (it ends otherwise, and when its token expires)."""
+    pairing_code_minutes: int = Field(default=15, ge=1, le=60)
+    """How long a tablet pairing code can be redeemed (docs/tablet.md)."""
+    pairing_codes_per_patient_per_hour: int = Field(default=5, ge=1, le=100)
+    pairing_attempts_per_address: int = Field(default=10, ge=1, le=1000)
+    """Pairing-code redemptions per client address in 15 minutes, right or wrong."""
+    tablet_web_root: Path | None = None
+    """The directory holding the tablet app (``tablet/``) and the npm packages
+    (``node_modules/``); unset: the source checkout the API runs from."""
+    tablet_reminder_minutes: int = Field(default=60, ge=0, le=720)
+    """The tablet reminds the patient this long before a measurement's deadline."""
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     """Larger request bodies are refused (413) before they are read."""
     readyz_cache_seconds: float = Field(default=5.0, ge=0.5, le=300)

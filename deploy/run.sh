@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The platform in the foreground: API + dashboard, gateway, Celery worker and beat, and a simulated
 # fleet of home tablets. Expects `make run` to have installed, started the stack and migrated.
-# Ctrl-C stops every service.
+# Ctrl-C stops every service. `deploy/run.sh pair-code` prints a tablet pairing code for the demo.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +25,13 @@ if [ ! -f "$CREDS" ]; then
 fi
 # shellcheck disable=SC1090
 source "$CREDS"
+export DEMO_ADMIN_PASSWORD
+
+# `deploy/run.sh pair-code` (or `make pair-code`), beside a running platform: a new code.
+if [ "${1:-}" = pair-code ]; then
+    exec "$BIN/kol-sim" pair-code --api-url "https://localhost:$KOL_API_PORT" \
+        --username demo-admin --password-env DEMO_ADMIN_PASSWORD --team "Demo hjemmepleje"
+fi
 ensure_user() {  # username role password
     printf '%s\n' "$3" | "$BIN/kol-admin" create-user --username "$1" --role "$2" \
         --team "Demo hjemmepleje" --password-stdin >/dev/null 2>&1 || true
@@ -122,6 +129,10 @@ start sim "$BIN/kol-sim" fleet --api-url "$URL" --username demo-admin \
     --password-env DEMO_ADMIN_PASSWORD --team "Demo hjemmepleje" \
     --patients "$SIM_PATIENTS" --speed "$SIM_SPEED"
 
+# A browser tab can be the tablet of the demo patient "Inger Sørensen (tablet-demo)".
+PAIRING=$("$BIN/kol-sim" pair-code --api-url "$URL" --username demo-admin \
+    --password-env DEMO_ADMIN_PASSWORD --team "Demo hjemmepleje" 2>&1 | tail -n 1)
+
 if [ -n "$CA_FILE" ]; then
     CA_NOTE="the certificate is signed by the stack's own CA, $CA_FILE: import it into the browser, or set KOL_TLS_CERT_FILE and KOL_TLS_KEY_FILE to your own"
 else
@@ -131,6 +142,9 @@ cat <<BANNER
 
   KOL telemonitoring is running.
   Dashboard:  $URL/
+  Tablet app: $URL/tablet/   (the patient's app; pair this browser tab as her tablet:)
+              $PAIRING
+              a new code: deploy/run.sh pair-code   (valid 15 minutes, single use)
   Login:      demo-nurse / $DEMO_NURSE_PASSWORD
               (clinician: demo-clinician / $DEMO_CLINICIAN_PASSWORD, admin: demo-admin / $DEMO_ADMIN_PASSWORD)
   API docs:   $URL/docs      Readiness: $URL/readyz      Ctrl-C stops everything.

@@ -35,3 +35,19 @@ def deactivate_device(conn: Connection[Any], viewer: Viewer, device_id: str
         " returning d.device_id, d.patient_id, d.deactivated_at").format(
             visible_patients(viewer)), {"id": device_id}).fetchone()
     return row
+
+
+def deactivate_patient_devices(conn: Connection[Any], patient_id: int) -> list[str]:
+    """Deactivate every active device of the patient; their ids."""
+    rows = conn.execute(
+        "update devices set active = false, deactivated_at = now()"
+        " where patient_id = %s and active returning device_id", (patient_id,)).fetchall()
+    return [r["device_id"] for r in rows]
+
+
+def active_device_secret_hash(conn: Connection[Any], device_id: str) -> dict[str, Any] | None:
+    """The active device's patient and secret hash; None if unknown or deactivated."""
+    row: dict[str, Any] | None = conn.execute(
+        "select device_id, patient_id, password_hash from devices"
+        " where device_id = %s and active", (device_id,)).fetchone()
+    return row

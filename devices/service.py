@@ -4,6 +4,7 @@ Services never commit; the broker is changed last, so that a broker failure roll
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from typing import Any
 
@@ -27,15 +28,50 @@ def provision(conn: Connection[Any], *, viewer: Viewer, broker: BrokerAdmin,
               patient_id: int) -> DeviceCreated:
     if not repository.patient_exists(conn, viewer, patient_id):
         raise errors.PatientNotFound()
-    device_id = "tab-" + secrets.token_hex(10)
-    password = secrets.token_urlsafe(32)
-    row = repository.insert_device(conn, device_id=device_id, patient_id=patient_id,
-                                   password_hash=hash_device_secret(password))
+    device_id, password, row = _new_device(conn, patient_id)
     audit.record(conn, viewer=viewer, action="device.provision", entity_type="device",
                  entity_id=device_id, detail={"patient_id": patient_id})
     broker.provision_device(device_id, password)
     return DeviceCreated(device_id=device_id, mqtt_username=device_id, mqtt_password=password,
                          patient_id=patient_id, created_at=row["created_at"])
+
+
+def _new_device(conn: Connection[Any], patient_id: int) -> tuple[str, str, dict[str, Any]]:
+    device_id = "tab-" + secrets.token_hex(10)
+    password = secrets.token_urlsafe(32)
+    row = repository.insert_device(conn, device_id=device_id, patient_id=patient_id,
+                                   password_hash=hash_device_secret(password))
+    return device_id, password, row
+
+
+def replace_patient_device(conn: Connection[Any], *, broker: BrokerAdmin, patient_id: int,
+                           actor_id: int, actor: str) -> tuple[DeviceCreated, list[str]]:
+    """A new tablet for the patient, on the authority of the user who started the pairing: every
+    other device of hers is deactivated (a patient has one tablet; a lost or replaced one must
+    not send on). The new device and the revoked ones; broker last, as in :func:`provision`."""
+    old = repository.deactivate_patient_devices(conn, patient_id)
+    device_id, password, row = _new_device(conn, patient_id)
+    for gone in old:
+        audit.record_on_behalf(conn, actor_id=actor_id, actor=actor, action="device.deactivate",
+                               entity_type="device", entity_id=gone,
+                               detail={"patient_id": patient_id, "replaced_by": device_id})
+    audit.record_on_behalf(conn, actor_id=actor_id, actor=actor, action="device.provision",
+                           entity_type="device", entity_id=device_id,
+                           detail={"patient_id": patient_id, "paired": True})
+    if old:
+        broker.revoke_devices(old)
+    broker.provision_device(device_id, password)
+    return DeviceCreated(device_id=device_id, mqtt_username=device_id, mqtt_password=password,
+                         patient_id=patient_id, created_at=row["created_at"]), old
+
+
+def authenticate(conn: Connection[Any], *, device_id: str, secret: str) -> int:
+    """The patient of an active device whose secret matches; raises DeviceUnauthenticated."""
+    row = repository.active_device_secret_hash(conn, device_id)
+    if row is None or not hmac.compare_digest(row["password_hash"], hash_device_secret(secret)):
+        raise errors.DeviceUnauthenticated()
+    patient_id: int = row["patient_id"]
+    return patient_id
 
 
 def deactivate(conn: Connection[Any], *, viewer: Viewer, broker: BrokerAdmin,

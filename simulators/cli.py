@@ -5,6 +5,7 @@
                    --from 2026-01-01 --to 2026-03-01
     kol-sim cohort --out DIR --patients N --days D --seed S [--start 2026-01-01]
     kol-sim plot   --out docs/img/patient-180d.png [--seed 7] [--days 180] [--patient auto]
+    kol-sim pair-code --api-url URL --username U --password-env VAR --team T
 
 See ``docs/simulators.md``.
 """
@@ -31,6 +32,7 @@ from simulators.fleet import Fleet, FleetReport
 from simulators.parameters import DEFAULT_TABLET, POPULATION_MIXES, TabletParameters
 from simulators.plot import pick_patient, plot_patient
 from simulators.provisioning import (
+    WEEKDAYS,
     ApiClient,
     ApiError,
     FleetState,
@@ -193,6 +195,28 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+TABLET_DEMO_PATIENT = "Inger Sørensen (tablet-demo)"
+
+
+def cmd_pair_code(args: argparse.Namespace) -> int:
+    """The demo patient whose tablet is a browser tab (enrolled once, no simulated tablet),
+    and a fresh pairing code for her."""
+    api = ApiClient(args.api_url, tls=client_context(_settings()))
+    api.login(args.username, _password(args))
+    patient = api.find_patient(TABLET_DEMO_PATIENT, args.team)
+    if patient is None:
+        patient = api.create_patient(display_name=TABLET_DEMO_PATIENT, team=args.team,
+                                     profile="kol-standard", schedule={
+                                         "days": list(WEEKDAYS), "deadline": "12:00",
+                                         "types": ["spo2", "pulse", "weight"]})
+    started = api.start_pairing(patient)
+    code = str(started["code"])
+    print(f"{TABLET_DEMO_PATIENT}: pairing code {code[:4]} {code[4:]} (valid until "
+          f"{datetime.fromisoformat(started['expires_at']).astimezone(LOCAL_TZ):%H:%M}), "
+          f"or open {started['pair_url']}", flush=True)
+    return 0
+
+
 def _fleet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-url", required=True)
     p.add_argument("--username", required=True, help="an admin user")
@@ -252,6 +276,14 @@ def main(argv: list[str] | None = None) -> int:
                       help="size of the cohort the patient is picked from")
     plot.add_argument("--patient", default="auto", help="patient index, or auto")
     plot.set_defaults(func=cmd_plot)
+
+    pair_code = sub.add_parser("pair-code", help="a pairing code for the tablet demo patient")
+    pair_code.add_argument("--api-url", required=True)
+    pair_code.add_argument("--username", required=True, help="a user of the team")
+    pair_code.add_argument("--password-env", required=True,
+                           help="name of the environment variable holding the password")
+    pair_code.add_argument("--team", required=True)
+    pair_code.set_defaults(func=cmd_pair_code)
 
     args = parser.parse_args(argv)
     try:

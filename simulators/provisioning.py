@@ -101,6 +101,16 @@ class ApiClient:
             "schedule": schedule})
         return int(created["id"])
 
+    def find_patient(self, display_name: str, team: str) -> int | None:
+        listed: Any = self.request("GET", "/api/v1/patients?limit=500")
+        for patient in listed:
+            if patient["display_name"] == display_name and patient["team"] == team:
+                return int(patient["id"])
+        return None
+
+    def start_pairing(self, patient_id: int) -> dict[str, Any]:
+        return self.request("POST", f"/api/v1/patients/{patient_id}/pairing")
+
     def create_device(self, patient_id: int) -> tuple[str, str]:
         created = self.request("POST", f"/api/v1/patients/{patient_id}/devices")
         if created["mqtt_username"] != created["device_id"]:

@@ -58,7 +58,7 @@ def test_run_starts_every_service_and_prints_a_working_login(settings: Settings)
     assert process.stdout is not None
     lines: list[str] = []
     login: tuple[str, str] | None = None
-    url = ""
+    url = tablet = code = ""
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and login is None:
@@ -68,6 +68,10 @@ def test_run_starts_every_service_and_prints_a_working_login(settings: Settings)
             lines.append(line)
             if "Dashboard:" in line:
                 url = line.split("Dashboard:")[1].strip().rstrip("/")
+            if "Tablet app:" in line:
+                tablet = line.split("Tablet app:")[1].split()[0]
+            if match := re.search(r"pairing code (\d{4}) (\d{4})", line):
+                code = match.group(1) + match.group(2)
             if match := re.search(r"Login:\s+(\S+) / (\S+)", line):
                 login = (match.group(1), match.group(2))
         assert login is not None, "no login banner:\n" + "".join(lines[-40:])
@@ -78,6 +82,16 @@ def test_run_starts_every_service_and_prints_a_working_login(settings: Settings)
         token = httpx.post(f"{url}/api/v1/auth/token",
                            data={"username": login[0], "password": login[1]})
         assert token.status_code == 200, token.text
+        # The demo pairs a browser tab as the tablet of a demo patient, with the printed code
+        # and with a new one from `deploy/run.sh pair-code`.
+        assert httpx.get(tablet).status_code == 200
+        assert httpx.post(f"{url}/api/v1/tablet/pair", json={"code": code}).status_code == 201
+        again = subprocess.run(["bash", str(ROOT / "deploy" / "run.sh"), "pair-code"], env=env,
+                               capture_output=True, text=True, timeout=60, check=True)
+        fresh = re.search(r"pairing code (\d{4}) (\d{4})", again.stdout)
+        assert fresh is not None, again.stdout + again.stderr
+        assert httpx.post(f"{url}/api/v1/tablet/pair",
+                          json={"code": fresh.group(1) + fresh.group(2)}).status_code == 201
         services = _services(process.pid)
         assert set(services) == {"kol-api", "kol-gateway", "kol-worker", "kol-beat", "kol-sim"}
     finally:
