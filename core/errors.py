@@ -76,6 +76,11 @@ class InvalidCredentials(Unauthenticated):
     default_detail = "unknown user or wrong password"
 
 
+class SessionEnded(Unauthenticated):
+    slug = "session-ended"
+    default_detail = "the session has ended; log in again"
+
+
 # 403
 class Forbidden(DomainError):
     """The user's role is below the one the operation needs."""

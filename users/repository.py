@@ -52,3 +52,65 @@ def find_by_username(conn: Connection[Any], username: str) -> dict[str, Any] | N
 
 def find_by_id(conn: Connection[Any], user_id: int) -> dict[str, Any] | None:
     return conn.execute(f"{_USER} where u.id = %s group by u.id", (user_id,)).fetchone()
+
+
+# --- dashboard sessions (rotating refresh tokens, stored as their SHA-256) -----------------------
+
+def insert_session(conn: Connection[Any], *, user_id: int, refresh_hash: bytes,
+                   lifetime_seconds: float) -> int:
+    row = conn.execute(
+        "insert into user_sessions (user_id, refresh_hash, expires_at)"
+        " values (%s, %s, now() + make_interval(secs => %s)) returning id",
+        (user_id, refresh_hash, lifetime_seconds)).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def session_by_refresh(conn: Connection[Any], refresh_hash: bytes) -> dict[str, Any] | None:
+    """The session whose current or previous refresh token this is (locked for the rotation),
+    with ``current`` telling which, and the user's idle timeout: the shortest her teams set."""
+    return conn.execute(
+        "select s.id, s.user_id, s.refresh_hash = %(h)s as current, s.rotated_at,"
+        " s.last_active_at, s.expires_at, s.revoked_at, now() as now,"
+        " (select min(t.idle_timeout_minutes) from user_teams ut join teams t on t.id = ut.team_id"
+        "  where ut.user_id = s.user_id) as idle_timeout_minutes"
+        " from user_sessions s where s.refresh_hash = %(h)s or s.previous_hash = %(h)s"
+        " for update of s", {"h": refresh_hash}).fetchone()
+
+
+def rotate_session(conn: Connection[Any], *, session_id: int, refresh_hash: bytes,
+                   active: bool) -> None:
+    conn.execute(
+        "update user_sessions set previous_hash = refresh_hash, refresh_hash = %s,"
+        " rotated_at = now(),"
+        " last_active_at = case when %s then now() else last_active_at end where id = %s",
+        (refresh_hash, active, session_id))
+
+
+def revoke_session(conn: Connection[Any], session_id: int, reason: str) -> None:
+    conn.execute("update user_sessions set revoked_at = now(), revoked_reason = %s"
+                 " where id = %s and revoked_at is null", (reason, session_id))
+
+
+def revoke_user_sessions(conn: Connection[Any], user_id: int, reason: str) -> int:
+    """End every open session of a user (deactivation, a password reset)."""
+    return conn.execute("update user_sessions set revoked_at = now(), revoked_reason = %s"
+                        " where user_id = %s and revoked_at is null",
+                        (reason, user_id)).rowcount
+
+
+def session_is_open(conn: Connection[Any], session_id: int, user_id: int) -> bool:
+    return conn.execute(
+        "select 1 from user_sessions where id = %s and user_id = %s and revoked_at is null"
+        " and expires_at > now()", (session_id, user_id)).fetchone() is not None
+
+
+def user_idle_timeout_minutes(conn: Connection[Any], user_id: int) -> int | None:
+    row = conn.execute(
+        "select min(t.idle_timeout_minutes) as m from user_teams ut join teams t"
+        " on t.id = ut.team_id where ut.user_id = %s", (user_id,)).fetchone()
+    return None if row is None or row["m"] is None else int(row["m"])
+
+
+def set_team_idle_timeout(conn: Connection[Any], team_id: int, minutes: int | None) -> None:
+    conn.execute("update teams set idle_timeout_minutes = %s where id = %s", (minutes, team_id))
