@@ -85,8 +85,15 @@ def browser(settings: Settings) -> Iterator[Browser]:
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1024, "height": 1366})  # a tablet, upright
     page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
+    # Every string the test made visible exists in the language it was shown in, and no
+    # script failed on the way.
+    missing = page.evaluate("window.kolMissingKeys || []") if page.url.startswith("https") else []
     context.close()
+    assert missing == [], f"strings without a translation: {missing}"
+    assert errors == [], errors
 
 
 def shot(page: Page, directory: Path, name: str) -> None:

@@ -1,0 +1,86 @@
+// The dashboard: a small single-page app over the JSON API, as ES modules (no build step).
+// Hash routes: #/login, #/triage, #/patient/ID. Each screen's render returns a function that
+// stops what it follows (live events) when the user leaves it.
+
+import { esc, lang, setLang, t } from "./i18n.js";
+import { logout, me, onEnded, onRenewed, resume, token, login } from "./session.js";
+import { start, stop } from "./live.js";
+import * as triage from "./triage.js";
+import * as patient from "./patient.js";
+
+const view = document.getElementById("view");
+let leave = null;
+let notice = "";
+
+function labels() {
+  document.documentElement.lang = lang();
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  const other = lang() === "da" ? "en" : "da";
+  const button = document.getElementById("lang");
+  button.textContent = other === "en" ? "English" : "Dansk";
+  button.lang = other;
+  button.setAttribute("aria-label", `${t("language")}: ${button.textContent}`);
+  const user = me();
+  document.getElementById("who").textContent = user ? `${user.username} (${user.role})` : "";
+  document.getElementById("logout").hidden = !token();
+}
+
+function renderLogin() {
+  document.title = t("title");
+  view.innerHTML = `
+    <form class="card login" id="login-form">
+      <h1>${t("title")}</h1>
+      <p class="notice" role="status">${esc(notice)}</p>
+      <label for="username">${t("username")}</label>
+      <input id="username" name="username" autocomplete="username" required>
+      <label for="password">${t("password")}</label>
+      <input id="password" name="password" type="password" autocomplete="current-password" required>
+      <button type="submit">${t("login")}</button>
+      <div class="error" id="login-error" role="alert"></div>
+    </form>`;
+  document.getElementById("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const status = await login(event.target);
+    if (status !== 200) {
+      document.getElementById("login-error").textContent =
+        status === 429 ? t("throttled") : t("bad_login");
+      return;
+    }
+    notice = "";
+    start();
+    location.hash = location.hash && location.hash !== "#/login" ? location.hash : "#/triage";
+    if (location.hash === "#/triage") render();
+  });
+}
+
+async function render() {
+  labels();
+  if (leave) { leave(); leave = null; }
+  const route = location.hash || "#/triage";
+  if (!token()) { renderLogin(); return; }
+  try {
+    const match = route.match(/^#\/patient\/(\d+)$/);
+    leave = match ? await patient.render(view, match[1]) : await triage.render(view);
+  } catch (error) {
+    if (token()) view.innerHTML = `<p class="card error" role="alert">${esc(error.message)}</p>`;
+  }
+}
+
+onRenewed(() => start());
+onEnded((why) => {
+  stop();
+  notice = why === "idle" ? t("idle_logout") : why === "logout" ? "" : t("session_ended");
+  render();
+});
+
+document.getElementById("lang").addEventListener("click", () => {
+  setLang(lang() === "da" ? "en" : "da");
+  render();
+});
+document.getElementById("logout").addEventListener("click", () => logout());
+window.addEventListener("hashchange", render);
+
+(async () => {
+  await resume(); // a renewal opens the live stream
+  render();
+})();
