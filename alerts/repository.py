@@ -276,6 +276,8 @@ def pending_counts(conn: Connection[Any]) -> dict[str, int]:
 _ALERT_FIELDS = ("a.id, a.patient_id, a.rule, a.type, a.severity, a.status, a.opened_at,"
                  " a.first_measured_at, a.last_measured_at, a.value, a.late, a.reason,"
                  " a.reason_code, a.reason_params")
+
+
 def list_alerts(conn: Connection[Any], viewer: Viewer, *, status: str | None,
                 severity: str | None, patient_id: int | None, since: datetime | None,
                 before_id: int | None, limit: int) -> list[dict[str, Any]]:
@@ -474,7 +476,7 @@ def patient_alert_history(conn: Connection[Any], viewer: Viewer, *, patient_id: 
     """The patient's alerts, resolved ones included, newest first, each with its lifecycle
     steps (who, when, note) oldest first."""
     return conn.execute(sql.SQL(
-        "select {fields}, coalesce((select json_agg(json_build_object("
+        "select {fields}, a.disposition, coalesce((select json_agg(json_build_object("
         "   'event', e.event, 'at', e.at, 'severity', e.severity, 'note', e.note,"
         "   'actor', u.username) order by e.id)"
         "  from alert_events e left join users u on u.id = e.actor_id"

@@ -393,6 +393,8 @@ class AlertStep(BaseModel):
 
 
 class AlertHistoryEntry(AlertOut):
+    disposition: Disposition | None
+    """What the nurse did about it, given with acknowledge or resolve."""
     steps: list[AlertStep]
 
 

@@ -162,7 +162,7 @@ def test_burden_list_proposal_and_disposition(
     expect(page.locator("#proposal-preview")).to_contain_text("alarmer")
     shot(page, artifacts_dir, "7-personal-limit-proposal")
     page.click("#accept-proposal")
-    expect(page.locator(".history li")).to_have_count(2)
+    expect(page.locator("#versions li")).to_have_count(2)
     current = httpx.get(f"{site.url}/api/v1/patients/{patient_id}/thresholds",
                         headers=site.login_headers(clinician)).json()
     assert current["thresholds"]["spo2"]["absolute"]["yellow_low"] == 87

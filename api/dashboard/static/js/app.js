@@ -7,6 +7,7 @@ import { logout, me, onEnded, onRenewed, resume, token, login } from "./session.
 import { start, stop } from "./live.js";
 import * as triage from "./triage.js";
 import * as patient from "./patient.js";
+import * as burden from "./burden.js";
 
 const view = document.getElementById("view");
 let leave = null;
@@ -60,7 +61,9 @@ async function render() {
   if (!token()) { renderLogin(); return; }
   try {
     const match = route.match(/^#\/patient\/(\d+)$/);
-    leave = match ? await patient.render(view, match[1]) : await triage.render(view);
+    if (match) leave = await patient.render(view, match[1]);
+    else if (route === "#/burden") leave = await burden.render(view);
+    else leave = await triage.render(view);
   } catch (error) {
     if (token()) view.innerHTML = `<p class="card error" role="alert">${esc(error.message)}</p>`;
   }

@@ -10,8 +10,11 @@ import { subscribe } from "./live.js";
 import { badge, toast } from "./ui.js";
 import { chart } from "./chart.js";
 import { editor } from "./thresholds.js";
+import { changeText } from "./burden.js";
 
 const TYPES = ["spo2", "pulse", "weight"];
+const DISPOSITIONS = ["no_action_needed", "advice_by_phone", "home_visit", "gp_contacted",
+  "admitted", "measurement_error"];
 const CHART_DAYS = 90;
 const REFRESH_DELAY_MS = 150;
 
@@ -27,6 +30,10 @@ function alertRow(alert) {
     data-severity="${alert.severity}">
     <div class="info">${alertInfo(alert)}</div>
     <input class="note" placeholder="${t("note")}" aria-label="${t("note")}" maxlength="2000">
+    <select class="disposition" aria-label="${t("disposition")}">
+      <option value="">${t("disposition")} …</option>
+      ${DISPOSITIONS.map((d) => `<option value="${d}">${t(d)}</option>`).join("")}
+    </select>
     <button class="ack" type="button" ${alert.status === "open" ? "" : "hidden"}>${t("acknowledge")}</button>
     <button class="resolve secondary" type="button">${t("resolve")}</button>
   </div>`;
@@ -46,7 +53,7 @@ function historyHtml(entries) {
   if (!entries.length) return `<p class="muted">${t("no_alerts")}</p>`;
   return `<ol class="alert-history">${entries.map((a) => `<li data-history-alert="${a.id}"
       data-status="${a.status}">${badge(a.severity)} <b>${t(a.type)}</b> · ${esc(reasonText(a))}
-      <span class="muted">· ${t(a.status)}</span><ul class="steps">${a.steps.map(step).join("")}</ul></li>`).join("")}</ol>`;
+      <span class="muted">· ${t(a.status)}${a.disposition ? ` · ${t("disposition")}: ${t(a.disposition)}` : ""}</span><ul class="steps">${a.steps.map(step).join("")}</ul></li>`).join("")}</ol>`;
 }
 
 function versionsHtml(versions) {
@@ -89,7 +96,8 @@ export async function render(view, id) {
     </section>
     ${TYPES.map((type) => `<section class="card chart"><h2>${t(type)}
       <small class="muted">· ${t("days_shown")}</small></h2><div data-chart="${type}"></div></section>`).join("")}
-    ${canEdit ? `<section class="card editor" id="editor"></section>` : ""}
+    ${canEdit ? `<section class="card" id="proposal"><h2>${t("personal")}</h2><p class="muted">…</p></section>
+      <section class="card editor" id="editor"></section>` : ""}
     <section class="card"><h2>${t("alert_history")}</h2><div id="alert-history">${historyHtml(history)}</div></section>
     <section class="card history"><h2>${t("history")}</h2><div id="versions">${versionsHtml(versions)}</div></section>
     ${access ? `<section class="card"><h2>${t("access_log")}</h2>${accessHtml(access)}</section>` : ""}`;
@@ -101,13 +109,18 @@ export async function render(view, id) {
     }
   };
   drawCharts();
-  if (canEdit) editor(view.querySelector("#editor"), id, patient.thresholds, CHART_DAYS, async () => {
+  const thresholdsSaved = async () => {
     const [fresh, newVersions] = await Promise.all([api(`/api/v1/patients/${id}`),
       api(`/api/v1/patients/${id}/thresholds/history`)]);
     patient.thresholds = fresh.thresholds;
     view.querySelector("#versions").innerHTML = versionsHtml(newVersions);
     drawCharts();
-  });
+  };
+  if (canEdit) {
+    const form = editor(view.querySelector("#editor"), id, patient.thresholds, CHART_DAYS, thresholdsSaved);
+    proposal(view.querySelector("#proposal"), id, async () => { await thresholdsSaved(); form.reset(patient.thresholds); })
+      .catch((error) => { view.querySelector("#proposal p").textContent = error.message; });
+  }
 
   const rows = view.querySelector("#alert-rows");
   rows.addEventListener("click", async (event) => {
@@ -117,12 +130,15 @@ export async function render(view, id) {
     const step = button.classList.contains("ack") ? "acknowledge" : "resolve";
     // The severity shown goes along: if the alert escalated since, the server refuses (409
     // alert-changed) and the page shows the alert as it is now.
+    const disposition = row.querySelector(".disposition").value;
     try {
       await api(`/api/v1/alerts/${row.dataset.alertId}/${step}`, {
         method: "POST",
-        json: { note: row.querySelector(".note").value, seen_severity: row.dataset.severity },
+        json: { note: row.querySelector(".note").value, seen_severity: row.dataset.severity,
+          ...(disposition ? { disposition } : {}) },
       });
       row.querySelector(".note").value = "";
+      row.querySelector(".disposition").value = "";
       toast(t(step === "acknowledge" ? "acknowledged" : "resolved"));
     } catch (error) {
       toast(error.type === "urn:kol:problem:alert-changed" ? t("alert_changed") : error.message);
@@ -176,4 +192,27 @@ export async function render(view, id) {
     timer = setTimeout(() => update().catch(() => {}), REFRESH_DELAY_MS);
   });
   return () => { clearTimeout(timer); unsubscribe(); };
+}
+
+/** The personal-limit proposal (issue 13) beside the editor, with "use the proposal". */
+async function proposal(box, id, onAccepted) {
+  const found = await api(`/api/v1/patients/${id}/thresholds/proposal?days=${CHART_DAYS}`);
+  if (!found.changes.length) {
+    box.querySelector("p").textContent = t("proposal_none");
+    return;
+  }
+  const { current, proposed } = found.preview;
+  box.innerHTML = `<h2>${t("personal")}</h2>
+    <p id="proposal-changes">${changeText(found.changes)}</p>
+    <p class="muted" id="proposal-preview">${t("proposal_preview",
+      { d: current.days, a: current.alerts.length, b: proposed.alerts.length })}</p>
+    <button id="accept-proposal" type="button">${t("accept")}</button>`;
+  box.querySelector("#accept-proposal").addEventListener("click", async () => {
+    await api(`/api/v1/patients/${id}/thresholds`, {
+      method: "PUT", json: { thresholds: found.thresholds, reason: t("proposal_reason") },
+    });
+    toast(t("saved"));
+    box.innerHTML = `<h2>${t("personal")}</h2><p class="muted">${t("saved")}</p>`;
+    await onAccepted();
+  });
 }

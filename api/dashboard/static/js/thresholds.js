@@ -89,4 +89,6 @@ export function editor(section, patientId, current, days, onSaved) {
       await onSaved();
     } catch (error) { out.textContent = error.message; }
   });
+  // A version saved elsewhere on the page (the proposal) becomes the editor's base.
+  return { reset: (fresh) => { base = fresh; draw(); } };
 }

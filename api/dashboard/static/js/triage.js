@@ -133,7 +133,8 @@ export async function render(view) {
           <th scope="col" class="measured">${t("last_measured")}</th></tr></thead>
         <tbody></tbody>
       </table>
-      <p><button class="secondary" id="ack-green" type="button" hidden>${t("ack_green")}</button></p>
+      <p class="actions"><button class="secondary" id="ack-green" type="button" hidden>${t("ack_green")}</button>
+        <a class="button-link" href="#/burden" id="burden-link">${t("burden")}</a></p>
     </section>`;
   const form = document.getElementById("triage-filters");
   form.addEventListener("input", draw);
