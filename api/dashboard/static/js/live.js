@@ -22,8 +22,8 @@ export function subscribe(listener) {
 function show(state) {
   const badge = document.getElementById("live");
   badge.dataset.state = state;
-  badge.textContent = t(state);
   badge.hidden = state === "off";
+  badge.textContent = badge.hidden ? "" : t(state);
 }
 
 export function stop() {
