@@ -90,10 +90,13 @@ def _datetimes(values: npt.NDArray[np.datetime64]) -> list[str]:
 # --- thresholds ---------------------------------------------------------------------------------
 
 def current_thresholds(conn: Connection[Any], patient_ids: list[int]) -> list[dict[str, Any]]:
-    """Latest threshold version of each patient (patients without one are absent)."""
+    """Latest threshold version of each monitored patient (patients without one, and
+    discharged patients, are absent: their readings raise no alerts)."""
     return conn.execute(
-        "select distinct on (patient_id) patient_id, version, thresholds from threshold_versions"
-        " where patient_id = any(%s) order by patient_id, version desc", (patient_ids,)).fetchall()
+        "select distinct on (v.patient_id) v.patient_id, v.version, v.thresholds"
+        " from threshold_versions v join patients p on p.id = v.patient_id"
+        " where v.patient_id = any(%s) and p.active order by v.patient_id, v.version desc",
+        (patient_ids,)).fetchall()
 
 
 def visible_patient(conn: Connection[Any], viewer: Viewer, patient_id: int) -> bool:

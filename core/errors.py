@@ -161,12 +161,27 @@ class ThresholdsNotFound(NotFound):
     default_detail = "the patient has no thresholds yet"
 
 
+class TeamNotFound(NotFound):
+    slug = "team-not-found"
+    default_detail = "no such team"
+
+
+class UserNotFound(NotFound):
+    slug = "user-not-found"
+    default_detail = "no such user"
+
+
 # 409
 class Conflict(DomainError):
     """The request conflicts with the resource's current state."""
 
     status = 409
     slug = "conflict"
+
+
+class PatientDischarged(Conflict):
+    slug = "patient-discharged"
+    default_detail = "the patient has been discharged"
 
 
 class AlertStateConflict(Conflict):
@@ -199,6 +214,10 @@ class PayloadTooLarge(DomainError):
     default_headers = {"Connection": "close"}
 
 
+class TeamExists(Conflict):
+    slug = "team-exists"
+
+
 # 422
 class Unprocessable(DomainError):
     """The request is well formed but cannot be carried out."""
@@ -213,6 +232,11 @@ class ValidationFailed(Unprocessable):
 
     slug = "validation-error"
     default_detail = "the request did not validate"
+
+
+class InvalidResetCode(Unprocessable):
+    slug = "invalid-reset-code"
+    default_detail = "the code is unknown, used or expired; ask an admin for a new one"
 
 
 class InvalidRange(Unprocessable):

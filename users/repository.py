@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, sql
 
 
 def get_or_create_team(conn: Connection[Any], name: str) -> int:
@@ -114,3 +115,49 @@ def user_idle_timeout_minutes(conn: Connection[Any], user_id: int) -> int | None
 
 def set_team_idle_timeout(conn: Connection[Any], team_id: int, minutes: int | None) -> None:
     conn.execute("update teams set idle_timeout_minutes = %s where id = %s", (minutes, team_id))
+
+
+# --- administration by a team admin (scoped to the admin's teams) -------------------------------
+
+def users_of_teams(conn: Connection[Any], team_ids: list[int]) -> list[dict[str, Any]]:
+    """Users who belong to any of ``team_ids``, with all their teams."""
+    return conn.execute(
+        f"{_USER} where u.id in (select user_id from user_teams where team_id = any(%s))"
+        " group by u.id order by u.username", (team_ids,)).fetchall()
+
+
+def update_user(conn: Connection[Any], user_id: int, changes: dict[str, Any]) -> None:
+    assert set(changes) <= {"display_name", "role", "active", "password_hash"}
+    conn.execute(sql.SQL("update users set {} where id = %(id)s").format(
+        sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k))
+                           for k in changes)), {**changes, "id": user_id})
+
+
+def remove_user_from_team(conn: Connection[Any], user_id: int, team_id: int) -> None:
+    conn.execute("delete from user_teams where user_id = %s and team_id = %s", (user_id, team_id))
+
+
+def insert_reset(conn: Connection[Any], *, user_id: int, code_hash: bytes, created_by: int | None,
+                 lifetime_seconds: float) -> datetime:
+    row = conn.execute(
+        "insert into password_resets (user_id, code_hash, created_by, expires_at)"
+        " values (%s, %s, %s, now() + make_interval(secs => %s)) returning expires_at",
+        (user_id, code_hash, created_by, lifetime_seconds)).fetchone()
+    assert row is not None
+    expires_at: datetime = row["expires_at"]
+    return expires_at
+
+
+def use_reset(conn: Connection[Any], code_hash: bytes) -> int | None:
+    """Mark an unused, unexpired code used; its user's id, or None."""
+    row = conn.execute(
+        "update password_resets set used_at = now() where code_hash = %s and used_at is null"
+        " and expires_at > now() returning user_id", (code_hash,)).fetchone()
+    return None if row is None else int(row["user_id"])
+
+
+def teams(conn: Connection[Any], team_ids: list[int]) -> list[dict[str, Any]]:
+    return conn.execute(
+        "select t.id, t.name, t.idle_timeout_minutes,"
+        " (select count(*) from user_teams ut where ut.team_id = t.id) as members"
+        " from teams t where t.id = any(%s) order by t.name", (team_ids,)).fetchall()
