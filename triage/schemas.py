@@ -25,6 +25,8 @@ class TriageRow(BaseModel):
     unhandled: int = 0
     """How many of them no nurse has acknowledged yet (status open); the rest are
     acknowledged and wait to be resolved."""
+    unhandled_green: int = 0
+    """Open green alerts: what "acknowledge all green" would act on."""
     oldest_unhandled_at: datetime | None
     """When the oldest alert still waiting for a nurse (status open) was opened."""
     last_measured_at: datetime | None

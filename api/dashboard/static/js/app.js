@@ -8,6 +8,8 @@ import { start, stop } from "./live.js";
 import * as triage from "./triage.js";
 import * as patient from "./patient.js";
 import * as burden from "./burden.js";
+import * as enrol from "./enrol.js";
+import * as admin from "./admin.js";
 
 const view = document.getElementById("view");
 let leave = null;
@@ -22,7 +24,9 @@ function labels() {
   button.lang = other;
   button.setAttribute("aria-label", `${t("language")}: ${button.textContent}`);
   const user = me();
-  document.getElementById("who").textContent = user ? `${user.username} (${user.role})` : "";
+  document.getElementById("who").textContent = user ? `${user.username} (${t(`role_${user.role}`)})` : "";
+  document.getElementById("nav").innerHTML = user ? `<a href="#/triage">${t("triage")}</a>
+    ${user.role === "admin" ? `<a href="#/enrol">${t("enrol")}</a><a href="#/admin">${t("administration")}</a>` : ""}` : "";
   document.getElementById("logout").hidden = !token();
 }
 
@@ -38,6 +42,7 @@ function renderLogin() {
       <input id="password" name="password" type="password" autocomplete="current-password" required>
       <button type="submit">${t("login")}</button>
       <div class="error" id="login-error" role="alert"></div>
+      <p><a href="#/reset/">${t("have_code")}</a></p>
     </form>`;
   document.getElementById("login-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -58,11 +63,15 @@ async function render() {
   labels();
   if (leave) { leave(); leave = null; }
   const route = location.hash || "#/triage";
+  const reset = route.match(/^#\/reset\/(.*)$/);
+  if (reset) { admin.renderReset(view, decodeURIComponent(reset[1])); return; }
   if (!token()) { renderLogin(); return; }
   try {
     const match = route.match(/^#\/patient\/(\d+)$/);
     if (match) leave = await patient.render(view, match[1]);
     else if (route === "#/burden") leave = await burden.render(view);
+    else if (route === "#/enrol") leave = await enrol.render(view);
+    else if (route === "#/admin") leave = await admin.render(view);
     else leave = await triage.render(view);
   } catch (error) {
     if (token()) view.innerHTML = `<p class="card error" role="alert">${esc(error.message)}</p>`;

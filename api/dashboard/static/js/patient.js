@@ -11,12 +11,14 @@ import { badge, toast } from "./ui.js";
 import { chart } from "./chart.js";
 import { editor } from "./thresholds.js";
 import { changeText } from "./burden.js";
+import * as care from "./care.js";
 
 const TYPES = ["spo2", "pulse", "weight"];
 const DISPOSITIONS = ["no_action_needed", "advice_by_phone", "home_visit", "gp_contacted",
   "admitted", "measurement_error"];
 const CHART_DAYS = 90;
 const REFRESH_DELAY_MS = 150;
+const LATE_WINDOW_MS = 864e5;
 
 function alertInfo(alert) {
   return `${badge(alert.severity)} <span class="reason"><b>${t(alert.type)}</b> ·
@@ -90,6 +92,7 @@ export async function render(view, id) {
         ${patient.pauses.length ? ` · ${t("pauses")}: ${patient.pauses.map((p) => `${when(p.starts_at)}–${when(p.ends_at)} (${esc(p.reason)})`).join(", ")}` : ""}</p>
       <div class="grid latest" id="latest">${latest(patient)}</div>
     </section>
+    <section class="card" id="care"></section>
     <section class="card" id="alerts"><h2>${t("open_alerts")}</h2>
       <div id="alert-rows">${patient.open_alerts.map(alertRow).join("")}</div>
       <p class="muted" id="no-alerts" ${patient.open_alerts.length ? "hidden" : ""}>${t("no_alerts")}</p>
@@ -109,6 +112,9 @@ export async function render(view, id) {
     }
   };
   drawCharts();
+  care.render(view.querySelector("#care"), patient, (changed) => {
+    view.querySelector("#patient-name").textContent = changed.display_name;
+  });
   const thresholdsSaved = async () => {
     const [fresh, newVersions] = await Promise.all([api(`/api/v1/patients/${id}`),
       api(`/api/v1/patients/${id}/thresholds/history`)]);
@@ -166,8 +172,13 @@ export async function render(view, id) {
   };
 
   const update = async () => {
-    const newest = (type) => state.series[type].at(-1)?.measured_at;
-    const after = (type) => encodeURIComponent(new Date(Date.parse(newest(type) || new Date(from).toISOString()) + 1).toISOString());
+    // Readings after the newest one shown, and those of the last day (a late reading is
+    // measured before it arrives); never the whole series again.
+    const after = (type) => {
+      const shown = state.series[type];
+      const newest = shown.length ? Date.parse(shown.at(-1).measured_at) + 1 : Infinity;
+      return encodeURIComponent(new Date(Math.max(from, Math.min(newest, Date.now() - LATE_WINDOW_MS))).toISOString());
+    };
     const [fresh, newHistory, newMarks, ...added] = await Promise.all([
       api(`/api/v1/patients/${id}`), api(`/api/v1/patients/${id}/alert-history?limit=50`),
       api(`/api/v1/patients/${id}/alert-readings?from=${since}`),

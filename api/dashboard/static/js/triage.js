@@ -96,7 +96,7 @@ function draw() {
   for (const tr of existing.values()) tr.remove();
   document.getElementById("triage-shown").textContent =
     t("shown", { n: shown.length, m: rows.length });
-  const green = rows.some((r) => r.open_counts.green);
+  const green = rows.some((r) => r.unhandled_green);
   document.getElementById("ack-green").hidden = !green;
   title();
 }
