@@ -41,6 +41,12 @@ function alertRow(alert) {
   </div>`;
 }
 
+/** Whom the nurse calls, one tap away. */
+function callLinks(patient) {
+  const link = (number, label) => (number ? `<a class="button-link" href="tel:${esc(number.replace(/\s/g, ""))}">${t("call")} ${esc(label)}</a>` : "");
+  return link(patient.phone, patient.phone) + link(patient.contact_phone, patient.contact_person || t("f_contact_person"));
+}
+
 function latest(patient) {
   return patient.latest_readings.map((r) => `<div><span class="muted">${t(r.type)}</span>
     <b>${num(r.value)} ${esc(r.unit)}</b><span class="muted">${when(r.measured_at)}</span></div>`).join("");
@@ -90,15 +96,16 @@ export async function render(view, id) {
     <section class="card"><h1 id="patient-name">${esc(patient.display_name)}</h1>
       <p class="muted">${t("team")}: ${esc(patient.team)} · ${t("profile")}: ${esc(patient.profile)}
         ${patient.pauses.length ? ` · ${t("pauses")}: ${patient.pauses.map((p) => `${when(p.starts_at)}–${when(p.ends_at)} (${esc(p.reason)})`).join(", ")}` : ""}</p>
+      <p class="call" id="call">${callLinks(patient)}</p>
       <div class="grid latest" id="latest">${latest(patient)}</div>
     </section>
-    <section class="card" id="care"></section>
     <section class="card" id="alerts"><h2>${t("open_alerts")}</h2>
       <div id="alert-rows">${patient.open_alerts.map(alertRow).join("")}</div>
       <p class="muted" id="no-alerts" ${patient.open_alerts.length ? "hidden" : ""}>${t("no_alerts")}</p>
     </section>
     ${TYPES.map((type) => `<section class="card chart"><h2>${t(type)}
       <small class="muted">· ${t("days_shown")}</small></h2><div data-chart="${type}"></div></section>`).join("")}
+    <section class="card" id="care"></section>
     ${canEdit ? `<section class="card" id="proposal"><h2>${t("personal")}</h2><p class="muted">…</p></section>
       <section class="card editor" id="editor"></section>` : ""}
     <section class="card"><h2>${t("alert_history")}</h2><div id="alert-history">${historyHtml(history)}</div></section>
@@ -114,6 +121,7 @@ export async function render(view, id) {
   drawCharts();
   care.render(view.querySelector("#care"), patient, (changed) => {
     view.querySelector("#patient-name").textContent = changed.display_name;
+    view.querySelector("#call").innerHTML = callLinks(changed);
   });
   const thresholdsSaved = async () => {
     const [fresh, newVersions] = await Promise.all([api(`/api/v1/patients/${id}`),

@@ -53,7 +53,7 @@ export function editor(section, patientId, current, days, onSaved) {
     const doc = base.thresholds;
     section.innerHTML = `<h2>${t("thresholds")} <small class="muted">${t("version")} ${base.version}</small></h2>
       <form id="threshold-form">
-      ${TYPES.map((type) => `<details ${type === "weight" ? "" : "open"}><summary>${t(type)}</summary>
+      ${TYPES.map((type) => `<details ${type === "spo2" ? "open" : ""}><summary>${t(type)}</summary>
         <div class="sections">${SECTIONS.map((s) => fieldset(t(`th_${s}`), [type, s], doc[type][s])).join("")}</div>
         </details>`).join("")}
       <details><summary>${t("spo2+pulse")}</summary>${fieldset(t("th_combined"), ["combined"], doc.combined)}</details>
