@@ -155,3 +155,4 @@ def test_team_idle_timeout_is_set_by_its_admin(
     assert created.status_code == 201
     assert client.post("/api/v1/teams", headers=admin.headers,
                        json={"name": team}).status_code == 409
+

@@ -150,6 +150,8 @@ export async function render(view) {
     await refresh();
   });
   draw();
+  // When the list is drawn and answers input (the benchmark reads it).
+  performance.mark("kol:triage-ready");
   let timer = null;
   const unsubscribe = subscribe(() => {
     clearTimeout(timer);
