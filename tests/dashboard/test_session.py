@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, Response, expect
 
 from core.settings import Settings
-from tests.api.helpers import create_user
+from tests.api.helpers import PASSWORD, create_user
 from tests.dashboard.conftest import Site, running_site
 from tests.dashboard.test_dashboard import enrol_with_device, login, publish
 
@@ -99,9 +99,15 @@ def test_logout_revokes_the_session(short_site: Site, page: Page,
     assert refused.status_code == 401
     assert httpx.get(f"{short_site.url}/api/v1/me",
                      headers={"Authorization": tokens[-1]}).status_code == 401
-    # A reload finds no session.
+    # A reload finds no session; a link to a patient leads there after the login.
     page.reload()
     expect(page.locator("#login-form")).to_be_visible()
+    patient_id, _device = enrol_with_device(short_site)
+    page.goto(f"{short_site.url}/#/patient/{patient_id}")
+    page.fill("#username", nurse)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#patient-name")).to_be_visible()
 
 
 def test_a_reload_keeps_the_session_and_the_idle_timeout_ends_it(

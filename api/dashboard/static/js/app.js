@@ -54,8 +54,10 @@ function renderLogin() {
     }
     notice = "";
     start();
-    location.hash = location.hash && location.hash !== "#/login" ? location.hash : "#/triage";
-    if (location.hash === "#/triage") render();
+    // Back to the page asked for (a link to a patient), else triage.
+    const asked = location.hash;
+    const target = asked && asked !== "#/login" && !asked.startsWith("#/reset") ? asked : "#/triage";
+    if (asked === target) render(); else location.hash = target;
   });
 }
 
