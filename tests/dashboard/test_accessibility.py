@@ -96,6 +96,11 @@ def test_every_screen_is_accessible_at_tablet_and_phone_size(
             problems += check(page, artifacts_dir, route, size)
         missing = page.evaluate("window.kolMissingKeys")
         assert missing == [], missing
+        # Every string exists in both languages, whether or not a screen above showed it.
+        da, en = page.evaluate("import('/static/js/i18n.js').then((m) => [m.keys('da'),"
+                               " m.keys('en')])")
+        assert len(da) > 100
+        assert sorted(set(da) ^ set(en)) == []
     finally:
         context.close()
     assert problems == [], "\n".join(problems)
