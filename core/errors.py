@@ -77,6 +77,9 @@ class InvalidCredentials(Unauthenticated):
 
 
 class SessionEnded(Unauthenticated):
+    """The dashboard session has ended (logged out, idle, expired, its user deactivated, its
+    refresh token reused or missing): log in again."""
+
     slug = "session-ended"
     default_detail = "the session has ended; log in again"
 
@@ -162,11 +165,15 @@ class ThresholdsNotFound(NotFound):
 
 
 class TeamNotFound(NotFound):
+    """No such team, or none of the user's (a team admin changes only her own)."""
+
     slug = "team-not-found"
     default_detail = "no such team"
 
 
 class UserNotFound(NotFound):
+    """No such user, or one who shares no team with the admin."""
+
     slug = "user-not-found"
     default_detail = "no such user"
 
@@ -180,6 +187,8 @@ class Conflict(DomainError):
 
 
 class PatientDischarged(Conflict):
+    """The patient has already been discharged."""
+
     slug = "patient-discharged"
     default_detail = "the patient has been discharged"
 
@@ -215,6 +224,8 @@ class PayloadTooLarge(DomainError):
 
 
 class TeamExists(Conflict):
+    """A team of that name exists."""
+
     slug = "team-exists"
 
 
@@ -235,6 +246,8 @@ class ValidationFailed(Unprocessable):
 
 
 class InvalidResetCode(Unprocessable):
+    """The one-time code is unknown, used or expired."""
+
     slug = "invalid-reset-code"
     default_detail = "the code is unknown, used or expired; ask an admin for a new one"
 

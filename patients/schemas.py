@@ -70,12 +70,12 @@ class PatientEdit(BaseModel):
     """A change of name or details; absent fields stay as they are."""
 
     model_config = ConfigDict(extra="forbid")
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
-    phone: str | None = Field(default=None, max_length=40)
-    contact_person: str | None = Field(default=None, max_length=200)
-    contact_phone: str | None = Field(default=None, max_length=40)
-    gp: str | None = Field(default=None, max_length=200)
-    notes: str | None = Field(default=None, max_length=4000)
+    display_name: Text | None = Field(default=None, min_length=1, max_length=200)
+    phone: Text | None = Field(default=None, max_length=40)
+    contact_person: Text | None = Field(default=None, max_length=200)
+    contact_phone: Text | None = Field(default=None, max_length=40)
+    gp: Text | None = Field(default=None, max_length=200)
+    notes: Text | None = Field(default=None, max_length=4000)
 
 
 class ScheduleIn(BaseModel):
@@ -85,13 +85,13 @@ class ScheduleIn(BaseModel):
 
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    team: str = Field(min_length=1, max_length=100)
-    reason: str = Field(min_length=1, max_length=500)
+    team: Text = Field(min_length=1, max_length=100)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class DischargeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class PatientOut(PatientDetails):

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.access import Role
+from core.inputs import Text
 
 
 class UserCreate(BaseModel):
@@ -29,7 +30,7 @@ class UserInvite(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     username: str = Field(pattern=r"^[A-Za-z0-9._@-]{3,64}$")
-    display_name: str = Field(default="", max_length=200)
+    display_name: Text = Field(default="", max_length=200)
     role: Role
     teams: list[str] = Field(min_length=1)
 
@@ -39,7 +40,7 @@ class UserChange(BaseModel):
     admin's not listed are left, the user's other teams are kept."""
 
     model_config = ConfigDict(extra="forbid")
-    display_name: str | None = Field(default=None, max_length=200)
+    display_name: Text | None = Field(default=None, max_length=200)
     role: Role | None = None
     teams: list[str] | None = None
     active: bool | None = None
@@ -58,8 +59,8 @@ class UserInvited(BaseModel):
 
 class PasswordResetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(min_length=10, max_length=100)
-    password: str = Field(min_length=10, max_length=200)
+    code: Text = Field(min_length=10, max_length=100)
+    password: Text = Field(min_length=10, max_length=200)
 
 
 class TeamOut(BaseModel):
@@ -72,7 +73,7 @@ class TeamOut(BaseModel):
 
 class TeamCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
 
 
 class TeamChange(BaseModel):

@@ -39,11 +39,14 @@ function scheduleText(schedule) {
 }
 
 function deviceRow(device) {
-  const state = !device.active ? t("device_inactive") : device.connected ? t("connected")
-    : device.offline ? t("offline_flag") : t("not_connected");
-  return `<li data-device="${esc(device.device_id)}" data-offline="${device.offline}">
-    <b>${esc(device.device_id)}</b> · <span class="${device.offline ? "warn" : ""}">${state}</span>
-    · ${t("battery")}: ${device.battery === null ? "–" : `${num(device.battery)} %`}
+  // "offline": its last status said so, or it was silent for longer than the platform's
+  // KOL_DEVICE_OFFLINE_AFTER_MINUTES; "unknown": never heard from (just paired).
+  const offline = device.active && device.connection === "offline";
+  const state = !device.active ? t("device_inactive") : t(`connection_${device.connection}`);
+  const battery = device.status?.battery;
+  return `<li data-device="${esc(device.device_id)}" data-connection="${device.connection}">
+    <b>${esc(device.device_id)}</b> · <span class="${offline ? "warn" : ""}">${state}</span>
+    · ${t("battery")}: ${typeof battery === "number" ? `${num(battery)} %` : "–"}
     · ${t("last_seen")}: ${when(device.last_seen_at)}
     ${device.active && atLeast("admin") ? `<button class="secondary deactivate" type="button">${t("deactivate")}</button>` : ""}</li>`;
 }
