@@ -115,7 +115,7 @@ def test_live_events_keep_the_note_being_typed_and_unsaved_limits(
     alert = page.locator(".alert[data-status='open']")
     expect(alert).to_have_attribute("data-severity", "yellow", timeout=15_000)
     alert.locator("input.note").fill("Ringer til hende om lidt")
-    page.fill("#th-pulse-absolute-red_high", "125")
+    page.fill("#th-spo2-absolute-yellow_low", "91")
     first_load = len(series_requests)
 
     # A new reading escalates the alert while she types.
@@ -123,7 +123,7 @@ def test_live_events_keep_the_note_being_typed_and_unsaved_limits(
                                 "measured_at": now.isoformat()}])
     expect(alert).to_have_attribute("data-severity", "red", timeout=15_000)
     expect(alert.locator("input.note")).to_have_value("Ringer til hende om lidt")
-    expect(page.locator("#th-pulse-absolute-red_high")).to_have_value("125")
+    expect(page.locator("#th-spo2-absolute-yellow_low")).to_have_value("91")
     expect(page.locator("svg[data-type='spo2'] circle.point")).to_have_count(2)
     # Both readings raised the alert (now red): each is marked.
     expect(page.locator("svg[data-type='spo2'] circle.marker-red")).to_have_count(2)
