@@ -8,6 +8,7 @@ import { subscribe } from "./live.js";
 import { badge, toast } from "./ui.js";
 
 const SEVERITIES = ["red", "yellow", "blue", "green"];
+const RANK = { red: 0, yellow: 1, blue: 2, green: 3 };
 
 const REFRESH_DELAY_MS = 150;
 
@@ -153,11 +154,29 @@ export async function render(view) {
   // When the list is drawn and answers input (the benchmark reads it).
   performance.mark("kol:triage-ready");
   let timer = null;
-  const unsubscribe = subscribe(() => {
+  const unsubscribe = subscribe((event) => {
+    // The event's own alert shows at once on its row (a worse severity, one more unhandled
+    // alert); the list read right after sets every figure exactly.
+    if (raise(event)) draw();
     clearTimeout(timer);
     timer = setTimeout(() => refresh().catch(() => {}), REFRESH_DELAY_MS);
   });
   return () => { clearTimeout(timer); unsubscribe(); };
+}
+
+function raise(event) {
+  const row = rows.find((r) => r.patient_id === event.alert.patient_id);
+  const severity = event.alert.severity;
+  if (!row || !["opened", "escalated"].includes(event.event)) return false;
+  if (row.worst_severity === null || RANK[severity] < RANK[row.worst_severity]) {
+    row.worst_severity = severity;
+  }
+  if (event.event === "opened") {
+    row.open_counts[severity] += 1;
+    row.unhandled += 1;
+    if (severity === "green") row.unhandled_green += 1;
+  }
+  return true;
 }
 
 async function refresh() {
