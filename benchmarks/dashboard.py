@@ -255,6 +255,19 @@ def main() -> int:
               f"{args.fleet_tablets} tablets at ×{args.fleet_speed:g} "
               f"({'running' if fleet_running else 'ENDED EARLY'}): {distribution(latencies)}"
               f"{f', {missing} NOT SEEN' if missing else ''}")
+        # Where the time goes: publish → the alert committed (its opened_at, the database's
+        # clock, the same machine) → shown.
+        with psycopg.connect(database_url) as conn:
+            opened = {r[0]: r[1].timestamp() * 1000 for r in conn.execute(
+                "select patient_id, min(opened_at) from alerts group by patient_id").fetchall()}
+        stored = [(opened[p] - t) / 1000 for p, t in published.items() if p in opened]
+        shown = [(seen[str(p)] - opened[p]) / 1000 for p in published
+                 if p in opened and str(p) in seen]
+        if stored and shown:
+            print(f"  of which publish → alert committed (gateway, ingest, evaluation): "
+                  f"{distribution(stored)}")
+            print(f"  and alert committed → red on the page (stream, page): "
+                  f"{distribution(shown)}")
         hist, edges = np.histogram(latencies, bins=[0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 60])
         for count, low, high in zip(hist, edges[:-1], edges[1:], strict=True):
             print(f"  {low:>5.2f}–{high:<5.2f} s {'#' * int(count)} {count}")

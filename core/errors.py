@@ -171,6 +171,13 @@ class TeamNotFound(NotFound):
     default_detail = "no such team"
 
 
+class InvalidResetCode(NotFound):
+    """No such one-time password code: unknown, used or expired."""
+
+    slug = "invalid-reset-code"
+    default_detail = "the code is unknown, used or expired; ask an admin for a new one"
+
+
 class UserNotFound(NotFound):
     """No such user, or one who shares no team with the admin."""
 
@@ -244,12 +251,6 @@ class ValidationFailed(Unprocessable):
     slug = "validation-error"
     default_detail = "the request did not validate"
 
-
-class InvalidResetCode(Unprocessable):
-    """The one-time code is unknown, used or expired."""
-
-    slug = "invalid-reset-code"
-    default_detail = "the code is unknown, used or expired; ask an admin for a new one"
 
 
 class InvalidRange(Unprocessable):

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Depends, Request, Response, status
+from fastapi import APIRouter, Cookie, Depends, Form, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import service
 from api.auth.schemas import RenewIn, SessionToken, Token
 from api.deps import DbConn, SettingsDep, client_address
 from core import errors
+from core.inputs import Text
 from core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -31,15 +32,17 @@ def _set_refresh(response: Response, settings: Settings, refresh_token: str) -> 
                         path=router.prefix, secure=True, httponly=True, samesite="strict")
 
 
-@router.post("/session", response_model=SessionToken,
-             responses={401: {"description": "unknown user or wrong password"},
-                        429: {"description": "locked out after repeated failures"}})
-def start_session(form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: DbConn,
-                  settings: SettingsDep, request: Request, response: Response) -> SessionToken:
-    """The dashboard's login: an access token, and a session whose rotating refresh token is
-    set as an HttpOnly cookie (``POST /auth/refresh`` renews the access token with it)."""
-    started = service.start_session(conn, settings, username=form.username,
-                                    password=form.password, address=client_address(request))
+@router.post("/session", response_model=SessionToken)
+def start_session(username: Annotated[Text, Form(min_length=1, max_length=200)],
+                  password: Annotated[str, Form(min_length=1, max_length=1000,
+                                                json_schema_extra={"format": "password"})],
+                  conn: DbConn, settings: SettingsDep, request: Request, response: Response
+                  ) -> SessionToken:
+    """The dashboard's login (the form of ``/auth/token``): an access token, and a session whose
+    rotating refresh token is set as an HttpOnly cookie (``POST /auth/refresh`` renews the
+    access token with it)."""
+    started = service.start_session(conn, settings, username=username, password=password,
+                                    address=client_address(request))
     assert started.refresh_token is not None
     _set_refresh(response, settings, started.refresh_token)
     return started.token

@@ -103,7 +103,7 @@ def test_team_admin_creates_changes_resets_and_deactivates_users(
     assert client.post("/api/v1/auth/password",
                        json={"code": code, "password": PASSWORD}).status_code == 204
     assert client.post("/api/v1/auth/password",
-                       json={"code": code, "password": PASSWORD}).status_code == 422
+                       json={"code": code, "password": PASSWORD}).status_code == 404
     token = client.post("/api/v1/auth/token", data={"username": user["username"],
                                                     "password": PASSWORD})
     assert token.status_code == 200

@@ -2,8 +2,9 @@
 // Hash routes: #/login, #/triage, #/patient/ID. Each screen's render returns a function that
 // stops what it follows (live events) when the user leaves it.
 
-import { esc, lang, setLang, t } from "./i18n.js";
-import { logout, me, onEnded, onRenewed, resume, token, login } from "./session.js";
+import { esc, lang, setLang, t, when } from "./i18n.js";
+import { api, logout, me, onEnded, onRenewed, resume, token, login } from "./session.js";
+import { toast } from "./ui.js";
 import { start, stop } from "./live.js";
 import * as triage from "./triage.js";
 import * as patient from "./patient.js";
@@ -68,13 +69,19 @@ async function render() {
   const reset = route.match(/^#\/reset\/(.*)$/);
   if (reset) { admin.renderReset(view, decodeURIComponent(reset[1])); return; }
   if (!token()) { renderLogin(); return; }
+  // Screens of classic scripts loaded before this module (notifications.js) register in
+  // window.kolRoutes and window.kolAfterRender and get what they need in ctx.
+  const ctx = { api, t, esc, when, toast, view, me, lang, render };
+  const extra = Object.keys(window.kolRoutes || {}).find((prefix) => route.startsWith(prefix));
   try {
     const match = route.match(/^#\/patient\/(\d+)$/);
-    if (match) leave = await patient.render(view, match[1]);
+    if (extra) await window.kolRoutes[extra](route, ctx);
+    else if (match) leave = await patient.render(view, match[1]);
     else if (route === "#/burden") leave = await burden.render(view);
     else if (route === "#/enrol") leave = await enrol.render(view);
     else if (route === "#/admin") leave = await admin.render(view);
     else leave = await triage.render(view);
+    for (const hook of window.kolAfterRender || []) hook(route, ctx);
   } catch (error) {
     if (token()) view.innerHTML = `<p class="card error" role="alert">${esc(error.message)}</p>`;
   }
