@@ -100,6 +100,9 @@ class NotTeamMember(Forbidden):
 
 
 class NotTeamAdmin(Forbidden):
+    """Only an admin of the team may change its rota, escalation chain and notification
+    policy."""
+
     slug = "not-team-admin"
     default_detail = "only an admin of the team may change its rota, chain and policy"
 
@@ -148,11 +151,15 @@ class ParkedEvaluationNotFound(NotFound):
 
 
 class TeamNotFound(NotFound):
+    """No such team, or none of the user's (a team admin changes only her own)."""
+
     slug = "team-not-found"
     default_detail = "no such team"
 
 
 class PushSubscriptionNotFound(NotFound):
+    """The user has no such Web Push subscription."""
+
     slug = "push-subscription-not-found"
     default_detail = "no such push subscription"
 
@@ -162,13 +169,6 @@ class ThresholdsNotFound(NotFound):
 
     slug = "thresholds-not-found"
     default_detail = "the patient has no thresholds yet"
-
-
-class TeamNotFound(NotFound):
-    """No such team, or none of the user's (a team admin changes only her own)."""
-
-    slug = "team-not-found"
-    default_detail = "no such team"
 
 
 class InvalidResetCode(NotFound):
@@ -273,6 +273,8 @@ class UnknownProfile(Unprocessable):
 
 
 class NotATeamMember(Unprocessable):
+    """Someone in the rota or the escalation chain is not a member of the team."""
+
     slug = "not-a-team-member"
     default_detail = "everyone in the rota and the chain must be a member of the team"
 
