@@ -13,7 +13,8 @@ from typing import Any
 from psycopg import Connection
 
 from alerts import repository
-from alerts.schemas import AlertOut
+from alerts.reasons import Reason
+from alerts.schemas import AlertHistoryEntry, AlertOut, AlertReadingOut
 from core import audit, errors
 from core.access import Viewer
 from core.pagination import int_cursor
@@ -40,7 +41,7 @@ class AlertRaise:
     last_measured_at: datetime | None
     value: float | None
     late: bool
-    reason: str
+    reason: Reason
     count: int
     threshold_version: int | None
     readings: tuple[AlertReading, ...] = field(default=())
@@ -92,7 +93,7 @@ def raise_alerts(conn: Connection[Any], raises: Sequence[AlertRaise]) -> Outcome
                 first_measured_at=_earliest(old["first_measured_at"], r.first_measured_at),
                 last_measured_at=r.last_measured_at if newer else old["last_measured_at"],
                 value=r.value if newer else old["value"], late=old["late"] or r.late,
-                reason=r.reason if escalate or newer else old["reason"],
+                reason=r.reason if escalate or newer else None,
                 added=r.count)
             event = "escalated" if escalate else "updated"
             events.append((alert_id, r.patient_id, event,
@@ -191,3 +192,15 @@ def acknowledge_green(conn: Connection[Any], viewer: Viewer, *, patient_id: int 
                      entity_id=",".join(str(r["id"]) for r in rows[:50]),
                      detail={"count": len(rows), "patient_id": patient_id, "note": note})
     return len(rows)
+
+
+def history(conn: Connection[Any], viewer: Viewer, patient_id: int, *, limit: int
+            ) -> list[AlertHistoryEntry]:
+    return [AlertHistoryEntry.model_validate(r) for r in repository.patient_alert_history(
+        conn, viewer, patient_id=patient_id, limit=limit)]
+
+
+def alert_readings(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
+                   measured_from: datetime) -> list[AlertReadingOut]:
+    return [AlertReadingOut.model_validate(r) for r in repository.patient_alert_readings(
+        conn, viewer, patient_id=patient_id, measured_from=measured_from)]

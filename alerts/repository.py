@@ -12,6 +12,7 @@ from psycopg import Connection, sql
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
+from alerts.reasons import Reason
 from core.access import Viewer, visible_patients
 from core.db import all_of
 from core.measurement_types import MEASUREMENT_TYPES, TYPE_BY_INDEX
@@ -89,10 +90,13 @@ def _datetimes(values: npt.NDArray[np.datetime64]) -> list[str]:
 # --- thresholds ---------------------------------------------------------------------------------
 
 def current_thresholds(conn: Connection[Any], patient_ids: list[int]) -> list[dict[str, Any]]:
-    """Latest threshold version of each patient (patients without one are absent)."""
+    """Latest threshold version of each monitored patient (patients without one, and
+    discharged patients, are absent: their readings raise no alerts)."""
     return conn.execute(
-        "select distinct on (patient_id) patient_id, version, thresholds from threshold_versions"
-        " where patient_id = any(%s) order by patient_id, version desc", (patient_ids,)).fetchall()
+        "select distinct on (v.patient_id) v.patient_id, v.version, v.thresholds"
+        " from threshold_versions v join patients p on p.id = v.patient_id"
+        " where v.patient_id = any(%s) and p.active order by v.patient_id, v.version desc",
+        (patient_ids,)).fetchall()
 
 
 def visible_patient(conn: Connection[Any], viewer: Viewer, patient_id: int) -> bool:
@@ -158,27 +162,33 @@ def alerted_readings(conn: Connection[Any], *, patient_ids: list[int], measured_
 
 def insert_alert(conn: Connection[Any], *, patient_id: int, rule: str, type_: str, severity: str,
                  first_measured_at: datetime | None, last_measured_at: datetime | None,
-                 value: float | None, late: bool, reason: str, breach_count: int,
+                 value: float | None, late: bool, reason: Reason, breach_count: int,
                  threshold_version: int | None) -> int:
     row = conn.execute(
         "insert into alerts (patient_id, rule, type, severity, first_measured_at,"
-        " last_measured_at, value, late, reason, breach_count, threshold_version)"
-        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
+        " last_measured_at, value, late, reason, reason_code, reason_params, breach_count,"
+        " threshold_version)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
         (patient_id, rule, type_, severity, first_measured_at, last_measured_at, value, late,
-         reason, breach_count, threshold_version)).fetchone()
+         reason.text, reason.code, Jsonb(reason.params), breach_count,
+         threshold_version)).fetchone()
     assert row is not None
     return int(row["id"])
 
 
 def update_alert(conn: Connection[Any], *, alert_id: int, severity: str, reopen: bool,
                  first_measured_at: datetime | None, last_measured_at: datetime | None,
-                 value: float | None, late: bool, reason: str, added: int) -> None:
+                 value: float | None, late: bool, reason: Reason | None, added: int) -> None:
+    """``reason`` None keeps the stored one (an older reading's breach does not replace it)."""
     conn.execute(
         "update alerts set severity = %s, status = case when %s then 'open' else status end,"
-        " first_measured_at = %s, last_measured_at = %s, value = %s, late = %s, reason = %s,"
+        " first_measured_at = %s, last_measured_at = %s, value = %s, late = %s,"
+        " reason = coalesce(%s, reason), reason_code = coalesce(%s, reason_code),"
+        " reason_params = coalesce(%s, reason_params),"
         " breach_count = breach_count + %s, updated_at = now() where id = %s",
-        (severity, reopen, first_measured_at, last_measured_at, value, late, reason, added,
-         alert_id))
+        (severity, reopen, first_measured_at, last_measured_at, value, late,
+         reason and reason.text, reason and reason.code,
+         reason and Jsonb(reason.params), added, alert_id))
 
 
 def insert_alert_readings(conn: Connection[Any], *, alert_ids: list[int], types: list[str],
@@ -267,7 +277,10 @@ def pending_counts(conn: Connection[Any]) -> dict[str, int]:
 # --- alert list and handling (team-scoped) ------------------------------------------------------
 
 _ALERT_FIELDS = ("a.id, a.patient_id, a.rule, a.type, a.severity, a.status, a.opened_at,"
-                 " a.first_measured_at, a.last_measured_at, a.value, a.late, a.reason")
+                 " a.first_measured_at, a.last_measured_at, a.value, a.late, a.reason,"
+                 " a.reason_code, a.reason_params")
+
+
 def list_alerts(conn: Connection[Any], viewer: Viewer, *, status: str | None,
                 severity: str | None, patient_id: int | None, since: datetime | None,
                 before_id: int | None, limit: int) -> list[dict[str, Any]]:
@@ -459,3 +472,33 @@ def insert_personalisation(conn: Connection[Any], *, patient_id: int, version: i
                            outcome: str) -> None:
     conn.execute("insert into personalisations (patient_id, version, outcome) values (%s, %s, %s)",
                  (patient_id, version, outcome))
+
+
+def patient_alert_history(conn: Connection[Any], viewer: Viewer, *, patient_id: int,
+                          limit: int) -> list[dict[str, Any]]:
+    """The patient's alerts, resolved ones included, newest first, each with its lifecycle
+    steps (who, when, note) oldest first."""
+    return conn.execute(sql.SQL(
+        "select {fields}, a.disposition, coalesce((select json_agg(json_build_object("
+        "   'event', e.event, 'at', e.at, 'severity', e.severity, 'note', e.note,"
+        "   'actor', u.username) order by e.id)"
+        "  from alert_events e left join users u on u.id = e.actor_id"
+        "  where e.alert_id = a.id), '[]'::json) as steps"
+        " from alerts a join patients p on p.id = a.patient_id"
+        " where a.patient_id = %(patient)s and {visible}"
+        " order by a.id desc limit %(limit)s").format(
+            fields=sql.SQL(_ALERT_FIELDS), visible=visible_patients(viewer)),
+        {"patient": patient_id, "limit": limit}).fetchall()
+
+
+def patient_alert_readings(conn: Connection[Any], viewer: Viewer, *, patient_id: int,
+                           measured_from: datetime) -> list[dict[str, Any]]:
+    """The readings that raised or updated the patient's alerts since ``measured_from``, with
+    their alert's id, rule and severity (for markers on the plots)."""
+    return conn.execute(sql.SQL(
+        "select ar.alert_id, a.rule, a.severity, ar.type, ar.measured_at, ar.value"
+        " from alert_readings ar join alerts a on a.id = ar.alert_id"
+        " join patients p on p.id = a.patient_id"
+        " where a.patient_id = %(patient)s and ar.measured_at >= %(from)s and {visible}"
+        " order by ar.measured_at").format(visible=visible_patients(viewer)),
+        {"patient": patient_id, "from": measured_from}).fetchall()

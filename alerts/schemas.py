@@ -228,6 +228,8 @@ class PreviewAlert(BaseModel):
     breach_count: int
     worst_value: float
     reason: str
+    reason_code: str
+    reason_params: dict[str, Any]
 
 
 class PreviewOut(BaseModel):
@@ -256,6 +258,10 @@ class AlertOut(BaseModel):
     value: float | None
     late: bool
     reason: str
+    reason_code: str | None = None
+    """What ``reason`` says, as a code and parameters for clients that render it in the
+    user's language (``alerts/reasons.py``); absent on alerts raised before codes existed."""
+    reason_params: dict[str, Any] | None = None
 
 
 class NoteIn(BaseModel):
@@ -375,3 +381,27 @@ class ParkedEvaluationOut(BaseModel):
     attempts: int
     last_error: str | None
     parked_at: datetime
+
+
+class AlertStep(BaseModel):
+    event: Literal["opened", "updated", "escalated", "acknowledged", "resolved"]
+    at: datetime
+    severity: Severity
+    note: str | None
+    actor: str | None
+    """Who acknowledged or resolved; null for the engine's steps."""
+
+
+class AlertHistoryEntry(AlertOut):
+    disposition: Disposition | None
+    """What the nurse did about it, given with acknowledge or resolve."""
+    steps: list[AlertStep]
+
+
+class AlertReadingOut(BaseModel):
+    alert_id: int
+    rule: str
+    severity: Severity
+    type: str
+    measured_at: datetime
+    value: float

@@ -129,16 +129,16 @@ def _episodes(readings: engine.Readings, b: engine.Breaches) -> list[PreviewAler
     alerts = []
     for g in group_breaches(readings, b, split_after=PREVIEW_EPISODE_GAP):
         worst = g.worst
+        reason = describe(rule=g.rule, type_=g.type, severity=SEVERITIES[int(b.severity[worst])],
+                          metric=float(b.metric[worst]), limit=float(b.limit[worst]),
+                          reference=float(b.reference[worst]))
         value = b.metric[worst] if g.rule in ("combined", "loss_30d") else (
             readings.value[b.reading[worst]])
         alerts.append(PreviewAlert(
             rule=g.rule, type=g.type, severity=g.severity,
             first_measured_at=_aware(g.first_us), last_measured_at=_aware(g.last_us),
             breach_count=len(g.rows), worst_value=float(value),
-            reason=describe(rule=g.rule, type_=g.type,
-                            severity=SEVERITIES[int(b.severity[worst])],
-                            metric=float(b.metric[worst]), limit=float(b.limit[worst]),
-                            reference=float(b.reference[worst]))))
+            reason=reason.text, reason_code=reason.code, reason_params=reason.params))
     alerts.sort(key=lambda a: a.first_measured_at)
     return alerts
 

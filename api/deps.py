@@ -71,12 +71,15 @@ def current_viewer(token: Annotated[str | None, Depends(oauth2_scheme)], conn: D
     if not token:
         raise errors.Unauthenticated()
     try:
-        user_id = tokens.verify(settings, token)
+        claims = tokens.verify(settings, token)
     except tokens.InvalidToken as exc:
         raise errors.InvalidToken() from exc
-    user = users_repository.find_by_id(conn, user_id)
+    user = users_repository.find_by_id(conn, claims.user_id)
     if user is None or not user["active"]:
         raise errors.InvalidToken("the user is no longer active")
+    if claims.session_id is not None and not users_repository.session_is_open(
+            conn, claims.session_id, claims.user_id):
+        raise errors.SessionEnded()
     return Viewer(user_id=user["id"], username=user["username"], role=user["role"],
                   team_ids=tuple(user["team_ids"]))
 

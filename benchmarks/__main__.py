@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["alerts", "alert_quality", "ingest", "fleet", "api", "notifications"]
+BENCHMARKS = ["alerts", "alert_quality", "ingest", "fleet", "api", "notifications", "dashboard"]
 
 
 def main(argv: list[str]) -> int:

@@ -86,6 +86,14 @@ class DeviceUnauthenticated(Unauthenticated):
     default_headers = {"WWW-Authenticate": 'Basic realm="kol-device"'}
 
 
+class SessionEnded(Unauthenticated):
+    """The dashboard session has ended (logged out, idle, expired, its user deactivated, its
+    refresh token reused or missing): log in again."""
+
+    slug = "session-ended"
+    default_detail = "the session has ended; log in again"
+
+
 # 403
 class Forbidden(DomainError):
     """The user's role is below the one the operation needs."""
@@ -102,6 +110,9 @@ class NotTeamMember(Forbidden):
 
 
 class NotTeamAdmin(Forbidden):
+    """Only an admin of the team may change its rota, escalation chain and notification
+    policy."""
+
     slug = "not-team-admin"
     default_detail = "only an admin of the team may change its rota, chain and policy"
 
@@ -150,11 +161,15 @@ class ParkedEvaluationNotFound(NotFound):
 
 
 class TeamNotFound(NotFound):
+    """No such team, or none of the user's (a team admin changes only her own)."""
+
     slug = "team-not-found"
     default_detail = "no such team"
 
 
 class PushSubscriptionNotFound(NotFound):
+    """The user has no such Web Push subscription."""
+
     slug = "push-subscription-not-found"
     default_detail = "no such push subscription"
 
@@ -164,6 +179,20 @@ class ThresholdsNotFound(NotFound):
 
     slug = "thresholds-not-found"
     default_detail = "the patient has no thresholds yet"
+
+
+class InvalidResetCode(NotFound):
+    """No such one-time password code: unknown, used or expired."""
+
+    slug = "invalid-reset-code"
+    default_detail = "the code is unknown, used or expired; ask an admin for a new one"
+
+
+class UserNotFound(NotFound):
+    """No such user, or one who shares no team with the admin."""
+
+    slug = "user-not-found"
+    default_detail = "no such user"
 
 
 class PairingCodeUnknown(NotFound):
@@ -203,6 +232,13 @@ class Conflict(DomainError):
     slug = "conflict"
 
 
+class PatientDischarged(Conflict):
+    """The patient has already been discharged."""
+
+    slug = "patient-discharged"
+    default_detail = "the patient has been discharged"
+
+
 class AlertStateConflict(Conflict):
     """The alert's status does not allow the step (acknowledging a resolved alert)."""
 
@@ -233,6 +269,12 @@ class PayloadTooLarge(DomainError):
     default_headers = {"Connection": "close"}
 
 
+class TeamExists(Conflict):
+    """A team of that name exists."""
+
+    slug = "team-exists"
+
+
 # 422
 class Unprocessable(DomainError):
     """The request is well formed but cannot be carried out."""
@@ -247,6 +289,7 @@ class ValidationFailed(Unprocessable):
 
     slug = "validation-error"
     default_detail = "the request did not validate"
+
 
 
 class InvalidRange(Unprocessable):
@@ -269,6 +312,8 @@ class UnknownProfile(Unprocessable):
 
 
 class NotATeamMember(Unprocessable):
+    """Someone in the rota or the escalation chain is not a member of the team."""
+
     slug = "not-a-team-member"
     default_detail = "everyone in the rota and the chain must be a member of the team"
 

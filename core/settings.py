@@ -176,7 +176,18 @@ class Settings(BaseSettings):
     slowed to one password check per ``login_slow_seconds`` (never locked for everyone)."""
     login_slow_seconds: float = Field(default=10.0, ge=0.1, le=600)
     jwt_secret: SecretStr = SecretStr("")
-    jwt_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    jwt_ttl_seconds: int = Field(default=900, ge=10, le=86400)
+    """Access tokens' lifetime. The dashboard renews them silently from its session (a
+    rotating refresh token in a cookie), so they can be short."""
+    session_max_hours: float = Field(default=13.0, ge=0.1, le=24 * 7)
+    """A dashboard session (its refresh token) ends this long after the login at the latest:
+    a shift and its handover, then the nurse logs in again."""
+    session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    """Idle timeout of a dashboard session for users none of whose teams set their own
+    (``teams.idle_timeout_minutes``; the shortest of her teams' applies)."""
+    session_refresh_grace_seconds: float = Field(default=10.0, ge=0, le=120)
+    """A refresh token just replaced is still accepted this long (two tabs renewing at once);
+    presented later, it is taken as stolen and ends the session."""
 
     # Notifications (docs/notifications.md). Links in messages point here; they open the dashboard,
     # which asks for a login.

@@ -25,6 +25,13 @@ def insert_device(conn: Connection[Any], *, device_id: str, patient_id: int,
     return row
 
 
+def active_device_ids(conn: Connection[Any], viewer: Viewer, patient_id: int) -> list[str]:
+    return [r["device_id"] for r in conn.execute(sql.SQL(
+        "select d.device_id from devices d join patients p on p.id = d.patient_id"
+        " where d.patient_id = %(id)s and d.active and {}").format(visible_patients(viewer)),
+        {"id": patient_id}).fetchall()]
+
+
 def deactivate_device(conn: Connection[Any], viewer: Viewer, device_id: str
                       ) -> dict[str, Any] | None:
     """Mark the device inactive (kept for the readings that name it); None if not visible."""

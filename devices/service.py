@@ -85,3 +85,10 @@ def deactivate(conn: Connection[Any], *, viewer: Viewer, broker: BrokerAdmin,
     # Deleting the broker client drops a connected session at once.
     broker.revoke_device(device_id)
     return DeviceDeactivated(**row)
+
+
+def deactivate_all(conn: Connection[Any], *, viewer: Viewer, broker: BrokerAdmin,
+                   patient_id: int) -> list[DeviceDeactivated]:
+    """Every active tablet of the patient (a discharge: the tablets are collected)."""
+    return [deactivate(conn, viewer=viewer, broker=broker, device_id=device_id)
+            for device_id in repository.active_device_ids(conn, viewer, patient_id)]

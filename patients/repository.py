@@ -14,7 +14,8 @@ from core.access import Viewer, visible_patients
 from core.db import all_of
 
 _PATIENT = ("p.id, p.display_name, t.name as team, p.team_id, p.profile, p.schedule, p.active,"
-            " p.created_at")
+            " p.created_at, p.phone, p.contact_person, p.contact_phone, p.gp, p.notes,"
+            " p.discharged_at")
 _ALERT_FIELDS = ", ".join(f"a.{name}" for name in AlertOut.model_fields)
 
 
@@ -23,12 +24,42 @@ def profile_exists(conn: Connection[Any], name: str) -> bool:
 
 
 def insert_patient(conn: Connection[Any], *, display_name: str, team_id: int, profile: str,
-                   schedule: dict[str, Any]) -> int:
+                   schedule: dict[str, Any], details: dict[str, str]) -> int:
     row = conn.execute(
-        "insert into patients (display_name, team_id, profile, schedule) values (%s, %s, %s, %s)"
-        " returning id", (display_name, team_id, profile, Jsonb(schedule))).fetchone()
+        "insert into patients (display_name, team_id, profile, schedule, phone, contact_person,"
+        " contact_phone, gp, notes) values (%(name)s, %(team)s, %(profile)s, %(schedule)s,"
+        " %(phone)s, %(contact_person)s, %(contact_phone)s, %(gp)s, %(notes)s) returning id",
+        {"name": display_name, "team": team_id, "profile": profile,
+         "schedule": Jsonb(schedule), **details}).fetchone()
     assert row is not None
     return int(row["id"])
+
+
+_EDITABLE = ("display_name", "phone", "contact_person", "contact_phone", "gp", "notes")
+
+
+def update_patient(conn: Connection[Any], patient_id: int, changes: dict[str, Any]) -> None:
+    """Set the given columns (names from a fixed list, values as parameters)."""
+    assert set(changes) <= {*_EDITABLE, "schedule", "team_id", "active", "discharged_at"}
+    conn.execute(sql.SQL("update patients set {} where id = %(id)s").format(
+        sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k))
+                           for k in changes)),
+        {**{k: Jsonb(v) if k == "schedule" else v for k, v in changes.items()},
+         "id": patient_id})
+
+
+def end_pause(conn: Connection[Any], *, patient_id: int, pause_id: int, at: datetime
+              ) -> dict[str, Any] | None:
+    """End a current pause at ``at``; a pause that has not begun is removed."""
+    row: dict[str, Any] | None = conn.execute(
+        "with ended as (update patient_pauses set ends_at = %(at)s where id = %(id)s"
+        "  and patient_id = %(patient)s and starts_at < %(at)s and ends_at > %(at)s"
+        "  returning id, starts_at, ends_at, reason),"
+        " dropped as (delete from patient_pauses where id = %(id)s and patient_id = %(patient)s"
+        "  and starts_at >= %(at)s returning id, starts_at, ends_at, reason)"
+        " select * from ended union all select * from dropped",
+        {"at": at, "id": pause_id, "patient": patient_id}).fetchone()
+    return row
 
 
 def copy_profile_thresholds(conn: Connection[Any], *, patient_id: int, profile: str,

@@ -47,8 +47,18 @@ class Schedule(BaseModel):
         return value
 
 
-class PatientCreate(BaseModel):
+class PatientDetails(BaseModel):
+    """Whom to call: the patient, her contact person, her GP; free notes for the team."""
+
     model_config = ConfigDict(extra="forbid")
+    phone: Text = Field(default="", max_length=40)
+    contact_person: Text = Field(default="", max_length=200)
+    contact_phone: Text = Field(default="", max_length=40)
+    gp: Text = Field(default="", max_length=200, description="her general practitioner")
+    notes: Text = Field(default="", max_length=4000)
+
+
+class PatientCreate(PatientDetails):
     display_name: Text = Field(min_length=1, max_length=200)
     team: Text = Field(min_length=1, max_length=100)
     profile: str = Field(default="kol-standard", pattern=r"^[a-z0-9-]{2,40}$",
@@ -56,7 +66,35 @@ class PatientCreate(BaseModel):
     schedule: Schedule
 
 
-class PatientOut(BaseModel):
+class PatientEdit(BaseModel):
+    """A change of name or details; absent fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    display_name: Text | None = Field(default=None, min_length=1, max_length=200)
+    phone: Text | None = Field(default=None, max_length=40)
+    contact_person: Text | None = Field(default=None, max_length=200)
+    contact_phone: Text | None = Field(default=None, max_length=40)
+    gp: Text | None = Field(default=None, max_length=200)
+    notes: Text | None = Field(default=None, max_length=4000)
+
+
+class ScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schedule: Schedule
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    team: Text = Field(min_length=1, max_length=100)
+    reason: Text = Field(min_length=1, max_length=500)
+
+
+class DischargeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Text = Field(min_length=1, max_length=500)
+
+
+class PatientOut(PatientDetails):
     id: int
     display_name: str
     team: str
@@ -65,6 +103,7 @@ class PatientOut(BaseModel):
     schedule: Schedule
     active: bool
     created_at: datetime
+    discharged_at: datetime | None = None
 
 
 class LatestReading(BaseModel):

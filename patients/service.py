@@ -18,12 +18,17 @@ from core.pagination import int_cursor, parse_reading_cursor, reading_cursor
 from patients import repository
 from patients.schemas import (
     DeviceSummary,
+    DischargeIn,
     LatestReading,
     PatientCreate,
+    PatientDetails,
+    PatientEdit,
     PatientOut,
     PatientOverview,
     PauseIn,
     PauseOut,
+    ScheduleIn,
+    TransferIn,
 )
 from users import repository as users_repository
 
@@ -62,7 +67,9 @@ def create_patient(conn: Connection[Any], viewer: Viewer, data: PatientCreate) -
         raise errors.NotTeamMember(f"you are not a member of the team {data.team!r}")
     patient_id = repository.insert_patient(
         conn, display_name=data.display_name, team_id=team_id, profile=data.profile,
-        schedule=data.schedule.model_dump())
+        schedule=data.schedule.model_dump(),
+        details=PatientDetails.model_validate(data.model_dump(
+            include=set(PatientDetails.model_fields))).model_dump())
     repository.copy_profile_thresholds(conn, patient_id=patient_id, profile=data.profile,
                                        changed_by=viewer.user_id)
     audit.record(conn, viewer=viewer, action="patient.enrol", entity_type="patient",
@@ -129,6 +136,71 @@ def remove_pause(conn: Connection[Any], viewer: Viewer, patient_id: int, pause_i
         raise errors.PauseNotFound()
     audit.record(conn, viewer=viewer, action="patient.pause.remove", entity_type="patient",
                  entity_id=patient_id, detail={"pause_id": pause_id, "reason": row["reason"]})
+
+
+def edit(conn: Connection[Any], viewer: Viewer, patient_id: int, data: PatientEdit
+         ) -> PatientOut:
+    """Name and details; who changed what is audited (the old and new values)."""
+    before = require_patient(conn, viewer, patient_id)
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items()
+               if v is not None and v != before[k]}
+    if changes:
+        repository.update_patient(conn, patient_id, changes)
+        audit.record(conn, viewer=viewer, action="patient.edit", entity_type="patient",
+                     entity_id=patient_id,
+                     detail={k: {"old": before[k], "new": v} for k, v in changes.items()})
+    return _patient_out(require_patient(conn, viewer, patient_id))
+
+
+def change_schedule(conn: Connection[Any], viewer: Viewer, patient_id: int, data: ScheduleIn
+                    ) -> PatientOut:
+    before = require_patient(conn, viewer, patient_id)
+    schedule = data.schedule.model_dump()
+    repository.update_patient(conn, patient_id, {"schedule": schedule})
+    audit.record(conn, viewer=viewer, action="patient.schedule", entity_type="patient",
+                 entity_id=patient_id, detail={"old": before["schedule"], "new": schedule})
+    return _patient_out(require_patient(conn, viewer, patient_id))
+
+
+def transfer(conn: Connection[Any], viewer: Viewer, patient_id: int, data: TransferIn
+             ) -> PatientOut:
+    """Move the patient to another existing team, with everything she has. The admin need not
+    belong to the receiving team (a hand-over), and then no longer sees her."""
+    before = require_patient(conn, viewer, patient_id)
+    team_id = users_repository.team_id(conn, data.team)
+    if team_id is None:
+        raise errors.TeamNotFound(f"no team {data.team!r}")
+    repository.update_patient(conn, patient_id, {"team_id": team_id})
+    audit.record(conn, viewer=viewer, action="patient.transfer", entity_type="patient",
+                 entity_id=patient_id, detail={"from": before["team"], "to": data.team,
+                                               "reason": data.reason})
+    return _patient_out(require_patient(conn, replace(viewer, team_ids=(
+        *viewer.team_ids, team_id)), patient_id))
+
+
+def discharge(conn: Connection[Any], viewer: Viewer, patient_id: int, data: DischargeIn, *,
+              now: datetime) -> PatientOut:
+    """End the monitoring: no more evaluation, missing-measurement alerts or triage row; her
+    readings, alerts and versions stay. The caller deactivates her tablets."""
+    before = require_patient(conn, viewer, patient_id)
+    if not before["active"]:
+        raise errors.PatientDischarged()
+    repository.update_patient(conn, patient_id, {"active": False, "discharged_at": now})
+    audit.record(conn, viewer=viewer, action="patient.discharge", entity_type="patient",
+                 entity_id=patient_id, detail={"reason": data.reason})
+    return _patient_out(require_patient(conn, viewer, patient_id))
+
+
+def end_pause(conn: Connection[Any], viewer: Viewer, patient_id: int, pause_id: int, *,
+              now: datetime) -> None:
+    """End a current pause now (monitoring resumes); one that has not begun is removed."""
+    require_patient(conn, viewer, patient_id)
+    row = repository.end_pause(conn, patient_id=patient_id, pause_id=pause_id, at=now)
+    if row is None:
+        raise errors.PauseNotFound("no such current or future pause")
+    audit.record(conn, viewer=viewer, action="patient.pause.end", entity_type="patient",
+                 entity_id=patient_id, detail={"pause_id": pause_id, "reason": row["reason"],
+                                               "ended_at": now.isoformat()})
 
 
 def measured_span(measured_from: datetime | None, measured_to: datetime | None, *,

@@ -11,7 +11,8 @@ from core.access import Viewer, visible_patients
 _EVENT_COLUMNS = """
     e.id as event_id, e.event, e.at, e.note, e.severity as event_severity,
     a.id, a.patient_id, a.rule, a.type, a.severity, a.status, a.opened_at,
-    a.first_measured_at, a.last_measured_at, a.value, a.late, a.reason
+    a.first_measured_at, a.last_measured_at, a.value, a.late, a.reason,
+    a.reason_code, a.reason_params
 """
 
 

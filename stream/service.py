@@ -40,6 +40,8 @@ class Session:
 
     viewer: Viewer
     expires_at: datetime
+    session_id: int | None = None
+    """The dashboard session the token belongs to: the stream ends when it is logged out."""
 
 
 def _read(pool: ConnectionPool, viewer: Viewer, after_id: int,
@@ -48,12 +50,17 @@ def _read(pool: ConnectionPool, viewer: Viewer, after_id: int,
         return repository.events(conn, viewer, after_id=after_id, also_ids=also_ids, limit=PAGE)
 
 
-def _withdrawn(pool: ConnectionPool, viewer: Viewer) -> str | None:
+def _withdrawn(pool: ConnectionPool, session: Session) -> str | None:
     """Why the viewer may no longer follow what she opened the stream with, or None."""
+    viewer = session.viewer
     with pool.connection() as conn:
         user = users_repository.find_by_id(conn, viewer.user_id or 0)
+        ended = session.session_id is not None and not users_repository.session_is_open(
+            conn, session.session_id, viewer.user_id or 0)
     if user is None or not user["active"]:
         return "user-deactivated"
+    if ended:
+        return "session-ended"
     if user["role"] != viewer.role or set(user["team_ids"]) != set(viewer.team_ids):
         return "access-changed"
     return None
@@ -85,7 +92,7 @@ async def event_stream(pool: ConnectionPool, subscription: Subscription, session
             yield end_event("token-expired")
             return
         if clock() >= next_check:
-            reason = await run_in_threadpool(_withdrawn, pool, viewer)
+            reason = await run_in_threadpool(_withdrawn, pool, session)
             if reason is not None:
                 yield end_event(reason)
                 return

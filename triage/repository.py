@@ -27,7 +27,8 @@ def triage(conn: Connection[Any], viewer: Viewer, *, team: str | None, offset: i
         """
         with page as (
             select p.id as patient_id, p.display_name, t.name as team, u.worst_rank,
-                   u.red, u.yellow, u.blue, u.green, u.oldest_unhandled_at
+                   u.red, u.yellow, u.blue, u.green, u.unhandled, u.unhandled_green,
+                   u.oldest_unhandled_at
             from patients p join teams t on t.id = p.team_id
             cross join lateral (
                 select min(array_position(%(severities)s::text[], a.severity)) as worst_rank,
@@ -35,6 +36,9 @@ def triage(conn: Connection[Any], viewer: Viewer, *, team: str | None, offset: i
                        count(*) filter (where a.severity = 'yellow') as yellow,
                        count(*) filter (where a.severity = 'blue') as blue,
                        count(*) filter (where a.severity = 'green') as green,
+                       count(*) filter (where a.status = 'open') as unhandled,
+                       count(*) filter (where a.status = 'open' and a.severity = 'green')
+                           as unhandled_green,
                        min(a.opened_at) filter (where a.status = 'open') as oldest_unhandled_at
                 from alerts a where a.patient_id = p.id and a.status <> 'resolved'
             ) u

@@ -21,6 +21,12 @@ class TriageRow(BaseModel):
     worst_severity: Severity | None
     """Worst unresolved alert; null when nothing is open."""
     open_counts: OpenCounts
+    """Unresolved alerts (open or acknowledged) by severity."""
+    unhandled: int = 0
+    """How many of them no nurse has acknowledged yet (status open); the rest are
+    acknowledged and wait to be resolved."""
+    unhandled_green: int = 0
+    """Open green alerts: what "acknowledge all green" would act on."""
     oldest_unhandled_at: datetime | None
     """When the oldest alert still waiting for a nurse (status open) was opened."""
     last_measured_at: datetime | None

@@ -23,6 +23,7 @@ def triage(conn: Connection[Any], viewer: Viewer, *, team: str | None, cursor: s
                       worst_severity=r["worst_severity"],
                       open_counts=OpenCounts(red=r["red"], yellow=r["yellow"], blue=r["blue"],
                                              green=r["green"]),
+                      unhandled=r["unhandled"], unhandled_green=r["unhandled_green"],
                       oldest_unhandled_at=r["oldest_unhandled_at"],
                       last_measured_at=r["last_measured_at"]) for r in rows[:limit]]
     return page, str(offset + limit) if len(rows) > limit else None

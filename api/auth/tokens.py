@@ -1,7 +1,9 @@
-"""Short-lived signed access tokens (JWT, HS256)."""
+"""Short-lived signed access tokens (JWT, HS256). A dashboard session's tokens name the session
+(claim ``sid``), so that ending the session (logout, deactivation) ends them at once."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -16,25 +18,33 @@ class InvalidToken(Exception):
     pass
 
 
-def issue(settings: Settings, *, user_id: int) -> str:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claims:
+    user_id: int
+    expires_at: datetime
+    session_id: int | None
+    """The dashboard session the token was renewed from; None for a plain password login."""
+
+
+def issue(settings: Settings, *, user_id: int, session_id: int | None = None) -> str:
     now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "iss": ISSUER, "iat": now,
-              "exp": now + timedelta(seconds=settings.jwt_ttl_seconds)}
+    claims: dict[str, object] = {"sub": str(user_id), "iss": ISSUER, "iat": now,
+                                 "exp": now + timedelta(seconds=settings.jwt_ttl_seconds)}
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode(claims, _key(settings), algorithm=ALGORITHM)
 
 
-def verify(settings: Settings, token: str) -> int:
-    """The user id in a valid, unexpired token of ours."""
-    return verify_until(settings, token)[0]
-
-
-def verify_until(settings: Settings, token: str) -> tuple[int, datetime]:
-    """The user id in a valid, unexpired token of ours, and when the token expires."""
+def verify(settings: Settings, token: str) -> Claims:
+    """The claims of a valid, unexpired token of ours."""
     try:
         claims = jwt.decode(token, _key(settings), algorithms=[ALGORITHM], issuer=ISSUER,
                             options={"require": ["exp", "iat", "sub", "iss"]})
-        return int(claims["sub"]), datetime.fromtimestamp(int(claims["exp"]), UTC)
-    except (jwt.PyJWTError, ValueError) as exc:
+        sid = claims.get("sid")
+        return Claims(user_id=int(claims["sub"]),
+                      expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+                      session_id=None if sid is None else int(sid))
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc
 
 

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Query, Response
 
 from alerts import lifecycle, personalisation, recovery, reports, thresholds
 from alerts.schemas import (
+    AlertHistoryEntry,
     AlertOut,
     AlertOutcomesOut,
+    AlertReadingOut,
     BulkAcknowledgeIn,
     BulkAcknowledgeOut,
     BurdenRow,
@@ -27,6 +29,7 @@ from alerts.schemas import (
 from api.deps import AdminViewer, ClinicianViewer, CurrentViewer, DbConn, PatientRead
 from api.params import IdCursor, Limit
 from core.inputs import Timestamp
+from patients.service import require_patient
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
@@ -151,3 +154,26 @@ def retry_parked_evaluation(pending_id: int, conn: DbConn, viewer: AdminViewer) 
     fixed); the recovery task takes it on its next run."""
     recovery.retry_parked(conn, viewer, pending_id)
     return Response(status_code=204)
+
+
+@router.get("/patients/{patient_id}/alert-history", response_model=list[AlertHistoryEntry])
+def alert_history(patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead,
+                  limit: Limit = 100) -> list[AlertHistoryEntry]:
+    """The patient's alerts, resolved ones included, newest first, each with its steps: who
+    acknowledged or resolved it, when, and the note."""
+    require_patient(conn, viewer, patient_id)
+    entries = lifecycle.history(conn, viewer, patient_id, limit=limit)
+    read(patient_id, "alerts", history=True)
+    return entries
+
+
+@router.get("/patients/{patient_id}/alert-readings", response_model=list[AlertReadingOut])
+def alert_readings(patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead,
+                   from_: Annotated[Timestamp, Query(alias="from")]
+                   ) -> list[AlertReadingOut]:
+    """The readings measured since ``from`` that raised or updated the patient's alerts (the
+    dashboard marks them on its plots)."""
+    require_patient(conn, viewer, patient_id)
+    rows = lifecycle.alert_readings(conn, viewer, patient_id, measured_from=from_)
+    read(patient_id, "alerts", readings=True, **{"from": from_})
+    return rows

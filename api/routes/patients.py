@@ -5,19 +5,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import AdminViewer, CurrentViewer, DbConn, PatientRead, SettingsDep
+from api.deps import AdminViewer, ClinicianViewer, CurrentViewer, DbConn, PatientRead, SettingsDep
 from api.params import IdCursor, Limit, ReadingCursor, TextFilter
+from api.routes.devices import Broker
 from core.inputs import Timestamp
 from core.rendering import JsonList
+from devices import service as devices_service
 from patients import service
 from patients.schemas import (
     BucketedMeasurement,
+    DischargeIn,
     Measurement,
     PatientCreate,
+    PatientEdit,
     PatientOut,
     PatientOverview,
     PauseIn,
     PauseOut,
+    ScheduleIn,
+    TransferIn,
     TypeCode,
 )
 from patients.service import Bucket
@@ -49,6 +55,44 @@ def patient_overview(patient_id: int, conn: DbConn, viewer: CurrentViewer, read:
         offline_after=timedelta(minutes=settings.device_offline_after_minutes))
     read(patient_id, "overview")
     return overview
+
+
+@router.patch("/{patient_id}", response_model=PatientOut)
+def edit_patient(patient_id: int, body: PatientEdit, conn: DbConn, viewer: CurrentViewer
+                 ) -> PatientOut:
+    """Name, phone, contact person, GP, notes: any member of her team (audited)."""
+    return service.edit(conn, viewer, patient_id, body)
+
+
+@router.put("/{patient_id}/schedule", response_model=PatientOut)
+def change_schedule(patient_id: int, body: ScheduleIn, conn: DbConn, viewer: ClinicianViewer
+                    ) -> PatientOut:
+    """When she measures what: a clinician's decision (audited)."""
+    return service.change_schedule(conn, viewer, patient_id, body)
+
+
+@router.post("/{patient_id}/transfer", response_model=PatientOut)
+def transfer_patient(patient_id: int, body: TransferIn, conn: DbConn, viewer: AdminViewer
+                     ) -> PatientOut:
+    """To another existing team, with her history (audited)."""
+    return service.transfer(conn, viewer, patient_id, body)
+
+
+@router.post("/{patient_id}/discharge", response_model=PatientOut)
+def discharge_patient(patient_id: int, body: DischargeIn, conn: DbConn, viewer: AdminViewer,
+                      broker: Broker) -> PatientOut:
+    """End her monitoring: alerts and schedule stop, her tablets are deactivated, her history
+    stays (audited)."""
+    discharged = service.discharge(conn, viewer, patient_id, body, now=datetime.now(UTC))
+    devices_service.deactivate_all(conn, viewer=viewer, broker=broker, patient_id=patient_id)
+    return discharged
+
+
+@router.post("/{patient_id}/pauses/{pause_id}/end", status_code=status.HTTP_204_NO_CONTENT)
+def end_pause(patient_id: int, pause_id: int, conn: DbConn, viewer: CurrentViewer) -> Response:
+    """End a current pause now (a future one is removed)."""
+    service.end_pause(conn, viewer, patient_id, pause_id, now=datetime.now(UTC))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{patient_id}/pauses", response_model=PauseOut,

@@ -28,7 +28,9 @@ def stream_session(header_token: Annotated[str | None, Depends(oauth2_scheme)], 
     token = header_token or access_token
     viewer = current_viewer(token, conn, settings)
     assert token is not None  # current_viewer refused a missing one
-    return service.Session(viewer=viewer, expires_at=tokens.verify_until(settings, token)[1])
+    claims = tokens.verify(settings, token)
+    return service.Session(viewer=viewer, expires_at=claims.expires_at,
+                           session_id=claims.session_id)
 
 
 @router.get("/alerts/stream", response_class=StreamingResponse,

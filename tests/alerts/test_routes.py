@@ -135,7 +135,12 @@ def test_alert_list_cursor_acknowledge_resolve(
     assert len(first_page) == 2
     assert set(first_page[0]) == {"id", "patient_id", "rule", "type", "severity", "status",
                                   "opened_at", "first_measured_at", "last_measured_at", "value",
-                                  "late", "reason"}
+                                  "late", "reason", "reason_code", "reason_params"}
+    # Newest first: the weight gain of 3 kg in a day, as a code with its parameters.
+    assert first_page[0]["reason_code"] == "change_3d"
+    assert first_page[0]["reason_params"] == {
+        "type": "weight", "severity": "yellow", "unit": "kg", "metric": 3.0,
+        "limit": first_page[0]["reason_params"]["limit"], "reference": 80.0}
     cursor = listed.headers["X-Next-Cursor"]
     second = client.get(f"/api/v1/alerts?patient_id={patient}&limit=2&cursor={cursor}",
                         headers=nurse)

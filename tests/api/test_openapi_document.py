@@ -100,14 +100,15 @@ def _problem_types(operation: dict[str, Any]) -> dict[str, list[str]]:
 def test_problems_come_from_the_raises_below_each_route() -> None:
     document = _document()
     slot = document["paths"]["/slots/{slot}"]
-    # Raised two calls down; 401 from the authentication dependency; 422 for the path id; 503
+    # Raised two calls down; 401 from the authentication dependency (an ended dashboard session
+    # too); 422 for the path id; 503
     # from the database connection the authentication dependency takes (declared).
     assert _problem_types(slot["post"]) == {
-        "401": ["invalid-token", "unauthorized"], "409": ["overbooked"],
+        "401": ["invalid-token", "session-ended", "unauthorized"], "409": ["overbooked"],
         "422": ["validation-error"], "503": ["database-unavailable"]}
     # Caught on the way up: not an answer. The role check adds 403.
     assert _problem_types(slot["get"]) == {
-        "401": ["invalid-token", "unauthorized"], "403": ["forbidden"],
+        "401": ["invalid-token", "session-ended", "unauthorized"], "403": ["forbidden"],
         "422": ["validation-error"], "503": ["database-unavailable"]}
     # Declared where a library's error is answered; no parameters, so no 422.
     assert _problem_types(document["paths"]["/slots"]["delete"]) == {
@@ -146,7 +147,7 @@ def test_every_operation_of_the_app_answers_problems_with_the_shared_schema(
     assert problem["required"] == ["type", "title", "status"]
     assert set(problem["properties"]) == {"type", "title", "status", "detail", "errors"}
     overview = document["paths"]["/api/v1/patients/{patient_id}"]["get"]
-    assert _problem_types(overview) == {"401": ["invalid-token", "unauthorized"],
+    assert _problem_types(overview) == {"401": ["invalid-token", "session-ended", "unauthorized"],
                                         "404": ["patient-not-found"],
                                         "422": ["validation-error"],
                                         "503": ["database-unavailable"]}

@@ -212,7 +212,7 @@ def _bad_tokens(settings: Settings, user_id: int, good: str) -> dict[str, str]:
 def test_bad_tokens_answer_401_problem(client: TestClient, world: World,
                                        settings: Settings) -> None:
     good = world.admin.headers["Authorization"].removeprefix("Bearer ")
-    user_id = tokens.verify(settings, good)
+    user_id = tokens.verify(settings, good).user_id
     paths = ["/api/v1/patients", "/api/v1/triage", "/api/v1/alerts", "/api/v1/rejections",
              f"/api/v1/patients/{world.patient_a}/fhir"]
     for name, token in _bad_tokens(settings, user_id, good).items():

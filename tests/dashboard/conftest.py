@@ -7,6 +7,7 @@ import hashlib
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 class Site:
     url: str
     team: str
-    admin_headers: dict[str, str]
+    admin: str
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """A fresh token each time: a site may run with tokens of a few seconds."""
+        return self.login_headers(self.admin)
 
     def login_headers(self, username: str) -> dict[str, str]:
         token = httpx.post(f"{self.url}/api/v1/auth/token",
@@ -45,6 +51,13 @@ class Site:
 @pytest.fixture(scope="module")
 def site(settings: Settings) -> Iterator[Site]:
     """The API on a free port and a kol-gateway (with the alert engine) on the run's database."""
+    with running_site(settings) as running:
+        yield running
+
+
+@contextmanager
+def running_site(settings: Settings) -> Iterator[Site]:
+    """The API (with ``settings``) and a gateway, and a team with an admin."""
     client_id = f"dash-gw-{uuid.uuid4().hex[:8]}"
     gateway = gateway_process(settings, "--client-id", client_id)
     team = unique("team")
@@ -52,8 +65,7 @@ def site(settings: Settings) -> Iterator[Site]:
         with serve(settings) as (url, _app), psycopg.connect(
                 settings.database_url, autocommit=True, row_factory=dict_row) as conn:
             admin = create_user(conn, role="admin", teams=[team])
-            anonymous = Site(url=url, team=team, admin_headers={})
-            yield Site(url=url, team=team, admin_headers=anonymous.login_headers(admin))
+            yield Site(url=url, team=team, admin=admin)
     finally:
         gateway.terminate()
         gateway.wait(20)
@@ -85,8 +97,15 @@ def browser(settings: Settings) -> Iterator[Browser]:
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1024, "height": 1366})  # a tablet, upright
     page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
+    # Every string the test made visible exists in the language it was shown in, and no
+    # script failed on the way.
+    missing = page.evaluate("window.kolMissingKeys || []") if page.url.startswith("https") else []
     context.close()
+    assert missing == [], f"strings without a translation: {missing}"
+    assert errors == [], errors
 
 
 def shot(page: Page, directory: Path, name: str) -> None:

@@ -88,7 +88,7 @@ def test_a_red_reading_appears_live_and_is_acknowledged(
     spo2_chart = page.locator("svg[data-type='spo2']")
     expect(spo2_chart.locator("circle.point")).to_have_count(4)
     expect(spo2_chart.locator("rect.band-red")).to_have_count(1)
-    expect(spo2_chart.locator("line.marker")).to_have_count(1)
+    expect(spo2_chart.locator("circle.marker-red")).to_have_count(1)
     alert = page.locator(".alert[data-status='open']").filter(has_text="82")
     expect(alert.locator("[data-severity='red']")).to_be_visible()
     shot(page, artifacts_dir, "3-patient-with-plot")
@@ -120,7 +120,7 @@ def test_clinician_previews_and_saves_thresholds(
     page.goto(f"{site.url}/#/patient/{patient_id}")
     expect(page.locator("#editor")).to_be_visible()
 
-    page.fill("#editor input[data-type='spo2'][data-limit='yellow_low']", "92")
+    page.fill("#th-spo2-absolute-yellow_low", "92")
     page.click("#preview")
     expect(page.locator("#preview-result")).to_contain_text("alarmer")
     shot(page, artifacts_dir, "5-threshold-preview")
@@ -129,7 +129,7 @@ def test_clinician_previews_and_saves_thresholds(
     expect(page.locator("#preview-result")).to_have_text("Skriv en begrundelse")
     page.fill("#threshold-reason", "Lavere habituel iltmætning")
     page.click("#save-thresholds")
-    expect(page.locator(".history li")).to_have_count(2)
+    expect(page.locator("#versions li")).to_have_count(2)
     current = httpx.get(f"{site.url}/api/v1/patients/{patient_id}/thresholds",
                         headers=site.login_headers(clinician)).json()
     assert current["version"] == 2
@@ -162,7 +162,7 @@ def test_burden_list_proposal_and_disposition(
     expect(page.locator("#proposal-preview")).to_contain_text("alarmer")
     shot(page, artifacts_dir, "7-personal-limit-proposal")
     page.click("#accept-proposal")
-    expect(page.locator(".history li")).to_have_count(2)
+    expect(page.locator("#versions li")).to_have_count(2)
     current = httpx.get(f"{site.url}/api/v1/patients/{patient_id}/thresholds",
                         headers=site.login_headers(clinician)).json()
     assert current["thresholds"]["spo2"]["absolute"]["yellow_low"] == 87
@@ -199,7 +199,7 @@ def test_nurse_sees_no_editor_and_labels_switch_language(site: Site, page: Page,
     expect(page.locator("#patient-name")).to_be_visible()
     expect(page.locator("#editor")).to_have_count(0)
     page.click("#lang")
-    expect(page.locator(".chart h3").first).to_contain_text("Iltmætning")
+    expect(page.locator(".chart h2").first).to_contain_text("Iltmætning")
 
 
 def test_acknowledging_an_alert_that_escalated_meanwhile_is_refused_and_shown_anew(

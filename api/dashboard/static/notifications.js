@@ -221,10 +221,11 @@
 
   // The delivery status on each alert shown (patient view).
   async function decorateAlerts(route, ctx) {
-    document.getElementById("nav-notifications").hidden = !sessionStorage.getItem("kol.token");
+    // The session's token lives in the page's memory (session.js): a user means logged in.
+    document.getElementById("nav-notifications").hidden = !ctx.me();
     document.getElementById("nav-notifications").textContent = n(ctx, "nav");
     const pending = sessionStorage.getItem("kol.pendingAlert");
-    if (pending && sessionStorage.getItem("kol.token")) {
+    if (pending && ctx.me()) {
       sessionStorage.removeItem("kol.pendingAlert");
       const detail = await ctx.api(`/api/v1/alerts/${pending}/notifications`).catch(() => null);
       if (detail) { location.hash = `#/patient/${detail.patient_id}`; return; }

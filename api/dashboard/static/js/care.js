@@ -1,0 +1,149 @@
+// The patient's care details on her page: whom to call, her schedule, pauses, tablets and, for
+// admins, transfer and discharge. Each part saves on its own and redraws only itself.
+
+import { api, me } from "./session.js";
+import { esc, num, t, when } from "./i18n.js";
+import { toast } from "./ui.js";
+
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const TYPES = ["spo2", "pulse", "weight"];
+export const DETAILS = ["phone", "contact_person", "contact_phone", "gp", "notes"];
+
+const role = () => me()?.role;
+const atLeast = (wanted) => ({ nurse: 1, clinician: 2, admin: 3 })[role()] >= ({ nurse: 1, clinician: 2, admin: 3 })[wanted];
+const tel = (number) => (number ? `<a href="tel:${esc(number.replace(/\s/g, ""))}">${esc(number)}</a>` : "–");
+
+export function detailFields(values = {}) {
+  return DETAILS.map((name) => `<div class="field"><label for="d-${name}">${t(`f_${name}`)}</label>
+    ${name === "notes" ? `<textarea id="d-${name}" name="${name}" maxlength="4000" rows="3">${esc(values[name])}</textarea>`
+      : `<input id="d-${name}" name="${name}" value="${esc(values[name])}" ${name.includes("phone") ? 'type="tel" autocomplete="off"' : ""}>`}</div>`).join("");
+}
+
+export function scheduleFields(schedule) {
+  return `<fieldset><legend>${t("measure_days")}</legend><div class="checks">${DAYS.map((d) => `<label class="check">
+      <input type="checkbox" name="days" value="${d}" ${schedule.days.includes(d) ? "checked" : ""}> ${t(`day_${d}`)}</label>`).join("")}</div></fieldset>
+    <fieldset><legend>${t("measure_types")}</legend><div class="checks">${TYPES.map((type) => `<label class="check">
+      <input type="checkbox" name="types" value="${type}" ${schedule.types.includes(type) ? "checked" : ""}> ${t(type)}</label>`).join("")}</div></fieldset>
+    <div class="field"><label for="s-deadline">${t("deadline")}</label>
+      <input id="s-deadline" name="deadline" type="time" value="${esc(schedule.deadline)}" required></div>`;
+}
+
+export function readSchedule(form) {
+  const data = new FormData(form);
+  return { days: data.getAll("days"), types: data.getAll("types"), deadline: data.get("deadline") };
+}
+
+function scheduleText(schedule) {
+  return `${schedule.days.map((d) => t(`day_${d}`)).join(", ")} · ${t("deadline")} ${esc(schedule.deadline)} ·
+    ${schedule.types.map((type) => t(type)).join(", ")}`;
+}
+
+function deviceRow(device) {
+  // "offline": its last status said so, or it was silent for longer than the platform's
+  // KOL_DEVICE_OFFLINE_AFTER_MINUTES; "unknown": never heard from (just paired).
+  const offline = device.active && device.connection === "offline";
+  const state = !device.active ? t("device_inactive") : t(`connection_${device.connection}`);
+  const battery = device.status?.battery;
+  return `<li data-device="${esc(device.device_id)}" data-connection="${device.connection}">
+    <b>${esc(device.device_id)}</b> · <span class="${offline ? "warn" : ""}">${state}</span>
+    · ${t("battery")}: ${typeof battery === "number" ? `${num(battery)} %` : "–"}
+    · ${t("last_seen")}: ${when(device.last_seen_at)}
+    ${device.active && atLeast("admin") ? `<button class="secondary deactivate" type="button">${t("deactivate")}</button>` : ""}</li>`;
+}
+
+export function render(box, patient, onChanged) {
+  const draw = () => {
+    const p = patient;
+    box.innerHTML = `<h2>${t("care")}</h2>
+      ${p.active ? "" : `<p class="warn" id="discharged">${t("discharged_at", { when: when(p.discharged_at) })}</p>`}
+      <dl class="details">
+        <dt>${t("f_phone")}</dt><dd id="patient-phone">${tel(p.phone)}</dd>
+        <dt>${t("f_contact_person")}</dt><dd>${esc(p.contact_person) || "–"} ${p.contact_phone ? `· ${tel(p.contact_phone)}` : ""}</dd>
+        <dt>${t("f_gp")}</dt><dd>${esc(p.gp) || "–"}</dd>
+        <dt>${t("f_notes")}</dt><dd class="notes">${esc(p.notes) || "–"}</dd>
+        <dt>${t("schedule")}</dt><dd id="schedule-text">${scheduleText(p.schedule)}</dd>
+      </dl>
+      <details id="edit-details"><summary>${t("edit_details")}</summary>
+        <form id="details-form"><div class="field"><label for="d-display_name">${t("f_display_name")}</label>
+          <input id="d-display_name" name="display_name" value="${esc(p.display_name)}" required maxlength="200"></div>
+          ${detailFields(p)}<button type="submit">${t("save")}</button></form></details>
+      ${atLeast("clinician") ? `<details id="edit-schedule"><summary>${t("edit_schedule")}</summary>
+        <form id="schedule-form">${scheduleFields(p.schedule)}<button type="submit">${t("save")}</button></form></details>` : ""}
+      <h3>${t("pauses")}</h3>
+      <ul id="pauses">${p.pauses.map((s) => `<li data-pause="${s.id}">${when(s.starts_at)} – ${when(s.ends_at)} · ${esc(s.reason)}
+        <button class="secondary end-pause" type="button">${t("end_pause")}</button></li>`).join("") || `<li class="muted">${t("no_pauses")}</li>`}</ul>
+      <details id="add-pause"><summary>${t("add_pause")}</summary><form id="pause-form">
+        <div class="field"><label for="pause-from">${t("from")}</label><input id="pause-from" name="from" type="date" required></div>
+        <div class="field"><label for="pause-to">${t("to")}</label><input id="pause-to" name="to" type="date" required></div>
+        <div class="field"><label for="pause-reason">${t("reason")}</label><input id="pause-reason" name="reason" required maxlength="500"></div>
+        <button type="submit">${t("add_pause")}</button></form></details>
+      <h3>${t("tablets")}</h3>
+      <ul id="devices">${p.devices.map(deviceRow).join("") || `<li class="muted">${t("no_tablets")}</li>`}</ul>
+      ${atLeast("admin") && p.active ? `<p><button class="secondary" id="pair" type="button">${t("pair_tablet")}</button></p>
+        <div id="pairing" aria-live="polite"></div>
+        <details id="transfer"><summary>${t("transfer")}</summary><form id="transfer-form">
+          <div class="field"><label for="transfer-team">${t("to_team")}</label><input id="transfer-team" name="team" required maxlength="100"></div>
+          <div class="field"><label for="transfer-reason">${t("reason")}</label><input id="transfer-reason" name="reason" required maxlength="500"></div>
+          <button type="submit">${t("transfer")}</button></form></details>
+        <details id="discharge"><summary>${t("discharge")}</summary><form id="discharge-form">
+          <p class="muted">${t("discharge_explained")}</p>
+          <div class="field"><label for="discharge-reason">${t("reason")}</label><input id="discharge-reason" name="reason" required maxlength="500"></div>
+          <button type="submit" class="danger">${t("discharge")}</button></form></details>` : ""}`;
+  };
+  draw();
+  const url = `/api/v1/patients/${patient.id}`;
+  const done = async (message) => {
+    toast(message);
+    Object.assign(patient, await api(url));
+    draw();
+    await onChanged(patient);
+  };
+  const attempt = (work) => work().catch((error) => toast(error.message));
+  box.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const data = Object.fromEntries(new FormData(form));
+    attempt(async () => {
+      if (form.id === "details-form") {
+        await api(url, { method: "PATCH", json: data });
+        await done(t("saved"));
+      } else if (form.id === "schedule-form") {
+        await api(`${url}/schedule`, { method: "PUT", json: { schedule: readSchedule(form) } });
+        await done(t("saved"));
+      } else if (form.id === "pause-form") {
+        // Whole local days: from the start of the first to the end of the last.
+        const starts = new Date(`${data.from}T00:00`), ends = new Date(`${data.to}T00:00`);
+        ends.setDate(ends.getDate() + 1);
+        await api(`${url}/pauses`, { method: "POST", json: {
+          starts_at: starts.toISOString(), ends_at: ends.toISOString(), reason: data.reason } });
+        await done(t("saved"));
+      } else if (form.id === "transfer-form") {
+        await api(`${url}/transfer`, { method: "POST", json: data });
+        toast(t("transferred"));
+        location.hash = "#/triage";
+      } else if (form.id === "discharge-form") {
+        await api(`${url}/discharge`, { method: "POST", json: data });
+        await done(t("discharged"));
+      }
+    });
+  });
+  box.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button || button.type === "submit") return;
+    attempt(async () => {
+      if (button.classList.contains("end-pause")) {
+        await api(`${url}/pauses/${button.closest("li").dataset.pause}/end`, { method: "POST" });
+        await done(t("pause_ended"));
+      } else if (button.classList.contains("deactivate")) {
+        await api(`/api/v1/devices/${encodeURIComponent(button.closest("li").dataset.device)}`, { method: "DELETE" });
+        await done(t("device_deactivated"));
+      } else if (button.id === "pair") {
+        const created = await api(`${url}/devices`, { method: "POST" });
+        await done(t("tablet_paired"));
+        box.querySelector("#pairing").innerHTML = `<div class="pairing card"><p>${t("pairing_once")}</p>
+          <dl class="details"><dt>${t("device_id")}</dt><dd id="pair-device">${esc(created.device_id)}</dd>
+          <dt>${t("password")}</dt><dd><code id="pair-password">${esc(created.mqtt_password)}</code></dd></dl></div>`;
+      }
+    });
+  });
+}

@@ -1,0 +1,242 @@
+// Every visible string in Danish and English, number and date formats, and alert reasons
+// rendered from their code and parameters. A key missing in the current language is recorded
+// in window.kolMissingKeys (the browser tests fail on any) and shown as the key itself.
+
+const STRINGS = {
+  da: {
+    title: "KOL telemonitorering", logout: "Log ud", login: "Log ind", username: "Brugernavn",
+    password: "Adgangskode", bad_login: "Forkert brugernavn eller adgangskode",
+    throttled: "For mange forsøg. Prøv igen senere.", triage: "Triage", patient: "Borger",
+    severity: "Alvor", open_alerts: "Åbne alarmer", oldest: "Ældste ubehandlede",
+    last_measured: "Seneste måling", red: "Rød", yellow: "Gul", blue: "Blå", green: "Grøn",
+    none: "Ingen", spo2: "Iltmætning", pulse: "Puls", weight: "Vægt",
+    "spo2+pulse": "Iltmætning og puls", acknowledge: "Kvitter", resolve: "Afslut", note: "Note",
+    ack_green: "Kvitter alle grønne", thresholds: "Grænseværdier", history: "Historik",
+    reason: "Begrundelse", preview: "Forhåndsvis", save: "Gem", back: "Tilbage til triage",
+    no_alerts: "Ingen åbne alarmer", latest: "Seneste målinger", late: "forsinket",
+    open: "ubehandlet", acknowledged: "kvitteret", resolved: "afsluttet", saved: "Gemt",
+    live: "opdateres live", reconnecting: "forbinder igen …",
+    red_low: "Rød under", yellow_low: "Gul under", yellow_high: "Gul over", red_high: "Rød over",
+    preview_result: "{n} alarmer ville være rejst de seneste {d} dage",
+    reason_needed: "Skriv en begrundelse", version: "version", by: "af", no_data: "Ingen målinger",
+    pauses: "Pauser", profile: "Profil", team: "Team", days_shown: "seneste 90 dage",
+    alert_changed: "Alarmen er blevet forværret, siden den blev vist. Se den igen.",
+    session_ended: "Sessionen er udløbet. Log ind igen.",
+    idle_logout: "Du er logget ud, fordi siden ikke er brugt i et stykke tid.",
+    search: "Søg efter navn", all: "Alle", status: "Status", sort: "Sortér",
+    needs_handling: "Skal behandles", acknowledged_only: "Kun kvitterede", quiet: "Uden alarmer",
+    sort_priority: "Prioritet", sort_name: "Navn", sort_measured: "Seneste måling",
+    unhandled: "ubehandlede", acknowledged_n: "kvitterede", shown: "{n} af {m} borgere",
+    alert_updated: "Alarm opdateret", language: "Sprog",
+    step_opened: "Rejst", step_updated: "Opdateret", step_escalated: "Forværret",
+    step_acknowledged: "Kvitteret", step_resolved: "Afsluttet",
+    alert_history: "Alarmhistorik", access_log: "Adgangslog", when: "Hvornår", who: "Hvem",
+    what: "Hvad", read_overview: "Oversigt", read_measurements: "Målinger", read_fhir: "FHIR-eksport",
+    read_alerts: "Alarmer", read_thresholds: "Grænseværdier", "read_threshold-history": "Grænseværdihistorik",
+    th_absolute: "Faste grænser", th_baseline: "Afvigelse fra egen basislinje",
+    th_trend: "Tendenser", th_artefact: "Værn mod fejlmålinger", th_combined: "Kombineret regel",
+    th_red_low: "Rød under", th_yellow_low: "Gul under", th_yellow_high: "Gul over", th_red_high: "Rød over",
+    th_drop_red: "Fald, rød", th_drop_yellow: "Fald, gul", th_rise_red: "Stigning, rød",
+    th_rise_yellow: "Stigning, gul", th_change_3d_yellow: "Ændring mod 3 dage, gul",
+    th_loss_30d_pct_yellow: "Tab over 30 dage i %, gul", th_slope_3d_fall_yellow: "Faldende tendens over 3 dage, gul",
+    th_slope_3d_rise_yellow: "Stigende tendens over 3 dage, gul", th_suspect_drop: "Mistænkeligt pludseligt fald",
+    th_red_floor: "Rød alarm altid under",
+    th_z_yellow: "Gul ved (SD)", th_z_red: "Rød ved (SD)", th_spo2_sd_floor: "Mindste SD for iltmætning",
+    th_pulse_sd_floor: "Mindste SD for puls",
+    preview_summary: "{now} alarmer med ændringen mod {before} nu, de seneste {d} dage",
+    gained: "Nye alarmer ({n})", lost: "Bortfaldne alarmer ({n})",
+    disposition: "Udfald", no_action_needed: "Ingen handling nødvendig",
+    advice_by_phone: "Råd pr. telefon", home_visit: "Hjemmebesøg", gp_contacted: "Egen læge kontaktet",
+    admitted: "Indlagt", measurement_error: "Målefejl", burden: "Alarmbyrde",
+    alerts_per_week: "Alarmer pr. uge (30 dage)", pending_proposal: "Forslag til personlige grænser",
+    personal: "Personlige grænser (forslag)", accept: "Brug forslaget",
+    proposal_preview: "Seneste {d} dage: {a} alarmer med de nuværende grænser, {b} med forslaget",
+    proposal_none: "Intet forslag: grænserne passer, eller der er for få målinger",
+    proposal_reason: "Personlige grænser fra indkøringsperioden",
+    outcomes: "Udfald af alarmer (30 dage)", rule: "Regel", alerts: "Alarmer",
+    share_actioned: "Førte til handling", absolute: "Grænse", baseline: "Eget niveau",
+    combined: "Kombineret", change_3d: "Ændring 3 dage", loss_30d: "Tab 30 dage",
+    slope_3d: "Tendens 3 dage", missing: "Manglende måling",
+    care: "Borgeroplysninger", call: "Ring til", f_display_name: "Navn", f_phone: "Telefon", f_contact_person: "Kontaktperson",
+    f_contact_phone: "Kontaktpersonens telefon", f_gp: "Egen læge", f_notes: "Noter", schedule: "Måleplan",
+    edit_details: "Ret oplysninger", edit_schedule: "Ret måleplan", measure_days: "Måledage",
+    measure_types: "Målinger", deadline: "Frist", day_mon: "man", day_tue: "tir", day_wed: "ons",
+    day_thu: "tor", day_fri: "fre", day_sat: "lør", day_sun: "søn", no_pauses: "Ingen pauser",
+    end_pause: "Afslut pausen nu", add_pause: "Tilføj pause", from: "Fra", to: "Til",
+    tablets: "Tablets", no_tablets: "Ingen tablet", device_inactive: "deaktiveret", connection_online: "forbundet",
+    connection_offline: "OFFLINE", connection_unknown: "endnu ikke hørt fra", battery: "Batteri",
+    last_seen: "Sidst set", deactivate: "Deaktivér", reactivate: "Genaktivér", pair_tablet: "Par ny tablet",
+    pairing_once: "Skriv oplysningerne ind på tabletten nu; adgangskoden vises kun denne ene gang.",
+    device_id: "Enhed", tablet_paired: "Tablet parret", device_deactivated: "Tablet deaktiveret",
+    transfer: "Overflyt til andet team", to_team: "Til team", transferred: "Borgeren er overflyttet",
+    discharge: "Udskriv", discharged: "Borgeren er udskrevet",
+    discharge_explained: "Alarmer og måleplan stopper, tablets deaktiveres; historikken bevares.",
+    discharged_at: "Udskrevet {when}", pause_ended: "Pausen er afsluttet", enrol: "Indskriv borger",
+    enrolled: "Borgeren er indskrevet", administration: "Administration", users: "Brugere", teams: "Teams",
+    role: "Rolle", role_nurse: "sygeplejerske", role_clinician: "læge", role_admin: "administrator",
+    active: "aktiv", inactive: "deaktiveret", reset_password: "Ny adgangskode", new_user: "Ny bruger",
+    create: "Opret", members: "Medlemmer", idle_timeout: "Log ud efter inaktivitet (minutter)",
+    default: "standard", new_team: "Nyt team", actions: "Handlinger",
+    code_for: "Engangskode til {user}, gyldig til {until}:", or_link: "eller linket",
+    set_password: "Vælg adgangskode", code: "Engangskode", new_password: "Ny adgangskode (mindst 10 tegn)",
+    password_set: "Adgangskoden er gemt. Log ind.", bad_code: "Koden er ukendt, brugt eller udløbet.",
+    have_code: "Har du fået en engangskode?",
+    // reasons
+    r_absolute_below: "{name} {metric} {unit} under {severity_limit} {limit}",
+    r_absolute_above: "{name} {metric} {unit} over {severity_limit} {limit}",
+    r_baseline: "{name} {metric_signed} {unit} i forhold til 14-dages basislinjen {reference} ({severity} ved {limit_signed})",
+    r_change_3d: "{name} ændret {metric_signed} {unit} i forhold til de seneste 3 dage ({reference})",
+    r_loss_30d: "{name} faldet {metric} % på 30 dage (fra {reference} {unit})",
+    r_slope_3d: "{name}: tendens {metric_signed} {unit} over 3 dage ({severity} ved {limit_signed})",
+    r_combined: "Fald i iltmætning og stigning i puls, i gennemsnit {metric} SD af borgerens egen variation ({severity} ved {limit})",
+    r_missing: "Ingen måling af {name_lower} inden fristen {deadline}",
+    limit_red: "den røde grænse", limit_yellow: "den gule grænse",
+  },
+  en: {
+    title: "KOL telemonitoring", logout: "Log out", login: "Log in", username: "Username",
+    password: "Password", bad_login: "Wrong username or password",
+    throttled: "Too many attempts. Try again later.", triage: "Triage", patient: "Patient",
+    severity: "Severity", open_alerts: "Open alerts", oldest: "Oldest unhandled",
+    last_measured: "Last measurement", red: "Red", yellow: "Yellow", blue: "Blue",
+    green: "Green", none: "None", spo2: "SpO2", pulse: "Pulse", weight: "Weight",
+    "spo2+pulse": "SpO2 and pulse", acknowledge: "Acknowledge", resolve: "Resolve",
+    note: "Note", ack_green: "Acknowledge all green", thresholds: "Thresholds",
+    history: "History", reason: "Reason", preview: "Preview", save: "Save",
+    back: "Back to triage", no_alerts: "No open alerts", latest: "Latest readings",
+    late: "late", open: "unhandled", acknowledged: "acknowledged", resolved: "resolved",
+    saved: "Saved", live: "updates live", reconnecting: "reconnecting …",
+    red_low: "Red below", yellow_low: "Yellow below",
+    yellow_high: "Yellow above", red_high: "Red above",
+    preview_result: "{n} alerts would have been raised over the last {d} days",
+    alert_changed: "The alert has escalated since it was shown. Look at it again.",
+    reason_needed: "Write a reason", version: "version", by: "by", no_data: "No readings",
+    pauses: "Pauses", profile: "Profile", team: "Team", days_shown: "last 90 days",
+    session_ended: "The session has ended. Log in again.",
+    idle_logout: "You were logged out because the page was not used for a while.",
+    search: "Search by name", all: "All", status: "Status", sort: "Sort",
+    needs_handling: "Needs handling", acknowledged_only: "Acknowledged only", quiet: "No alerts",
+    sort_priority: "Priority", sort_name: "Name", sort_measured: "Last measurement",
+    unhandled: "unhandled", acknowledged_n: "acknowledged", shown: "{n} of {m} patients",
+    alert_updated: "Alert updated", language: "Language",
+    step_opened: "Raised", step_updated: "Updated", step_escalated: "Escalated",
+    step_acknowledged: "Acknowledged", step_resolved: "Resolved",
+    alert_history: "Alert history", access_log: "Access log", when: "When", who: "Who",
+    what: "What", read_overview: "Overview", read_measurements: "Measurements", read_fhir: "FHIR export",
+    read_alerts: "Alerts", read_thresholds: "Thresholds", "read_threshold-history": "Threshold history",
+    th_absolute: "Absolute limits", th_baseline: "Deviation from own baseline",
+    th_trend: "Trends", th_artefact: "Artefact guard", th_combined: "Combined rule",
+    th_red_low: "Red below", th_yellow_low: "Yellow below", th_yellow_high: "Yellow above", th_red_high: "Red above",
+    th_drop_red: "Drop, red", th_drop_yellow: "Drop, yellow", th_rise_red: "Rise, red",
+    th_rise_yellow: "Rise, yellow", th_change_3d_yellow: "Change against 3 days, yellow",
+    th_loss_30d_pct_yellow: "Loss over 30 days in %, yellow", th_slope_3d_fall_yellow: "Falling trend over 3 days, yellow",
+    th_slope_3d_rise_yellow: "Rising trend over 3 days, yellow", th_suspect_drop: "Suspect sudden drop",
+    th_red_floor: "Red alert always below",
+    th_z_yellow: "Yellow at (SD)", th_z_red: "Red at (SD)", th_spo2_sd_floor: "Smallest SD for SpO2",
+    th_pulse_sd_floor: "Smallest SD for pulse",
+    preview_summary: "{now} alerts with the change against {before} now, over the last {d} days",
+    gained: "Alerts gained ({n})", lost: "Alerts lost ({n})",
+    disposition: "Disposition", no_action_needed: "No action needed",
+    advice_by_phone: "Advice by phone", home_visit: "Home visit", gp_contacted: "GP contacted",
+    admitted: "Admitted", measurement_error: "Measurement error", burden: "Alert burden",
+    alerts_per_week: "Alerts per week (30 days)", pending_proposal: "Personal-limit proposal",
+    personal: "Personal limits (proposal)", accept: "Use the proposal",
+    proposal_preview: "Last {d} days: {a} alerts with the current limits, {b} with the proposal",
+    proposal_none: "No proposal: the limits fit, or there are too few readings",
+    proposal_reason: "Personal limits from the run-in",
+    outcomes: "Alert outcomes (30 days)", rule: "Rule", alerts: "Alerts",
+    share_actioned: "Led to an action", absolute: "Limit", baseline: "Own baseline",
+    combined: "Combined", change_3d: "3-day change", loss_30d: "30-day loss",
+    slope_3d: "3-day trend", missing: "Missing measurement",
+    care: "Patient details", call: "Call", f_display_name: "Name", f_phone: "Phone", f_contact_person: "Contact person",
+    f_contact_phone: "Contact person's phone", f_gp: "GP", f_notes: "Notes", schedule: "Schedule",
+    edit_details: "Edit details", edit_schedule: "Edit schedule", measure_days: "Measurement days",
+    measure_types: "Measurements", deadline: "Deadline", day_mon: "Mon", day_tue: "Tue", day_wed: "Wed",
+    day_thu: "Thu", day_fri: "Fri", day_sat: "Sat", day_sun: "Sun", no_pauses: "No pauses",
+    end_pause: "End the pause now", add_pause: "Add pause", from: "From", to: "To",
+    tablets: "Tablets", no_tablets: "No tablet", device_inactive: "deactivated", connection_online: "connected",
+    connection_offline: "OFFLINE", connection_unknown: "not heard from yet", battery: "Battery",
+    last_seen: "Last seen", deactivate: "Deactivate", reactivate: "Reactivate", pair_tablet: "Pair a new tablet",
+    pairing_once: "Enter these on the tablet now; the password is shown this once only.",
+    device_id: "Device", tablet_paired: "Tablet paired", device_deactivated: "Tablet deactivated",
+    transfer: "Transfer to another team", to_team: "To team", transferred: "The patient was transferred",
+    discharge: "Discharge", discharged: "The patient was discharged",
+    discharge_explained: "Alerts and the schedule stop, tablets are deactivated; the history is kept.",
+    discharged_at: "Discharged {when}", pause_ended: "The pause has ended", enrol: "Enrol patient",
+    enrolled: "The patient is enrolled", administration: "Administration", users: "Users", teams: "Teams",
+    role: "Role", role_nurse: "nurse", role_clinician: "clinician", role_admin: "admin",
+    active: "active", inactive: "deactivated", reset_password: "New password", new_user: "New user",
+    create: "Create", members: "Members", idle_timeout: "Log out after inactivity (minutes)",
+    default: "default", new_team: "New team", actions: "Actions",
+    code_for: "One-time code for {user}, valid until {until}:", or_link: "or the link",
+    set_password: "Choose a password", code: "One-time code", new_password: "New password (at least 10 characters)",
+    password_set: "The password is saved. Log in.", bad_code: "The code is unknown, used or expired.",
+    have_code: "Were you given a one-time code?",
+    r_absolute_below: "{name} {metric} {unit} below {severity_limit} {limit}",
+    r_absolute_above: "{name} {metric} {unit} above {severity_limit} {limit}",
+    r_baseline: "{name} {metric_signed} {unit} against the 14-day baseline {reference} ({severity} at {limit_signed})",
+    r_change_3d: "{name} changed {metric_signed} {unit} against the last 3 days ({reference})",
+    r_loss_30d: "{name} fell {metric} % in 30 days (from {reference} {unit})",
+    r_slope_3d: "{name}: trend {metric_signed} {unit} over 3 days ({severity} at {limit_signed})",
+    r_combined: "SpO2 fall and pulse rise average {metric} SD of the patient's own variability ({severity} at {limit})",
+    r_missing: "No {name_lower} measurement by the deadline {deadline}",
+    limit_red: "the red limit", limit_yellow: "the yellow limit",
+  },
+};
+
+window.kolMissingKeys = window.kolMissingKeys || [];
+
+export const lang = () => (localStorage.getItem("kol.lang") === "en" ? "en" : "da");
+export const locale = () => (lang() === "da" ? "da-DK" : "en-GB");
+export const languages = () => Object.keys(STRINGS);
+export const keys = (language) => Object.keys(STRINGS[language]);
+
+export function setLang(language) { localStorage.setItem("kol.lang", language); }
+
+export function t(key, values = {}) {
+  let text = STRINGS[lang()][key];
+  if (text === undefined) {
+    window.kolMissingKeys.push(`${lang()}:${key}`);
+    text = key;
+  }
+  return text.replace(/\{(\w+)\}/g, (m, name) => (name in values ? values[name] : m));
+}
+
+export const esc = (value) => String(value ?? "").replace(/[&<>"']/g,
+  (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+export function num(value, digits = null) {
+  if (value === null || value === undefined) return "–";
+  const options = digits === null ? { maximumFractionDigits: 2 }
+    : { minimumFractionDigits: digits, maximumFractionDigits: digits };
+  return new Intl.NumberFormat(locale(), options).format(value);
+}
+
+const signed = (value, digits) => (value > 0 ? "+" : "") + num(value, digits);
+
+export function when(iso) {
+  if (!iso) return "–";
+  return new Intl.DateTimeFormat(locale(), {
+    dateStyle: "short", timeStyle: "short", timeZone: "Europe/Copenhagen",
+  }).format(new Date(iso));
+}
+
+export function day(ms) {
+  return new Date(ms).toLocaleDateString(locale(),
+    { day: "numeric", month: "short", timeZone: "Europe/Copenhagen" });
+}
+
+/** An alert's reason in the user's language from its code and parameters; alerts raised before
+ * reasons had codes keep their stored (English) sentence. */
+export function reasonText(alert) {
+  const code = alert.reason_code, p = alert.reason_params;
+  if (!code || !p) return alert.reason;
+  const name = t(p.type);
+  const values = {
+    name, name_lower: name.toLowerCase(), unit: p.unit ?? "",
+    metric: num(p.metric, code === "combined" ? 2 : null), limit: num(p.limit),
+    reference: num(p.reference, 1), severity: t(p.severity ?? "none").toLowerCase(),
+    severity_limit: t(`limit_${p.severity}`), metric_signed: signed(p.metric, 1),
+    limit_signed: signed(p.limit, null), deadline: when(p.deadline),
+  };
+  return t(`r_${code}`, values);
+}

@@ -1,0 +1,262 @@
+"""The nurse's, the clinician's and the admin's working day in Chromium against the real stack:
+triage that scales, live updates that keep unsaved work, reasons in Danish, patient and user
+administration."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from core.settings import Settings
+from tests.api.helpers import PASSWORD, create_user
+from tests.conftest import unique
+from tests.dashboard.conftest import Site, shot
+from tests.dashboard.test_dashboard import enrol_with_device, login, publish
+
+pytestmark = pytest.mark.browser
+
+
+def _name(conn: psycopg.Connection[Any], patient_id: int) -> str:
+    row = conn.execute("select display_name from patients where id = %s", (patient_id,)).fetchone()
+    assert row is not None
+    return str(row["display_name"])
+
+
+def test_triage_filters_search_keyboard_and_title(
+        site: Site, page: Page, settings: Settings, artifacts_dir: Path,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    red_id, red_device = enrol_with_device(site)
+    yellow_id, yellow_device = enrol_with_device(site)
+    nurse = create_user(committed_conn, role="nurse", teams=[site.team])
+    now = datetime.now(UTC).isoformat()
+    publish(settings, red_device, [{"type": "spo2", "value": 82, "unit": "%", "measured_at": now}])
+    publish(settings, yellow_device, [{"type": "spo2", "value": 89, "unit": "%",
+                                       "measured_at": now}])
+    login(page, site, nurse)
+    red_row = page.locator(f"tr[data-patient='{red_id}']")
+    expect(red_row).to_have_attribute("data-severity", "red", timeout=15_000)
+    expect(page.locator(f"tr[data-patient='{yellow_id}']")).to_have_attribute(
+        "data-severity", "yellow", timeout=15_000)
+    # Counts in the tab title; no green alerts, so no "acknowledge all green".
+    expect(page).to_have_title("(2 · rød 1) Triage – KOL telemonitorering")
+    expect(page.locator("#ack-green")).to_be_hidden()
+    # The reason in Danish, with a decimal comma where there is one.
+    page.locator(f"tr[data-patient='{red_id}'] a").focus()
+    page.keyboard.press("Enter")  # rows are reachable and open by keyboard
+    limit = committed_conn.execute(
+        "select reason_params->>'limit' as limit from alerts where patient_id = %s",
+        (red_id,)).fetchone()
+    assert limit is not None
+    expect(page.locator(".alert .reason-text")).to_have_text(
+        f"Iltmætning 82 % under den røde grænse {float(limit['limit']):g}")
+    page.go_back()
+
+    page.select_option("select[name=severity]", "yellow")
+    expect(page.locator("#triage tbody tr")).to_have_count(1)
+    page.select_option("select[name=severity]", "all")
+    page.fill("input[name=q]", _name(committed_conn, red_id)[-6:])
+    expect(page.locator("#triage tbody tr")).to_have_count(1)
+    expect(red_row).to_be_visible()
+    page.fill("input[name=q]", "")
+    # Acknowledged apart from open: after the yellow one is acknowledged it is no longer among
+    # those that need handling.
+    alert = committed_conn.execute("select id from alerts where patient_id = %s",
+                                   (yellow_id,)).fetchone()
+    assert alert is not None
+    nurse_headers = site.login_headers(nurse)
+    httpx.post(f"{site.url}/api/v1/alerts/{alert['id']}/acknowledge", headers=nurse_headers,
+               json={"note": "ringet"}).raise_for_status()
+    expect(page.locator(f"tr[data-patient='{yellow_id}']")).to_have_attribute(
+        "data-state", "acknowledged", timeout=10_000)
+    page.select_option("select[name=status]", "needs_handling")
+    expect(page.locator(f"tr[data-patient='{yellow_id}']")).to_have_count(0)
+    page.select_option("select[name=status]", "acknowledged_only")
+    expect(page.locator(f"tr[data-patient='{yellow_id}']")).to_be_visible()
+    page.select_option("select[name=status]", "all")
+    expect(page).to_have_title("(1 · rød 1) Triage – KOL telemonitorering")
+    page.select_option("select[name=sort]", "name")
+    names = page.locator("#triage tbody a.rowlink").all_inner_texts()
+    assert names == sorted(names)
+
+    # A green alert (not raised by the engine, but by other rules or imports): the button
+    # appears, and acknowledges it.
+    committed_conn.execute(
+        "insert into alerts (patient_id, rule, type, severity, reason) values"
+        " (%s, 'absolute', 'weight', 'green', 'test green')", (red_id,))
+    committed_conn.execute(
+        "insert into alert_events (alert_id, patient_id, event, severity) select id, patient_id,"
+        " 'opened', 'green' from alerts where patient_id = %s and severity = 'green'", (red_id,))
+    expect(page.locator("#ack-green")).to_be_visible(timeout=10_000)
+    shot(page, artifacts_dir, "triage-filters")
+    page.click("#ack-green")
+    expect(page.locator("#ack-green")).to_be_hidden(timeout=10_000)
+
+
+def test_live_events_keep_the_note_being_typed_and_unsaved_limits(
+        site: Site, page: Page, settings: Settings,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    patient_id, device = enrol_with_device(site)
+    clinician = create_user(committed_conn, role="clinician", teams=[site.team])
+    now = datetime.now(UTC)
+    publish(settings, device, [{"type": "spo2", "value": 89, "unit": "%",
+                                "measured_at": (now - timedelta(hours=2)).isoformat()}])
+    series_requests: list[str] = []
+    page.on("request", lambda r: series_requests.append(r.url)
+            if "/measurements" in r.url else None)
+    login(page, site, clinician)
+    page.goto(f"{site.url}/#/patient/{patient_id}")
+    alert = page.locator(".alert[data-status='open']")
+    expect(alert).to_have_attribute("data-severity", "yellow", timeout=15_000)
+    alert.locator("input.note").fill("Ringer til hende om lidt")
+    page.fill("#th-spo2-absolute-yellow_low", "91")
+    first_load = len(series_requests)
+
+    # A new reading escalates the alert while she types.
+    publish(settings, device, [{"type": "spo2", "value": 82, "unit": "%",
+                                "measured_at": now.isoformat()}])
+    expect(alert).to_have_attribute("data-severity", "red", timeout=15_000)
+    expect(alert.locator("input.note")).to_have_value("Ringer til hende om lidt")
+    expect(page.locator("#th-spo2-absolute-yellow_low")).to_have_value("91")
+    expect(page.locator("svg[data-type='spo2'] circle.point")).to_have_count(2)
+    # Both readings raised the alert (now red): each is marked.
+    expect(page.locator("svg[data-type='spo2'] circle.marker-red")).to_have_count(2)
+    # The event fetched only what came after the last reading shown, never the 90 days again.
+    later = series_requests[first_load:]
+    assert later, "the new reading was not fetched"
+    since = datetime.now(UTC) - timedelta(days=1, minutes=5)
+    for url in later:
+        start = httpx.URL(url).params["from"]
+        assert datetime.fromisoformat(start.replace("Z", "+00:00")) > since, url
+    # Resolved alerts stay in the history with who, when, the note and the disposition.
+    alert.locator("select.disposition").select_option("advice_by_phone")
+    alert.locator("button.resolve").click()
+    entry = page.locator("#alert-history li[data-status='resolved']")
+    expect(entry).to_contain_text("Afsluttet")
+    expect(entry).to_contain_text(clinician)
+    expect(entry).to_contain_text("Ringer til hende om lidt")
+    expect(entry).to_contain_text("Råd pr. telefon")
+
+
+def test_every_rule_family_in_the_editor_and_the_preview_as_a_diff(
+        site: Site, page: Page, settings: Settings, artifacts_dir: Path,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    patient_id, device = enrol_with_device(site)
+    clinician = create_user(committed_conn, role="clinician", teams=[site.team])
+    now = datetime.now(UTC)
+    publish(settings, device, [
+        {"type": "weight", "value": value, "unit": "kg",
+         "measured_at": (now - timedelta(days=d)).isoformat()}
+        for d, value in [(8, 80), (7, 80.2), (6, 80.1), (5, 80.3), (4, 80.2), (3, 81.0),
+                         (2, 81.4), (1, 81.9)]])
+    login(page, site, clinician)
+    page.goto(f"{site.url}/#/patient/{patient_id}")
+    for section in ("absolute", "baseline", "trend", "artefact"):
+        expect(page.locator(f"#editor input[data-path^='spo2.{section}.']").first).to_be_attached()
+    expect(page.locator("#editor input[data-path^='combined.']").first).to_be_attached()
+    page.locator("#editor summary", has_text="Vægt").click()
+    page.fill("#th-weight-trend-change_3d_yellow", "0.5")
+    page.click("#preview")
+    expect(page.locator("#preview-gained li").first).to_be_visible()
+    expect(page.locator("#preview-gained")).to_contain_text("Vægt ændret")
+    shot(page, artifacts_dir, "threshold-diff")
+
+
+def test_patient_administration_from_enrolment_to_discharge(
+        site: Site, page: Page, artifacts_dir: Path,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    login(page, site, site.admin)
+    page.click("#nav a[href='#/enrol']")
+    name = unique("Karen")
+    page.fill("#e-name", name)
+    page.fill("#d-phone", "+45 20 30 40 50")
+    page.fill("#d-contact_person", "Per (ægtefælle)")
+    page.fill("#d-gp", "Lægerne i Valby")
+    page.fill("#d-notes", "Nøgle under måtten")
+    page.check("input[name=days][value=wed]")
+    page.click("#enrol-form button[type=submit]")
+    expect(page.locator("#patient-name")).to_have_text(name)
+    expect(page.locator("#patient-phone a")).to_have_attribute("href", "tel:+4520304050")
+    patient_id = int(page.url.rsplit("/", 1)[1])
+    row = committed_conn.execute("select schedule, gp from patients where id = %s",
+                                 (patient_id,)).fetchone()
+    assert row == {"schedule": {"days": ["mon", "wed", "thu"], "deadline": "12:00",
+                                "types": ["spo2", "pulse", "weight"]}, "gp": "Lægerne i Valby"}
+
+    page.click("#edit-details summary")
+    page.fill("#d-notes", "Ring efter kl. 10")
+    page.click("#details-form button[type=submit]")
+    expect(page.locator(".details .notes")).to_have_text("Ring efter kl. 10")
+    page.click("#edit-schedule summary")
+    page.uncheck("#schedule-form input[name=days][value=mon]")
+    page.click("#schedule-form button[type=submit]")
+    expect(page.locator("#schedule-text")).to_have_text(re.compile(r"^\s*ons, tor "))
+
+    today = datetime.now(UTC).date()
+    page.click("#add-pause summary")
+    page.fill("#pause-from", today.isoformat())
+    page.fill("#pause-to", (today + timedelta(days=3)).isoformat())
+    page.fill("#pause-reason", "Indlagt")
+    page.click("#pause-form button[type=submit]")
+    expect(page.locator("#pauses li[data-pause]")).to_have_count(1)
+    page.click("#pauses .end-pause")
+    expect(page.locator("#pauses li[data-pause]")).to_have_count(0)
+
+    page.click("#pair")
+    expect(page.locator("#pair-password")).not_to_be_empty()
+    expect(page.locator("#devices li[data-device]")).to_have_count(1)
+    shot(page, artifacts_dir, "patient-administration")
+    page.click("#devices .deactivate")
+    expect(page.locator("#devices li[data-device]")).to_contain_text("deaktiveret")
+
+    page.click("#discharge summary")
+    page.fill("#discharge-reason", "Flyttet på plejehjem")
+    page.click("#discharge-form button[type=submit]")
+    expect(page.locator("#discharged")).to_be_visible()
+    actions = [r["action"] for r in committed_conn.execute(
+        "select action from audit_log where entity_type = 'patient' and entity_id = %s"
+        " order by id", (str(patient_id),)).fetchall()]
+    assert actions == ["patient.enrol", "patient.edit", "patient.schedule", "patient.pause.add",
+                       "patient.pause.end", "patient.discharge"]
+
+
+def test_admin_creates_a_user_who_sets_her_password_and_is_deactivated_at_once(
+        site: Site, page: Page, browser: Browser, artifacts_dir: Path) -> None:
+    login(page, site, site.admin)
+    page.click("#nav a[href='#/admin']")
+    username = unique("mette")
+    page.click("#new-user summary")
+    page.fill("#u-username", username)
+    page.fill("#u-name", "Mette Sygeplejerske")
+    page.check(f"#user-form input[name=teams][value='{site.team}']")
+    page.click("#user-form button[type=submit]")
+    code = page.locator("#code").inner_text()
+    shot(page, artifacts_dir, "administration")
+
+    context = browser.new_context()
+    nurse = context.new_page()
+    try:
+        nurse.goto(f"{site.url}/#/reset/{code}")
+        nurse.fill("#r-password", PASSWORD)
+        nurse.click("#reset-form button[type=submit]")
+        expect(nurse.locator("#login-form")).to_be_visible()
+        nurse.fill("#username", username)
+        nurse.fill("#password", PASSWORD)
+        nurse.click("button[type=submit]")
+        expect(nurse.locator("#triage")).to_be_visible()
+        expect(nurse.locator("#live")).to_have_attribute("data-state", "live")
+
+        row = page.locator("#users tr", has_text=username)
+        row.locator(".toggle").click()
+        expect(page.locator("#users tr", has_text=username)).to_have_attribute(
+            "data-active", "false")
+        # Her open page loses its stream within seconds and shows the login form.
+        expect(nurse.locator("#login-form")).to_be_visible(timeout=15_000)
+    finally:
+        context.close()
