@@ -342,7 +342,10 @@ postgresql:
     def _redis(self) -> None:
         base = STATE / LB_HOST
         conf = write_private(base / "redis.conf", "\n".join([
-            "port 6379", f"bind {HOSTS[LB_HOST]}", "protected-mode yes",
+            # TLS only: the password and the task messages cross the network.
+            "port 0", "tls-port 6379", f"tls-cert-file {self.tls}/server.crt",
+            f"tls-key-file {self.tls}/server.key", f"tls-ca-cert-file {self.tls}/ca.crt",
+            "tls-auth-clients no", f"bind {HOSTS[LB_HOST]}", "protected-mode yes",
             f"requirepass {self.secret['redis']}", f"dir {base}", "daemonize no",
             "appendonly yes", 'save ""']) + "\n", owner=STACK_USER)
         self._add(Service(name="redis", host=LB_HOST, user=STACK_USER,
@@ -401,7 +404,8 @@ backend mqtt
             "KOL_MQTT_GATEWAY_PASSWORD": self.secret["mqtt_gateway"],
             "KOL_MQTT_ADMIN_USERNAME": "kol-broker-admin",
             "KOL_MQTT_ADMIN_PASSWORD": self.secret["mqtt_admin"],
-            "KOL_REDIS_URL": f"redis://:{self.secret['redis']}@{HOSTS[LB_HOST]}:6379/0",
+            "KOL_REDIS_URL": f"rediss://:{self.secret['redis']}@{HOSTS[LB_HOST]}:6379/0"
+                             f"?ssl_cert_reqs=required&ssl_ca_certs={self.tls / 'ca.crt'}",
             "KOL_JWT_SECRET": self.secret["jwt"],
             "KOL_API_HOST": HOSTS[host], "KOL_API_PORT": str(API_PORT), "KOL_API_WORKERS": "1",
             "KOL_TLS_CERT_FILE": str(self.tls / "server.crt"),
