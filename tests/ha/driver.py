@@ -27,6 +27,7 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
+from core.settings import get_settings
 from devices.broker import BrokerAdmin
 from simulators.mqtt_loop import SelectorLoop
 from simulators.parameters import TabletParameters
@@ -65,11 +66,10 @@ def enrol(setup: dict[str, Any], n: int) -> tuple[list[tuple[str, str]], str]:
             ).fetchone()[0]  # type: ignore[index]
             conn.execute("insert into devices (device_id, patient_id, password_hash)"
                          " values (%s, %s, 'ha-test')", (device_id, patient))
-    # Every broker knows every device: a tablet may land on any of them.
-    for host in setup["brokers"]:
-        with BrokerAdmin(host=host, port=setup["mqtt_port"], username="kol-broker-admin",
-                         password=setup["mqtt_admin_password"], tls=tls_context(setup)) as admin:
-            admin.provision_devices(devices)
+    # As the platform provisions: at every broker (KOL_MQTT_ADMIN_HOSTS), since a tablet may
+    # land on any of them.
+    with BrokerAdmin.from_settings(get_settings()) as admin:
+        admin.provision_devices(devices)
     return devices, team
 
 

@@ -20,10 +20,10 @@ import pytest
 
 from tests.ha.topology import (
     API_PORT,
-    BROKER_HOSTS,
     HOSTS,
     LB_HOST,
     MQTT_PORT,
+    PG_BIN,
     STATE,
     VENV_BIN,
     Topology,
@@ -80,8 +80,7 @@ def start_driver(topo: Topology) -> subprocess.Popen[str]:
         env={"PATH": os.environ["PATH"], "KOL_ENV_FILE": str(settings)}, stdin=password + "\n")
     setup = write_private(STATE / "driver.json", json.dumps({
         "database_url": topo.database_url("kol", topo.secret["service"]),
-        "brokers": [HOSTS[h] for h in BROKER_HOSTS], "mqtt_port": MQTT_PORT,
-        "mqtt_admin_password": topo.secret["mqtt_admin"], "team": "ha",
+        "mqtt_port": MQTT_PORT, "team": "ha",
         "ca_file": str(topo.tls / "ca.crt"),
         "lb": HOSTS[LB_HOST], "api_port": API_PORT, "tablets": TABLETS,
         "username": username, "password": password}))
@@ -89,7 +88,7 @@ def start_driver(topo: Topology) -> subprocess.Popen[str]:
         in_ns("c", [str(VENV_BIN / "python"), "-m", "tests.ha.driver", str(setup)]),
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=(STATE / "logs" / "driver.log").open("ab"), text=True,
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)})
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "KOL_ENV_FILE": str(settings)})
     assert driver.stdout is not None
     line = driver.stdout.readline()
     assert line.strip() == "ready", f"the driver did not start: {line!r} (logs in {STATE})"
@@ -173,3 +172,45 @@ def test_platform_survives_losing_a_node_of_each_tier(topology: Topology) -> Non
     for r in rows:
         assert r["ingest_back_s"] < TARGET_BACK_SECONDS, r
         assert r["api_back_s"] < TARGET_BACK_SECONDS, r
+
+
+def test_a_base_backup_of_the_replica_restores_every_reading(topology: Topology) -> None:
+    """Backups (docs/operations.md): ``pg_basebackup`` from the streaming replica, taken on the
+    backup host, started there as a database of its own: it holds every reading the primary
+    holds (the fleet has stopped, so the count is still)."""
+    topo = topology
+    topo.wait_replica_streaming(timeout=60)
+    leader = topo.wait_leader(timeout=30)
+    replica = next(h for h in ("h1", "h2") if h != leader)
+    backup = STATE / LB_HOST / "backup"
+    pg_env = {"PATH": os.environ["PATH"], "PGSSLMODE": "verify-full",
+              "PGSSLROOTCERT": str(topo.tls / "ca.crt")}
+    started = time.monotonic()
+    run(*in_ns(LB_HOST, ["pg_basebackup", "-h", HOSTS[replica], "-U", "kol_replication",
+                         "-D", str(backup), "-X", "stream", "-c", "fast"], user="kol"),
+        env={**pg_env, "PGPASSWORD": topo.secret["replication"]})
+    backup_seconds = time.monotonic() - started
+    restored_port = 5433
+    run(*in_ns(LB_HOST, [str(PG_BIN / "pg_ctl"), "-D", str(backup), "-w", "-t", "120",
+                         "-l", str(STATE / "logs" / "restored.log"), "-o",
+                         f"-p {restored_port} -c listen_addresses={HOSTS[LB_HOST]}"
+                         f" -c unix_socket_directories={STATE / LB_HOST}", "start"],
+                user="kol"), env=pg_env)
+    try:
+        count = "select count(*) from readings"
+        service = {**pg_env, "PGPASSWORD": topo.secret["service"]}
+
+        def readings(host: str, port: int) -> int:
+            out = run(*in_ns("c", ["psql", "-X", "-At", "-h", host, "-p", str(port), "-U", "kol",
+                                   "-d", "kol", "-c", count]), env=service)
+            return int(out.stdout.strip())
+
+        on_primary = readings(HOSTS[leader], 5432)
+        restored = readings(HOSTS[LB_HOST], restored_port)
+    finally:
+        run(*in_ns(LB_HOST, [str(PG_BIN / "pg_ctl"), "-D", str(backup), "-m", "fast", "-w",
+                             "stop"], user="kol"), check=False)
+    print(f"\nbackup of the replica {replica}: {backup_seconds:.1f} s; readings on the primary"
+          f" {on_primary}, in the restored copy {restored}")
+    assert on_primary > 0
+    assert restored == on_primary

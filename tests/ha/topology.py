@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from string import Template
 
 from tests.stack import ROOT
 
@@ -40,6 +41,12 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 MOSQUITTO_PREFIX = Path(os.environ.get("MOSQUITTO_PREFIX", "/opt/kol/mosquitto-2.0.21"))
 VENV_BIN = ROOT / ".venv" / "bin"
 MQTT_PORT, MQTT_WS_PORT, API_PORT, PG_PORT = 8883, 8884, 8443, 5432
+
+
+def render(name: str, values: dict[str, str]) -> str:
+    """A configuration file of deploy/ha/ with this topology's values: the test runs what an
+    operator deploys."""
+    return Template((ROOT / "deploy" / "ha" / name).read_text()).substitute(values)
 
 
 def ns(host: str) -> str:
@@ -178,77 +185,11 @@ class Topology:
         ip, tls, base = HOSTS[host], self.tls, STATE / host
         etcd_hosts = ",".join(f"{HOSTS[h]}:2379" for h in ("h1", "h2", "h3"))
         s = self.secret
-        return f"""scope: kol
-name: {host}
-restapi:
-  listen: {ip}:8008
-  connect_address: {ip}:8008
-  certfile: {tls}/server.crt
-  keyfile: {tls}/server.key
-etcd3:
-  hosts: {etcd_hosts}
-  protocol: https
-  cacert: {tls}/ca.crt
-  # Mutual TLS: etcd admits only holders of a certificate of the platform's CA.
-  cert: {tls}/server.crt
-  key: {tls}/server.key
-bootstrap:
-  dcs:
-    ttl: 10
-    loop_wait: 2
-    retry_timeout: 4
-    maximum_lag_on_failover: 1048576
-    # The gateway acknowledges a reading after its commit: the commit must be on the standby
-    # too, or a failover would lose acknowledged readings.
-    synchronous_mode: true
-    postgresql:
-      use_pg_rewind: true
-      parameters:
-        shared_preload_libraries: timescaledb
-        timescaledb.telemetry_level: 'off'
-        max_connections: 200
-        wal_level: replica
-        hot_standby: 'on'
-        wal_log_hints: 'on'
-        max_wal_senders: 10
-        max_replication_slots: 10
-        password_encryption: scram-sha-256
-        timezone: UTC
-  initdb:
-    - encoding: UTF8
-    - locale: C.UTF-8
-    - auth-local: scram-sha-256
-    - auth-host: scram-sha-256
-postgresql:
-  listen: {ip}:{PG_PORT}
-  connect_address: {ip}:{PG_PORT}
-  data_dir: {base}/pg
-  bin_dir: {PG_BIN}
-  pgpass: {base}/pgpass
-  authentication:
-    superuser:
-      username: kol_superuser
-      password: {s['superuser']}
-    replication:
-      username: kol_replication
-      password: {s['replication']}
-    rewind:
-      username: kol_superuser
-      password: {s['superuser']}
-  parameters:
-    unix_socket_directories: {base}
-    unix_socket_permissions: '0700'
-    ssl: 'on'
-    ssl_cert_file: {tls}/server.crt
-    ssl_key_file: {tls}/server.key
-    shared_buffers: 128MB
-    fsync: 'on'
-    synchronous_commit: 'on'
-  pg_hba:
-    - local all all scram-sha-256
-    - hostssl replication kol_replication {SUBNET}.0/24 scram-sha-256
-    - hostssl all all {SUBNET}.0/24 scram-sha-256
-"""
+        return render("patroni.yml", {
+            "name": host, "address": ip, "tls_dir": str(tls), "etcd_hosts": etcd_hosts,
+            "pg_port": str(PG_PORT), "state_dir": str(base), "pg_bin": str(PG_BIN),
+            "superuser_password": s["superuser"], "replication_password": s["replication"],
+            "network": f"{SUBNET}.0/24"})
 
     def _patroni(self) -> None:
         for host in DB_HOSTS:
@@ -359,34 +300,9 @@ postgresql:
             f" ca-file {ca} inter 1s fall 2 rise 2" for h in API_HOSTS)
         mqtt = "\n".join(f"    server mq-{h} {HOSTS[h]}:{MQTT_PORT} check inter 1s fall 2 rise 2"
                          for h in BROKER_HOSTS)
-        conf = write_private(STATE / LB_HOST / "haproxy.cfg", f"""global
-    # Started unprivileged, it keeps the default limit of 1024 open files.
-    maxconn 400
-defaults
-    mode tcp
-    timeout connect 3s
-    timeout client 1h
-    timeout server 1h
-    option redispatch
-    retries 2
-# TLS passes through: the API nodes and the brokers hold the certificate.
-frontend api
-    bind {HOSTS[LB_HOST]}:{API_PORT}
-    default_backend api
-backend api
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-{api}
-frontend mqtt
-    bind {HOSTS[LB_HOST]}:{MQTT_PORT}
-    option clitcpka
-    default_backend mqtt
-backend mqtt
-    balance leastconn
-    option srvtcpka
-{mqtt}
-""", owner=STACK_USER)
+        conf = write_private(STATE / LB_HOST / "haproxy.cfg", render("haproxy.cfg", {
+            "address": HOSTS[LB_HOST], "api_port": str(API_PORT), "mqtt_port": str(MQTT_PORT),
+            "api_servers": api, "mqtt_servers": mqtt}), owner=STACK_USER)
         self._add(Service(name="haproxy", host=LB_HOST, user=STACK_USER,
                           cmd=["haproxy", "-db", "-f", str(conf)]))
         wait_tcp(LB_HOST, API_PORT)
@@ -404,6 +320,7 @@ backend mqtt
             "KOL_MQTT_GATEWAY_PASSWORD": self.secret["mqtt_gateway"],
             "KOL_MQTT_ADMIN_USERNAME": "kol-broker-admin",
             "KOL_MQTT_ADMIN_PASSWORD": self.secret["mqtt_admin"],
+            "KOL_MQTT_ADMIN_HOSTS": ",".join(HOSTS[h] for h in BROKER_HOSTS),
             "KOL_REDIS_URL": f"rediss://:{self.secret['redis']}@{HOSTS[LB_HOST]}:6379/0"
                              f"?ssl_cert_reqs=required&ssl_ca_certs={self.tls / 'ca.crt'}",
             "KOL_JWT_SECRET": self.secret["jwt"],
