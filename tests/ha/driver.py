@@ -107,7 +107,7 @@ def login(setup: dict[str, Any]) -> str:
     form = urllib.parse.urlencode({"username": setup["username"], "password": setup["password"],
                                    "grant_type": "password"}).encode()
     url = f"https://{setup['lb']}:{setup['api_port']}/api/v1/auth/token"
-    with urllib.request.urlopen(url, data=form, timeout=10, context=tls_context(setup)) as resp:
+    with urllib.request.urlopen(url, data=form, timeout=30, context=tls_context(setup)) as resp:
         return str(json.loads(resp.read())["access_token"])
 
 

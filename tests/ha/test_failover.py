@@ -91,7 +91,10 @@ def start_driver(topo: Topology) -> subprocess.Popen[str]:
         env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "KOL_ENV_FILE": str(settings)})
     assert driver.stdout is not None
     line = driver.stdout.readline()
-    assert line.strip() == "ready", f"the driver did not start: {line!r} (logs in {STATE})"
+    if line.strip() != "ready":
+        driver.wait(timeout=30)
+        log = (STATE / "logs" / "driver.log").read_text()[-3000:]
+        pytest.fail(f"the driver did not start: {line!r}; its log ends:\n{log}")
     return driver
 
 

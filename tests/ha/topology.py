@@ -305,7 +305,15 @@ class Topology:
             "api_servers": api, "mqtt_servers": mqtt}), owner=STACK_USER)
         self._add(Service(name="haproxy", host=LB_HOST, user=STACK_USER,
                           cmd=["haproxy", "-db", "-f", str(conf)]))
-        wait_tcp(LB_HOST, API_PORT)
+        # Up when the balancer has found an API node ready (two good checks), not when it
+        # listens.
+        deadline = time.monotonic() + 60
+        probe = in_ns("c", ["curl", "-sf", "--max-time", "3", "--cacert",
+                            str(self.tls / "ca.crt"), f"https://{HOSTS[LB_HOST]}:{API_PORT}/readyz"])
+        while run(*probe, check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no API node became ready behind the load balancer")
+            time.sleep(0.5)
 
     def settings_file(self, name: str, host: str, *, mqtt_host: str | None = None) -> Path:
         """A service's private settings file (its own KOL_STACK_DIR for beat's schedule)."""
