@@ -25,9 +25,6 @@ def open_pool(settings: Settings, *, name: str, min_size: int | None = None,
         max_size=settings.db_pool_max if max_size is None else max_size,
         kwargs={"application_name": name, "row_factory": dict_row},
         name=name,
-        # A connection is checked before it is handed out: after a database failover the pool
-        # still holds connections to the old primary, and each would otherwise fail one request.
-        check=ConnectionPool.check_connection,
         open=False,
         check=ConnectionPool.check_connection,
     )
