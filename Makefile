@@ -3,7 +3,8 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run pair-code test test-fast install install-test stack-up stack-down stack-status migrate lint bench plot
+# ha-test: the multi-host failover proof (tests/ha; root, network namespaces).
+.PHONY: run pair-code test test-fast ha-test install install-test stack-up stack-down stack-status migrate lint bench plot
 
 run: install stack-up migrate
 	bash deploy/run.sh
@@ -13,6 +14,9 @@ pair-code:
 
 test: install-test
 	$(BIN)/pytest
+
+ha-test: install-test
+	$(BIN)/pytest -s tests/ha
 
 test-fast: install-test
 	$(BIN)/pytest -m "not slow and not browser"

@@ -2,14 +2,16 @@
 ``kol-gateway`` stores into the real TimescaleDB, and every tablet times each batch from its
 publish to its receipt (sent only after the commit, so an upper bound of publish → commit).
 
-Prints, per scenario: readings/s sustained end to end, p50/p99 publish-to-receipt latency, CPU
-seconds per million readings for the gateway and for PostgreSQL, and whether every reading was
-stored exactly once.
+Prints, per scenario and number of gateways (one, and several in a shared group, side by side):
+readings/s sustained end to end, p50/p99 publish-to-receipt latency, CPU seconds per million
+readings for each component (gateways, broker, PostgreSQL, the simulated tablets), and whether
+every reading was stored exactly once.
 
 Run from the repository root against the stack in ``KOL_ENV_FILE`` (a scratch database is
 created and dropped)::
 
     python -m benchmarks.ingest [--tablets 100] [--seconds 20] [--scenario batch10 single]
+                                [--gateways 1 3]
     python -m benchmarks.ingest --profile   # gateway in-process, sampled: where the time goes
 
 Tablets run in ``--publishers`` processes; on a small machine they compete with the gateway and
@@ -138,7 +140,7 @@ def publisher(settings: Settings, tablets: list[Tablet], per_message: int, rate:
     for c in clients:
         c.disconnect()
         c.loop_stop()
-    out.put((n, publish_seconds, latencies))
+    out.put((n, publish_seconds, latencies, time.process_time()))
 
 
 def postgres_processes(settings: Settings) -> list[psutil.Process]:
@@ -158,29 +160,37 @@ def cpu_seconds(procs: list[psutil.Process]) -> dict[int, float]:
     return times
 
 
-def run_scenario(args: argparse.Namespace, settings: Settings, name: str) -> dict[str, Any]:
+def broker_process(settings: Settings) -> psutil.Process:
+    return psutil.Process(int((settings.stack_dir / "mosquitto" / "mosquitto.pid").read_text()))
+
+
+def run_scenario(args: argparse.Namespace, settings: Settings, name: str,
+                 gateways: int) -> dict[str, Any]:
     per_message = SCENARIOS[name]
-    client_id = f"bench-gw-{uuid.uuid4().hex[:8]}"
-    gateway: subprocess.Popen[bytes] | None = None
+    client_ids = [f"bench-gw-{uuid.uuid4().hex[:8]}" for _ in range(gateways)]
+    running: list[subprocess.Popen[bytes]] = []
     # The scratch database is the owner's (it creates and migrates it); the gateway uses the
     # services' role, as in production.
-    with scratch_database(settings, name) as (database_url, _):
+    with scratch_database(settings, f"{name}_{gateways}") as (database_url, _):
         try:
             tablets = setup_fleet(settings, database_url, args.tablets)
             env = {**os.environ, "KOL_DATABASE_URL": database_url}
             rate = args.rate or TARGET_READINGS_PER_S[name] / per_message * 1.1
+            # Several gateways split the messages in one shared group, as deployed scaled out.
+            group = ["--shared-group", f"bench-{client_ids[0]}"] if gateways > 1 else []
             if args.profile:
-                profiler = InProcessGateway(settings, database_url, client_id)
+                profiler = InProcessGateway(settings, database_url, client_ids[0])
             else:
-                gateway = subprocess.Popen(
+                running = [subprocess.Popen(
                     [os.path.join(os.path.dirname(sys.executable), "kol-gateway"), "--client-id",
-                     client_id, "--metrics-port", "0", "--log-level", "WARNING",
+                     client_id, *group, "--metrics-port", "0", "--log-level", "WARNING",
                      *([] if args.with_alerts else ["--no-alerts"])],
-                    cwd=ROOT, env=env)
-            time.sleep(2.0)  # connected and subscribed
-            gw_proc = psutil.Process(gateway.pid) if gateway else psutil.Process()
+                    cwd=ROOT, env=env) for client_id in client_ids]
+            time.sleep(2.0 + gateways)  # connected and subscribed
+            gw_procs = [psutil.Process(g.pid) for g in running] or [psutil.Process()]
             pg_procs = postgres_processes(settings)
-            gw0, pg0 = cpu_seconds([gw_proc]), cpu_seconds(pg_procs)
+            broker = broker_process(settings)
+            gw0, pg0, mq0 = cpu_seconds(gw_procs), cpu_seconds(pg_procs), cpu_seconds([broker])
             out: Any = mp.get_context("fork").Queue()
             start_at = time.time() + 1.0
             shares = np.array_split(np.arange(len(tablets)), args.publishers)
@@ -193,7 +203,8 @@ def run_scenario(args: argparse.Namespace, settings: Settings, name: str) -> dic
             results = [out.get() for _ in procs]
             for p in procs:
                 p.join()
-            gw1, pg1 = cpu_seconds([gw_proc]), cpu_seconds(postgres_processes(settings))
+            gw1, pg1 = cpu_seconds(gw_procs), cpu_seconds(postgres_processes(settings))
+            mq1 = cpu_seconds([broker])
             sent = sum(r[0] for r in results)
             wall = max(r[1] for r in results) + max(max(r[2], default=0.0) for r in results)
             latencies = np.concatenate([np.asarray(r[2]) for r in results])
@@ -207,8 +218,11 @@ def run_scenario(args: argparse.Namespace, settings: Settings, name: str) -> dic
             readings = sent * per_message
             gw_cpu = sum(gw1.values()) - sum(gw0.values())
             pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items())
+            mq_cpu = sum(mq1.values()) - sum(mq0.values())
+            tablet_cpu = sum(r[3] for r in results)
             return {
-                "scenario": name, "tablets": len(tablets), "readings_per_message": per_message,
+                "scenario": name, "gateways": gateways, "tablets": len(tablets),
+                "readings_per_message": per_message,
                 "offered_readings_per_s": rate * per_message, "sent_messages": sent,
                 "stored_readings": stored, "expected_readings": readings,
                 "receipts": len(latencies), "distinct_messages": messages,
@@ -217,12 +231,16 @@ def run_scenario(args: argparse.Namespace, settings: Settings, name: str) -> dic
                 "p99_ms": float(np.percentile(latencies, 99) * 1000) if len(latencies) else None,
                 "gateway_cpu_s_per_million": gw_cpu / readings * 1e6,
                 "postgres_cpu_s_per_million": pg_cpu / readings * 1e6,
+                "broker_cpu_s_per_million": mq_cpu / readings * 1e6,
+                "tablets_cpu_s_per_million": tablet_cpu / readings * 1e6,
             }
         finally:
-            if gateway is not None:
+            for gateway in running:
                 gateway.terminate()
+            for gateway in running:
                 gateway.wait(30)
-            end_session(settings, client_id)
+            for client_id in client_ids:
+                end_session(settings, client_id)
 
 
 class InProcessGateway:
@@ -288,6 +306,9 @@ def main() -> int:
                         help="batches/s offered (default: 110%% of the target)")
     parser.add_argument("--scenario", nargs="+", choices=list(SCENARIOS),
                         default=list(SCENARIOS))
+    parser.add_argument("--gateways", nargs="+", type=int, default=[1, 3],
+                        help="numbers of gateway processes to compare (several: one shared"
+                             " group)")
     parser.add_argument("--with-alerts", action="store_true",
                         help="run the streaming alert evaluation in the gateway too")
     parser.add_argument("--profile", action="store_true",
@@ -297,23 +318,43 @@ def main() -> int:
     print(f"machine: {psutil.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
           " (other work on the machine depresses the figures)")
     ok = True
+    rows = []
     for name in args.scenario:
-        r = run_scenario(args, settings, name)
-        exact = r["stored_readings"] == r["expected_readings"] == \
-            r["distinct_messages"] * r["readings_per_message"]
-        ok &= exact
-        target = TARGET_READINGS_PER_S[name]
-        print(f"\n{name}: {r['tablets']} tablets, {r['readings_per_message']} reading(s)/batch,"
-              f" offered {r['offered_readings_per_s']:,.0f} readings/s")
-        print(f"  sustained end to end   {r['sustained_readings_per_s']:>10,.0f} readings/s"
-              f"  (target {target:,}; ratio {r['sustained_readings_per_s'] / target:.2f})")
-        print(f"  publish -> receipt     p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"
-              f"  ({r['receipts']:,} receipts)")
-        print(f"  CPU per 1M readings    gateway {r['gateway_cpu_s_per_million']:.1f} s,"
-              f" PostgreSQL {r['postgres_cpu_s_per_million']:.1f} s")
-        print(f"  stored                 {r['stored_readings']:,} of {r['expected_readings']:,}"
-              f" -> {'exact (0 lost, 0 doubled)' if exact else 'MISMATCH'}")
+        for gateways in ([1] if args.profile else args.gateways):
+            r = run_scenario(args, settings, name, gateways)
+            exact = r["stored_readings"] == r["expected_readings"] == \
+                r["distinct_messages"] * r["readings_per_message"]
+            ok &= exact
+            rows.append((r, exact))
+            report(r, exact)
+    print("\nside by side (CPU seconds per million readings):")
+    print(f"{'scenario':>9} {'gateways':>8} {'readings/s':>11} {'target':>7} {'p99 ms':>8}"
+          f" {'gateways':>9} {'broker':>7} {'postgres':>9} {'tablets':>8}  stored")
+    for r, exact in rows:
+        print(f"{r['scenario']:>9} {r['gateways']:>8} {r['sustained_readings_per_s']:>11,.0f}"
+              f" {TARGET_READINGS_PER_S[r['scenario']]:>7,} {r['p99_ms'] or 0:>8.0f}"
+              f" {r['gateway_cpu_s_per_million']:>9.1f} {r['broker_cpu_s_per_million']:>7.1f}"
+              f" {r['postgres_cpu_s_per_million']:>9.1f} {r['tablets_cpu_s_per_million']:>8.1f}"
+              f"  {'exact' if exact else 'MISMATCH'}")
     return 0 if ok else 1
+
+
+def report(r: dict[str, Any], exact: bool) -> None:
+    name = r["scenario"]
+    target = TARGET_READINGS_PER_S[name]
+    print(f"\n{name}, {r['gateways']} gateway(s): {r['tablets']} tablets,"
+          f" {r['readings_per_message']} reading(s)/batch,"
+          f" offered {r['offered_readings_per_s']:,.0f} readings/s")
+    print(f"  sustained end to end   {r['sustained_readings_per_s']:>10,.0f} readings/s"
+          f"  (target {target:,}; ratio {r['sustained_readings_per_s'] / target:.2f})")
+    print(f"  publish -> receipt     p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"
+          f"  ({r['receipts']:,} receipts)")
+    print(f"  CPU per 1M readings    gateways {r['gateway_cpu_s_per_million']:.1f} s,"
+          f" broker {r['broker_cpu_s_per_million']:.1f} s,"
+          f" PostgreSQL {r['postgres_cpu_s_per_million']:.1f} s,"
+          f" tablets {r['tablets_cpu_s_per_million']:.1f} s")
+    print(f"  stored                 {r['stored_readings']:,} of {r['expected_readings']:,}"
+          f" -> {'exact (0 lost, 0 doubled)' if exact else 'MISMATCH'}")
 
 
 if __name__ == "__main__":

@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     mqtt_gateway_password: SecretStr = SecretStr("")
     mqtt_admin_username: str = "kol-broker-admin"
     mqtt_admin_password: SecretStr = SecretStr("")
+    mqtt_admin_hosts: str = ""
+    """Comma-separated brokers at which devices are provisioned and revoked: every broker node
+    of a layout with several (docs/operations.md), since a tablet may land on any of them.
+    Empty: ``mqtt_host`` alone."""
 
     tls_ca_file: Path | None = None
     """The CA that clients trust for the broker and the API (deploy/stack.sh's local CA); unset:

@@ -7,13 +7,16 @@
 #                                      DIR/ca.key, DIR/server.crt and DIR/server.key
 #
 # The server certificate names localhost, 127.0.0.1, ::1, this host's name and the HOSTNAMEs
-# (compose adds its service names). DIR must be private (0700); ca.key is 0600.
+# (compose adds its service names; the multi-host layout its addresses). DIR must be private (0700); ca.key is 0600.
 set -euo pipefail
 
 local_ca() {
     local dir=$1; shift
     local names="DNS:localhost,DNS:$(hostname),IP:127.0.0.1,IP:::1" name
-    for name in "$@"; do names="$names,DNS:$name"; done
+    for name in "$@"; do
+        # An address is named as one (the multi-host layout's hosts are reached by address).
+        if [[ "$name" =~ ^[0-9.]+$ ]]; then names="$names,IP:$name"; else names="$names,DNS:$name"; fi
+    done
     if [ ! -f "$dir/ca.key" ]; then
         (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
             -keyout "$dir/ca.key" -out "$dir/ca.crt" -days 3650 -sha256 \
@@ -27,7 +30,7 @@ local_ca() {
         (umask 077 && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
             -keyout "$dir/server.key" -out "$dir/server.csr" -subj "/CN=localhost" 2>/dev/null)
         printf '%s\n' "subjectAltName=$names" "basicConstraints=critical,CA:FALSE" \
-            "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" > "$dir/server.ext"
+            "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth,clientAuth" > "$dir/server.ext"
         (umask 077 && openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" \
             -CAkey "$dir/ca.key" -CAcreateserial -days 397 -sha256 -extfile "$dir/server.ext" \
             -out "$dir/server.crt" 2>/dev/null)

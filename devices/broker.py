@@ -11,6 +11,7 @@ import json
 import queue
 import ssl
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -37,8 +38,11 @@ class BrokerAdmin:
     """A blocking dynamic-security client; use as a context manager."""
 
     def __init__(self, *, host: str, port: int, username: str, password: str,
-                 tls: ssl.SSLContext | None, timeout: float = 10.0) -> None:
+                 tls: ssl.SSLContext | None, timeout: float = 10.0,
+                 peers: Sequence[BrokerAdmin] = ()) -> None:
         self._timeout = timeout
+        self._peers = list(peers)
+        """The other brokers of the layout: every command is carried out at each of them too."""
         self._responses: queue.Queue[dict[str, Any]] = queue.Queue()
         self._subscribed = threading.Event()
         self._connect_error: str | None = None
@@ -55,20 +59,44 @@ class BrokerAdmin:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BrokerAdmin:
-        return cls(host=settings.mqtt_host, port=settings.mqtt_port,
-                   username=settings.mqtt_admin_username,
-                   password=settings.mqtt_admin_password.get_secret_value(),
-                   tls=mqtt_context(settings))
+        """The admin of ``mqtt_admin_hosts`` (every broker node), else of ``mqtt_host``."""
+        hosts = [h.strip() for h in settings.mqtt_admin_hosts.split(",") if h.strip()] \
+            or [settings.mqtt_host]
+
+        def admin(host: str, peers: Sequence[BrokerAdmin] = ()) -> BrokerAdmin:
+            return cls(host=host, port=settings.mqtt_port,
+                       username=settings.mqtt_admin_username,
+                       password=settings.mqtt_admin_password.get_secret_value(),
+                       tls=mqtt_context(settings), peers=peers)
+
+        return admin(hosts[0], [admin(host) for host in hosts[1:]])
 
     def __enter__(self) -> BrokerAdmin:
+        # All or none: a device provisioned at some brokers only would be refused on the others.
+        entered: list[BrokerAdmin] = []
+        try:
+            for admin in (self, *self._peers):
+                admin._connect()
+                entered.append(admin)
+        except (BrokerAdminError, OSError):
+            for admin in entered:
+                admin._disconnect()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for admin in (self, *self._peers):
+            admin._disconnect()
+
+    def _connect(self) -> None:
         self._client.connect(self._host, self._port, keepalive=30)
         self._client.loop_start()
         if not self._subscribed.wait(self._timeout):
             self._client.loop_stop()
-            raise BrokerAdminError(self._connect_error or "broker admin connection timed out")
-        return self
+            raise BrokerAdminError(
+                f"{self._host}: {self._connect_error or 'broker admin connection timed out'}")
 
-    def __exit__(self, *exc: object) -> None:
+    def _disconnect(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -91,8 +119,15 @@ class BrokerAdmin:
 
     def execute(self, *commands: dict[str, Any], tolerate: tuple[str, ...] = ()
                 ) -> list[dict[str, Any]]:
-        """Send commands in one request; raise on any error whose text contains none of
-        ``tolerate``."""
+        """Send commands in one request, at this broker and at every peer; raise on any error
+        whose text contains none of ``tolerate``. The answers are this broker's."""
+        results = self._execute_here(commands, tolerate)
+        for peer in self._peers:
+            peer._execute_here(commands, tolerate)
+        return results
+
+    def _execute_here(self, commands: Sequence[dict[str, Any]], tolerate: tuple[str, ...]
+                      ) -> list[dict[str, Any]]:
         tagged = [{**cmd, "correlationData": str(next(self._seq))} for cmd in commands]
         wanted = {c["correlationData"] for c in tagged}
         self._client.publish(CONTROL_TOPIC, json.dumps({"commands": tagged}), qos=1)

@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stable MQTT client id: names the broker's persistent session")
     parser.add_argument("--shared-group", default=None,
                         help="share the load with other gateways of this group ($share/GROUP/…)")
+    parser.add_argument("--session-expiry", type=int, default=GatewayConfig().session_expiry,
+                        help="seconds the broker keeps this gateway's session while it is away"
+                             " (short in a group whose other members cover for it)")
     parser.add_argument("--metrics-port", type=int, default=9108,
                         help="Prometheus /metrics port (0: off)")
     defaults = WriterConfig()
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
                       hand_off=evaluator.submit if evaluator else _leave_pending,
                       config=GatewayConfig(
         client_id=args.client_id, shared_group=args.shared_group,
+        session_expiry=args.session_expiry,
         writer=WriterConfig(max_rows=args.batch_rows, max_wait=args.batch_ms / 1000)))
     gateway.start()
     log.info("gateway started", extra={"client_id": args.client_id,

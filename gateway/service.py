@@ -56,6 +56,12 @@ class GatewayConfig:
     """Unacknowledged messages the broker may have in flight to us: bounds the gateway's memory
     while the database is down. Mosquitto 2.0.11 honours it only until the first PUBACK and
     then applies its own ``max_inflight_messages`` (10 000 in deploy/), the same figure."""
+    session_expiry: int = SESSION_EXPIRY_SECONDS
+    """How long the broker keeps our session while we are away. Mosquitto goes on handing a
+    shared group's messages to an absent member's session, so a gateway of a group that others
+    can cover takes a short expiry: a crashed member then stops taking messages within seconds,
+    and what it held unacknowledged comes again from the tablets, which keep every batch until
+    its receipt (device protocol v1)."""
     writer: WriterConfig = field(default_factory=WriterConfig)
 
 
@@ -109,7 +115,7 @@ class Gateway:
     def start(self) -> None:
         self._writer.start()
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+        props.SessionExpiryInterval = self._config.session_expiry
         props.ReceiveMaximum = self._config.receive_maximum
         # clean_start False from the very first connect: Mosquitto 2.0.11 persists a session
         # across its own restart only if the client never asked for a clean start.

@@ -20,4 +20,6 @@ def worker_main() -> None:
 
 def beat_main() -> None:
     schedule = str(get_settings().stack_dir / "celerybeat-schedule")
-    celery_app.start(["beat", "--loglevel=INFO", f"--schedule={schedule}", *sys.argv[1:]])
+    # One beat per host for failover; the lock lets only one of them send (worker/beat.py).
+    celery_app.start(["beat", "--loglevel=INFO", f"--schedule={schedule}",
+                      "--scheduler=worker.beat:SingleBeatScheduler", *sys.argv[1:]])

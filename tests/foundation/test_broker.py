@@ -5,7 +5,7 @@ import queue
 import pytest
 
 from core.settings import Settings
-from devices.broker import BrokerAdmin
+from devices.broker import BrokerAdmin, BrokerAdminError
 from protocol.topics import device_topics, inbound_subscriptions
 from tests.conftest import unique
 from tests.mqtt_helpers import TestClient
@@ -82,3 +82,32 @@ def test_revoked_device_is_disconnected_and_cannot_reconnect(settings: Settings,
     with TestClient(settings, username=device, password="pw-123456", client_id=device) as again:
         assert again.connack is not None
         assert again.connack.is_failure
+
+
+def test_devices_are_provisioned_at_every_broker_or_at_none(settings: Settings) -> None:
+    """KOL_MQTT_ADMIN_HOSTS names every broker node; a node that cannot be reached refuses the
+    whole provisioning before any broker has changed (the multi-broker run is make ha-test)."""
+    device = unique("dev")
+    # The same broker under two names: each carries out the commands.
+    both = settings.model_copy(update={"mqtt_admin_hosts": f"{settings.mqtt_host},127.0.0.1"})
+    with BrokerAdmin.from_settings(both) as admin:
+        admin.provision_device(device, "pw-123456")
+    try:
+        with TestClient(settings, username=device, password="pw-123456",
+                        client_id=device) as client:
+            assert client.connack is not None
+            assert not client.connack.is_failure
+
+        other = unique("dev")
+        # A node that is down (nothing listens on 127.0.0.2).
+        gone = settings.model_copy(update={"mqtt_admin_hosts": f"{settings.mqtt_host},127.0.0.2"})
+        with pytest.raises((BrokerAdminError, OSError)):
+            with BrokerAdmin.from_settings(gone) as admin:
+                admin.provision_device(other, "pw-123456")
+        with TestClient(settings, username=other, password="pw-123456",
+                        client_id=other) as client:
+            assert client.connack is not None
+            assert client.connack.is_failure
+    finally:
+        with BrokerAdmin.from_settings(settings) as admin:
+            admin.revoke_device(device)

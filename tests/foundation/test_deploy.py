@@ -45,6 +45,10 @@ def test_compose_matches_the_scripts() -> None:
     # The simulated fleet is a demo of make run, not part of a deployment.
     assert started_by_script - {"kol-sim"} == started_by_compose
 
+    # Scaled out, gateways must split the messages, not each receive all of them.
+    gateway = services["gateway"]["command"]
+    assert gateway[gateway.index("--shared-group") + 1]
+
     platform_env = services["api"]["environment"]
     assert set(platform_env) <= {f"KOL_{name.upper()}" for name in Settings.model_fields}
 
