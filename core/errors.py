@@ -92,6 +92,9 @@ class NotTeamMember(Forbidden):
 
 
 class NotTeamAdmin(Forbidden):
+    """A member of the team who is not its admin tried to change its rota, escalation chain or
+    notification policy."""
+
     slug = "not-team-admin"
     default_detail = "only an admin of the team may change its rota, chain and policy"
 
@@ -140,11 +143,22 @@ class ParkedEvaluationNotFound(NotFound):
 
 
 class TeamNotFound(NotFound):
+    """No such team, or the user is not a member of it."""
+
     slug = "team-not-found"
     default_detail = "no such team"
 
 
+class TeamMemberNotFound(NotFound):
+    """Someone named in a rota or an escalation chain is not a member of the team."""
+
+    slug = "team-member-not-found"
+    default_detail = "everyone in the rota and the chain must be a member of the team"
+
+
 class PushSubscriptionNotFound(NotFound):
+    """The user has no Web Push subscription with that endpoint."""
+
     slug = "push-subscription-not-found"
     default_detail = "no such push subscription"
 
@@ -227,11 +241,6 @@ class UnknownProfile(Unprocessable):
     """No threshold profile of that name."""
 
     slug = "unknown-profile"
-
-
-class NotATeamMember(Unprocessable):
-    slug = "not-a-team-member"
-    default_detail = "everyone in the rota and the chain must be a member of the team"
 
 
 class UnknownType(Unprocessable):
