@@ -31,9 +31,9 @@ import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
-from benchmarks.ingest import Tablet, with_database
-from core.migrate import migrate
-from core.settings import Settings, get_settings, owner_database_url
+from benchmarks.ingest import Tablet
+from benchmarks.scratch import scratch_database
+from core.settings import Settings, get_settings
 from core.tls import secure_mqtt
 from devices.broker import BrokerAdmin
 from gateway.service import end_session
@@ -147,14 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
 
-    # The scratch database is the owner's (it creates and migrates it); the services use their
-    # own role, as in production.
-    owner = owner_database_url()
-    admin_url = with_database(owner, "postgres")
-    db = f"kol_bench_ntf_{os.getpid()}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{db}"')
-    database_url = with_database(settings.database_url, db)
+    with scratch_database(settings, "ntf") as (database_url, _):
+        return _run(args, settings, database_url)
+
+
+def _run(args: argparse.Namespace, settings: Settings, database_url: str) -> int:
     smtp, sms = SmtpSink().start(), SmsGatewaySink().start()
     client_id = f"bench-ntf-gw-{uuid.uuid4().hex[:8]}"
     state = Path(tempfile.mkdtemp(prefix="kol-bench-ntf-"))
@@ -164,7 +161,6 @@ def main(argv: list[str] | None = None) -> int:
            "KOL_SMS_GATEWAY_URL": sms.url + "/sms", "KOL_PUBLIC_URL": "https://kol.example.dk"}
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        migrate(with_database(owner, db))
         red, bg, patient_of = _setup(settings, database_url, teams=args.teams, red=args.red,
                                      background=args.background_tablets)
         subprocess.run([str(BIN / "celery"), "-A", "worker.main", "purge", "-f"], env=env,
@@ -243,8 +239,6 @@ def main(argv: list[str] | None = None) -> int:
         end_session(settings, client_id)
         smtp.stop()
         sms.stop()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{db}" with (force)')
 
 
 if __name__ == "__main__":

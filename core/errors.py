@@ -110,8 +110,8 @@ class NotTeamMember(Forbidden):
 
 
 class NotTeamAdmin(Forbidden):
-    """Only an admin of the team may change its rota, escalation chain and notification
-    policy."""
+    """A member of the team who is not its admin tried to change its rota, escalation chain or
+    notification policy."""
 
     slug = "not-team-admin"
     default_detail = "only an admin of the team may change its rota, chain and policy"
@@ -161,14 +161,21 @@ class ParkedEvaluationNotFound(NotFound):
 
 
 class TeamNotFound(NotFound):
-    """No such team, or none of the user's (a team admin changes only her own)."""
+    """No such team, or the user is not a member of it."""
 
     slug = "team-not-found"
     default_detail = "no such team"
 
 
+class TeamMemberNotFound(NotFound):
+    """Someone named in a rota or an escalation chain is not a member of the team."""
+
+    slug = "team-member-not-found"
+    default_detail = "everyone in the rota and the chain must be a member of the team"
+
+
 class PushSubscriptionNotFound(NotFound):
-    """The user has no such Web Push subscription."""
+    """The user has no Web Push subscription with that endpoint."""
 
     slug = "push-subscription-not-found"
     default_detail = "no such push subscription"
@@ -309,13 +316,6 @@ class UnknownProfile(Unprocessable):
     """No threshold profile of that name."""
 
     slug = "unknown-profile"
-
-
-class NotATeamMember(Unprocessable):
-    """Someone in the rota or the escalation chain is not a member of the team."""
-
-    slug = "not-a-team-member"
-    default_detail = "everyone in the rota and the chain must be a member of the team"
 
 
 class UnknownType(Unprocessable):

@@ -8,9 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+
+from core.inputs import Integer
 
 Channel = Literal["email", "sms", "push"]
+EMAIL = r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$"
+PUSH_ENDPOINT = r"^https?://[^\s\x00-\x1f]+$"
+"""A push service's URL (no whitespace, no control characters)."""
 DeliveryStatus = Literal["queued", "sending", "sent", "failed", "gave_up", "cancelled",
                          "collapsed", "summarised"]
 
@@ -21,7 +26,10 @@ def _local(value: time) -> time:
     return value
 
 
-LocalTime = Annotated[time, AfterValidator(_local)]
+LocalTime = Annotated[time, AfterValidator(_local), WithJsonSchema({
+    "type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+    "description": "A local wall-clock time in Europe/Copenhagen, HH:MM[:SS], without an offset",
+    "examples": ["07:30"]})]
 """A wall-clock time in the platform's timezone: an offset would be ambiguous across daylight
 saving, so it is refused."""
 
@@ -36,10 +44,10 @@ class SeverityPolicy(_Strict):
     ``day_or_digest``: the first step at once in day hours, otherwise the morning digest;
     ``digest``: the daily digest; ``off``: never."""
     channels: list[Channel] = Field(min_length=1)
-    repeat_minutes: int = Field(default=15, ge=0, le=240)
+    repeat_minutes: Integer = Field(default=15, ge=0, le=240)
     """``escalate``: after the chain's last step, its target is reached again this often
     (0: not at all) until someone acknowledges, at most ``max_repeats`` times."""
-    max_repeats: int = Field(default=4, ge=0, le=20)
+    max_repeats: Integer = Field(default=4, ge=0, le=20)
 
 
 class TeamPolicy(_Strict):
@@ -50,15 +58,16 @@ class TeamPolicy(_Strict):
     blue: SeverityPolicy = SeverityPolicy(mode="digest", channels=["email"])
     day_starts: LocalTime = time(8, 0)
     day_ends: LocalTime = time(16, 0)
-    """Day hours (local): a yellow alert raised outside them waits for the morning digest."""
+    """Day hours (local, ``day_starts`` before ``day_ends``): a yellow alert raised outside them
+    waits for the morning digest."""
     morning_digest_at: LocalTime = time(8, 0)
     daily_digest_at: LocalTime = time(13, 0)
     """Blue (missing measurement) alerts of the day, after the usual 12:00 deadline."""
-    collapse_minutes: int = Field(default=15, ge=0, le=240)
+    collapse_minutes: Integer = Field(default=15, ge=0, le=240)
     """A further alert of a patient already notified to a person within this window is not
     sent again to her (its escalation still runs)."""
-    flood_window_minutes: int = Field(default=15, ge=1, le=240)
-    flood_max_messages: int = Field(default=5, ge=1, le=100)
+    flood_window_minutes: Integer = Field(default=15, ge=1, le=240)
+    flood_max_messages: Integer = Field(default=5, ge=1, le=100)
     """At most this many alert messages per person and channel in a window; the rest are
     summarised in one message at the window's end."""
 
@@ -77,7 +86,7 @@ DayKind = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "holiday"]
 
 
 class RotaSlotIn(_Strict):
-    user_id: int
+    user_id: Integer
     role: Literal["primary", "secondary"]
     day: DayKind
     starts: LocalTime
@@ -94,9 +103,12 @@ class RotaIn(_Strict):
 
 
 class EscalationStepIn(_Strict):
+    """One step: the on-call ``primary`` or ``secondary`` at the time of the step, or the named
+    ``user`` (``user_id`` is given exactly for target ``user``)."""
+
     target: Literal["primary", "secondary", "user"]
-    user_id: int | None = None
-    after_minutes: int = Field(ge=0, le=1440)
+    user_id: Integer | None = None
+    after_minutes: Integer = Field(ge=0, le=1440)
 
     @model_validator(mode="after")
     def _user(self) -> Self:
@@ -106,6 +118,8 @@ class EscalationStepIn(_Strict):
 
 
 class EscalationIn(_Strict):
+    """The whole chain, replacing the team's; ``after_minutes`` must not decrease along it."""
+
     steps: list[EscalationStepIn] = Field(min_length=1, max_length=10)
 
     @model_validator(mode="after")
@@ -149,7 +163,7 @@ class TeamNotificationsOut(BaseModel):
 
 
 class ContactIn(_Strict):
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    email: str | None = Field(default=None, pattern=EMAIL,
                               max_length=254)
     phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
     """E.164, e.g. +4520123456."""
@@ -168,7 +182,7 @@ class PushSubscriptionIn(BaseModel):
     """What the browser's ``PushSubscription.toJSON()`` gives."""
 
     model_config = ConfigDict(extra="ignore")
-    endpoint: str = Field(pattern=r"^https?://", max_length=2000)
+    endpoint: str = Field(pattern=PUSH_ENDPOINT, max_length=2000)
     keys: PushKeys
 
 

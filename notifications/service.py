@@ -50,7 +50,7 @@ def _admin_team(conn: Connection[Any], viewer: Viewer, team_id: int) -> dict[str
 
 def _check_members(conn: Connection[Any], team_id: int, user_ids: set[int]) -> None:
     if missing := user_ids - repository.users_in_team(conn, team_id, sorted(user_ids)):
-        raise errors.NotATeamMember(f"not members of the team: {sorted(missing)}")
+        raise errors.TeamMemberNotFound(f"not members of the team: {sorted(missing)}")
 
 
 def team_setup(conn: Connection[Any], viewer: Viewer, team_id: int, *, settings: Settings,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response
 from api.deps import CurrentViewer, DbConn, SettingsDep
 from notifications import service
 from notifications.schemas import (
+    PUSH_ENDPOINT,
     AlertNotificationsOut,
     ContactIn,
     ContactOut,
@@ -79,7 +80,8 @@ def subscribe(body: PushSubscriptionIn, conn: DbConn, viewer: CurrentViewer) -> 
 
 
 @router.delete("/me/push-subscriptions", status_code=204)
-def unsubscribe(endpoint: str, conn: DbConn, viewer: CurrentViewer) -> Response:
+def unsubscribe(endpoint: Annotated[str, Query(pattern=PUSH_ENDPOINT, max_length=2000)],
+                conn: DbConn, viewer: CurrentViewer) -> Response:
     service.unsubscribe(conn, viewer, endpoint)
     return Response(status_code=204)
 

@@ -5,10 +5,12 @@
   status code and the schema, which every problem shares).
 - :func:`before_call`: rules across fields that JSON Schema cannot state (``to`` after
   ``from``; a pause ends after it starts, within 90 days, starting within a year; thresholds in
-  increasing order), which the document states in words and the server answers with a
-  documented 422. Generated requests are mended to keep them, so that a schema-valid request
-  the server rejects for any other reason still fails ``positive_data_acceptance``. The rules
-  are the API's, read off its documentation; a server that changed them would fail here."""
+  increasing order; a team's day hours start before they end; an escalation chain's minutes do
+  not decrease and name a user exactly for target ``user``), which the document states in words
+  and the server answers with a documented 422. Generated requests are mended to keep them, so
+  that a schema-valid request the server rejects for any other reason still fails
+  ``positive_data_acceptance``. The rules are the API's, read off its documentation; a server
+  that changed them would fail here."""
 
 from __future__ import annotations
 
@@ -116,6 +118,40 @@ def _thresholds(body: Any) -> Any:
     return body
 
 
+def _local_minutes(value: Any) -> int | None:
+    if not isinstance(value, str) or len(value) < 5 or value[2] != ":":
+        return None
+    try:
+        return int(value[:2]) * 60 + int(value[3:5])
+    except ValueError:
+        return None
+
+
+def _notification_policy(body: dict[str, Any]) -> None:
+    """Day hours start before they end."""
+    start, end = _local_minutes(body.get("day_starts", "08:00")), \
+        _local_minutes(body.get("day_ends", "16:00"))
+    if start is not None and end is not None and not start < end:
+        body["day_starts"], body["day_ends"] = ("00:00", "23:59") if start == end else (
+            body.get("day_ends", "16:00"), body.get("day_starts", "08:00"))
+
+
+def _escalation(body: dict[str, Any]) -> None:
+    """``user_id`` exactly for target ``user``; ``after_minutes`` does not decrease."""
+    steps = [s for s in body.get("steps") or [] if isinstance(s, dict)]
+    for step in steps:
+        if step.get("target") in ("primary", "secondary"):
+            step["user_id"] = None
+        elif step.get("target") == "user" and step.get("user_id") is None:
+            step["target"] = "primary"
+    minutes = sorted(m for s in steps if isinstance(m := s.get("after_minutes"), int | float)
+                     and not isinstance(m, bool))
+    for step in steps:
+        m = step.get("after_minutes")
+        if isinstance(m, int | float) and not isinstance(m, bool):
+            step["after_minutes"] = minutes.pop(0)
+
+
 @schemathesis.hook
 def before_call(context: HookContext, case: Any, kwargs: dict[str, Any]) -> None:
     """Mend every request (of every phase, the coverage phase's too) to keep the cross-field
@@ -129,3 +165,7 @@ def before_call(context: HookContext, case: Any, kwargs: dict[str, Any]) -> None
             case.body.update(_pause(case.body))
         elif path.endswith(("/thresholds", "/thresholds/preview")):
             _thresholds(case.body)
+        elif path.endswith("/notifications/policy"):
+            _notification_policy(case.body)
+        elif path.endswith("/notifications/escalation"):
+            _escalation(case.body)
