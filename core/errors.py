@@ -82,8 +82,11 @@ class DeviceUnauthenticated(Unauthenticated):
 
     slug = "device-unauthenticated"
     default_detail = "unknown or deactivated device, or wrong device secret"
-    response_headers = {"WWW-Authenticate": "`Basic`: the device id and its MQTT password"}
-    default_headers = {"WWW-Authenticate": 'Basic realm="kol-device"'}
+    response_headers = {"WWW-Authenticate": "`Device`: send the device id and its MQTT password"
+                                            " with the `Basic` scheme"}
+    # Not `Basic` in the challenge: a browser answers that with its own login dialog over the
+    # tablet app (and a failed fetch), instead of handing the app the 401.
+    default_headers = {"WWW-Authenticate": 'Device realm="kol-device"'}
 
 
 class SessionEnded(Unauthenticated):

@@ -141,7 +141,9 @@ def test_today_is_the_devices_own_patients_plan_and_readings(
     device = redeem(api, start(api, nurse, patient)["code"]).json()
     auth = (device["device_id"], device["mqtt_password"])
     assert api.get("/api/v1/tablet/today").status_code == 401
-    assert api.get("/api/v1/tablet/today", auth=(device["device_id"], "wrong")).status_code == 401
+    wrong = api.get("/api/v1/tablet/today", auth=(device["device_id"], "wrong"))
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"] == 'Device realm="kol-device"'   # no browser dialog
 
     now = datetime.now(UTC)
     committed_conn.execute(
