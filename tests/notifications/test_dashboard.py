@@ -81,6 +81,8 @@ def test_team_admin_edits_the_rota_and_a_nurse_cannot(
             if s["starts"] == "07:30:00"] == [("holiday", "07:30:00", "15:30:00")]
     assert [s["after_minutes"] for s in setup["escalation"]] == [0, 7, 20]
 
+    # The session is the browser's (a cookie): the admin logs out before the nurse logs in.
+    page.click("#logout")
     nurse = create_user(committed_conn, role="nurse", teams=[team.name])
     page = context.new_page()
     page.goto(site + "/")
