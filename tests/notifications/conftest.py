@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 from pydantic import SecretStr
 
 from alerts.lifecycle import AlertRaise, raise_alerts
+from alerts.reasons import describe
 from core.settings import Settings
 from notifications import planner, repository
 from notifications.tasks import deliver_with, tick_with
@@ -121,7 +122,9 @@ def raise_alert(pool: ConnectionPool, patient_id: int, severity: str = "red", *,
         raise_alerts(conn, [AlertRaise(
             patient_id=patient_id, rule=rule, type=type_, severity=severity,
             first_measured_at=now, last_measured_at=now, value=85.0, late=False,
-            reason="SpO2 85 % under rød grænse 88 %", count=1, threshold_version=1)])
+            reason=describe(rule="absolute", type_=type_, severity=severity, metric=85.0,
+                            limit=88.0, reference=0.0),
+            count=1, threshold_version=1)])
         row = conn.execute("select id from alerts where patient_id = %s and rule = %s"
                            " and type = %s and status <> 'resolved'",
                            (patient_id, rule, type_)).fetchone()

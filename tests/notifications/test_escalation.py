@@ -10,6 +10,7 @@ from psycopg_pool import ConnectionPool
 
 from alerts import lifecycle
 from alerts.lifecycle import AlertRaise, raise_alerts
+from alerts.reasons import describe
 from core.access import Viewer
 from core.settings import Settings
 from simulators.receivers import SmsGatewaySink, SmtpSink
@@ -22,7 +23,9 @@ def test_outbox_row_commits_and_rolls_back_with_the_alert_event(pool: Connection
     with pool.connection() as conn:
         raise_alerts(conn, [AlertRaise(
             patient_id=team.patients[0], rule="absolute", type="pulse", severity="red",
-            first_measured_at=now, last_measured_at=now, value=130.0, late=False, reason="r",
+            first_measured_at=now, last_measured_at=now, value=130.0, late=False,
+            reason=describe(rule="absolute", type_="pulse", severity="red", metric=130.0,
+                            limit=120.0, reference=0.0),
             count=1, threshold_version=1)])
         inside = conn.execute(
             "select count(*) as n from notification_outbox o join alert_events e"

@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from alerts.evaluation import evaluate_new
 from alerts.lifecycle import AlertRaise, raise_alerts
+from alerts.reasons import describe
 from core.measurement_types import MEASUREMENT_TYPES
 from core.settings import Settings
 from ingest.schemas import ReadingColumns
@@ -24,7 +25,9 @@ from tests.notifications.conftest import Team, run
 def _red(patient_id: int, type_: str, at: datetime) -> AlertRaise:
     return AlertRaise(patient_id=patient_id, rule="absolute", type=type_, severity="red",
                       first_measured_at=at, last_measured_at=at, value=1.0, late=True,
-                      reason="r", count=1, threshold_version=1)
+                      reason=describe(rule="absolute", type_=type_, severity="red", metric=1.0,
+                                      limit=2.0, reference=0.0),
+                      count=1, threshold_version=1)
 
 
 def test_alerts_of_one_patient_collapse_within_the_window(
