@@ -49,7 +49,8 @@ def _login(page: Page, username: str) -> None:
 
 
 def test_team_admin_edits_the_rota_and_a_nurse_cannot(
-        site: str, context: Any, team: Team, committed_conn: Any, artifacts_dir: Path) -> None:
+        site: str, context: Any, browser: Browser, team: Team,  # noqa: F811
+        committed_conn: Any, artifacts_dir: Path) -> None:
     admin = create_user(committed_conn, role="admin", teams=[team.name])
     page = context.new_page()
     page.goto(site + "/")
@@ -84,7 +85,9 @@ def test_team_admin_edits_the_rota_and_a_nurse_cannot(
     # The session is the browser's (a cookie): the admin logs out before the nurse logs in.
     page.click("#logout")
     nurse = create_user(committed_conn, role="nurse", teams=[team.name])
-    page = context.new_page()
+    # Another browser: the dashboard keeps one session across the tabs of one.
+    other = browser.new_context(viewport={"width": 1024, "height": 1366}, locale="da-DK")
+    page = other.new_page()
     page.goto(site + "/")
     _login(page, nurse)
     expect(page.locator("#triage")).to_be_visible()
@@ -93,6 +96,7 @@ def test_team_admin_edits_the_rota_and_a_nurse_cannot(
     expect(section).to_contain_text("Kun teamets administrator kan ændre.")
     expect(section.locator(".ntf-save-rota")).to_be_hidden()
     expect(section.locator("tr.slot").first.locator(".s-day")).to_be_disabled()
+    other.close()
 
 
 def _headers(site: str, username: str) -> dict[str, str]:
@@ -140,7 +144,10 @@ def test_web_push_service_worker_shows_a_pushed_message(
     cdp.on("ServiceWorker.workerRegistrationUpdated",
            lambda event: registrations.extend(event["registrations"]))
     cdp.send("ServiceWorker.enable")
-    page.wait_for_timeout(500)
+    for _ in range(100):  # the registrations arrive as events
+        if any(r["scopeURL"] == site + "/" for r in registrations):
+            break
+        page.wait_for_timeout(100)
     [registration] = [r for r in registrations if r["scopeURL"] == site + "/"]
     payload = ('{"title": "Rød alarm — KOL-overvågning", "body": "Rød alarm hos en borger i'
                ' Hjemmepleje Nord — åbn KOL-overvågning: https://kol.example.dk/#alert=1",'
@@ -148,7 +155,7 @@ def test_web_push_service_worker_shows_a_pushed_message(
     cdp.send("ServiceWorker.deliverPushMessage", {
         "origin": site, "registrationId": registration["registrationId"], "data": payload})
     shown = None
-    for _ in range(50):
+    for _ in range(150):
         shown = page.evaluate("""navigator.serviceWorker.ready.then((r) => r.getNotifications())
             .then((list) => list.map((n) => ({title: n.title, body: n.body, tag: n.tag})))""")
         if shown:
