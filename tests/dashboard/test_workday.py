@@ -208,8 +208,17 @@ def test_patient_administration_from_enrolment_to_discharge(
     page.click("#pauses .end-pause")
     expect(page.locator("#pauses li[data-pause]")).to_have_count(0)
 
+    # Pairing gives a one-time code and its QR code; the tablet pairs with the code as the
+    # tablet app does, and the patient page then lists it.
     page.click("#pair")
-    expect(page.locator("#pair-password")).not_to_be_empty()
+    code = page.locator("dialog .kol-code")
+    expect(code).to_have_text(re.compile(r"^\d{4} \d{4}$"))
+    expect(page.locator("dialog .kol-qr svg")).to_be_visible()
+    paired = httpx.post(f"{site.url}/api/v1/tablet/pair",
+                        json={"code": code.inner_text().replace(" ", "")})
+    assert paired.status_code == 201, paired.text
+    page.get_by_role("button", name="Luk").click()
+    page.reload()
     expect(page.locator("#devices li[data-device]")).to_have_count(1)
     shot(page, artifacts_dir, "patient-administration")
     page.click("#devices .deactivate")
@@ -223,7 +232,7 @@ def test_patient_administration_from_enrolment_to_discharge(
         "select action from audit_log where entity_type = 'patient' and entity_id = %s"
         " order by id", (str(patient_id),)).fetchall()]
     assert actions == ["patient.enrol", "patient.edit", "patient.schedule", "patient.pause.add",
-                       "patient.pause.end", "patient.discharge"]
+                       "patient.pause.end", "tablet.pairing_started", "patient.discharge"]
 
 
 def test_admin_creates_a_user_who_sets_her_password_and_is_deactivated_at_once(

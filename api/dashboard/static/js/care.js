@@ -1,8 +1,8 @@
 // The patient's care details on her page: whom to call, her schedule, pauses, tablets and, for
 // admins, transfer and discharge. Each part saves on its own and redraws only itself.
 
-import { api, me } from "./session.js";
-import { esc, num, t, when } from "./i18n.js";
+import { api, me, token } from "./session.js";
+import { esc, lang, num, t, when } from "./i18n.js";
 import { toast } from "./ui.js";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -80,7 +80,6 @@ export function render(box, patient, onChanged) {
       <h3>${t("tablets")}</h3>
       <ul id="devices">${p.devices.map(deviceRow).join("") || `<li class="muted">${t("no_tablets")}</li>`}</ul>
       ${atLeast("admin") && p.active ? `<p><button class="secondary" id="pair" type="button">${t("pair_tablet")}</button></p>
-        <div id="pairing" aria-live="polite"></div>
         <details id="transfer"><summary>${t("transfer")}</summary><form id="transfer-form">
           <div class="field"><label for="transfer-team">${t("to_team")}</label><input id="transfer-team" name="team" required maxlength="100"></div>
           <div class="field"><label for="transfer-reason">${t("reason")}</label><input id="transfer-reason" name="reason" required maxlength="500"></div>
@@ -138,11 +137,11 @@ export function render(box, patient, onChanged) {
         await api(`/api/v1/devices/${encodeURIComponent(button.closest("li").dataset.device)}`, { method: "DELETE" });
         await done(t("device_deactivated"));
       } else if (button.id === "pair") {
-        const created = await api(`${url}/devices`, { method: "POST" });
-        await done(t("tablet_paired"));
-        box.querySelector("#pairing").innerHTML = `<div class="pairing card"><p>${t("pairing_once")}</p>
-          <dl class="details"><dt>${t("device_id")}</dt><dd id="pair-device">${esc(created.device_id)}</dd>
-          <dt>${t("password")}</dt><dd><code id="pair-password">${esc(created.mqtt_password)}</code></dd></dl></div>`;
+        // A one-time code and its QR code (docs/tablet.md): the tablet gets its own
+        // credentials when it pairs, and no password is shown to anyone.
+        const { openPairingDialog } = await import("/static/pairing.js");
+        await openPairingDialog({ patientId: patient.id, patientName: patient.display_name,
+                                  token: token(), lang: lang() });
       }
     });
   });
