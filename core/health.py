@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from typing import Any
 
@@ -13,6 +14,8 @@ from psycopg import Connection
 from core import repository
 from core.settings import Settings
 from core.tls import secure_mqtt
+
+HEALTH_CLIENT_PREFIX = "kol-health-"
 
 
 def database_status(conn: Connection[Any]) -> dict[str, Any]:
@@ -37,7 +40,11 @@ def broker_status(settings: Settings, timeout: float = 3.0) -> dict[str, Any]:
                        else str(reason)})
         done.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    # A client id of its own names the probe in the broker's log, apart from the gateways that
+    # share its credentials.
+    client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                         client_id=HEALTH_CLIENT_PREFIX + secrets.token_hex(6),
+                         protocol=mqtt.MQTTv5)
     client.username_pw_set(settings.mqtt_gateway_username,
                            settings.mqtt_gateway_password.get_secret_value())
     secure_mqtt(client, settings)

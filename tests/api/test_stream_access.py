@@ -70,7 +70,9 @@ def test_the_stream_ends_when_its_token_expires(server: tuple[str, Settings],
     token = tokens.issue(short, user_id=user_id)
     took, lines = _follow(url, token, timeout=15)
     assert _reason(lines) == "token-expired"
-    assert 1.0 < took < 4.0
+    # Ended by the server near the expiry, long before the 15-s read timeout (a loaded machine
+    # delays the end by seconds, so the upper bound is loose).
+    assert 1.0 < took < 10.0
     # The browser's reconnect with the same token opens no new stream.
     again = httpx.get(f"{url}/api/v1/alerts/stream", params={"access_token": token})
     assert again.status_code == 401
