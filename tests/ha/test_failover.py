@@ -1,7 +1,9 @@
-"""Proof on several hosts (``make ha-test``): the platform on three namespace hosts
-(tests/ha/topology.py) under a fleet of TLS tablets and a polling dashboard; a broker node, a
-gateway, the database primary and an API node are killed in turn (SIGKILL, no clean shutdown),
-each brought back before the next fault. One table: per fault, the readings offered and
+"""Proof on several hosts (``make ha-test``): the platform on four namespace hosts
+(tests/ha/topology.py, the layout of deploy/ha/layout.toml) under a fleet of TLS tablets and a
+polling dashboard; a broker node, a gateway, the database primary, an API node and the
+load-balancer host holding the floating address (with its Redis master and etcd member) are
+killed in turn (SIGKILL, no clean shutdown; the host also cut off the network), each brought
+back before the next fault. One table: per fault, the readings offered and
 stored, doubled, receipts missing, API errors seen by the dashboard, and the seconds until
 ingest and API were back. Targets: nothing lost or doubled, back within 30 s."""
 
@@ -20,14 +22,17 @@ import pytest
 
 from tests.ha.topology import (
     API_PORT,
+    BACKUP_HOST,
+    DB_HOSTS,
+    FLOATING,
     HOSTS,
-    LB_HOST,
     MQTT_PORT,
     PG_BIN,
     STATE,
     VENV_BIN,
     Topology,
     in_ns,
+    python_env,
     run,
     write_private,
 )
@@ -47,7 +52,7 @@ TARGET_BACK_SECONDS = 30.0
 def needs_root() -> None:
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.fail("the multi-host test builds network namespaces: run it as root")
-    for tool in ("etcd", "patroni", "haproxy"):
+    for tool in ("etcd", "patroni", "haproxy", "keepalived", "redis-server"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing: run deploy/install.sh")
 
@@ -77,18 +82,18 @@ def start_driver(topo: Topology) -> subprocess.Popen[str]:
     settings = topo.settings_file("driver", "h1")
     run(*in_ns("h1", [str(VENV_BIN / "kol-admin"), "create-user", "--username", username,
                       "--role", "admin", "--team", "ha", "--password-stdin"]),
-        env={"PATH": os.environ["PATH"], "KOL_ENV_FILE": str(settings)}, stdin=password + "\n")
+        env=python_env(KOL_ENV_FILE=str(settings)), stdin=password + "\n")
     setup = write_private(STATE / "driver.json", json.dumps({
         "database_url": topo.database_url("kol", topo.secret["service"]),
         "mqtt_port": MQTT_PORT, "team": "ha",
         "ca_file": str(topo.tls / "ca.crt"),
-        "lb": HOSTS[LB_HOST], "api_port": API_PORT, "tablets": TABLETS,
+        "lb": FLOATING, "api_port": API_PORT, "tablets": TABLETS,
         "username": username, "password": password}))
     driver = subprocess.Popen(
         in_ns("c", [str(VENV_BIN / "python"), "-m", "tests.ha.driver", str(setup)]),
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=(STATE / "logs" / "driver.log").open("ab"), text=True,
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "KOL_ENV_FILE": str(settings)})
+        env=python_env(KOL_ENV_FILE=str(settings)))
     assert driver.stdout is not None
     line = driver.stdout.readline()
     if line.strip() != "ready":
@@ -127,6 +132,9 @@ def table(rows: list[dict[str, Any]]) -> str:
 def test_platform_survives_losing_a_node_of_each_tier(topology: Topology) -> None:
     topo = topology
     leader = topo.wait_leader(timeout=30)
+    lb = topo.floating_holder()
+    assert lb is not None, "no load-balancer host holds the floating address"
+    redis_master = topo.redis_master()
     faults = [
         Fault(name="broker node h1", kill=lambda: topo.kill("mosquitto-h1"),
               restart=lambda: topo.restart("mosquitto-h1")),
@@ -136,6 +144,8 @@ def test_platform_survives_losing_a_node_of_each_tier(topology: Topology) -> Non
               restart=lambda: topo.restart(f"patroni-{leader}")),
         Fault(name="api node h1", kill=lambda: topo.kill("api-h1"),
               restart=lambda: topo.restart("api-h1")),
+        Fault(name=f"lb host {lb}", kill=lambda: topo.kill_host(lb),
+              restart=lambda: topo.restart_host(lb)),
     ]
     driver = start_driver(topo)
     assert driver.stdin is not None
@@ -151,9 +161,13 @@ def test_platform_survives_losing_a_node_of_each_tier(topology: Topology) -> Non
         fault.until = time.time()
     driver.stdin.write("stop\n")
     driver.stdin.flush()
-    seen = json.loads(driver.stdout.readline())
+    line = driver.stdout.readline()
+    # Kept for reading a failure: every batch, stored second and poll with its time.
+    (STATE / "logs" / "driver-seen.json").write_text(line)
+    seen = json.loads(line)
     driver.wait(timeout=60)
     new_primary = topo.wait_leader(timeout=30)
+    new_lb, new_redis_master = topo.floating_holder(), topo.redis_master()
 
     rows = [row(f, seen) for f in faults]
     whole = row(Fault(name="whole run", kill=lambda: None, restart=lambda: None, at=began,
@@ -162,11 +176,15 @@ def test_platform_survives_losing_a_node_of_each_tier(topology: Topology) -> Non
     whole["ingest_back_s"] = whole["api_back_s"] = "-"
     report = table([*rows, whole])
     print(f"\nfault matrix ({TABLETS} tablets, {len(seen['polls'])} API polls; primary "
-          f"{leader} → {new_primary}; {seen['resends']} resends):\n{report}")
+          f"{leader} → {new_primary}; floating address {lb} → {new_lb}; Redis master "
+          f"{redis_master} → {new_redis_master}; {seen['resends']} resends):\n{report}")
     (ROOT / "tests" / "artifacts").mkdir(exist_ok=True)
     (ROOT / "tests" / "artifacts" / "ha-fault-matrix.txt").write_text(report + "\n")
 
     assert new_primary != leader, "the database primary was not replaced"
+    assert new_lb not in (None, lb), "the floating address did not move"
+    if redis_master == lb:
+        assert new_redis_master not in (None, lb), "Sentinel did not promote the replica"
     for r in [*rows, whole]:
         assert r["offered"] > 0
         assert r["stored"] == r["offered"], r
@@ -184,20 +202,20 @@ def test_a_base_backup_of_the_replica_restores_every_reading(topology: Topology)
     topo = topology
     topo.wait_replica_streaming(timeout=60)
     leader = topo.wait_leader(timeout=30)
-    replica = next(h for h in ("h1", "h2") if h != leader)
-    backup = STATE / LB_HOST / "backup"
+    replica = next(h for h in DB_HOSTS if h != leader)
+    backup = STATE / BACKUP_HOST / "backup"
     pg_env = {"PATH": os.environ["PATH"], "PGSSLMODE": "verify-full",
               "PGSSLROOTCERT": str(topo.tls / "ca.crt")}
     started = time.monotonic()
-    run(*in_ns(LB_HOST, ["pg_basebackup", "-h", HOSTS[replica], "-U", "kol_replication",
+    run(*in_ns(BACKUP_HOST, ["pg_basebackup", "-h", HOSTS[replica], "-U", "kol_replication",
                          "-D", str(backup), "-X", "stream", "-c", "fast"], user="kol"),
         env={**pg_env, "PGPASSWORD": topo.secret["replication"]})
     backup_seconds = time.monotonic() - started
     restored_port = 5433
-    run(*in_ns(LB_HOST, [str(PG_BIN / "pg_ctl"), "-D", str(backup), "-w", "-t", "120",
+    run(*in_ns(BACKUP_HOST, [str(PG_BIN / "pg_ctl"), "-D", str(backup), "-w", "-t", "120",
                          "-l", str(STATE / "logs" / "restored.log"), "-o",
-                         f"-p {restored_port} -c listen_addresses={HOSTS[LB_HOST]}"
-                         f" -c unix_socket_directories={STATE / LB_HOST}", "start"],
+                         f"-p {restored_port} -c listen_addresses={HOSTS[BACKUP_HOST]}"
+                         f" -c unix_socket_directories={STATE / BACKUP_HOST}", "start"],
                 user="kol"), env=pg_env)
     try:
         count = "select count(*) from readings"
@@ -209,9 +227,9 @@ def test_a_base_backup_of_the_replica_restores_every_reading(topology: Topology)
             return int(out.stdout.strip())
 
         on_primary = readings(HOSTS[leader], 5432)
-        restored = readings(HOSTS[LB_HOST], restored_port)
+        restored = readings(HOSTS[BACKUP_HOST], restored_port)
     finally:
-        run(*in_ns(LB_HOST, [str(PG_BIN / "pg_ctl"), "-D", str(backup), "-m", "fast", "-w",
+        run(*in_ns(BACKUP_HOST, [str(PG_BIN / "pg_ctl"), "-D", str(backup), "-m", "fast", "-w",
                              "stop"], user="kol"), check=False)
     print(f"\nbackup of the replica {replica}: {backup_seconds:.1f} s; readings on the primary"
           f" {on_primary}, in the restored copy {restored}")
