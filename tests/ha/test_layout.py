@@ -65,7 +65,7 @@ def test_every_template_field_is_filled_by_the_test() -> None:
     rename in one place only fails here, before the slow test)."""
     source = (ROOT / "tests" / "ha" / "topology.py").read_text()
     for template in ("haproxy.cfg", "patroni.yml", "kol.env", "etcd.env", "redis.conf",
-                     "sentinel.conf", "keepalived.conf"):
+                     "sentinel.conf", "keepalived.conf", "wal-archive.env"):
         text = (HA / template).read_text().replace("$$", "")
         fields = set(re.findall(r"\$\{(\w+)\}", text))
         assert fields, template

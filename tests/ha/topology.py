@@ -70,7 +70,7 @@ SENTINEL_HOSTS = hosts_running("redis-sentinel")
 GATEWAYS = tuple((h, s.split("@", 1)[1]) for h, services in SERVICES.items() for s in services
                  if s.startswith("kol-gateway@"))
 """(host, broker host) of every gateway."""
-BACKUP_HOST = LB_HOSTS[0]
+BACKUP_HOST = hosts_running("wal-archive")[0]
 STACK_USER = os.environ.get("KOL_STACK_USER", "kol")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 MOSQUITTO_PREFIX = Path(os.environ.get("MOSQUITTO_PREFIX", "/opt/kol/mosquitto-2.0.21"))
@@ -87,17 +87,22 @@ def render(name: str, values: dict[str, str]) -> str:
     return Template((ROOT / "deploy" / "ha" / name).read_text()).substitute(values)
 
 
-def unit_command(unit: str, host: str) -> tuple[list[str], Path | None]:
-    """The ExecStart and settings file of a unit of deploy/ha/systemd/ on a host, with the
-    operator's paths moved into this run's state: /opt/kol/.venv/bin is this virtualenv,
-    /etc/kol is the host's etc directory."""
+def unit_text(unit: str, host: str) -> str:
+    """A unit of deploy/ha/systemd/ for a host, with the operator's paths moved into this run's
+    state: /opt/kol/.venv/bin is this virtualenv, /etc/kol the host's etc directory,
+    /var/lib/kol its state directory."""
     name, _, instance = unit.partition("@")
     text = (ROOT / "deploy" / "ha" / "systemd" / f"{name}@.service" if instance else
             ROOT / "deploy" / "ha" / "systemd" / f"{name}.service").read_text()
     text = text.replace("%i", instance).replace("%H", host)
     text = text.replace("/opt/kol/.venv/bin", str(VENV_BIN))
     text = text.replace("/etc/kol", str(STATE / host / "etc"))
-    lines = dict(line.split("=", 1) for line in text.splitlines()
+    return text.replace("/var/lib/kol", str(STATE / host))
+
+
+def unit_command(unit: str, host: str) -> tuple[list[str], Path | None]:
+    """The ExecStart of a unit on a host, and the settings file it names (KOL_ENV_FILE)."""
+    lines = dict(line.split("=", 1) for line in unit_text(unit, host).splitlines()
                  if line.startswith(("ExecStart=", "Environment=")))
     env_file = lines.get("Environment", "").removeprefix("KOL_ENV_FILE=")
     return shlex.split(lines["ExecStart"]), Path(env_file) if env_file else None
@@ -439,6 +444,37 @@ class Topology:
                 raise RuntimeError("no API node became ready behind the load balancer")
             time.sleep(0.5)
 
+    def _wal_archive(self) -> None:
+        """pg_receivewal on the backup host as its unit runs it: the unit's ExecStart with the
+        variables of its EnvironmentFile, rendered from deploy/ha/wal-archive.env."""
+        host = BACKUP_HOST
+        text = unit_text("wal-archive", host)
+        lines = dict(line.split("=", 1) for line in text.splitlines()
+                     if line.startswith(("ExecStart=", "EnvironmentFile=")))
+        values = render("wal-archive.env", {
+            "db_hosts": ",".join(f"{HOSTS[h]}:{PG_PORT}" for h in DB_HOSTS),
+            "tls_dir": str(self.tls), "replication_password": self.secret["replication"]})
+        write_private(Path(lines["EnvironmentFile"]), values, owner=STACK_USER)
+        env = env_file_values(values)
+        cmd = [Template(word).substitute(env) for word in shlex.split(lines["ExecStart"])]
+        # Patroni makes the permanent slot on the primary within a loop or two.
+        deadline = time.monotonic() + 60
+        leader = self.wait_leader(timeout=30)
+        check = in_ns("c", ["psql", "-X", "-At", "-h", HOSTS[leader], "-U", "kol_superuser",
+                            "-d", "postgres", "-c", "select count(*) from pg_replication_slots"
+                            " where slot_name = 'kol_archive'"])
+        pg_env = {"PATH": os.environ["PATH"], "PGPASSWORD": self.secret["superuser"],
+                  "PGSSLMODE": "verify-full", "PGSSLROOTCERT": str(self.tls / "ca.crt")}
+        while run(*check, env=pg_env, check=False).stdout.strip() != "1":
+            if time.monotonic() > deadline:
+                raise RuntimeError("Patroni made no replication slot kol_archive")
+            time.sleep(0.5)
+        archive = Path(cmd[cmd.index("--directory") + 1])
+        archive.mkdir(mode=0o700)
+        shutil.chown(archive, STACK_USER, STACK_USER)
+        self._add(Service(name=f"wal-archive-{host}", host=host, user=STACK_USER, cmd=cmd,
+                          env=env))
+
     def floating_holder(self) -> str | None:
         for host in LB_HOSTS:
             shown = run("ip", "-n", ns(host), "-4", "-o", "addr", "show", "dev", "eth0",
@@ -506,6 +542,7 @@ class Topology:
         self._database_roles_and_schema()
         self._platform()
         self._load_balancers()
+        self._wal_archive()
 
     def kill(self, name: str) -> None:
         self.services[name].kill()
