@@ -271,8 +271,9 @@ class Engine:
 
     def spawn(self, node: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
         log = (STATE / self.name / f"{node}.log").open("ab")
+        # In the node's directory: a crashing Erlang node writes its dump there.
         self.procs[node] = subprocess.Popen(in_ns(node, cmd), stdout=log, stderr=log,
-                                            start_new_session=True,
+                                            start_new_session=True, cwd=self.dir(node),
                                             env={**os.environ, **(env or {})})
 
     def up(self) -> None:
