@@ -443,6 +443,9 @@ class Mosquitto(Engine):
         (base / "mosquitto.conf").write_text(
             f"listener {MQTT_PORT} {HOSTS[node]}\nallow_anonymous false\n"
             f"password_file {base}/passwd\nacl_file {base}/acl\npersistence false\n"
+            # The platform's queue limits (deploy/mosquitto/write-config.sh): the defaults drop
+            # QoS 1 messages beyond 1000 queued for a slow consumer.
+            "max_inflight_messages 10000\nmax_queued_messages 5000000\nmax_queued_bytes 0\n"
             # Started by root in a private directory: it must not drop to user mosquitto.
             "user root\n")
         self.spawn(node, [str(MOSQUITTO), "-c", str(base / "mosquitto.conf")])

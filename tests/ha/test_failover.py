@@ -216,14 +216,14 @@ def test_a_base_backup_of_the_replica_restores_every_reading(topology: Topology)
               "PGSSLROOTCERT": str(topo.tls / "ca.crt")}
     started = time.monotonic()
     run(*in_ns(BACKUP_HOST, ["pg_basebackup", "-h", HOSTS[replica], "-U", "kol_replication",
-                         "-D", str(backup), "-X", "stream", "-c", "fast"], user="kol"),
+                             "-D", str(backup), "-X", "stream", "-c", "fast"], user="kol"),
         env={**pg_env, "PGPASSWORD": topo.secret["replication"]})
     backup_seconds = time.monotonic() - started
     restored_port = 5433
     run(*in_ns(BACKUP_HOST, [str(PG_BIN / "pg_ctl"), "-D", str(backup), "-w", "-t", "120",
-                         "-l", str(STATE / "logs" / "restored.log"), "-o",
-                         f"-p {restored_port} -c listen_addresses={HOSTS[BACKUP_HOST]}"
-                         f" -c unix_socket_directories={STATE / BACKUP_HOST}", "start"],
+                             "-l", str(STATE / "logs" / "restored.log"), "-o",
+                             f"-p {restored_port} -c listen_addresses={HOSTS[BACKUP_HOST]}"
+                             f" -c unix_socket_directories={STATE / BACKUP_HOST}", "start"],
                 user="kol"), env=pg_env)
     try:
         count = "select count(*) from readings"
@@ -238,7 +238,7 @@ def test_a_base_backup_of_the_replica_restores_every_reading(topology: Topology)
         restored = readings(HOSTS[BACKUP_HOST], restored_port)
     finally:
         run(*in_ns(BACKUP_HOST, [str(PG_BIN / "pg_ctl"), "-D", str(backup), "-m", "fast", "-w",
-                             "stop"], user="kol"), check=False)
+                                 "stop"], user="kol"), check=False)
     print(f"\nbackup of the replica {replica}: {backup_seconds:.1f} s; readings on the primary"
           f" {on_primary}, in the restored copy {restored}")
     assert on_primary > 0
