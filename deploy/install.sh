@@ -32,9 +32,10 @@ APT_PACKAGES=(
     ca-certificates curl
     # High availability (docs/operations.md, make ha-test): etcd for Patroni's consensus, Patroni
     # from Debian (it runs as the unprivileged stack user under the system Python, which can
-    # reach neither a root-owned virtualenv nor PyPI's build), HAProxy in front of the API nodes
-    # and the brokers; iproute2 for the test's network namespaces.
-    etcd-server patroni python3-idna haproxy iproute2
+    # reach neither a root-owned virtualenv nor PyPI's build), HAProxy in front of the API nodes,
+    # the brokers and Redis, keepalived moving the load balancers' floating address (Redis
+    # Sentinel is redis-server's own mode); iproute2 for the test's network namespaces.
+    etcd-server patroni python3-idna haproxy keepalived iproute2
 )
 if [ "$WITH_BROWSER" -eq 1 ]; then APT_PACKAGES+=(chromium); fi
 

@@ -1,11 +1,19 @@
 """A multi-host platform on this machine: network namespaces joined by a bridge, each host
-running its share of the tiers, the way deploy/ha/ lays them out for real hosts.
+running its share of the tiers as deploy/ha/layout.toml lays them out for real hosts (the
+hosts and their services are read from that file, the commands from deploy/ha/systemd/, the
+configuration rendered from deploy/ha/'s templates):
 
-    kolha-h1  10.213.7.1   etcd · Patroni+PostgreSQL/TimescaleDB · Mosquitto · 2 gateways · API
-                           · beat
-    kolha-h2  10.213.7.2   the same as h1
-    kolha-h3  10.213.7.3   etcd · Redis · HAProxy (API :8443 by /readyz, MQTT :8883)
-    kolha-c   10.213.7.10  the clients: tablets and a polling dashboard
+    kolha-h1  10.213.7.1    etcd · Patroni+PostgreSQL/TimescaleDB · Mosquitto · 2 gateways · API
+                            · beat · Sentinel
+    kolha-h2  10.213.7.2    the same as h1 without Sentinel
+    kolha-h3  10.213.7.3    etcd · Redis · Sentinel · HAProxy · keepalived
+    kolha-h4  10.213.7.4    Redis · Sentinel · HAProxy · keepalived
+              10.213.7.100  the floating address (keepalived): HAProxy for the API (:8443 by
+                            /readyz), MQTT (:8883) and Redis (:6379, the master)
+    kolha-c   10.213.7.10   the clients: tablets and a polling dashboard
+
+KOL_HA_PREFIX, KOL_HA_SUBNET and KOL_HA_DIR move the namespaces, their /24 and the state
+directory, so that two runs on one machine do not meet.
 
 Every listener is TLS with the stack's local CA (deploy/tls.sh), the database as in
 deploy/stack.sh: passwords only, owner for migrations, the services' role for data; secrets in
@@ -17,10 +25,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,25 +39,83 @@ from string import Template
 
 from tests.stack import ROOT
 
-PREFIX = "kolha"
-SUBNET = "10.213.7"
-HOSTS = {"h1": f"{SUBNET}.1", "h2": f"{SUBNET}.2", "h3": f"{SUBNET}.3", "c": f"{SUBNET}.10"}
-DB_HOSTS = ("h1", "h2")
-BROKER_HOSTS = ("h1", "h2")
-API_HOSTS = ("h1", "h2")
-LB_HOST = "h3"
+LAYOUT = tomllib.loads((ROOT / "deploy" / "ha" / "layout.toml").read_text())
+PREFIX = os.environ.get("KOL_HA_PREFIX", "kolha")
+SUBNET = os.environ.get("KOL_HA_SUBNET", "10.213.7")
 STATE = Path(os.environ.get("KOL_HA_DIR", "/var/tmp/kol-ha"))
+
+
+def on_subnet(address: str) -> str:
+    """A layout address moved onto this run's subnet (its last byte kept)."""
+    return f"{SUBNET}.{address.rsplit('.', 1)[1]}"
+
+
+SERVICES: dict[str, list[str]] = {h: v["services"] for h, v in LAYOUT["hosts"].items()}
+HOSTS = {**{h: on_subnet(v["address"]) for h, v in LAYOUT["hosts"].items()}, "c": f"{SUBNET}.10"}
+FLOATING = on_subnet(LAYOUT["floating"]["address"])
+
+
+def hosts_running(service: str) -> tuple[str, ...]:
+    return tuple(h for h, services in SERVICES.items() if service in services)
+
+
+ETCD_HOSTS = hosts_running("etcd")
+DB_HOSTS = hosts_running("patroni")
+BROKER_HOSTS = hosts_running("mosquitto")
+API_HOSTS = hosts_running("kol-api")
+BEAT_HOSTS = hosts_running("kol-beat")
+LB_HOSTS = hosts_running("haproxy")
+REDIS_HOSTS = hosts_running("redis-server")
+SENTINEL_HOSTS = hosts_running("redis-sentinel")
+GATEWAYS = tuple((h, s.split("@", 1)[1]) for h, services in SERVICES.items() for s in services
+                 if s.startswith("kol-gateway@"))
+"""(host, broker host) of every gateway."""
+BACKUP_HOST = hosts_running("wal-archive")[0]
 STACK_USER = os.environ.get("KOL_STACK_USER", "kol")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 MOSQUITTO_PREFIX = Path(os.environ.get("MOSQUITTO_PREFIX", "/opt/kol/mosquitto-2.0.21"))
-VENV_BIN = ROOT / ".venv" / "bin"
-MQTT_PORT, MQTT_WS_PORT, API_PORT, PG_PORT = 8883, 8884, 8443, 5432
+VENV_BIN = Path(sys.executable).parent
+PORTS: dict[str, int] = LAYOUT["ports"]
+MQTT_PORT, MQTT_WS_PORT, API_PORT, PG_PORT = (PORTS["mqtt"], PORTS["mqtt_ws"], PORTS["api"],
+                                              PORTS["postgres"])
+REDIS_PORT, SENTINEL_PORT = PORTS["redis"], PORTS["sentinel"]
 
 
 def render(name: str, values: dict[str, str]) -> str:
     """A configuration file of deploy/ha/ with this topology's values: the test runs what an
     operator deploys."""
     return Template((ROOT / "deploy" / "ha" / name).read_text()).substitute(values)
+
+
+def unit_text(unit: str, host: str) -> str:
+    """A unit of deploy/ha/systemd/ for a host, with the operator's paths moved into this run's
+    state: /opt/kol/.venv/bin is this virtualenv, /etc/kol the host's etc directory,
+    /var/lib/kol its state directory."""
+    name, _, instance = unit.partition("@")
+    text = (ROOT / "deploy" / "ha" / "systemd" / f"{name}@.service" if instance else
+            ROOT / "deploy" / "ha" / "systemd" / f"{name}.service").read_text()
+    text = text.replace("%i", instance).replace("%H", host)
+    text = text.replace("/opt/kol/.venv/bin", str(VENV_BIN))
+    text = text.replace("/etc/kol", str(STATE / host / "etc"))
+    return text.replace("/var/lib/kol", str(STATE / host))
+
+
+def unit_command(unit: str, host: str) -> tuple[list[str], Path | None]:
+    """The ExecStart of a unit on a host, and the settings file it names (KOL_ENV_FILE)."""
+    lines = dict(line.split("=", 1) for line in unit_text(unit, host).splitlines()
+                 if line.startswith(("ExecStart=", "Environment=")))
+    env_file = lines.get("Environment", "").removeprefix("KOL_ENV_FILE=")
+    return shlex.split(lines["ExecStart"]), Path(env_file) if env_file else None
+
+
+def python_env(**extra: str) -> dict[str, str]:
+    """The environment of a command of this checkout (its code first on the path)."""
+    return {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT), **extra}
+
+
+def env_file_values(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines()
+                if line and not line.startswith("#"))
 
 
 def ns(host: str) -> str:
@@ -99,7 +168,8 @@ class Service:
         with (logs / f"{self.name}.log").open("ab") as log:
             self.proc = subprocess.Popen(
                 in_ns(self.host, self.cmd, user=self.user), stdout=log, stderr=subprocess.STDOUT,
-                env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8", **self.env},
+                env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8",
+                     "PYTHONPATH": str(ROOT), **self.env},
                 start_new_session=True)
 
     @property
@@ -123,6 +193,7 @@ class Topology:
             "superuser", "replication", "owner", "service", "mqtt_admin", "mqtt_gateway",
             "redis")}
         self.secret["jwt"] = secrets.token_urlsafe(48)
+        self.secret["vrrp"] = secrets.token_hex(4)  # VRRP's password has at most 8 characters
         self.logs = STATE / "logs"
         self.tls = STATE / "tls"
 
@@ -146,44 +217,37 @@ class Topology:
             shutil.rmtree(STATE)
         STATE.mkdir(mode=0o700)
         shutil.chown(STATE, STACK_USER, STACK_USER)
-        for sub in ("logs", "tls", *HOSTS):
+        for sub in ("logs", "tls", *HOSTS, *(f"{h}/etc" for h in SERVICES)):
             (STATE / sub).mkdir(mode=0o700)
             shutil.chown(STATE / sub, STACK_USER, STACK_USER)
-        # One local CA; the server certificate names every host's address.
+        # One local CA; the server certificate names every host's address and the floating one.
         run("bash", "-c", f'source "{ROOT}/deploy/tls.sh" && local_ca "$@"', "tls",
-            str(self.tls), *HOSTS.values())
+            str(self.tls), *HOSTS.values(), FLOATING)
         for name in ("server.crt", "server.key"):
             shutil.chown(self.tls / name, STACK_USER, STACK_USER)
             os.chmod(self.tls / name, 0o600)
         os.chmod(self.tls / "ca.crt", 0o644)
 
     # --- tiers ----------------------------------------------------------------------------
+    def etcd_env(self, host: str) -> dict[str, str]:
+        cluster = ",".join(f"{h}=https://{HOSTS[h]}:{PORTS['etcd_peer']}" for h in ETCD_HOSTS)
+        text = render("etcd.env", {
+            "name": host, "address": HOSTS[host], "state_dir": str(STATE / host),
+            "peer_port": str(PORTS["etcd_peer"]), "client_port": str(PORTS["etcd_client"]),
+            "cluster": cluster, "tls_dir": str(self.tls)})
+        write_private(STATE / host / "etc" / "etcd", text, owner=STACK_USER)
+        return env_file_values(text)
+
     def _etcd(self) -> None:
-        cluster = ",".join(f"{h}=https://{HOSTS[h]}:2380" for h in ("h1", "h2", "h3"))
-        tls = self.tls
-        for host in ("h1", "h2", "h3"):
-            ip = HOSTS[host]
-            data = STATE / host / "etcd"
-            self._add(Service(name=f"etcd-{host}", host=host, user=STACK_USER, cmd=[
-                "etcd", "--name", host, "--data-dir", str(data),
-                "--listen-peer-urls", f"https://{ip}:2380",
-                "--initial-advertise-peer-urls", f"https://{ip}:2380",
-                "--listen-client-urls", f"https://{ip}:2379",
-                "--advertise-client-urls", f"https://{ip}:2379",
-                "--initial-cluster", cluster, "--initial-cluster-state", "new",
-                "--initial-cluster-token", "kol-ha",
-                "--cert-file", f"{tls}/server.crt", "--key-file", f"{tls}/server.key",
-                "--peer-cert-file", f"{tls}/server.crt", "--peer-key-file", f"{tls}/server.key",
-                "--peer-trusted-ca-file", f"{tls}/ca.crt", "--peer-client-cert-auth",
-                "--trusted-ca-file", f"{tls}/ca.crt", "--client-cert-auth",
-                "--quota-backend-bytes", str(256 * 1024 * 1024),
-                "--heartbeat-interval", "200", "--election-timeout", "2000"]))
-        for host in ("h1", "h2", "h3"):
-            wait_tcp(host, 2379)
+        for host in ETCD_HOSTS:
+            self._add(Service(name=f"etcd-{host}", host=host, user=STACK_USER, cmd=["etcd"],
+                              env=self.etcd_env(host)))
+        for host in ETCD_HOSTS:
+            wait_tcp(host, PORTS["etcd_client"])
 
     def patroni_config(self, host: str) -> str:
         ip, tls, base = HOSTS[host], self.tls, STATE / host
-        etcd_hosts = ",".join(f"{HOSTS[h]}:2379" for h in ("h1", "h2", "h3"))
+        etcd_hosts = ",".join(f"{HOSTS[h]}:{PORTS['etcd_client']}" for h in ETCD_HOSTS)
         s = self.secret
         return render("patroni.yml", {
             "name": host, "address": ip, "tls_dir": str(tls), "etcd_hosts": etcd_hosts,
@@ -248,8 +312,8 @@ class Topology:
         owner_url = self.database_url("kol_owner", self.secret["owner"])
         owner_env = write_private(STATE / "owner.env", f"KOL_DATABASE_OWNER_URL={owner_url}\n")
         run(*in_ns(leader, [str(VENV_BIN / "kol-admin"), "migrate"]),
-            env={"PATH": os.environ["PATH"], "KOL_OWNER_ENV_FILE": str(owner_env),
-                 "KOL_ENV_FILE": str(self.settings_file("migrate", leader))})
+            env=python_env(KOL_OWNER_ENV_FILE=str(owner_env),
+                           KOL_ENV_FILE=str(self.settings_file("migrate", leader))))
 
     def _mosquitto(self) -> None:
         ctrl = MOSQUITTO_PREFIX / "bin" / "mosquitto_ctrl"
@@ -264,13 +328,15 @@ class Topology:
             run("runuser", "-u", STACK_USER, "--", "sh", "-c",
                 f"umask 077 && {ctrl} dynsec init {state}/dynamic-security.json kol-broker-admin",
                 stdin=f"{pw}\n{pw}\n")
+            cmd, _ = unit_command("mosquitto", host)
+            conf = Path(cmd[-1])
+            conf.parent.mkdir(mode=0o700)
+            shutil.chown(conf.parent, STACK_USER, STACK_USER)
             run("runuser", "-u", STACK_USER, "--", "sh", "-c",
-                f"umask 077 && sh {ROOT}/deploy/mosquitto/write-config.sh {state}/mosquitto.conf "
+                f"umask 077 && sh {ROOT}/deploy/mosquitto/write-config.sh {conf} "
                 f"{HOSTS[host]} {MQTT_PORT} {MQTT_WS_PORT} {plugin} {state} "
                 f"{self.tls}/server.crt {self.tls}/server.key")
-            self._add(Service(name=f"mosquitto-{host}", host=host, user=STACK_USER,
-                              cmd=[str(MOSQUITTO_PREFIX / "sbin" / "mosquitto"), "-c",
-                                   str(state / "mosquitto.conf")]))
+            self._add(Service(name=f"mosquitto-{host}", host=host, user=STACK_USER, cmd=cmd))
             wait_tcp(host, MQTT_PORT)
             options = write_private(STATE / host / "ctrl.options", "\n".join([
                 f"-h {HOSTS[host]}", f"-p {MQTT_PORT}", "-u kol-broker-admin", f"-P {pw}",
@@ -280,80 +346,182 @@ class Topology:
                 env={"PATH": os.environ["PATH"], "MOSQUITTO_CTRL": str(ctrl)},
                 stdin=self.secret["mqtt_gateway"] + "\n")
 
-    def _redis(self) -> None:
-        base = STATE / LB_HOST
-        conf = write_private(base / "redis.conf", "\n".join([
-            # TLS only: the password and the task messages cross the network.
-            "port 0", "tls-port 6379", f"tls-cert-file {self.tls}/server.crt",
-            f"tls-key-file {self.tls}/server.key", f"tls-ca-cert-file {self.tls}/ca.crt",
-            "tls-auth-clients no", f"bind {HOSTS[LB_HOST]}", "protected-mode yes",
-            f"requirepass {self.secret['redis']}", f"dir {base}", "daemonize no",
-            "appendonly yes", 'save ""']) + "\n", owner=STACK_USER)
-        self._add(Service(name="redis", host=LB_HOST, user=STACK_USER,
-                          cmd=["redis-server", str(conf)]))
-        wait_tcp(LB_HOST, 6379)
+    def redis_master(self) -> str | None:
+        """The host whose Redis says it is master (as HAProxy's check asks)."""
+        for host in REDIS_HOSTS:
+            probe = run(*in_ns("c", ["redis-cli", "--tls", "--cacert", str(self.tls / "ca.crt"),
+                                     "-h", HOSTS[host], "-p", str(REDIS_PORT), "--no-auth-warning",
+                                     "-a", self.secret["redis"], "info", "replication"]),
+                        check=False)
+            if "role:master" in probe.stdout:
+                return host
+        return None
 
-    def _haproxy(self) -> None:
+    def _start_redis(self, host: str, master: str | None) -> None:
+        replicaof = f"replicaof {HOSTS[master]} {REDIS_PORT}" if master and master != host else ""
+        base = STATE / host / "redis"
+        base.mkdir(mode=0o700, exist_ok=True)
+        shutil.chown(base, STACK_USER, STACK_USER)
+        conf = write_private(STATE / host / "etc" / "redis.conf", render("redis.conf", {
+            "redis_port": str(REDIS_PORT), "tls_dir": str(self.tls), "address": HOSTS[host],
+            "redis_password": self.secret["redis"], "state_dir": str(base),
+            "replicaof": replicaof}), owner=STACK_USER)
+        self._add(Service(name=f"redis-{host}", host=host, user=STACK_USER,
+                          cmd=["redis-server", str(conf)]))
+        wait_tcp(host, REDIS_PORT)
+
+    def _start_sentinel(self, host: str, master: str) -> None:
+        base = STATE / host / "sentinel"
+        base.mkdir(mode=0o700, exist_ok=True)
+        shutil.chown(base, STACK_USER, STACK_USER)
+        # Sentinel rewrites its file: a fresh one per start, naming the master of now.
+        conf = write_private(base / "sentinel.conf", render("sentinel.conf", {
+            "sentinel_port": str(SENTINEL_PORT), "redis_port": str(REDIS_PORT),
+            "tls_dir": str(self.tls), "address": HOSTS[host], "state_dir": str(base),
+            "master_address": HOSTS[master], "redis_password": self.secret["redis"]}),
+            owner=STACK_USER)
+        self._add(Service(name=f"sentinel-{host}", host=host, user=STACK_USER,
+                          cmd=["redis-server", str(conf), "--sentinel"]))
+
+    def _redis(self) -> None:
+        master = REDIS_HOSTS[0]
+        for host in REDIS_HOSTS:
+            self._start_redis(host, master)
+        for host in SENTINEL_HOSTS:
+            self._start_sentinel(host, master)
+        for host in SENTINEL_HOSTS:
+            wait_tcp(host, SENTINEL_PORT)
+
+    def _start_haproxy(self, host: str) -> None:
         ca = self.tls / "ca.crt"
+        check = "check inter 1s fall 2 rise 2"
         api = "\n".join(
-            f"    server api-{h} {HOSTS[h]}:{API_PORT} check check-ssl verify required"
-            f" ca-file {ca} inter 1s fall 2 rise 2" for h in API_HOSTS)
-        mqtt = "\n".join(f"    server mq-{h} {HOSTS[h]}:{MQTT_PORT} check inter 1s fall 2 rise 2"
+            f"    server api-{h} {HOSTS[h]}:{API_PORT} {check} check-ssl verify required"
+            f" ca-file {ca}" for h in API_HOSTS)
+        mqtt = "\n".join(f"    server mq-{h} {HOSTS[h]}:{MQTT_PORT} {check}"
                          for h in BROKER_HOSTS)
-        conf = write_private(STATE / LB_HOST / "haproxy.cfg", render("haproxy.cfg", {
-            "address": HOSTS[LB_HOST], "api_port": str(API_PORT), "mqtt_port": str(MQTT_PORT),
-            "api_servers": api, "mqtt_servers": mqtt}), owner=STACK_USER)
-        self._add(Service(name="haproxy", host=LB_HOST, user=STACK_USER,
+        # A node that stops being master loses its connections at once (on-marked-down).
+        redis = "\n".join(
+            f"    server redis-{h} {HOSTS[h]}:{REDIS_PORT} {check} check-ssl verify required"
+            f" ca-file {ca} on-marked-down shutdown-sessions" for h in REDIS_HOSTS)
+        conf = write_private(STATE / host / "etc" / "haproxy.cfg", render("haproxy.cfg", {
+            "address": FLOATING, "host_address": HOSTS[host],
+            "health_port": str(PORTS["haproxy_health"]), "api_port": str(API_PORT),
+            "mqtt_port": str(MQTT_PORT), "redis_port": str(REDIS_PORT),
+            "redis_password": self.secret["redis"], "api_servers": api, "mqtt_servers": mqtt,
+            "redis_servers": redis}), owner=STACK_USER)
+        self._add(Service(name=f"haproxy-{host}", host=host, user=STACK_USER,
                           cmd=["haproxy", "-db", "-f", str(conf)]))
+
+    def _start_keepalived(self, host: str) -> None:
+        base = STATE / host / "keepalived"
+        base.mkdir(mode=0o700, exist_ok=True)
+        peers = "\n".join(f"        {HOSTS[h]}" for h in LB_HOSTS if h != host)
+        conf = write_private(STATE / host / "etc" / "keepalived.conf", render("keepalived.conf", {
+            "name": host, "user": STACK_USER, "address": HOSTS[host],
+            "health_port": str(PORTS["haproxy_health"]), "interface": "eth0",
+            "priority": str(150 - 10 * LB_HOSTS.index(host)), "peers": peers,
+            "vrrp_password": self.secret["vrrp"], "floating_address": FLOATING}))
+        # keepalived adds and removes the address, so it runs as root (as Debian's unit does).
+        self._add(Service(name=f"keepalived-{host}", host=host, cmd=[
+            "keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp",
+            "--use-file", str(conf), "--pid", str(base / "keepalived.pid"),
+            "--vrrp_pid", str(base / "vrrp.pid")]))
+
+    def _load_balancers(self) -> None:
+        for host in LB_HOSTS:
+            # HAProxy binds the floating address on the host that does not hold it too.
+            run(*in_ns(host, ["sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1"]))
+            self._start_haproxy(host)
+            self._start_keepalived(host)
         # Up when the balancer has found an API node ready (two good checks), not when it
         # listens.
         deadline = time.monotonic() + 60
         probe = in_ns("c", ["curl", "-sf", "--max-time", "3", "--cacert",
-                            str(self.tls / "ca.crt"), f"https://{HOSTS[LB_HOST]}:{API_PORT}/readyz"])
+                            str(self.tls / "ca.crt"), f"https://{FLOATING}:{API_PORT}/readyz"])
         while run(*probe, check=False).returncode != 0:
             if time.monotonic() > deadline:
                 raise RuntimeError("no API node became ready behind the load balancer")
             time.sleep(0.5)
 
-    def settings_file(self, name: str, host: str, *, mqtt_host: str | None = None) -> Path:
-        """A service's private settings file (its own KOL_STACK_DIR for beat's schedule)."""
+    def _wal_archive(self) -> None:
+        """pg_receivewal on the backup host as its unit runs it: the unit's ExecStart with the
+        variables of its EnvironmentFile, rendered from deploy/ha/wal-archive.env."""
+        host = BACKUP_HOST
+        text = unit_text("wal-archive", host)
+        lines = dict(line.split("=", 1) for line in text.splitlines()
+                     if line.startswith(("ExecStart=", "EnvironmentFile=")))
+        values = render("wal-archive.env", {
+            "db_hosts": ",".join(f"{HOSTS[h]}:{PG_PORT}" for h in DB_HOSTS),
+            "tls_dir": str(self.tls), "replication_password": self.secret["replication"]})
+        write_private(Path(lines["EnvironmentFile"]), values, owner=STACK_USER)
+        env = env_file_values(values)
+        cmd = [Template(word).substitute(env) for word in shlex.split(lines["ExecStart"])]
+        # Patroni makes the permanent slot on the primary within a loop or two.
+        deadline = time.monotonic() + 60
+        leader = self.wait_leader(timeout=30)
+        check = in_ns("c", ["psql", "-X", "-At", "-h", HOSTS[leader], "-U", "kol_superuser",
+                            "-d", "postgres", "-c", "select count(*) from pg_replication_slots"
+                            " where slot_name = 'kol_archive'"])
+        pg_env = {"PATH": os.environ["PATH"], "PGPASSWORD": self.secret["superuser"],
+                  "PGSSLMODE": "verify-full", "PGSSLROOTCERT": str(self.tls / "ca.crt")}
+        while run(*check, env=pg_env, check=False).stdout.strip() != "1":
+            if time.monotonic() > deadline:
+                raise RuntimeError("Patroni made no replication slot kol_archive")
+            time.sleep(0.5)
+        archive = Path(cmd[cmd.index("--directory") + 1])
+        archive.mkdir(mode=0o700)
+        shutil.chown(archive, STACK_USER, STACK_USER)
+        self._add(Service(name=f"wal-archive-{host}", host=host, user=STACK_USER, cmd=cmd,
+                          env=env))
+
+    def floating_holder(self) -> str | None:
+        for host in LB_HOSTS:
+            shown = run("ip", "-n", ns(host), "-4", "-o", "addr", "show", "dev", "eth0",
+                        check=False).stdout
+            if f" {FLOATING}/" in shown:
+                return host
+        return None
+
+    def settings_file(self, name: str, host: str, *, path: Path | None = None,
+                      mqtt_host: str | None = None) -> Path:
+        """A service's private settings file, rendered from deploy/ha/kol.env (its own
+        KOL_STACK_DIR for beat's schedule)."""
         base = STATE / host / name
         base.mkdir(mode=0o700, exist_ok=True)
-        values = {
-            "KOL_DATABASE_URL": self.database_url("kol", self.secret["service"]),
-            "KOL_MQTT_HOST": HOSTS[mqtt_host or host] if (mqtt_host or host) in BROKER_HOSTS
-            else HOSTS[BROKER_HOSTS[0]],
-            "KOL_MQTT_PORT": str(MQTT_PORT), "KOL_MQTT_WS_PORT": str(MQTT_WS_PORT),
-            "KOL_MQTT_GATEWAY_USERNAME": "kol-gateway",
-            "KOL_MQTT_GATEWAY_PASSWORD": self.secret["mqtt_gateway"],
-            "KOL_MQTT_ADMIN_USERNAME": "kol-broker-admin",
-            "KOL_MQTT_ADMIN_PASSWORD": self.secret["mqtt_admin"],
-            "KOL_MQTT_ADMIN_HOSTS": ",".join(HOSTS[h] for h in BROKER_HOSTS),
-            "KOL_REDIS_URL": f"rediss://:{self.secret['redis']}@{HOSTS[LB_HOST]}:6379/0"
-                             f"?ssl_cert_reqs=required&ssl_ca_certs={self.tls / 'ca.crt'}",
-            "KOL_JWT_SECRET": self.secret["jwt"],
-            "KOL_API_HOST": HOSTS[host], "KOL_API_PORT": str(API_PORT), "KOL_API_WORKERS": "1",
-            "KOL_TLS_CERT_FILE": str(self.tls / "server.crt"),
-            "KOL_TLS_KEY_FILE": str(self.tls / "server.key"),
-            "KOL_TLS_CA_FILE": str(self.tls / "ca.crt"),
-            "KOL_STACK_DIR": str(base), "KOL_DB_POOL_MIN": "1", "KOL_DB_POOL_MAX": "4",
-        }
-        return write_private(base / "kol.env", "".join(f"{k}={v}\n" for k, v in values.items()))
+        broker = mqtt_host or host
+        s = self.secret
+        text = render("kol.env", {
+            "service_password": s["service"],
+            "db_hosts": ",".join(f"{HOSTS[h]}:{PG_PORT}" for h in DB_HOSTS),
+            "tls_dir": str(self.tls),
+            "mqtt_host": HOSTS[broker if broker in BROKER_HOSTS else BROKER_HOSTS[0]],
+            "mqtt_port": str(MQTT_PORT), "mqtt_ws_port": str(MQTT_WS_PORT),
+            "mqtt_gateway_password": s["mqtt_gateway"], "mqtt_admin_password": s["mqtt_admin"],
+            "broker_hosts": ",".join(HOSTS[h] for h in BROKER_HOSTS),
+            "redis_password": s["redis"], "floating_address": FLOATING,
+            "redis_port": str(REDIS_PORT), "jwt_secret": s["jwt"], "address": HOSTS[host],
+            "api_port": str(API_PORT), "api_workers": "1", "state_dir": str(base)})
+        return write_private(path or base / "kol.env", text)
+
+    def _platform_service(self, unit: str, host: str) -> None:
+        cmd, env_file = unit_command(unit, host)
+        assert env_file is not None, unit
+        name = unit.removeprefix("kol-").replace("@", f"-{host}-") if "@" in unit else \
+            f"{unit.removeprefix('kol-')}-{host}"
+        broker = unit.partition("@")[2] or None
+        self.settings_file(name, host, path=env_file, mqtt_host=broker)
+        self._add(Service(name=name, host=host, cmd=cmd,
+                          env={"KOL_ENV_FILE": str(env_file)}))
 
     def _platform(self) -> None:
         for host in API_HOSTS:
-            self._add(Service(name=f"api-{host}", host=host, cmd=[str(VENV_BIN / "kol-api")],
-                              env={"KOL_ENV_FILE": str(self.settings_file("api", host))}))
-            self._add(Service(name=f"beat-{host}", host=host, cmd=[str(VENV_BIN / "kol-beat")],
-                              env={"KOL_ENV_FILE": str(self.settings_file("beat", host))}))
+            self._platform_service("kol-api", host)
+        for host in BEAT_HOSTS:
+            self._platform_service("kol-beat", host)
         # Two gateways per broker, on different hosts: one shared group per broker.
-        for host in ("h1", "h2"):
-            for broker in BROKER_HOSTS:
-                name = f"gateway-{host}-{broker}"
-                self._add(Service(name=name, host=host, cmd=[
-                    str(VENV_BIN / "kol-gateway"), "--client-id", name, "--shared-group", "kol",
-                    "--session-expiry", "5", "--metrics-port", "0"],
-                    env={"KOL_ENV_FILE": str(self.settings_file(name, host, mqtt_host=broker))}))
+        for host, broker in GATEWAYS:
+            self._platform_service(f"kol-gateway@{broker}", host)
         for host in API_HOSTS:
             wait_tcp(host, API_PORT, timeout=90)
 
@@ -373,7 +541,8 @@ class Topology:
         self._mosquitto()
         self._database_roles_and_schema()
         self._platform()
-        self._haproxy()
+        self._load_balancers()
+        self._wal_archive()
 
     def kill(self, name: str) -> None:
         self.services[name].kill()
@@ -385,6 +554,30 @@ class Topology:
 
     def restart(self, name: str) -> None:
         self.services[name].start(self.logs)
+
+    def kill_host(self, host: str) -> None:
+        """The host is lost: off the network (so the floating address it may still carry
+        answers nobody) and every process in it killed."""
+        run("ip", "-n", ns(host), "link", "set", "eth0", "down")
+        for service in self.services.values():
+            if service.host == host:
+                service.kill()
+        self._kill_ns_processes(host)
+
+    def restart_host(self, host: str) -> None:
+        """The lost host comes back as its boot would bring it: without the floating address,
+        its Redis a replica of the master Sentinel chose meanwhile, the rest as configured."""
+        run("ip", "-n", ns(host), "addr", "del", f"{FLOATING}/24", "dev", "eth0", check=False)
+        run("ip", "-n", ns(host), "link", "set", "eth0", "up")
+        for name, service in self.services.items():
+            if service.host != host:
+                continue
+            if name == f"redis-{host}":
+                self._start_redis(host, self.redis_master())
+            elif name == f"sentinel-{host}":
+                self._start_sentinel(host, self.redis_master() or host)
+            else:
+                service.start(self.logs)
 
     def _kill_ns_processes(self, host: str, match: object = None) -> None:
         listed = run("ip", "netns", "pids", ns(host), check=False).stdout.split()
