@@ -169,6 +169,9 @@ class BrokerAdmin:
                          "allow": True},
                         {"acltype": "publishClientSend", "topic": topics.status,
                          "allow": True},
+                        # The messages addition (docs/messages.md).
+                        {"acltype": "publishClientSend", "topic": topics.messages,
+                         "allow": True},
                         {"acltype": "subscribeLiteral", "topic": topics.receipts,
                          "allow": True},
                     ]},
