@@ -10,8 +10,6 @@ from protocol.messages import MAX_MESSAGE_CHARS
 Direction = Literal["patient", "team"]
 """``patient``: from her tablet to the team; ``team``: a reply from the dashboard."""
 
-MAX_ID = 2 ** 63 - 1
-
 ReplyText = Annotated[str, Field(
     min_length=1, max_length=MAX_MESSAGE_CHARS,
     # Something to read (not only blanks), and nothing PostgreSQL text cannot hold.
@@ -35,12 +33,12 @@ class MessageOut(BaseModel):
 
 class ReplyIn(BaseModel):
     text: ReplyText
-    reply_to: int | None = Field(default=None, ge=1, le=MAX_ID,
+    reply_to: int | None = Field(default=None, ge=1,
                                  description="the patient's message this answers")
 
 
 class MarkReadIn(BaseModel):
-    up_to_id: int = Field(ge=1, le=MAX_ID,
+    up_to_id: int = Field(ge=1,
                           description="her messages up to this id are marked read")
 
 

@@ -17,4 +17,7 @@ def api(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
+from tests.dashboard.conftest import browser, site  # noqa: E402,F401
 from tests.gateway.conftest import gateway, hand_off, provision  # noqa: E402,F401
+from tests.tablet.conftest import fresh_throttle  # noqa: E402,F401
+from tests.tablet.test_tablet_browser import db  # noqa: E402,F401

@@ -20,13 +20,15 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.communication import Communication
 
 from core.settings import Settings
+from devices import service as devices_service
+from devices.broker import BrokerAdmin, device_role
 from gateway.service import Gateway
 from protocol.messages import MAX_MESSAGE_CHARS, encode_note, encode_read
 from protocol.parsing import parse_message
 from protocol.topics import device_topics
 from tests.api.fhir_invariants import bundle_violations
 from tests.api.helpers import User, make_user
-from tests.gateway.conftest import Device, count
+from tests.gateway.conftest import Device, count, wait_for
 from tests.mqtt_helpers import TestClient as MqttClient
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -282,3 +284,33 @@ def test_fhir_export_carries_the_messages_as_communications(
     assert reply.sender.display == nurse.username
     assert reply.inResponseTo[0].reference == her_url
     assert reply.note is None
+
+
+def test_only_the_device_itself_may_publish_messages_and_older_devices_are_granted(
+        settings: Settings, api: TestClient, tablet: Tablet, provision: Callable[..., Device],
+        committed_conn: psycopg.Connection[Any]) -> None:
+    older = provision()
+    # A device provisioned before the addition: its broker role lacks the messages topic.
+    with BrokerAdmin.from_settings(settings) as broker:
+        broker.execute({"command": "removeRoleACL", "rolename": device_role(older.device_id),
+                        "acltype": "publishClientSend",
+                        "topic": device_topics(older.device_id).messages})
+    with Tablet(settings, older) as old:
+        old.note("Hører I mig?", msg_id="before-grant")
+        # Forged onto another device's topic: refused by the broker.
+        old.publish(tablet.topic, encode_note("forged", text="Falsk", callback=False,
+                                              written_at=NOW.isoformat(),
+                                              sent_at=NOW.isoformat()))
+        tablet.note("Kontrol", msg_id="control")
+        assert tablet.receipt()["msg_id"] == "control"
+        assert old.messages.empty()
+        assert stored(committed_conn, older.patient_id) == []
+        assert [r["body"] for r in stored(committed_conn, tablet.device.patient_id)] == [
+            "Kontrol"]
+        with BrokerAdmin.from_settings(settings) as broker:
+            assert devices_service.grant_message_topics(committed_conn, broker=broker) >= 1
+            # Granting twice changes nothing.
+            devices_service.grant_message_topics(committed_conn, broker=broker)
+        old.note("Hører I mig?", msg_id="before-grant")  # the outbox sends it again
+        assert old.receipt()["accepted"] == 1
+    wait_for(lambda: stored(committed_conn, older.patient_id), what="the older device's message")
