@@ -22,8 +22,13 @@ export async function install(shared) {
   setInterval(() => { if (app.state.device) refresh(); }, REFRESH_MS);
 }
 
+// Only this device's thread: a tablet paired anew may be another patient's.
+function current() {
+  return thread && app.state.device && thread.device_id === app.state.device.device_id ? thread : null;
+}
+
 function unreadReplies() {
-  return (thread?.messages || []).filter((x) => x.direction === "team" && !x.read_at && !acknowledged.has(x.id));
+  return (current()?.messages || []).filter((x) => x.direction === "team" && !x.read_at && !acknowledged.has(x.id));
 }
 
 // The home screen's way in, with the number of replies she has not read.
@@ -41,7 +46,7 @@ export async function refresh() {
     const response = await fetch(new URL("tablet/messages", app.API), { headers: { Authorization: app.auth() } });
     if (response.status === 401) { app.unpaired(); return; }
     if (!response.ok) return;
-    thread = await response.json();
+    thread = { ...(await response.json()), device_id: app.state.device.device_id };
     await store.put("thread", thread);
   } catch { return; /* offline: the last thread kept */ }
   if (JSON.stringify(thread) === before) return;
@@ -66,8 +71,8 @@ function noteState(note) {
 
 // Her messages as the platform has them, then those still in the outbox or refused.
 async function entries() {
-  const local = await store.notes();
-  const server = thread?.messages || [];
+  const local = (await store.notes()).filter((n) => n.device_id === app.state.device?.device_id);
+  const server = current()?.messages || [];
   const known = new Set(server.filter((x) => x.msg_id).map((x) => x.msg_id));
   const list = server.map((x) => (x.direction === "patient"
     ? { ...x, mine: true, state: "sent", reason: null } : { ...x, mine: false }));

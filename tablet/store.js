@@ -71,7 +71,8 @@ export async function enqueue(batch) {
   const tx = d.transaction(["outbox", "log", "notes"], "readwrite");
   tx.objectStore("outbox").put(batch);
   if (batch.message) {
-    tx.objectStore("notes").put({ msg_id: batch.msg_id, ...batch.message, state: "pending", reason: null });
+    tx.objectStore("notes").put({ msg_id: batch.msg_id, device_id: batch.device_id, ...batch.message,
+                                  state: "pending", reason: null });
   }
   (batch.readings || []).forEach((reading, index) => {
     tx.objectStore("log").put({ key: `${batch.msg_id}/${index}`, msg_id: batch.msg_id, index,

@@ -126,6 +126,15 @@ def test_tablet_message_unread_badge_reply_and_read_receipts(
         no_serious_axe_violations(nurse_page)
         nurse_page.screenshot(path=str(artifacts_dir / "dashboard-messages-2-patient-thread.png"),
                               full_page=True)
+
+        # Offline again and reloaded: the tablet still shows the reply (kept in IndexedDB).
+        context.set_offline(True)
+        pad.reload()
+        pad.get_by_role("button", name="Beskeder").click()
+        expect(pad.locator("ul.thread li.team .text")).to_have_text(
+            "Vi ringer dig op i eftermiddag. Tag din anfaldsmedicin efter planen.")
+        expect(pad.locator("ul.thread li.mine")).to_have_count(2)
+        context.set_offline(False)
         nurse_page.goto(site.url + "/#/triage")
         expect(nurse_page.locator(f"#triage tr[data-patient='{patient}']")).to_be_visible()
         expect(nurse_page.locator(f"#triage tr[data-patient='{patient}'] .msg-badge")
