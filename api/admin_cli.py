@@ -76,6 +76,14 @@ def _deactivate_device(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grant_message_topics(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    with connect(settings, name="kol-admin") as conn, BrokerAdmin.from_settings(settings) as broker:
+        n = devices_service.grant_message_topics(conn, broker=broker)
+    print(f"{n} active devices may publish messages")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kol-admin", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="deactivate a tablet and revoke it at the broker")
     deactivate.add_argument("device_id")
     deactivate.set_defaults(func=_deactivate_device)
+    sub.add_parser("grant-message-topics",
+                   help="let tablets provisioned before the messages addition send messages"
+                   ).set_defaults(func=_grant_message_topics)
     return parser
 
 

@@ -26,3 +26,11 @@ def record_on_behalf(conn: Connection[Any], *, actor_id: int, actor: str, action
     repository.insert_audit(conn, actor_id=actor_id, actor=actor, action=action,
                             entity_type=entity_type, entity_id=str(entity_id),
                             detail=detail or {})
+
+
+def record_device(conn: Connection[Any], *, device_id: str, action: str, entity_type: str,
+                  entity_id: str | int, detail: dict[str, Any] | None = None) -> None:
+    """For what a patient did on her tablet (a message to her team): the device is the actor."""
+    repository.insert_audit(conn, actor_id=None, actor=f"device {device_id}", action=action,
+                            entity_type=entity_type, entity_id=str(entity_id),
+                            detail=detail or {})

@@ -135,6 +135,13 @@ class PatientNotFound(NotFound):
     default_detail = "no such patient"
 
 
+class MessageNotFound(NotFound):
+    """The message replied to is not one of the patient's own messages (docs/messages.md)."""
+
+    slug = "message-not-found"
+    default_detail = "no such message from this patient"
+
+
 class PauseNotFound(NotFound):
     """The patient has no such pause interval."""
 

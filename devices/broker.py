@@ -169,6 +169,9 @@ class BrokerAdmin:
                          "allow": True},
                         {"acltype": "publishClientSend", "topic": topics.status,
                          "allow": True},
+                        # The messages addition (docs/messages.md).
+                        {"acltype": "publishClientSend", "topic": topics.messages,
+                         "allow": True},
                         {"acltype": "subscribeLiteral", "topic": topics.receipts,
                          "allow": True},
                     ]},
@@ -176,6 +179,18 @@ class BrokerAdmin:
                      "password": password, "roles": [{"rolename": role}]},
                 ]
             self.execute(*commands)
+
+    def grant_message_topics(self, device_ids: Sequence[str], chunk: int = 100) -> None:
+        """Let devices provisioned before the messages addition (docs/messages.md) publish on
+        their ``messages`` topic; a device that may already is left as it is."""
+        for i in range(0, len(device_ids), chunk):
+            self.execute(*({"command": "addRoleACL", "rolename": device_role(device_id),
+                            "acltype": "publishClientSend",
+                            "topic": device_topics(device_id).messages, "allow": True}
+                           for device_id in device_ids[i:i + chunk]),
+                         # A device row without a broker client (never provisioned there)
+                         # cannot connect at all: nothing to grant.
+                         tolerate=("already exists", "Role not found"))
 
     def revoke_device(self, device_id: str) -> None:
         """Delete the device's broker client and role; a connected session is dropped."""

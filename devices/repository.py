@@ -58,3 +58,9 @@ def active_device_secret_hash(conn: Connection[Any], device_id: str) -> dict[str
         "select device_id, patient_id, password_hash from devices"
         " where device_id = %s and active", (device_id,)).fetchone()
     return row
+
+
+def all_active_device_ids(conn: Connection[Any]) -> list[str]:
+    """Every active device (the platform's own upkeep, never a viewer's read)."""
+    return [r["device_id"] for r in conn.execute(
+        "select device_id from devices where active order by device_id")]

@@ -92,3 +92,11 @@ def deactivate_all(conn: Connection[Any], *, viewer: Viewer, broker: BrokerAdmin
     """Every active tablet of the patient (a discharge: the tablets are collected)."""
     return [deactivate(conn, viewer=viewer, broker=broker, device_id=device_id)
             for device_id in repository.active_device_ids(conn, viewer, patient_id)]
+
+
+def grant_message_topics(conn: Connection[Any], *, broker: BrokerAdmin) -> int:
+    """Every active device may publish on its ``messages`` topic (devices provisioned before the
+    addition lack it in their broker role); how many devices were checked."""
+    device_ids = repository.all_active_device_ids(conn)
+    broker.grant_message_topics(device_ids)
+    return len(device_ids)

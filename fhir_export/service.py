@@ -15,12 +15,15 @@ from core.access import Viewer
 from core.measurement_types import MEASUREMENT_TYPES, MeasurementType
 from core.pagination import parse_reading_cursor, reading_cursor
 from fhir_export import repository
+from messages import service as messages
+from messages.schemas import MessageOut
 from patients.service import measured_span, require_patient
 
 LOINC = "http://loinc.org"
 NPU = "urn:oid:1.2.208.176.2.1"
 UCUM = "http://unitsofmeasure.org"
 DEVICE_ID_SYSTEM = "urn:kol:device-id"
+MESSAGE_KIND_SYSTEM = "urn:kol:message-kind"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 MAX_SPAN = timedelta(days=366)
 DEFAULT_PAGE = 1000
@@ -82,6 +85,48 @@ def _device(patient_id: int, device_id: str, active: bool | None) -> dict[str, A
             "status": status, "patient": {"reference": f"Patient/{patient_id}"}}
 
 
+def _communication(patient_id: int, message: MessageOut, in_bundle: set[int]
+                   ) -> dict[str, Any]:
+    """A message as a ``Communication``: hers from the Patient to her care team, a reply from a
+    team member (by name: the platform exports no Practitioners) to her; a call-back request is
+    its category; when the other side read it is a note."""
+    patient = {"reference": f"Patient/{patient_id}"}
+    team = {"display": message.author or "care team"}
+    kind = ("reply" if message.direction == "team"
+            else "callback-request" if message.callback else "message")
+    communication: dict[str, Any] = {
+        "resourceType": "Communication",
+        "id": f"{patient_id}-message-{message.id}",
+        "status": "completed",
+        "category": [{"coding": [{"system": MESSAGE_KIND_SYSTEM, "code": kind}],
+                      "text": {"reply": "reply from the care team",
+                               "callback-request": "the patient asks to be called back",
+                               "message": "message from the patient"}[kind]}],
+        "subject": patient,
+        "sent": message.written_at.isoformat(),
+        "received": message.received_at.isoformat(),
+        "sender": patient if message.direction == "patient" else team,
+        "recipient": [{"display": "care team"} if message.direction == "patient" else patient],
+    }
+    if message.text:
+        communication["payload"] = [{"contentString": message.text}]
+    if message.reply_to is not None and message.reply_to in in_bundle:
+        communication["inResponseTo"] = [{"reference": _urn("message", patient_id,
+                                                            message.reply_to)}]
+    if message.read_at is not None:
+        communication["note"] = [{"time": message.read_at.isoformat(),
+                                  "text": f"read by {message.read_by}"}]
+    return communication
+
+
+def _communications(conn: Connection[Any], viewer: Viewer, patient_id: int, start: datetime,
+                    end: datetime) -> list[dict[str, Any]]:
+    found = messages.between(conn, viewer, patient_id, start, end)
+    ids = {m.id for m in found}
+    return [{"fullUrl": _urn("message", patient_id, m.id),
+             "resource": _communication(patient_id, m, ids)} for m in found]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Page:
     bundle: dict[str, Any]
@@ -115,6 +160,9 @@ def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
     entries.extend({"fullUrl": _urn("device", device_id),
                     "resource": _device(patient_id, device_id, active)}
                    for device_id, active in devices.items())
+    if cursor is None:
+        # The messages of the span ride on its first page (they are few; pages count readings).
+        entries.extend(_communications(conn, viewer, patient_id, start, end))
     # No "total": FHIR allows it only on search and history Bundles (invariant bdl-1).
     return Page(bundle={"resourceType": "Bundle", "type": "collection",
                         "timestamp": now.isoformat(), "entry": entries},

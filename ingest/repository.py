@@ -191,3 +191,39 @@ def insert_pending_evaluation(conn: Connection[Any], *, patient_ids: list[int],
     row = cur.fetchone()
     assert row is not None
     return int(row[0])
+
+
+NoteRow = tuple[int, str, bool, datetime, datetime, str, str]
+"""patient_id, body, callback, written_at, received_at, device_id, msg_id."""
+
+
+def insert_patient_messages(conn: Connection[Any], rows: Sequence[NoteRow]
+                            ) -> dict[tuple[str, str], int]:
+    """The patients' messages (the messages addition); returns (device_id, msg_id) → id."""
+    cur = conn.cursor(row_factory=tuple_row)
+    cur.execute(
+        "insert into patient_messages (patient_id, direction, body, callback, written_at,"
+        " received_at, device_id, msg_id)"
+        " select p, 'patient', b, c, w, r, d, m from unnest(%s::bigint[], %s::text[],"
+        " %s::boolean[], %s::timestamptz[], %s::timestamptz[], %s::text[], %s::text[])"
+        " as k(p, b, c, w, r, d, m)"
+        " on conflict (device_id, msg_id) do nothing returning device_id, msg_id, id",
+        [[row[i] for row in rows] for i in range(7)])
+    return {(d, m): message_id for d, m, message_id in cur.fetchall()}
+
+
+def mark_replies_read(conn: Connection[Any], patient_id: int, reply_ids: Sequence[int],
+                      read_at: datetime) -> list[int] | None:
+    """Mark the team's replies to ``patient_id`` read by her (a first read is kept); the ids
+    newly marked, or None if any id is not a reply to her (nothing is marked then)."""
+    cur = conn.cursor(row_factory=tuple_row)
+    cur.execute("select id, read_at is null from patient_messages where id = any(%s)"
+                " and patient_id = %s and direction = 'team' order by id for update",
+                (list(reply_ids), patient_id))
+    found = cur.fetchall()
+    if len(found) != len(reply_ids):
+        return None
+    unread = [message_id for message_id, is_unread in found if is_unread]
+    conn.execute("update patient_messages set read_at = %s, read_by = 'patient'"
+                 " where id = any(%s)", (read_at, unread))
+    return unread

@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 from psycopg import Connection
 
+from core import audit
 from core.measurement_types import MEASUREMENT_TYPES
 from ingest import repository
 from ingest.repository import InsertedRow
@@ -44,7 +45,7 @@ def _key(message: Message) -> Key:
 
 def _rejected_receipt(message: Message) -> tuple[str, bytes] | None:
     """The receipt of a message rejected as a whole, if it can be addressed to a batch."""
-    if message.msg_id is None or message.device_id is None or message.kind != "readings":
+    if message.msg_id is None or message.device_id is None or message.kind == "status":
         return None
     return _receipt(message.device_id, encode_receipt(
         message.msg_id, accepted=0, duplicates=0, rejections=message.rejections))
@@ -104,6 +105,40 @@ def _conflict(message: Message) -> Message:
                             "this device already sent other readings under this msg_id")
 
 
+def _patient_messages(conn: Connection[Any], fresh: Sequence[tuple[Key, Message]],
+                      patients: dict[str, int]) -> dict[Key, Message]:
+    """Store the patients' messages and read receipts among the newly claimed ``fresh``
+    (docs/messages.md), each audited; returns them as judged (a read receipt naming a message
+    that is no reply to her is rejected ``unknown_reply``)."""
+    judged: dict[Key, Message] = {}
+    notes = [(k, m) for k, m in fresh if m.note is not None]
+    stored = repository.insert_patient_messages(conn, [
+        (patients[k[0]], m.note.text, m.note.callback, m.note.written_at, m.received_at, *k)
+        for k, m in notes if m.note is not None]) if notes else {}
+    for key, m in notes:
+        assert m.note is not None
+        judged[key] = m
+        if key in stored:
+            audit.record_device(conn, device_id=key[0], action="message.received",
+                                entity_type="patient", entity_id=patients[key[0]],
+                                detail={"message_id": stored[key], "msg_id": key[1],
+                                        "callback": m.note.callback})
+    for key, m in fresh:
+        if m.read is None:
+            continue
+        marked = repository.mark_replies_read(conn, patients[key[0]], m.read.reply_ids,
+                                              m.read.read_at)
+        if marked is None:
+            judged[key] = m.rejected("unknown_reply", "a reply_id is not a reply to this patient")
+            continue
+        judged[key] = m
+        if marked:
+            audit.record_device(conn, device_id=key[0], action="message.read_by_patient",
+                                entity_type="patient", entity_id=patients[key[0]],
+                                detail={"message_ids": marked, "msg_id": key[1]})
+    return judged
+
+
 def write_batch(conn: Connection[Any], batch: Sequence[Message], *,
                 policy: DeadLetterPolicy | None = None) -> BatchOutcome:
     """Store a batch; the caller commits, then publishes ``outcome.receipts``."""
@@ -152,10 +187,19 @@ def write_batch(conn: Connection[Any], batch: Sequence[Message], *,
         for (device_id, msg_id), m in fresh for r in m.readings)) \
         if any(m.readings for _, m in fresh) else []
     accepted = Counter((row[5], row[6]) for row in inserted)
+    conversation = _patient_messages(conn, fresh, patients) \
+        if any(m.kind == "messages" for _, m in fresh) else {}
 
     new_receipts: dict[Key, bytes] = {}
     duplicates = 0
     for key, m in fresh:
+        if key in conversation:
+            # A message or a read receipt is one item: accepted, or rejected as a whole.
+            m = conversation[key]
+            new_receipts[key] = encode_receipt(key[1], accepted=0 if m.rejected_whole else 1,
+                                               duplicates=0, rejections=m.rejections)
+            dead.append(m)
+            continue
         n = accepted[key]
         new_receipts[key] = encode_receipt(key[1], accepted=n, duplicates=len(m.readings) - n,
                                            rejections=m.rejections)

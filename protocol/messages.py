@@ -19,13 +19,18 @@ MAX_READINGS = 500
 MAX_MSG_ID_CHARS = 64
 FUTURE_TOLERANCE = timedelta(minutes=5)
 LATE_AFTER = timedelta(hours=24)
+MAX_MESSAGE_CHARS = 1000
+"""A patient's message is short: the team's phone is for anything longer."""
+MAX_READ_IDS = 500
 DEFAULT_MAX_AGE = timedelta(days=90)
 """How long before platform time a reading may have been measured (``too_old`` beyond); the
 platform's own figure is ``Settings.max_reading_age_days``."""
 
 Reason = Literal["malformed_json", "unsupported_version", "missing_field", "unknown_type",
                  "bad_unit", "out_of_range", "naive_timestamp", "future_timestamp", "too_old",
-                 "too_large", "unknown_device", "msg_id_conflict", "internal_error"]
+                 "too_large", "unknown_device", "msg_id_conflict", "internal_error",
+                 # The messages addition (docs/messages.md).
+                 "empty_message", "text_too_long", "unknown_reply"]
 """The protocol's stable rejection reasons."""
 REASONS: tuple[Reason, ...] = get_args(Reason)
 
@@ -51,6 +56,24 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PatientNote:
+    """A patient's message to her team (the messages addition): text, a call-back request, or
+    both."""
+
+    text: str
+    callback: bool
+    written_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadReceipt:
+    """The patient has read these replies of her team (the messages addition)."""
+
+    reply_ids: tuple[int, ...]
+    read_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceStatus:
     state: Literal["online", "offline"]
     battery: float | None
@@ -71,9 +94,12 @@ class Message:
     rejections: tuple[Rejection, ...] = ()
     """Per-reading rejections, or a single whole-message one (``index`` None)."""
     status: DeviceStatus | None = None
+    note: PatientNote | None = None
+    read: ReadReceipt | None = None
     content_digest: bytes | None = None
-    """SHA-256 of a reading batch's ``readings`` (keys sorted): a re-sent batch has the same one
-    whatever its ``sent_at``; another batch under the same ``msg_id`` has not."""
+    """SHA-256 of a reading batch's ``readings`` (of a message's ``message`` or ``read``; keys
+    sorted): a re-sent batch has the same one whatever its ``sent_at``; another batch under the
+    same ``msg_id`` has not."""
     retained: bool = False
     """Delivered by the broker as a retained message (on subscribe), not as a live publish."""
 
@@ -99,6 +125,20 @@ def encode_batch(msg_id: str, readings: Sequence[dict[str, Any]], *, sent_at: st
     "measured_at"}`` objects."""
     return orjson.dumps({"v": VERSION, "msg_id": msg_id, "sent_at": sent_at,
                          "readings": list(readings)})
+
+
+def encode_note(msg_id: str, *, text: str, callback: bool, written_at: str, sent_at: str
+                ) -> bytes:
+    """A patient's message as a tablet sends it on the ``messages`` topic."""
+    return orjson.dumps({"v": VERSION, "msg_id": msg_id, "sent_at": sent_at,
+                         "message": {"text": text, "callback": callback,
+                                     "written_at": written_at}})
+
+
+def encode_read(msg_id: str, *, reply_ids: Sequence[int], read_at: str, sent_at: str) -> bytes:
+    """The patient's read receipt for her team's replies, on the ``messages`` topic."""
+    return orjson.dumps({"v": VERSION, "msg_id": msg_id, "sent_at": sent_at,
+                         "read": {"reply_ids": list(reply_ids), "read_at": read_at}})
 
 
 def encode_status(state: Literal["online", "offline"], *, battery: float | None,

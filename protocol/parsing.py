@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,13 +17,17 @@ from protocol.messages import (
     DEFAULT_MAX_AGE,
     FUTURE_TOLERANCE,
     LATE_AFTER,
+    MAX_MESSAGE_CHARS,
     MAX_MSG_ID_CHARS,
     MAX_PAYLOAD_BYTES,
+    MAX_READ_IDS,
     MAX_READINGS,
     VERSION,
     DeviceStatus,
     Message,
+    PatientNote,
     Reading,
+    ReadReceipt,
     Reason,
     Rejection,
 )
@@ -126,6 +131,8 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, *,
                                 f"msg_id must be 1-{MAX_MSG_ID_CHARS} characters")
     message = Message(topic=topic, payload=payload, received_at=received_at, kind=kind,
                       device_id=device_id, msg_id=msg_id, retained=retained)
+    if kind == "messages":
+        return _patient_message(message, doc)
     raw_readings = doc.get("readings")
     if not isinstance(raw_readings, list) or not raw_readings:
         return message.rejected("missing_field", "readings must be a non-empty list")
@@ -156,3 +163,51 @@ def _status(message: Message, doc: dict[str, Any]) -> Message:
                    status=DeviceStatus(state="online" if state == "online" else "offline",
                                        battery=battery,
                                        app=_clean(app[:40]) if isinstance(app, str) else None))
+
+
+def _digest(doc: object) -> bytes:
+    return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).digest()
+
+
+def _patient_message(message: Message, doc: dict[str, Any]) -> Message:
+    """The messages addition (docs/messages.md): a ``message`` to the team, or a ``read``
+    receipt for the team's replies. Either is judged whole: it is one thing the patient did."""
+    note, read = doc.get("message"), doc.get("read")
+    if isinstance(note, dict) and read is None:
+        text, callback = note.get("text", ""), note.get("callback", False)
+        if not isinstance(text, str) or not isinstance(callback, bool):
+            return message.rejected("missing_field", "text must be a string, callback a boolean")
+        text = text.strip()
+        if len(text) > MAX_MESSAGE_CHARS:
+            return message.rejected("text_too_long",
+                                    f"{len(text)} characters > {MAX_MESSAGE_CHARS}")
+        if not text and not callback:
+            return message.rejected("empty_message", "neither text nor a call-back request")
+        written = _stamp(note.get("written_at"), message.received_at)
+        if not isinstance(written, datetime):
+            return message.rejected(*written)
+        return replace(message, content_digest=_digest(note), note=PatientNote(
+            text=text.replace("\x00", "\ufffd"), callback=callback, written_at=written))
+    if isinstance(read, dict) and note is None:
+        ids = read.get("reply_ids")
+        if (not isinstance(ids, list) or not 1 <= len(ids) <= MAX_READ_IDS
+                or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2 ** 63
+                           for i in ids)):
+            return message.rejected("missing_field",
+                                    f"reply_ids must be 1-{MAX_READ_IDS} message ids")
+        read_at = _stamp(read.get("read_at"), message.received_at)
+        if not isinstance(read_at, datetime):
+            return message.rejected(*read_at)
+        return replace(message, content_digest=_digest(read), read=ReadReceipt(
+            reply_ids=tuple(sorted(set(ids))), read_at=read_at))
+    return message.rejected("missing_field", "exactly one of message and read must be an object")
+
+
+def _stamp(raw: object, received_at: datetime) -> datetime | tuple[Reason, str]:
+    """A message's own timestamp, or why it is refused (never in the future)."""
+    stamp = _timestamp(raw)
+    if not isinstance(stamp, datetime):
+        return stamp, "the timestamp must be RFC 3339 with an explicit offset"
+    if stamp - received_at > FUTURE_TOLERANCE:
+        return "future_timestamp", "the timestamp is ahead of platform time"
+    return stamp

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 PREFIX = "kol/v1/d"
 DEVICE_ID_PATTERN = r"[A-Za-z0-9_-]{3,64}"
 DEVICE_ID = re.compile(rf"^{DEVICE_ID_PATTERN}$")
 
-InboundKind = Literal["readings", "status"]
-"""What a device publishes to the platform."""
-INBOUND_KINDS: tuple[InboundKind, ...] = ("readings", "status")
+InboundKind = Literal["readings", "status", "messages"]
+"""What a device publishes to the platform (``messages``: the addition of docs/messages.md)."""
+INBOUND_KINDS: tuple[InboundKind, ...] = get_args(InboundKind)
 
-_INBOUND = re.compile(rf"^{PREFIX}/({DEVICE_ID_PATTERN})/(readings|status)$")
+_KINDS: dict[str, InboundKind] = {k: k for k in INBOUND_KINDS}
+_INBOUND = re.compile(rf"^{PREFIX}/({DEVICE_ID_PATTERN})/({'|'.join(INBOUND_KINDS)})$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,12 +27,14 @@ class DeviceTopics:
     readings: str
     status: str
     receipts: str
+    messages: str
+    """The patient's messages to her team and her read receipts (docs/messages.md)."""
 
 
 def device_topics(device_id: str) -> DeviceTopics:
     base = f"{PREFIX}/{device_id}"
     return DeviceTopics(readings=f"{base}/readings", status=f"{base}/status",
-                        receipts=f"{base}/receipts")
+                        receipts=f"{base}/receipts", messages=f"{base}/messages")
 
 
 def inbound_subscriptions(shared_group: str | None = None) -> list[str]:
@@ -46,5 +49,4 @@ def parse_inbound(topic: str) -> tuple[str, InboundKind] | None:
     match = _INBOUND.match(topic)
     if match is None:
         return None
-    kind: InboundKind = "status" if match.group(2) == "status" else "readings"
-    return match.group(1), kind
+    return match.group(1), _KINDS[match.group(2)]

@@ -1,6 +1,7 @@
 // The patient's tablet app: one task per screen, Danish first. See docs/tablet.md.
 import * as ble from "./ble.js";
 import { TEXTS } from "./i18n.js";
+import * as messages from "./messages.js";
 import * as store from "./store.js";
 import { APP_VERSION, Transport, rfc3339 } from "./transport.js";
 
@@ -208,7 +209,8 @@ async function home() {
   }
   children.push(el("div", { class: "actions" },
     el("button", { class: "primary", id: "measure", onclick: () => startMeasuring(), text: t().measureButton }),
-    el("button", { class: "secondary", id: "history", onclick: () => historyScreen(), text: t().historyButton })));
+    el("button", { class: "secondary", id: "history", onclick: () => historyScreen(), text: t().historyButton }),
+    messages.homeButton()));
   const pending = state.recentLog.filter((r) => r.state !== "sent").slice(0, 6);
   if (pending.length) children.push(el("h2", { text: t().notSentYet }), readingList(pending));
   show("home", ...children);
@@ -425,8 +427,7 @@ async function loadTypes() {
 async function refreshToday() {
   if (!state.device) return;
   try {
-    const response = await fetch(new URL("tablet/today", API), { headers: {
-      Authorization: `Basic ${btoa(`${state.device.mqtt_username}:${state.device.mqtt_password}`)}` } });
+    const response = await fetch(new URL("tablet/today", API), { headers: { Authorization: auth() } });
     if (response.status === 401) { unpaired(); return; }
     if (response.ok) {
       state.today = await response.json();
@@ -436,6 +437,10 @@ async function refreshToday() {
   if (["home", "history"].includes(state.screen)) {
     if (state.screen === "home") home(); else historyScreen();
   }
+}
+
+function auth() {
+  return `Basic ${btoa(`${state.device.mqtt_username}:${state.device.mqtt_password}`)}`;
 }
 
 async function unpaired() {
@@ -452,7 +457,9 @@ function startTransport() {
   state.transport.addEventListener("receipt", async () => {
     if (state.screen === "sent") await sentScreen();
     else if (state.screen === "home") await home();
+    else if (state.screen === "messages") await messages.screen({ keepFocus: true });
     refreshToday();
+    messages.refresh();
   });
   state.transport.addEventListener("unauthorized", () => refreshToday());
   state.transport.start();
@@ -462,7 +469,8 @@ async function main() {
   $("#language").addEventListener("click", () => {
     state.lang = state.lang === "da" ? "en" : "da";
     localStorage.setItem("kol-lang", state.lang);
-    const screens = { home, history: historyScreen, sent: sentScreen, confirm: confirmScreen };
+    const screens = { home, history: historyScreen, sent: sentScreen, confirm: confirmScreen,
+                      messages: () => messages.screen() };
     if (screens[state.screen]) screens[state.screen]();
     else if (state.screen && state.screen.startsWith("step-")) stepScreen();
     else if (state.screen === "pair") pairScreen();
@@ -471,6 +479,7 @@ async function main() {
   $("#version").textContent = `v${APP_VERSION}`;
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js");
   await loadTypes();
+  await messages.install({ el, show, state, API, auth, home, dayAndTime, unpaired });
   // The plan and the reminder are re-checked while the app is open.
   setInterval(() => {
     if (!state.device) return;
@@ -490,6 +499,7 @@ async function main() {
   startTransport();
   await home();
   refreshToday();
+  messages.refresh();
 }
 
 main();

@@ -1,9 +1,10 @@
 // Everything the tablet keeps lives in one IndexedDB database: its device credentials (given once
 // at pairing), the outbox of batches not yet receipted, the per-reading log the screens show,
-// and the last plan and type registry (so the app works offline).
+// and the last plan and type registry (so the app works offline). Version 2 adds the patient's
+// own messages to her team ("notes", each with its outbox state; docs/messages.md).
 
 const DB_NAME = "kol-tablet";
-const VERSION = 1;
+const VERSION = 2;
 
 let opened = null;
 
@@ -11,12 +12,15 @@ function db() {
   if (!opened) {
     opened = new Promise((resolve, reject) => {
       const request = indexedDB.open(DB_NAME, VERSION);
-      request.onupgradeneeded = () => {
+      request.onupgradeneeded = (event) => {
         const d = request.result;
-        d.createObjectStore("kv");
-        d.createObjectStore("outbox", { keyPath: "msg_id" });
-        const log = d.createObjectStore("log", { keyPath: "key" });
-        log.createIndex("msg_id", "msg_id");
+        if (event.oldVersion < 1) {
+          d.createObjectStore("kv");
+          d.createObjectStore("outbox", { keyPath: "msg_id" });
+          const log = d.createObjectStore("log", { keyPath: "key" });
+          log.createIndex("msg_id", "msg_id");
+        }
+        if (event.oldVersion < 2) d.createObjectStore("notes", { keyPath: "msg_id" });
       };
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(request.error);
@@ -59,13 +63,18 @@ export async function remove(key) {
   return done(tx);
 }
 
-// A batch and its readings' log entries are written in one transaction: a reload between the
-// two can neither lose the batch nor show a reading that is not in the outbox.
+// A batch and its readings' log entries (or the message it carries) are written in one
+// transaction: a reload between the two can neither lose the batch nor show a reading or a
+// message that is not in the outbox.
 export async function enqueue(batch) {
   const d = await db();
-  const tx = d.transaction(["outbox", "log"], "readwrite");
+  const tx = d.transaction(["outbox", "log", "notes"], "readwrite");
   tx.objectStore("outbox").put(batch);
-  batch.readings.forEach((reading, index) => {
+  if (batch.message) {
+    tx.objectStore("notes").put({ msg_id: batch.msg_id, device_id: batch.device_id, ...batch.message,
+                                  state: "pending", reason: null });
+  }
+  (batch.readings || []).forEach((reading, index) => {
     tx.objectStore("log").put({ key: `${batch.msg_id}/${index}`, msg_id: batch.msg_id, index,
                                 ...reading, state: "pending", reason: null });
   });
@@ -78,10 +87,11 @@ export async function outbox() {
   return all.sort((a, b) => a.sent_at.localeCompare(b.sent_at));
 }
 
-// The receipt arrived: the batch leaves the outbox and each reading gets its outcome.
+// The receipt arrived: the batch leaves the outbox and each reading (or its message) gets its
+// outcome. True if the receipt was for this tablet's batch.
 export async function settle(receipt) {
   const d = await db();
-  const tx = d.transaction(["outbox", "log"], "readwrite");
+  const tx = d.transaction(["outbox", "log", "notes"], "readwrite");
   const rejected = new Map();
   let whole = null;
   for (const r of receipt.rejected || []) {
@@ -94,9 +104,20 @@ export async function settle(receipt) {
     const reason = whole || rejected.get(entry.index) || null;
     log.put({ ...entry, state: reason ? "rejected" : "sent", reason });
   }
+  const notes = tx.objectStore("notes");
+  const note = await result(notes.get(receipt.msg_id));
+  if (note) notes.put({ ...note, state: whole ? "rejected" : "sent", reason: whole });
+  const batch = await result(tx.objectStore("outbox").get(receipt.msg_id));
   tx.objectStore("outbox").delete(receipt.msg_id);
   await done(tx);
-  return entries.length > 0;
+  return entries.length > 0 || Boolean(note) || Boolean(batch);
+}
+
+// The patient's own messages with their outbox state, oldest first.
+export async function notes() {
+  const d = await db();
+  const all = await result(d.transaction("notes").objectStore("notes").getAll());
+  return all.sort((a, b) => a.written_at.localeCompare(b.written_at));
 }
 
 export async function recentLog(limit = 12) {
@@ -117,14 +138,17 @@ export async function forgetDevice() {
 // with the reason unknown_device, so the screen says why they were not sent.
 export async function abandonOtherDevices(deviceId) {
   const d = await db();
-  const tx = d.transaction(["outbox", "log"], "readwrite");
+  const tx = d.transaction(["outbox", "log", "notes"], "readwrite");
   const outboxStore = tx.objectStore("outbox");
   const log = tx.objectStore("log");
+  const notes = tx.objectStore("notes");
   for (const batch of await result(outboxStore.getAll())) {
     if (batch.device_id === deviceId) continue;
     for (const entry of await result(log.index("msg_id").getAll(batch.msg_id))) {
       log.put({ ...entry, state: "rejected", reason: "unknown_device" });
     }
+    const note = await result(notes.get(batch.msg_id));
+    if (note) notes.put({ ...note, state: "rejected", reason: "unknown_device" });
     outboxStore.delete(batch.msg_id);
   }
   return done(tx);

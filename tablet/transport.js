@@ -13,7 +13,9 @@ export class Transport extends EventTarget {
     this.device = device;
     const id = device.device_id;
     this.topics = { readings: `kol/v1/d/${id}/readings`, status: `kol/v1/d/${id}/status`,
-                    receipts: `kol/v1/d/${id}/receipts` };
+                    receipts: `kol/v1/d/${id}/receipts`,
+                    // The messages addition (docs/messages.md): her messages and read receipts.
+                    messages: `kol/v1/d/${id}/messages` };
     this.client = null;
     this.connected = false;
     this.resendTimer = null;
@@ -88,15 +90,33 @@ export class Transport extends EventTarget {
     if (!this.connected) return;
     for (const batch of await store.outbox()) {
       if (batch.device_id !== this.device.device_id) continue;
-      const { msg_id, sent_at, readings } = batch;
-      this.client.publish(this.topics.readings, JSON.stringify({ v: 1, msg_id, sent_at, readings }),
-                          { qos: 1 });
+      const { msg_id, sent_at, readings, message, read } = batch;
+      if (readings) {
+        this.client.publish(this.topics.readings, JSON.stringify({ v: 1, msg_id, sent_at, readings }),
+                            { qos: 1 });
+      } else {
+        this.client.publish(this.topics.messages,
+                            JSON.stringify({ v: 1, msg_id, sent_at, ...(message ? { message } : { read }) }),
+                            { qos: 1 });
+      }
     }
   }
 
   async send(readings) {
     const batch = { msg_id: crypto.randomUUID(), sent_at: rfc3339(new Date()), readings,
                     device_id: this.device.device_id };
+    await store.enqueue(batch);
+    await this.flush();
+    return batch;
+  }
+
+  // A message to the team ({text, callback}) or a read receipt for the team's replies
+  // ({reply_ids}): through the same outbox as readings, so it waits for the network and a receipt.
+  async sendMessage({ text, callback, reply_ids }) {
+    const now = rfc3339(new Date());
+    const batch = { msg_id: crypto.randomUUID(), sent_at: now, device_id: this.device.device_id };
+    if (reply_ids) batch.read = { reply_ids, read_at: now };
+    else batch.message = { text, callback, written_at: now };
     await store.enqueue(batch);
     await this.flush();
     return batch;

@@ -47,7 +47,9 @@ def triage(conn: Connection[Any], viewer: Viewer, *, team: str | None, offset: i
             offset %(offset)s limit %(limit)s
         )
         select page.*, (%(severities)s::text[])[page.worst_rank] as worst_severity, last.at
-               as last_measured_at
+               as last_measured_at,
+               (select count(*) from patient_messages m where m.patient_id = page.patient_id
+                and m.direction = 'patient' and m.read_at is null) as unread_messages
         from page cross join lateral (
             select max(r.measured_at) as at from unnest(%(types)s::text[]) as ty(type)
             cross join lateral (select measured_at from readings

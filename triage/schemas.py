@@ -30,3 +30,5 @@ class TriageRow(BaseModel):
     oldest_unhandled_at: datetime | None
     """When the oldest alert still waiting for a nurse (status open) was opened."""
     last_measured_at: datetime | None
+    unread_messages: int = 0
+    """Her messages no one in the team has read yet (docs/messages.md)."""

@@ -25,7 +25,8 @@ def triage(conn: Connection[Any], viewer: Viewer, *, team: str | None, cursor: s
                                              green=r["green"]),
                       unhandled=r["unhandled"], unhandled_green=r["unhandled_green"],
                       oldest_unhandled_at=r["oldest_unhandled_at"],
-                      last_measured_at=r["last_measured_at"]) for r in rows[:limit]]
+                      last_measured_at=r["last_measured_at"],
+                      unread_messages=r["unread_messages"]) for r in rows[:limit]]
     return page, str(offset + limit) if len(rows) > limit else None
 
 

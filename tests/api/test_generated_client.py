@@ -40,7 +40,8 @@ def kol_client(live_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """The generated package, imported from a scratch directory."""
     root = tmp_path_factory.mktemp("generated")
     document = root / "openapi.json"
-    document.write_text(httpx.get(f"{live_url}/openapi.json").text)
+    # The document is generated on first request: seconds on a busy machine.
+    document.write_text(httpx.get(f"{live_url}/openapi.json", timeout=60).text)
     config = root / "config.yaml"
     config.write_text("package_name_override: kol_client\npost_hooks: []\n")
     # --fail-on-warning: a construct the generator cannot turn into code fails the test.

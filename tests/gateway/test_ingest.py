@@ -243,9 +243,10 @@ def test_unknown_device_is_dead_lettered(
 def test_every_reason_is_covered_and_listed_by_the_api(
         settings: Settings, tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
     # unknown_device, msg_id_conflict and internal_error have tests of their own (above, below
-    # and tests/gateway/test_poison.py).
+    # and tests/gateway/test_poison.py), the messages addition's in tests/messages.
     assert set(BAD_READINGS) | set(WHOLE_MESSAGES) | {
-        "unknown_device", "msg_id_conflict", "internal_error"} == set(REASONS)
+        "unknown_device", "msg_id_conflict", "internal_error",
+        "empty_message", "text_too_long", "unknown_reply"} == set(REASONS)
     for payload in [*WHOLE_MESSAGES.values(),
                     batch(*BAD_READINGS.values(), reading(), msg_id="api-mixed")]:
         tablet.send(payload)

@@ -12,6 +12,7 @@ import { chart } from "./chart.js";
 import { editor } from "./thresholds.js";
 import { changeText } from "./burden.js";
 import * as care from "./care.js";
+import * as messages from "./messages.js";
 
 const TYPES = ["spo2", "pulse", "weight"];
 const DISPOSITIONS = ["no_action_needed", "advice_by_phone", "home_visit", "gp_contacted",
@@ -99,6 +100,7 @@ export async function render(view, id) {
       <p class="call" id="call">${callLinks(patient)}</p>
       <div class="grid latest" id="latest">${latest(patient)}</div>
     </section>
+    <section class="card" id="messages"></section>
     <section class="card" id="alerts"><h2>${t("open_alerts")}</h2>
       <div id="alert-rows">${patient.open_alerts.map(alertRow).join("")}</div>
       <p class="muted" id="no-alerts" ${patient.open_alerts.length ? "hidden" : ""}>${t("no_alerts")}</p>
@@ -119,6 +121,7 @@ export async function render(view, id) {
     }
   };
   drawCharts();
+  const stopMessages = messages.render(view.querySelector("#messages"), id);
   care.render(view.querySelector("#care"), patient, (changed) => {
     view.querySelector("#patient-name").textContent = changed.display_name;
     view.querySelector("#call").innerHTML = callLinks(changed);
@@ -210,7 +213,7 @@ export async function render(view, id) {
     clearTimeout(timer);
     timer = setTimeout(() => update().catch(() => {}), REFRESH_DELAY_MS);
   });
-  return () => { clearTimeout(timer); unsubscribe(); };
+  return () => { clearTimeout(timer); unsubscribe(); stopMessages(); };
 }
 
 /** The personal-limit proposal (issue 13) beside the editor, with "use the proposal". */

@@ -11,6 +11,8 @@ const SEVERITIES = ["red", "yellow", "blue", "green"];
 const RANK = { red: 0, yellow: 1, blue: 2, green: 3 };
 
 const REFRESH_DELAY_MS = 150;
+// A patient's message raises no alert event: the list is read again this often for its badge.
+const MESSAGES_REFRESH_MS = 15000;
 
 let rows = [];
 let order = new Map(); // patient id → position in the server's priority order
@@ -57,6 +59,7 @@ function rowHtml(row) {
       data-state="${state}">
     <td>${badge(row.worst_severity)}</td>
     <td><a class="rowlink" href="${href}">${esc(row.display_name)}</a>
+      ${row.unread_messages ? `<span class="msg-badge" data-unread="${row.unread_messages}">✉ ${t("unread_messages", { n: row.unread_messages })}</span>` : ""}
       <div class="muted">${esc(row.team)}</div></td>
     <td class="counts">${counts(row)}</td>
     <td>${when(row.oldest_unhandled_at)}</td><td class="measured">${when(row.last_measured_at)}</td>
@@ -161,7 +164,8 @@ export async function render(view) {
     clearTimeout(timer);
     timer = setTimeout(() => refresh().catch(() => {}), REFRESH_DELAY_MS);
   });
-  return () => { clearTimeout(timer); unsubscribe(); };
+  const poll = setInterval(() => refresh().catch(() => {}), MESSAGES_REFRESH_MS);
+  return () => { clearTimeout(timer); clearInterval(poll); unsubscribe(); };
 }
 
 function raise(event) {
