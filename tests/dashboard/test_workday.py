@@ -269,3 +269,19 @@ def test_admin_creates_a_user_who_sets_her_password_and_is_deactivated_at_once(
         expect(nurse.locator("#login-form")).to_be_visible(timeout=15_000)
     finally:
         context.close()
+
+
+def test_the_team_reads_the_patients_access_log_on_her_page(
+        site: Site, page: Page, committed_conn: psycopg.Connection[Any]) -> None:
+    """Nurses and clinicians, not only admins, read who looked at the patient's data: the audit
+    trail is the team's."""
+    patient_id, _device = enrol_with_device(site)
+    clinician = create_user(committed_conn, role="clinician", teams=[site.team])
+    nurse = create_user(committed_conn, role="nurse", teams=[site.team])
+    httpx.get(f"{site.url}/api/v1/patients/{patient_id}",
+              headers=site.login_headers(clinician)).raise_for_status()
+    login(page, site, nurse)
+    page.goto(f"{site.url}/#/patient/{patient_id}")
+    log = page.locator("#access-log")
+    expect(log.locator("h2")).to_have_text("Adgangslog")
+    expect(log.locator("tbody tr").filter(has_text=clinician)).to_contain_text("Oversigt")

@@ -79,14 +79,14 @@ function accessHtml(entries) {
 export async function render(view, id) {
   const to = Date.now(), from = to - CHART_DAYS * 864e5;
   const since = encodeURIComponent(new Date(from).toISOString());
-  const isAdmin = me()?.role === "admin";
-  const [patient, versions, history, marks, ...series] = await Promise.all([
+  // The audit trail (threshold versions, alert handling, access log) is the whole team's.
+  const [patient, versions, history, marks, access, ...series] = await Promise.all([
     api(`/api/v1/patients/${id}`), api(`/api/v1/patients/${id}/thresholds/history`),
     api(`/api/v1/patients/${id}/alert-history?limit=50`),
     api(`/api/v1/patients/${id}/alert-readings?from=${since}`),
+    api(`/api/v1/patients/${id}/access-log?limit=50`),
     ...TYPES.map((type) => api(`/api/v1/patients/${id}/measurements?type=${type}&from=${since}&limit=10000`)),
   ]);
-  const access = isAdmin ? await api(`/api/v1/patients/${id}/access-log?limit=50`) : null;
   const state = { patient, marks, series: Object.fromEntries(TYPES.map((type, i) => [type, series[i]])) };
   const limits = (type) => (patient.thresholds ? patient.thresholds.thresholds[type].absolute : {});
   const canEdit = ["clinician", "admin"].includes(me()?.role) && patient.thresholds;
@@ -110,7 +110,7 @@ export async function render(view, id) {
       <section class="card editor" id="editor"></section>` : ""}
     <section class="card"><h2>${t("alert_history")}</h2><div id="alert-history">${historyHtml(history)}</div></section>
     <section class="card history"><h2>${t("history")}</h2><div id="versions">${versionsHtml(versions)}</div></section>
-    ${access ? `<section class="card"><h2>${t("access_log")}</h2>${accessHtml(access)}</section>` : ""}`;
+    <section class="card" id="access-log"><h2>${t("access_log")}</h2>${accessHtml(access)}</section>`;
 
   const drawCharts = () => {
     for (const type of TYPES) {
