@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,18 +29,16 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import numpy as np
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import sync_playwright
 
-from benchmarks.api import free_port
-from benchmarks.ingest import ROOT, with_database
+from benchmarks.scratch import scratch_database
+from benchmarks.services import running_api, service_env, start, stop
 from core.access import SYSTEM
-from core.migrate import migrate
-from core.settings import Settings, get_settings, owner_database_url
+from core.settings import Settings, get_settings
 from core.tls import secure_mqtt
 from devices.broker import BrokerAdmin
 from devices.service import hash_device_secret
@@ -118,23 +115,6 @@ def load(database_url: str, owner_url: str, *, patients: int, alert_patients: in
     return chosen, devices
 
 
-def start(command: str, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen([os.path.join(os.path.dirname(sys.executable), command), *args],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def publisher(settings: Settings, device_id: str, password: str) -> mqtt.Client:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5)
     client.username_pw_set(device_id, password)
@@ -150,56 +130,14 @@ def distribution(values: list[float]) -> str:
             f"p90={np.percentile(a, 90):.3f} p99={np.percentile(a, 99):.3f} max={a.max():.3f} s")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--patients", type=int, default=500)
-    parser.add_argument("--alerts", type=int, default=100)
-    parser.add_argument("--interval", type=float, default=0.5, help="seconds between alerts")
-    parser.add_argument("--loads", type=int, default=10, help="triage page loads timed")
-    parser.add_argument("--fleet-tablets", type=int, default=2000)
-    parser.add_argument("--fleet-speed", type=float, default=1440.0,
-                        help="the fleet's simulated seconds per real second")
-    args = parser.parse_args()
-    settings = get_settings()
-    owner = owner_database_url()
-    admin_url = with_database(owner, "postgres")
-    db = f"kol_bench_dashboard_{os.getpid()}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{db}"')
-    database_url = with_database(settings.database_url, db)
-    api = gateway = fleet = None
-    gateway_id = f"bench-dash-gw-{os.getpid()}"
-    devices: list[tuple[str, str]] = []
-    clients: list[mqtt.Client] = []
+def measure(settings: Settings, base_url: str, database_url: str, args: argparse.Namespace,
+            patients: list[int], devices: list[tuple[str, str]],
+            clients: list[mqtt.Client]) -> bool:
+    """Time the triage page's loads, then the alerts under the fleet; print the figures; whether
+    both targets were met. The alerting tablets' clients are added to ``clients``."""
     logs = Path(tempfile.gettempdir())
+    fleet = None
     try:
-        migrate(with_database(owner, db))
-        began = time.perf_counter()
-        patients, devices = load(database_url, with_database(owner, db),
-                                 patients=args.patients, alert_patients=args.alerts)
-        with BrokerAdmin.from_settings(settings) as broker:
-            broker.provision_devices(devices)
-        print(f"loaded {args.patients} patients with {DAYS} days of readings and provisioned "
-              f"{len(devices)} tablets in {time.perf_counter() - began:.1f} s", flush=True)
-        port = free_port()
-        env = {**os.environ, "KOL_DATABASE_URL": database_url, "KOL_API_PORT": str(port),
-               "KOL_API_HOST": "127.0.0.1", "KOL_LOG_LEVEL": "WARNING"}
-        api = start("kol-api", env, logs / f"kol-bench-dash-api-{os.getpid()}.log")
-        gateway = start("kol-gateway", env, logs / f"kol-bench-dash-gw-{os.getpid()}.log",
-                        "--client-id", gateway_id, "--metrics-port", "0")
-        base_url = f"https://127.0.0.1:{port}"
-        if settings.tls_ca_file is not None:
-            os.environ["SSL_CERT_FILE"] = str(settings.tls_ca_file)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("kol-api did not become ready")
-            time.sleep(0.3)
         assert settings.tls_cert_file is not None, "the stack has no TLS certificate"
         pin = f"--ignore-certificate-errors-spki-list={spki_pin(str(settings.tls_cert_file))}"
         with sync_playwright() as playwright:
@@ -230,7 +168,7 @@ def main() -> int:
 
             # The alerting tablets connect first: 2 000 fleet tablets connecting at once keep the
             # broker's TLS handshakes busy for a while.
-            clients = [publisher(settings, d, p) for d, p in devices]
+            clients.extend(publisher(settings, d, p) for d, p in devices)
             fleet_log = logs / f"kol-bench-dash-fleet-{os.getpid()}.log"
             fleet = start("python", {**os.environ}, fleet_log, "-m", "benchmarks.fleet",
                           "--tablets", str(args.fleet_tablets), "--speed", str(args.fleet_speed),
@@ -275,20 +213,53 @@ def main() -> int:
         ok_alert = not missing and float(np.percentile(latencies, 99)) < ALERT_P99_TARGET_S
         print(f"triage interactive < {TRIAGE_TARGET_S:g} s: {'yes' if ok_triage else 'NO'}; "
               f"alert p99 < {ALERT_P99_TARGET_S:g} s: {'yes' if ok_alert else 'NO'}")
-        return 0 if ok_triage and ok_alert else 1
+        return ok_triage and ok_alert
     finally:
-        for client in clients:
-            client.disconnect()
-            client.loop_stop()
-        for process in (fleet, gateway, api):
-            stop(process)
-        if gateway is not None:
-            end_session(settings, gateway_id)
-        if devices:
+        stop(fleet)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--patients", type=int, default=500)
+    parser.add_argument("--alerts", type=int, default=100)
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between alerts")
+    parser.add_argument("--loads", type=int, default=10, help="triage page loads timed")
+    parser.add_argument("--fleet-tablets", type=int, default=2000)
+    parser.add_argument("--fleet-speed", type=float, default=1440.0,
+                        help="the fleet's simulated seconds per real second")
+    args = parser.parse_args()
+    settings = get_settings()
+    gateway = None
+    gateway_id = f"bench-dash-gw-{os.getpid()}"
+    devices: list[tuple[str, str]] = []
+    clients: list[mqtt.Client] = []
+    logs = Path(tempfile.gettempdir())
+    with scratch_database(settings, "dashboard") as (database_url, owner_url):
+        try:
+            began = time.perf_counter()
+            patients, devices = load(database_url, owner_url,
+                                     patients=args.patients, alert_patients=args.alerts)
             with BrokerAdmin.from_settings(settings) as broker:
-                broker.revoke_devices([d for d, _ in devices])
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{db}" with (force)')
+                broker.provision_devices(devices)
+            print(f"loaded {args.patients} patients with {DAYS} days of readings and provisioned "
+                  f"{len(devices)} tablets in {time.perf_counter() - began:.1f} s", flush=True)
+            gateway = start("kol-gateway", service_env(database_url),
+                            logs / f"kol-bench-dash-gw-{os.getpid()}.log",
+                            "--client-id", gateway_id, "--metrics-port", "0")
+            with running_api(settings, database_url,
+                             logs / f"kol-bench-dash-api-{os.getpid()}.log") as base_url:
+                ok = measure(settings, base_url, database_url, args, patients, devices, clients)
+            return 0 if ok else 1
+        finally:
+            for client in clients:
+                client.disconnect()
+                client.loop_stop()
+            stop(gateway)
+            if gateway is not None:
+                end_session(settings, gateway_id)
+            if devices:
+                with BrokerAdmin.from_settings(settings) as broker:
+                    broker.revoke_devices([d for d, _ in devices])
 
 
 if __name__ == "__main__":
