@@ -285,3 +285,22 @@ def test_the_team_reads_the_patients_access_log_on_her_page(
     log = page.locator("#access-log")
     expect(log.locator("h2")).to_have_text("Adgangslog")
     expect(log.locator("tbody tr").filter(has_text=clinician)).to_contain_text("Oversigt")
+
+
+def test_a_reason_without_a_readable_sentence_is_shown_by_its_generic_code_in_both_languages(
+        site: Site, page: Page, committed_conn: psycopg.Connection[Any]) -> None:
+    """Migration 0474 gives an old alert whose English sentence it cannot read back the code
+    ``legacy``: the page renders it from the alert's type, rule, severity and value."""
+    patient_id, _device = enrol_with_device(site)
+    nurse = create_user(committed_conn, role="nurse", teams=[site.team])
+    committed_conn.execute(
+        "insert into alerts (patient_id, rule, type, severity, reason, value, reason_code,"
+        " reason_params) values (%s, 'absolute', 'spo2', 'yellow', 'SpO2 low (imported)', 88.5,"
+        " 'legacy', '{\"type\": \"spo2\", \"rule\": \"absolute\", \"severity\": \"yellow\","
+        " \"metric\": 88.5, \"unit\": \"%%\"}')", (patient_id,))
+    login(page, site, nurse)
+    page.goto(f"{site.url}/#/patient/{patient_id}")
+    reason = page.locator(".alert .reason-text")
+    expect(reason).to_have_text("Iltmætning: grænse (gul), seneste værdi 88,5 %")
+    page.click("#lang")
+    expect(reason).to_have_text("SpO2: limit (yellow), last value 88.5 %")

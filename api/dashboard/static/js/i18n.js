@@ -89,6 +89,7 @@ const STRINGS = {
     r_slope_3d: "{name}: tendens {metric_signed} {unit} over 3 dage ({severity} ved {limit_signed})",
     r_combined: "Fald i iltmætning og stigning i puls, i gennemsnit {metric} SD af borgerens egen variation ({severity} ved {limit})",
     r_missing: "Ingen måling af {name_lower} inden fristen {deadline}",
+    r_legacy: "{name}: {rule} ({severity}), seneste værdi {metric} {unit}",
     limit_red: "den røde grænse", limit_yellow: "den gule grænse",
   },
   en: {
@@ -177,6 +178,7 @@ const STRINGS = {
     r_slope_3d: "{name}: trend {metric_signed} {unit} over 3 days ({severity} at {limit_signed})",
     r_combined: "SpO2 fall and pulse rise average {metric} SD of the patient's own variability ({severity} at {limit})",
     r_missing: "No {name_lower} measurement by the deadline {deadline}",
+    r_legacy: "{name}: {rule} ({severity}), last value {metric} {unit}",
     limit_red: "the red limit", limit_yellow: "the yellow limit",
   },
 };
@@ -223,8 +225,10 @@ export function day(ms) {
     { day: "numeric", month: "short", timeZone: "Europe/Copenhagen" });
 }
 
-/** An alert's reason in the user's language from its code and parameters; alerts raised before
- * reasons had codes keep their stored (English) sentence. */
+/** An alert's reason in the user's language from its code and parameters. Reasons stored before
+ * codes were derived by migration 0474, those it could not read as the generic `legacy` (the
+ * alert's type, rule, severity and value); an alert without a code (written by hand) shows its
+ * stored English sentence. */
 export function reasonText(alert) {
   const code = alert.reason_code, p = alert.reason_params;
   if (!code || !p) return alert.reason;
@@ -235,6 +239,7 @@ export function reasonText(alert) {
     reference: num(p.reference, 1), severity: t(p.severity ?? "none").toLowerCase(),
     severity_limit: t(`limit_${p.severity}`), metric_signed: signed(p.metric, 1),
     limit_signed: signed(p.limit, null), deadline: when(p.deadline),
+    rule: p.rule ? t(p.rule).toLowerCase() : "",
   };
   return t(`r_${code}`, values);
 }
