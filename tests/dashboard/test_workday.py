@@ -304,3 +304,37 @@ def test_a_reason_without_a_readable_sentence_is_shown_by_its_generic_code_in_bo
     expect(reason).to_have_text("Iltmætning: grænse (gul), seneste værdi 88,5 %")
     page.click("#lang")
     expect(reason).to_have_text("SpO2: limit (yellow), last value 88.5 %")
+
+
+def test_a_late_reading_appears_live_at_its_place_without_reading_the_series_again(
+        site: Site, page: Page, settings: Settings,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    """A tablet's outbox after days offline: a normal reading measured three days ago raises no
+    alert, and the stream's ``readings`` event alone places it in the open plot."""
+    patient_id, device = enrol_with_device(site)
+    nurse = create_user(committed_conn, role="nurse", teams=[site.team])
+    now = datetime.now(UTC)
+    publish(settings, device, [
+        {"type": "spo2", "value": value, "unit": "%",
+         "measured_at": (now - age).isoformat()}
+        for value, age in ((94, timedelta(days=5)), (95, timedelta(hours=1)))])
+    series_requests: list[str] = []
+    page.on("request", lambda r: series_requests.append(r.url)
+            if "/measurements" in r.url else None)
+    login(page, site, nurse)
+    page.goto(f"{site.url}/#/patient/{patient_id}")
+    points = page.locator("svg[data-type='spo2'] circle.point")
+    expect(points).to_have_count(2)
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    first_load = len(series_requests)
+
+    publish(settings, device, [{"type": "spo2", "value": 93, "unit": "%",
+                                "measured_at": (now - timedelta(days=3)).isoformat()}])
+    expect(points).to_have_count(3, timeout=15_000)
+    expect(page.locator("svg[data-type='spo2'] circle.point.late")).to_have_count(2)
+    xs = [float(x) for x in points.evaluate_all("(els) => els.map((e) => e.getAttribute('cx'))")]
+    assert xs == sorted(xs), xs  # in time order: between the two it arrived after
+    assert "93" in (points.nth(1).locator("title").text_content() or "")
+    assert series_requests[first_load:] == [], "the series was read again"
+    assert committed_conn.execute("select count(*) as n from alerts where patient_id = %s",
+                                  (patient_id,)).fetchone() == {"n": 0}
