@@ -17,8 +17,8 @@ from playwright.sync_api import Browser, Page, expect
 from core.settings import Settings
 from tests.api.helpers import PASSWORD, create_user
 from tests.conftest import unique
-from tests.dashboard.conftest import Site, shot
-from tests.dashboard.test_dashboard import enrol_with_device, login, publish
+from tests.dashboard.conftest import Site, login, open_patient, shot
+from tests.dashboard.test_dashboard import enrol_with_device, publish
 
 pytestmark = pytest.mark.browser
 
@@ -110,8 +110,7 @@ def test_live_events_keep_the_note_being_typed_and_unsaved_limits(
     series_requests: list[str] = []
     page.on("request", lambda r: series_requests.append(r.url)
             if "/measurements" in r.url else None)
-    login(page, site, clinician)
-    page.goto(f"{site.url}/#/patient/{patient_id}")
+    open_patient(page, site, clinician, patient_id)
     alert = page.locator(".alert[data-status='open']")
     expect(alert).to_have_attribute("data-severity", "yellow", timeout=15_000)
     alert.locator("input.note").fill("Ringer til hende om lidt")
@@ -155,8 +154,7 @@ def test_every_rule_family_in_the_editor_and_the_preview_as_a_diff(
          "measured_at": (now - timedelta(days=d)).isoformat()}
         for d, value in [(8, 80), (7, 80.2), (6, 80.1), (5, 80.3), (4, 80.2), (3, 81.0),
                          (2, 81.4), (1, 81.9)]])
-    login(page, site, clinician)
-    page.goto(f"{site.url}/#/patient/{patient_id}")
+    open_patient(page, site, clinician, patient_id)
     for section in ("absolute", "baseline", "trend", "artefact"):
         expect(page.locator(f"#editor input[data-path^='spo2.{section}.']").first).to_be_attached()
     expect(page.locator("#editor input[data-path^='combined.']").first).to_be_attached()
@@ -280,8 +278,7 @@ def test_the_team_reads_the_patients_access_log_on_her_page(
     nurse = create_user(committed_conn, role="nurse", teams=[site.team])
     httpx.get(f"{site.url}/api/v1/patients/{patient_id}",
               headers=site.login_headers(clinician)).raise_for_status()
-    login(page, site, nurse)
-    page.goto(f"{site.url}/#/patient/{patient_id}")
+    open_patient(page, site, nurse, patient_id)
     log = page.locator("#access-log")
     expect(log.locator("h2")).to_have_text("Adgangslog")
     expect(log.locator("tbody tr").filter(has_text=clinician)).to_contain_text("Oversigt")
@@ -298,8 +295,7 @@ def test_a_reason_without_a_readable_sentence_is_shown_by_its_generic_code_in_bo
         " reason_params) values (%s, 'absolute', 'spo2', 'yellow', 'SpO2 low (imported)', 88.5,"
         " 'legacy', '{\"type\": \"spo2\", \"rule\": \"absolute\", \"severity\": \"yellow\","
         " \"metric\": 88.5, \"unit\": \"%%\"}')", (patient_id,))
-    login(page, site, nurse)
-    page.goto(f"{site.url}/#/patient/{patient_id}")
+    open_patient(page, site, nurse, patient_id)
     reason = page.locator(".alert .reason-text")
     expect(reason).to_have_text("Iltmætning: grænse (gul), seneste værdi 88,5 %")
     page.click("#lang")
@@ -321,8 +317,7 @@ def test_a_late_reading_appears_live_at_its_place_without_reading_the_series_aga
     series_requests: list[str] = []
     page.on("request", lambda r: series_requests.append(r.url)
             if "/measurements" in r.url else None)
-    login(page, site, nurse)
-    page.goto(f"{site.url}/#/patient/{patient_id}")
+    open_patient(page, site, nurse, patient_id)
     points = page.locator("svg[data-type='spo2'] circle.point")
     expect(points).to_have_count(2)
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
