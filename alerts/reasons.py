@@ -5,7 +5,9 @@ language (Danish or English) and number format, and as an English sentence, the 
 the API contract. Codes: ``absolute_below``, ``absolute_above``, ``baseline``, ``change_3d``,
 ``loss_30d``, ``slope_3d``, ``combined``, ``missing``. Parameters: ``type``, ``severity``,
 ``metric``, ``limit``, ``reference``, ``unit`` (breaches); ``type``, ``deadline`` (ISO 8601,
-UTC) and ``timezone`` (missing measurements).
+UTC) and ``timezone`` (missing measurements). Alerts raised before codes existed were given
+theirs by migration 0474 from this module's sentences, or the generic ``legacy`` (``type``,
+``rule``, ``severity``, ``metric``, ``unit``) where a sentence could not be read back.
 """
 
 from __future__ import annotations

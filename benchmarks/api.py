@@ -23,8 +23,6 @@ import contextlib
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,8 +34,8 @@ import httpx
 import numpy as np
 import psycopg
 
-from benchmarks.ingest import ROOT
 from benchmarks.scratch import scratch_database
+from benchmarks.services import running_api
 from core.access import SYSTEM
 from core.settings import Settings, get_settings
 from users import service as users_service
@@ -114,12 +112,6 @@ def load(database_url: str, owner_url: str, *, patients: int, seed: int
     return nurse, team_patients
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def drive(base_url: str, token: str, paths: list[str], *, rate: float,
                 seconds: float, warmup: float) -> dict[str, Any]:
     """Send ``rate`` requests a second for ``seconds`` (open loop: each is due at its time
@@ -193,39 +185,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     settings: Settings = get_settings()
-    api: subprocess.Popen[bytes] | None = None
     # The scratch database is the owner's (it creates and migrates it); the API uses the
     # services' role, as in production.
     with scratch_database(settings, "api") as (database_url, owner_url):
-        try:
-            started = time.perf_counter()
-            nurse, patient_ids = load(database_url, owner_url, patients=args.patients,
-                                      seed=args.seed)
-            print(f"loaded {args.patients} patients, {args.patients * DAYS * 3} readings, "
-                  f"{ALERTS} alerts in {time.perf_counter() - started:.1f} s", flush=True)
-            port = free_port()
-            env = {**os.environ, "KOL_DATABASE_URL": database_url, "KOL_API_PORT": str(port),
-                   "KOL_API_HOST": "127.0.0.1", "KOL_LOG_LEVEL": "WARNING"}
-            log_path = Path(tempfile.gettempdir()) / f"kol-bench-api-{os.getpid()}.log"
-            print(f"kol-api log: {log_path}")
-            with log_path.open("wb") as log:
-                api = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "kol-api")],
-                                       cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-            # HTTPS as in production (TLS costs the API CPU); httpx trusts the stack's CA through
-            # SSL_CERT_FILE.
-            base_url = f"https://127.0.0.1:{port}"
-            if settings.tls_ca_file is not None:
-                os.environ["SSL_CERT_FILE"] = str(settings.tls_ca_file)
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("kol-api did not start")
-                time.sleep(0.2)
+        started = time.perf_counter()
+        nurse, patient_ids = load(database_url, owner_url, patients=args.patients, seed=args.seed)
+        print(f"loaded {args.patients} patients, {args.patients * DAYS * 3} readings, "
+              f"{ALERTS} alerts in {time.perf_counter() - started:.1f} s", flush=True)
+        log_path = Path(tempfile.gettempdir()) / f"kol-bench-api-{os.getpid()}.log"
+        print(f"kol-api log: {log_path}")
+        with running_api(settings, database_url, log_path) as base_url:
             login = {"username": nurse, "password": PASSWORD}
             token = httpx.post(f"{base_url}/api/v1/auth/token", data=login).json()["access_token"]
             rng = random.Random(args.seed)
@@ -256,15 +225,6 @@ def main() -> int:
                       f"{r['p99']:>7.1f} {r['max']:>7.1f}  {'yes' if ok else 'NO'}", flush=True)
             print(f"p99 < {P99_TARGET_MS:.0f} ms on every endpoint: {'yes' if met else 'no'}")
             return 0
-        finally:
-            if api is not None:
-                api.terminate()
-                try:
-                    api.wait(15)
-                except subprocess.TimeoutExpired:
-                    api.kill()
-                    api.wait()
-
 
 if __name__ == "__main__":
     sys.exit(main())

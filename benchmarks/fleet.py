@@ -33,6 +33,8 @@ from simulators.fleet import Device, Fleet
 from simulators.parameters import DEFAULT_TABLET
 from simulators.provisioning import credentials_work
 
+PROVISIONING_SECONDS = 300.0
+
 
 def _devices(path: Path, n: int) -> list[Device]:
     settings = get_settings()
@@ -47,7 +49,9 @@ def _devices(path: Path, n: int) -> list[Device]:
         began = time.perf_counter()
         new = [Device(device_id=f"bench-{i:05d}", password=secrets.token_urlsafe(18),
                       patient_index=i) for i in range(len(known), n)]
-        with BrokerAdmin.from_settings(settings) as admin:
+        # The plugin rewrites its whole file after each command: with thousands of devices a
+        # chunk takes longer than the usual 10-s answer timeout on a loaded machine.
+        with BrokerAdmin.from_settings(settings, timeout=PROVISIONING_SECONDS) as admin:
             admin.provision_devices([(d.device_id, d.password) for d in new])
         known += new
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -58,8 +58,9 @@ class BrokerAdmin:
         self._host, self._port = host, port
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> BrokerAdmin:
-        """The admin of ``mqtt_admin_hosts`` (every broker node), else of ``mqtt_host``."""
+    def from_settings(cls, settings: Settings, *, timeout: float = 10.0) -> BrokerAdmin:
+        """The admin of ``mqtt_admin_hosts`` (every broker node), else of ``mqtt_host``;
+        ``timeout``: for the broker's connection and for each request's answer."""
         hosts = [h.strip() for h in settings.mqtt_admin_hosts.split(",") if h.strip()] \
             or [settings.mqtt_host]
 
@@ -67,7 +68,7 @@ class BrokerAdmin:
             return cls(host=host, port=settings.mqtt_port,
                        username=settings.mqtt_admin_username,
                        password=settings.mqtt_admin_password.get_secret_value(),
-                       tls=mqtt_context(settings), peers=peers)
+                       tls=mqtt_context(settings), timeout=timeout, peers=peers)
 
         return admin(hosts[0], [admin(host) for host in hosts[1:]])
 

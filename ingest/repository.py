@@ -87,6 +87,11 @@ def insert_readings(conn: Connection[Any], rows: Iterable[ReadingRow]) -> list[I
     return cur.fetchall()
 
 
+def notify(conn: Connection[Any], channel: str, payloads: Sequence[str]) -> None:
+    """NOTIFY ``payloads`` on ``channel``; listeners get them when the transaction commits."""
+    conn.execute("select pg_notify(%s, p) from unnest(%s::text[]) as p", (channel, list(payloads)))
+
+
 def dead_letter_budget(conn: Connection[Any], keys: Sequence[tuple[str, datetime]]
                        ) -> dict[tuple[str, datetime], tuple[int, int]]:
     """``(dead letters, payload bytes)`` already stored per ``(device key, hour)``, the rows

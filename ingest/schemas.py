@@ -14,6 +14,16 @@ import numpy.typing as npt
 
 from core.settings import Settings
 
+LATE_READINGS_CHANNEL = "late_readings"
+"""NOTIFY channel of readings stored late (``late``: measured more than a day before they
+arrived, e.g. a tablet's outbox after days offline), sent in the storing transaction, so
+delivered at its commit. Payload: JSON ``{"patient_id": …, "readings": [{"type", "measured_at"
+(ISO 8601, UTC), "value", "late": true}, …]}``, at most ``LATE_READINGS_PER_NOTICE`` readings
+of one patient (a longer outbox makes several notices). Open patient pages draw them without
+reading the series again (``stream``); new readings of the last day come with alert events."""
+LATE_READINGS_PER_NOTICE = 50
+"""Keeps a notice well below PostgreSQL's 8000-byte payload limit (about 100 bytes a reading)."""
+
 
 def _default(name: str) -> Any:
     return Settings.model_fields[name].default

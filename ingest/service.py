@@ -5,10 +5,10 @@ status, the hand-off row for the alert engine, and the receipts to send after th
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,13 @@ from core import audit
 from core.measurement_types import MEASUREMENT_TYPES
 from ingest import repository
 from ingest.repository import InsertedRow
-from ingest.schemas import BatchOutcome, CommittedReadings, DeadLetterPolicy
+from ingest.schemas import (
+    LATE_READINGS_CHANNEL,
+    LATE_READINGS_PER_NOTICE,
+    BatchOutcome,
+    CommittedReadings,
+    DeadLetterPolicy,
+)
 from protocol.messages import Message, Rejection, encode_receipt
 from protocol.topics import device_topics
 
@@ -232,6 +238,8 @@ def write_batch(conn: Connection[Any], batch: Sequence[Message], *,
     repository.mark_seen(conn, seen)
     committed = None
     if inserted:
+        if notices := late_reading_notices(inserted):
+            repository.notify(conn, LATE_READINGS_CHANNEL, notices)
         received = [m.received_at for _, m in fresh]
         committed = _committed(conn, inserted, min(received), max(received))
     return BatchOutcome(receipts=tuple(receipts), accepted=len(inserted), duplicates=duplicates,
@@ -240,6 +248,24 @@ def write_batch(conn: Connection[Any], batch: Sequence[Message], *,
                         dead_letter_bytes=letters.stored_bytes,
                         dead_letters_suppressed=letters.suppressed,
                         committed=committed)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def late_reading_notices(rows: Sequence[InsertedRow]) -> list[str]:
+    """The ``LATE_READINGS_CHANNEL`` payloads of the late ones among stored ``rows``: an open
+    patient page places them in its plots without reading the series again."""
+    late: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for patient_id, type_code, measured_us, value, is_late, _, _ in rows:
+        if is_late:
+            late[patient_id].append({
+                "type": type_code, "value": value, "late": True,
+                "measured_at": (_EPOCH + timedelta(microseconds=measured_us)).isoformat()})
+    return [orjson.dumps({"patient_id": patient_id,
+                          "readings": readings[i:i + LATE_READINGS_PER_NOTICE]}).decode()
+            for patient_id, readings in late.items()
+            for i in range(0, len(readings), LATE_READINGS_PER_NOTICE)]
 
 
 _TYPE_INDEX = {code: t.index for code, t in MEASUREMENT_TYPES.items()}

@@ -1,8 +1,11 @@
 """One LISTEN connection per process, fanned out to the open event streams.
 
-The notification is only a wake-up carrying the event id: each stream then reads the events
+An alert notification is only a wake-up carrying the event id: each stream then reads the events
 from the table, scoped to its viewer's teams in SQL, so a lost or coalesced notification costs
-latency, never an event."""
+latency, never an event. A late-readings notification (``ingest.schemas.LATE_READINGS_CHANNEL``)
+carries the readings themselves; a stream passes it on if its viewer sees the patient. Missing
+one costs a live update of an open page, never a reading (the page reads them on its next
+load)."""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import dataclass
 from typing import Protocol
 
 import psycopg
 
 from core import repository
+from ingest.schemas import LATE_READINGS_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -29,24 +34,45 @@ class Subscriber(Protocol):
         """An event id, ``RESYNC``, or None when the hub stops; called in the event loop."""
 
 
+@dataclass(frozen=True, slots=True)
+class LateReadings:
+    """One late-readings notification: whose, and its payload as it came (JSON)."""
+
+    patient_id: int
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wakeup:
+    ids: list[int]
+    """Alert event ids (``RESYNC``: read everything above the last one sent)."""
+    readings: list[LateReadings]
+
+
 class Subscription:
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[int | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[int | LateReadings | None] = asyncio.Queue()
 
     def push(self, event_id: int | None) -> None:
         self._queue.put_nowait(event_id)
 
-    async def next_ids(self, wait_seconds: float) -> list[int] | None:
-        """The event ids notified since the last call (waiting up to ``wait_seconds`` for the
-        first; [] on timeout), or None once the hub has stopped."""
+    def push_readings(self, readings: LateReadings) -> None:
+        self._queue.put_nowait(readings)
+
+    async def next_wakeup(self, wait_seconds: float) -> Wakeup | None:
+        """What was notified since the last call (waiting up to ``wait_seconds`` for the first;
+        nothing on timeout), or None once the hub has stopped."""
         try:
             first = await asyncio.wait_for(self._queue.get(), wait_seconds)
         except TimeoutError:
-            return []
-        ids = [first]
+            return Wakeup([], [])
+        items = [first]
         while not self._queue.empty():
-            ids.append(self._queue.get_nowait())
-        return None if None in ids else [i for i in ids if i is not None]
+            items.append(self._queue.get_nowait())
+        if None in items:
+            return None
+        return Wakeup(ids=[i for i in items if isinstance(i, int)],
+                      readings=[i for i in items if isinstance(i, LateReadings)])
 
 
 class AlertEventHub:
@@ -54,6 +80,8 @@ class AlertEventHub:
         self._database_url = database_url
         self._reconnect_delay = reconnect_delay
         self._subscribers: set[Subscriber] = set()
+        self._streams: set[Subscription] = set()
+        """The subscribers that also follow late readings (the event streams)."""
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
 
@@ -68,10 +96,12 @@ class AlertEventHub:
         for subscription in self._subscribers:
             subscription.push(None)
         self._subscribers.clear()
+        self._streams.clear()
 
     def subscribe(self) -> Subscription:
         subscription = Subscription()
         self.attach(subscription)
+        self._streams.add(subscription)
         return subscription
 
     def attach(self, subscriber: Subscriber) -> None:
@@ -79,10 +109,18 @@ class AlertEventHub:
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
+        if isinstance(subscriber, Subscription):
+            self._streams.discard(subscriber)
 
     def _fan_out(self, event_id: int) -> None:
         for subscription in list(self._subscribers):
             subscription.push(event_id)
+
+    def _fan_out_readings(self, payload: str) -> None:
+        readings = _late_readings(payload)
+        if readings is not None:
+            for subscription in list(self._streams):
+                subscription.push_readings(readings)
 
     async def _run(self) -> None:
         while True:
@@ -91,10 +129,14 @@ class AlertEventHub:
                         self._database_url, autocommit=True,
                         application_name="kol-api-alert-stream") as conn:
                     await repository.listen(conn, CHANNEL)
+                    await repository.listen(conn, LATE_READINGS_CHANNEL)
                     self.connected.set()
                     self._fan_out(RESYNC)
                     async for notify in conn.notifies():
-                        self._fan_out(_event_id(notify.payload))
+                        if notify.channel == LATE_READINGS_CHANNEL:
+                            self._fan_out_readings(notify.payload)
+                        else:
+                            self._fan_out(_event_id(notify.payload))
             except psycopg.Error as exc:
                 log.warning("alert event listener lost its connection (%s); reconnecting", exc)
             self.connected.clear()
@@ -107,3 +149,11 @@ def _event_id(payload: str) -> int:
     except (ValueError, KeyError, TypeError):
         log.warning("unreadable %s notification %.200r", CHANNEL, payload)
         return RESYNC
+
+
+def _late_readings(payload: str) -> LateReadings | None:
+    try:
+        return LateReadings(int(json.loads(payload)["patient_id"]), payload)
+    except (ValueError, KeyError, TypeError):
+        log.warning("unreadable %s notification %.200r", LATE_READINGS_CHANNEL, payload)
+        return None

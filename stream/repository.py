@@ -34,3 +34,11 @@ def events(conn: Connection[Any], viewer: Viewer, *, after_id: int, also_ids: li
         " order by e.id limit %(limit)s").format(
             columns=sql.SQL(_EVENT_COLUMNS), visible=visible_patients(viewer)),
         {"after": after_id, "also": also_ids, "limit": limit}).fetchall()
+
+
+def visible_patient_ids(conn: Connection[Any], viewer: Viewer, patient_ids: set[int]) -> set[int]:
+    """Those of ``patient_ids`` the viewer sees."""
+    rows = conn.execute(sql.SQL(
+        "select p.id from patients p where p.id = any(%s) and {}").format(
+            visible_patients(viewer)), (sorted(patient_ids),)).fetchall()
+    return {int(r["id"]) for r in rows}

@@ -22,3 +22,20 @@ class AlertEvent(BaseModel):
     note: str | None
     alert: AlertOut
     """The alert as it is now (on replay it may have moved on since the event)."""
+
+
+class LateReading(BaseModel):
+    type: str
+    measured_at: datetime
+    value: float
+    late: bool
+
+
+class LateReadingsEvent(BaseModel):
+    """The ``data:`` of a server-sent ``event: readings`` (additive to the v1 stream; it has no
+    ``id:``): readings of one patient stored late, i.e. measured more than a day before they
+    arrived (a tablet's outbox after days offline). A page showing her series inserts them at
+    their place; newer readings come with the alert events, and a page reads them anew."""
+
+    patient_id: int
+    readings: list[LateReading]

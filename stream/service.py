@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from alerts.schemas import AlertOut
 from core.access import Viewer
 from stream import repository
-from stream.hub import Subscription
-from stream.schemas import AlertEvent
+from stream.hub import LateReadings, Subscription
+from stream.schemas import AlertEvent, LateReadingsEvent
 from users import repository as users_repository
 
 PAGE = 500
@@ -50,6 +50,17 @@ def _read(pool: ConnectionPool, viewer: Viewer, after_id: int,
         return repository.events(conn, viewer, after_id=after_id, also_ids=also_ids, limit=PAGE)
 
 
+def _visible_readings(pool: ConnectionPool, viewer: Viewer,
+                      notices: list[LateReadings]) -> list[str]:
+    """SSE ``readings`` events of the notices about patients the viewer sees (no ``id:``: they
+    are not replayed, so the last alert event id stays the stream's position)."""
+    with pool.connection() as conn:
+        seen = repository.visible_patient_ids(conn, viewer, {n.patient_id for n in notices})
+    return [f"event: readings\ndata: "
+            f"{LateReadingsEvent.model_validate_json(n.payload).model_dump_json()}\n\n"
+            for n in notices if n.patient_id in seen]
+
+
 def _withdrawn(pool: ConnectionPool, session: Session) -> str | None:
     """Why the viewer may no longer follow what she opened the stream with, or None."""
     viewer = session.viewer
@@ -74,7 +85,8 @@ async def event_stream(pool: ConnectionPool, subscription: Subscription, session
                        after_id: int, keepalive_seconds: float, recheck_seconds: float
                        ) -> AsyncIterator[str]:
     """SSE text: first every visible event above ``after_id``, then each new one as the hub
-    wakes us, with a comment line as keep-alive when nothing happened for a while. It ends with
+    wakes us, and the late readings of visible patients as they are stored (``readings``), with
+    a comment line as keep-alive when nothing happened for a while. It ends with
     an ``end`` event when the token expires or, checked every ``recheck_seconds``, when the
     user is deactivated or her role or teams change: what the token and the teams allowed when
     the stream opened must not outlive them."""
@@ -108,12 +120,18 @@ async def event_stream(pool: ConnectionPool, subscription: Subscription, session
             continue
         wait = min(keepalive_seconds - (clock() - last_write), next_check - clock(),
                    ends_at - clock())
-        ids = await subscription.next_ids(max(wait, 0.0))
-        if ids is None:
+        wakeup = await subscription.next_wakeup(max(wait, 0.0))
+        if wakeup is None:
             return
+        if wakeup.readings:
+            for chunk in await run_in_threadpool(_visible_readings, pool, viewer,
+                                                 wakeup.readings):
+                yield chunk
+            last_write = clock()
+        ids = wakeup.ids
         if not ids:
             late = []
-            if clock() - last_write >= keepalive_seconds:
+            if not wakeup.readings and clock() - last_write >= keepalive_seconds:
                 yield ": keep-alive\n\n"
                 last_write = clock()
             continue

@@ -36,7 +36,9 @@ def stream_session(header_token: Annotated[str | None, Depends(oauth2_scheme)], 
 @router.get("/alerts/stream", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "SSE: `id:` alert_events.id, `event:` the lifecycle "
-                                            "step, `data:` an AlertEvent as JSON"}})
+                                            "step, `data:` an AlertEvent as JSON; and, without "
+                                            "`id:`, `event: readings` with a LateReadingsEvent "
+                                            "(readings stored late)"}})
 def alert_stream(
     request: Request, conn: DbConn, settings: SettingsDep,
     session: Annotated[service.Session, Depends(stream_session)],
@@ -45,10 +47,12 @@ def alert_stream(
         "Replay events after this id (as the Last-Event-ID header does)"))] = None,
 ) -> StreamingResponse:
     """Alert events (opened, updated, escalated, acknowledged, resolved) of the viewer's teams'
-    patients as they commit. Without a last event id the stream starts from now. The stream
-    ends (``event: end``, data ``{"reason": …}``) when its token expires, and within
-    ``KOL_STREAM_RECHECK_SECONDS`` when its user is deactivated or her role or teams change: the
-    client opens a new one with a fresh token."""
+    patients as they commit, and (``event: readings``, no ``id:``) their readings stored late,
+    measured more than a day before they arrived, for pages that show her series. Without a
+    last event id the stream starts from now. The stream ends (``event: end``, data
+    ``{"reason": …}``) when its token expires, and within ``KOL_STREAM_RECHECK_SECONDS`` when
+    its user is deactivated or her role or teams change: the client opens a new one with a
+    fresh token."""
     after = last_event_id_header if last_event_id_header is not None else last_event_id
     if after is None:
         after = repository.last_event_id(conn)

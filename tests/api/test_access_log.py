@@ -1,6 +1,6 @@
 """The access log: every read of one patient's data is recorded (who, when, what, from where)
-in an append-only table; the team's admins list it per patient and per user; old entries go
-after the configured retention, never under a year."""
+in an append-only table; the patient's team reads it per patient, the team's admins per user;
+old entries go after the configured retention, never under a year."""
 
 from __future__ import annotations
 
@@ -89,16 +89,34 @@ def test_every_read_of_a_patients_data_is_recorded_and_listed_for_the_teams_admi
     assert "X-Next-Cursor" not in rest.headers
 
 
-def test_the_log_is_for_the_teams_admins_only(
+def test_a_patients_log_is_read_by_her_whole_team_and_by_nobody_outside_it(
         ward: tuple[TestClient, int, User, User, User],
         committed_conn: psycopg.Connection[Any]) -> None:
-    http, patient, nurse, _admin, stranger = ward
-    assert http.get(f"/api/v1/patients/{patient}", headers=nurse.headers).status_code == 200
+    """The access log is part of the patient's audit trail, which her team reads: nurses and
+    clinicians of her team list it; nobody of another team does, whatever the role (404, as for
+    any of another team's patients)."""
+    http, patient, nurse, admin, stranger = ward
+    team = committed_conn.execute(
+        "select t.name from teams t join patients p on p.team_id = t.id where p.id = %s",
+        (patient,)).fetchone()
+    assert team is not None
+    clinician = make_user(http, committed_conn, role="clinician", teams=[team["name"]])
+    assert http.get(f"/api/v1/patients/{patient}", headers=admin.headers).status_code == 200
+    for member in (nurse, clinician, admin):
+        listed = http.get(f"/api/v1/patients/{patient}/access-log", headers=member.headers)
+        assert listed.status_code == 200, (member.username, listed.text)
+        assert [e["username"] for e in listed.json()] == [admin.username], member.username
+    other_team = unique("other")
+    for role in ("nurse", "clinician"):
+        outsider = make_user(http, committed_conn, role=role, teams=[other_team])
+        refused = http.get(f"/api/v1/patients/{patient}/access-log", headers=outsider.headers)
+        assert refused.status_code == 404, (role, refused.text)
     assert http.get(f"/api/v1/patients/{patient}/access-log",
-                    headers=nurse.headers).status_code == 403
-    other = http.get(f"/api/v1/patients/{patient}/access-log", headers=stranger.headers)
-    assert other.status_code == 404
+                    headers=stranger.headers).status_code == 404
+    # What one user read across patients stays with the team's admins.
     nurse_id = _user_id(committed_conn, nurse.username)
+    assert http.get(f"/api/v1/users/{nurse_id}/access-log",
+                    headers=nurse.headers).status_code == 403
     assert http.get(f"/api/v1/users/{nurse_id}/access-log",
                     headers=stranger.headers).json() == []
 

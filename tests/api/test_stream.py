@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,6 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.settings import Settings
+from ingest import repository as ingest_repository
+from ingest.schemas import LATE_READINGS_CHANNEL
+from ingest.service import late_reading_notices
 from tests.api.helpers import User, make_user
 from tests.api.live_server import serve
 from tests.conftest import insert_patient, unique
@@ -23,7 +27,8 @@ from tests.conftest import insert_patient, unique
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sse:
-    id: int
+    id: int | None
+    """None on ``readings`` events (not replayed)."""
     event: str
     data: dict[str, Any]
 
@@ -40,7 +45,7 @@ def events(lines: Iterator[str]) -> Iterator[Sse]:
     for line in lines:
         if line == "":
             if "data" in fields:
-                yield Sse(id=int(fields["id"]), event=fields["event"],
+                yield Sse(id=int(fields["id"]) if "id" in fields else None, event=fields["event"],
                           data=json.loads(fields["data"]))
             fields = {}
         elif not line.startswith(":"):
@@ -93,6 +98,39 @@ def test_events_arrive_within_a_second_and_only_for_the_viewers_teams(
         assert received.data["alert"]["patient_id"] == patient_a
         assert received.data["event_id"] == mine
         assert latency < 1.0, f"event took {latency:.3f} s"
+
+
+def test_late_readings_arrive_with_their_values_and_only_for_the_viewers_teams(
+        live_url: str, teams: tuple[User, int, int],
+        committed_conn: psycopg.Connection[Any]) -> None:
+    """Readings stored late come as ``event: readings`` with what a page needs to place them
+    (type, time, value), without an id: the stream's position stays the last alert event's."""
+    nurse, patient_a, patient_b = teams
+    measured = datetime(2026, 11, 20, 8, 30, 15, 123456, tzinfo=UTC)
+    us = int((measured - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 1_000_000 \
+        + measured.microsecond
+    rows = [(patient, "spo2", us + i, 93.0 + i, late, "dev", "m1")
+            for patient in (patient_b, patient_a) for i, late in ((0, True), (1, False))]
+    rows += [(patient_a, "weight", us + i, 80.0, True, "dev", "m2") for i in range(60)]
+    with httpx.Client(base_url=live_url, timeout=10) as http, http.stream(
+            "GET", "/api/v1/alerts/stream", headers=nurse.headers) as response:
+        stream = events(response.iter_lines())
+        with committed_conn.transaction():
+            ingest_repository.notify(committed_conn, LATE_READINGS_CHANNEL,
+                                     late_reading_notices(rows))
+        mine = add_event(committed_conn, patient_a)
+        received = [next(stream) for _ in range(3)]
+    # Team B's notice came first and never arrived; the late one of two readings only; 61 late
+    # readings of patient A in two events (a notice stays under PostgreSQL's payload limit).
+    assert [(e.event, e.id) for e in received] == [("readings", None), ("readings", None),
+                                                   ("opened", mine)]
+    first, second = received[0].data, received[1].data
+    assert first["patient_id"] == second["patient_id"] == patient_a
+    readings = first["readings"] + second["readings"]
+    assert len(readings) == 61
+    assert readings[0] == {"type": "spo2", "measured_at": "2026-11-20T08:30:15.123456Z",
+                           "value": 93.0, "late": True}
+    assert {r["type"] for r in readings[1:]} == {"weight"}
 
 
 def test_reconnect_replays_exactly_the_missed_events(

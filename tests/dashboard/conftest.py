@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from psycopg.rows import dict_row
 
 from core.settings import Settings
@@ -106,6 +106,21 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
     assert missing == [], f"strings without a translation: {missing}"
     assert errors == [], errors
+
+
+def login(page: Page, site: Site, username: str) -> None:
+    """Log in through the form; the triage list is the first page."""
+    page.goto(site.url + "/")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#triage")).to_be_visible()
+
+
+def open_patient(page: Page, site: Site, username: str, patient_id: int) -> None:
+    """Log in as ``username`` and open the patient's page."""
+    login(page, site, username)
+    page.goto(f"{site.url}/#/patient/{patient_id}")
 
 
 def shot(page: Page, directory: Path, name: str) -> None:

@@ -19,9 +19,9 @@ from playwright.sync_api import Page, expect
 from core.settings import Settings
 from core.tls import secure_mqtt
 from protocol.topics import device_topics
-from tests.api.helpers import PASSWORD, create_user
+from tests.api.helpers import create_user
 from tests.conftest import unique
-from tests.dashboard.conftest import Site, shot
+from tests.dashboard.conftest import Site, login, open_patient, shot
 
 pytestmark = pytest.mark.browser
 
@@ -52,14 +52,6 @@ def publish(settings: Settings, device: dict[str, Any], readings: list[dict[str,
     info.wait_for_publish(timeout=10)
     client.disconnect()
     client.loop_stop()
-
-
-def login(page: Page, site: Site, username: str) -> None:
-    page.goto(site.url + "/")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("#triage")).to_be_visible()
 
 
 def test_a_red_reading_appears_live_and_is_acknowledged(
@@ -116,8 +108,7 @@ def test_clinician_previews_and_saves_thresholds(
         {"type": "spo2", "value": value, "unit": "%",
          "measured_at": (now - timedelta(days=d)).isoformat()}
         for d, value in [(6, 93), (5, 91), (4, 89), (3, 92), (2, 89), (1, 93)]])
-    login(page, site, clinician)
-    page.goto(f"{site.url}/#/patient/{patient_id}")
+    open_patient(page, site, clinician, patient_id)
     expect(page.locator("#editor")).to_be_visible()
 
     page.fill("#th-spo2-absolute-yellow_low", "92")

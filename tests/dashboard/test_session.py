@@ -15,8 +15,8 @@ from playwright.sync_api import Page, Response, expect
 
 from core.settings import Settings
 from tests.api.helpers import PASSWORD, create_user
-from tests.dashboard.conftest import Site, running_site
-from tests.dashboard.test_dashboard import enrol_with_device, login, publish
+from tests.dashboard.conftest import Site, login, running_site
+from tests.dashboard.test_dashboard import enrol_with_device, publish
 
 pytestmark = pytest.mark.browser
 

@@ -17,8 +17,8 @@ from playwright.sync_api import Browser, Page, expect
 from core.settings import Settings
 from tests.api.helpers import PASSWORD, create_user
 from tests.conftest import unique
-from tests.dashboard.conftest import Site, shot
-from tests.dashboard.test_dashboard import enrol_with_device, login, publish
+from tests.dashboard.conftest import Site, login, open_patient, shot
+from tests.dashboard.test_dashboard import enrol_with_device, publish
 
 pytestmark = pytest.mark.browser
 
@@ -110,8 +110,7 @@ def test_live_events_keep_the_note_being_typed_and_unsaved_limits(
     series_requests: list[str] = []
     page.on("request", lambda r: series_requests.append(r.url)
             if "/measurements" in r.url else None)
-    login(page, site, clinician)
-    page.goto(f"{site.url}/#/patient/{patient_id}")
+    open_patient(page, site, clinician, patient_id)
     alert = page.locator(".alert[data-status='open']")
     expect(alert).to_have_attribute("data-severity", "yellow", timeout=15_000)
     alert.locator("input.note").fill("Ringer til hende om lidt")
@@ -155,8 +154,7 @@ def test_every_rule_family_in_the_editor_and_the_preview_as_a_diff(
          "measured_at": (now - timedelta(days=d)).isoformat()}
         for d, value in [(8, 80), (7, 80.2), (6, 80.1), (5, 80.3), (4, 80.2), (3, 81.0),
                          (2, 81.4), (1, 81.9)]])
-    login(page, site, clinician)
-    page.goto(f"{site.url}/#/patient/{patient_id}")
+    open_patient(page, site, clinician, patient_id)
     for section in ("absolute", "baseline", "trend", "artefact"):
         expect(page.locator(f"#editor input[data-path^='spo2.{section}.']").first).to_be_attached()
     expect(page.locator("#editor input[data-path^='combined.']").first).to_be_attached()
@@ -269,3 +267,69 @@ def test_admin_creates_a_user_who_sets_her_password_and_is_deactivated_at_once(
         expect(nurse.locator("#login-form")).to_be_visible(timeout=15_000)
     finally:
         context.close()
+
+
+def test_the_team_reads_the_patients_access_log_on_her_page(
+        site: Site, page: Page, committed_conn: psycopg.Connection[Any]) -> None:
+    """Nurses and clinicians, not only admins, read who looked at the patient's data: the audit
+    trail is the team's."""
+    patient_id, _device = enrol_with_device(site)
+    clinician = create_user(committed_conn, role="clinician", teams=[site.team])
+    nurse = create_user(committed_conn, role="nurse", teams=[site.team])
+    httpx.get(f"{site.url}/api/v1/patients/{patient_id}",
+              headers=site.login_headers(clinician)).raise_for_status()
+    open_patient(page, site, nurse, patient_id)
+    log = page.locator("#access-log")
+    expect(log.locator("h2")).to_have_text("Adgangslog")
+    expect(log.locator("tbody tr").filter(has_text=clinician)).to_contain_text("Oversigt")
+
+
+def test_a_reason_without_a_readable_sentence_is_shown_by_its_generic_code_in_both_languages(
+        site: Site, page: Page, committed_conn: psycopg.Connection[Any]) -> None:
+    """Migration 0474 gives an old alert whose English sentence it cannot read back the code
+    ``legacy``: the page renders it from the alert's type, rule, severity and value."""
+    patient_id, _device = enrol_with_device(site)
+    nurse = create_user(committed_conn, role="nurse", teams=[site.team])
+    committed_conn.execute(
+        "insert into alerts (patient_id, rule, type, severity, reason, value, reason_code,"
+        " reason_params) values (%s, 'absolute', 'spo2', 'yellow', 'SpO2 low (imported)', 88.5,"
+        " 'legacy', '{\"type\": \"spo2\", \"rule\": \"absolute\", \"severity\": \"yellow\","
+        " \"metric\": 88.5, \"unit\": \"%%\"}')", (patient_id,))
+    open_patient(page, site, nurse, patient_id)
+    reason = page.locator(".alert .reason-text")
+    expect(reason).to_have_text("Iltmætning: grænse (gul), seneste værdi 88,5 %")
+    page.click("#lang")
+    expect(reason).to_have_text("SpO2: limit (yellow), last value 88.5 %")
+
+
+def test_a_late_reading_appears_live_at_its_place_without_reading_the_series_again(
+        site: Site, page: Page, settings: Settings,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    """A tablet's outbox after days offline: a normal reading measured three days ago raises no
+    alert, and the stream's ``readings`` event alone places it in the open plot."""
+    patient_id, device = enrol_with_device(site)
+    nurse = create_user(committed_conn, role="nurse", teams=[site.team])
+    now = datetime.now(UTC)
+    publish(settings, device, [
+        {"type": "spo2", "value": value, "unit": "%",
+         "measured_at": (now - age).isoformat()}
+        for value, age in ((94, timedelta(days=5)), (95, timedelta(hours=1)))])
+    series_requests: list[str] = []
+    page.on("request", lambda r: series_requests.append(r.url)
+            if "/measurements" in r.url else None)
+    open_patient(page, site, nurse, patient_id)
+    points = page.locator("svg[data-type='spo2'] circle.point")
+    expect(points).to_have_count(2)
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    first_load = len(series_requests)
+
+    publish(settings, device, [{"type": "spo2", "value": 93, "unit": "%",
+                                "measured_at": (now - timedelta(days=3)).isoformat()}])
+    expect(points).to_have_count(3, timeout=15_000)
+    expect(page.locator("svg[data-type='spo2'] circle.point.late")).to_have_count(2)
+    xs = [float(x) for x in points.evaluate_all("(els) => els.map((e) => e.getAttribute('cx'))")]
+    assert xs == sorted(xs), xs  # in time order: between the two it arrived after
+    assert "93" in (points.nth(1).locator("title").text_content() or "")
+    assert series_requests[first_load:] == [], "the series was read again"
+    assert committed_conn.execute("select count(*) as n from alerts where patient_id = %s",
+                                  (patient_id,)).fetchone() == {"n": 0}

@@ -160,6 +160,23 @@ def gateway_process(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
             cwd=ROOT, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=out)
 
 
+def device_client(settings: Settings, device: Device,
+                  setup: Callable[[mqtt.Client], None] | None = None) -> mqtt.Client:
+    """A tablet's MQTT 5 client over TLS with its own credentials, connected and looping; it
+    reconnects within 1–2 s (a broker restart). ``setup`` sets its callbacks before it connects,
+    so none of its first events is missed."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device.device_id,
+                         protocol=mqtt.MQTTv5)
+    client.username_pw_set(device.device_id, device.password)
+    secure_mqtt(client, settings)
+    client.reconnect_delay_set(1, 2)
+    if setup is not None:
+        setup(client)
+    client.connect(settings.mqtt_host, settings.mqtt_port, keepalive=10)
+    client.loop_start()
+    return client
+
+
 class Publisher:
     """Devices sending numbered batches as a careful tablet does: each batch is published again
     (same msg_id, same bytes) until the broker has acknowledged it, across broker restarts."""
@@ -196,14 +213,7 @@ class Publisher:
         return self
 
     def _client(self, device: Device) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device.device_id,
-                             protocol=mqtt.MQTTv5)
-        client.username_pw_set(device.device_id, device.password)
-        secure_mqtt(client, self._settings)
-        client.reconnect_delay_set(1, 2)
-        client.connect(self._settings.mqtt_host, self._settings.mqtt_port, keepalive=10)
-        client.loop_start()
-        return client
+        return device_client(self._settings, device)
 
     @staticmethod
     def _publish(client: mqtt.Client, topic: str, payload: bytes) -> bool:

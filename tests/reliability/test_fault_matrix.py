@@ -30,19 +30,17 @@ import orjson
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from core.settings import Settings
-from core.tls import secure_mqtt
 from gateway.service import end_session
 from tests.api.helpers import PASSWORD, create_user
 from tests.api.live_server import serve
 from tests.api.test_db_outage import Answer, hammer
 from tests.conftest import ARTIFACTS, insert_patient, unique
 from tests.faults import refused_devices
-from tests.gateway.conftest import Device, Gateways, count, wait_for
+from tests.gateway.conftest import Device, Gateways, count, device_client, wait_for
 from tests.stack import stack
 
 pytestmark = pytest.mark.slow
@@ -75,18 +73,13 @@ class Tablets:
             assert self._subscribed.acquire(timeout=10), "a tablet did not subscribe"
 
     def _client(self, device: Device) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device.device_id,
-                             protocol=mqtt.MQTTv5)
-        client.username_pw_set(device.device_id, device.password)
-        secure_mqtt(client, self._settings)
-        client.reconnect_delay_set(1, 2)
-        # Subscribed again on every connect (after a broker restart too).
-        client.on_connect = lambda c, u, f, r, p: c.subscribe(device.receipts_topic, qos=1)
-        client.on_subscribe = lambda *args: self._subscribed.release()
-        client.on_message = self._on_receipt
-        client.connect(self._settings.mqtt_host, self._settings.mqtt_port, keepalive=10)
-        client.loop_start()
-        return client
+        def setup(client: mqtt.Client) -> None:
+            # Subscribed again on every connect (after a broker restart too).
+            client.on_connect = lambda c, u, f, r, p: c.subscribe(device.receipts_topic, qos=1)
+            client.on_subscribe = lambda *args: self._subscribed.release()
+            client.on_message = self._on_receipt
+
+        return device_client(self._settings, device, setup)
 
     def _on_receipt(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         receipt = orjson.loads(message.payload)

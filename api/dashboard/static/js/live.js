@@ -12,11 +12,20 @@ let source = null;
 let lastId = null;
 let retryTimer = null;
 const listeners = new Set();
+const readingListeners = new Set();
 
-/** Called with each event's data ({event, alert, …}); returns a function that stops it. */
+/** Called with each alert event's data ({event, alert, …}); returns a function that stops it. */
 export function subscribe(listener) {
   listeners.add(listener);
   return () => listeners.delete(listener);
+}
+
+/** Called with each late-readings event's data ({patient_id, readings}): readings measured more
+ * than a day before they arrived, which no alert event brings; returns a function that stops
+ * it. */
+export function subscribeReadings(listener) {
+  readingListeners.add(listener);
+  return () => readingListeners.delete(listener);
 }
 
 function show(state) {
@@ -51,6 +60,11 @@ export function start() {
       for (const listener of listeners) listener(data);
     });
   }
+  // No id: the position in the stream stays the last alert event's.
+  stream.addEventListener("readings", (message) => {
+    const data = JSON.parse(message.data);
+    for (const listener of readingListeners) listener(data);
+  });
   // The server ends the stream when the token expires, the session ends or the user's access
   // changes: renew (a session that ended logs out) and open it again from the last event.
   stream.addEventListener("end", () => { stream.close(); reopen(); });

@@ -6,7 +6,7 @@
 
 import { api, me } from "./session.js";
 import { esc, num, reasonText, t, when } from "./i18n.js";
-import { subscribe } from "./live.js";
+import { subscribe, subscribeReadings } from "./live.js";
 import { badge, toast } from "./ui.js";
 import { chart } from "./chart.js";
 import { editor } from "./thresholds.js";
@@ -80,14 +80,14 @@ function accessHtml(entries) {
 export async function render(view, id) {
   const to = Date.now(), from = to - CHART_DAYS * 864e5;
   const since = encodeURIComponent(new Date(from).toISOString());
-  const isAdmin = me()?.role === "admin";
-  const [patient, versions, history, marks, ...series] = await Promise.all([
+  // The audit trail (threshold versions, alert handling, access log) is the whole team's.
+  const [patient, versions, history, marks, access, ...series] = await Promise.all([
     api(`/api/v1/patients/${id}`), api(`/api/v1/patients/${id}/thresholds/history`),
     api(`/api/v1/patients/${id}/alert-history?limit=50`),
     api(`/api/v1/patients/${id}/alert-readings?from=${since}`),
+    api(`/api/v1/patients/${id}/access-log?limit=50`),
     ...TYPES.map((type) => api(`/api/v1/patients/${id}/measurements?type=${type}&from=${since}&limit=10000`)),
   ]);
-  const access = isAdmin ? await api(`/api/v1/patients/${id}/access-log?limit=50`) : null;
   const state = { patient, marks, series: Object.fromEntries(TYPES.map((type, i) => [type, series[i]])) };
   const limits = (type) => (patient.thresholds ? patient.thresholds.thresholds[type].absolute : {});
   const canEdit = ["clinician", "admin"].includes(me()?.role) && patient.thresholds;
@@ -112,7 +112,7 @@ export async function render(view, id) {
       <section class="card editor" id="editor"></section>` : ""}
     <section class="card"><h2>${t("alert_history")}</h2><div id="alert-history">${historyHtml(history)}</div></section>
     <section class="card history"><h2>${t("history")}</h2><div id="versions">${versionsHtml(versions)}</div></section>
-    ${access ? `<section class="card"><h2>${t("access_log")}</h2>${accessHtml(access)}</section>` : ""}`;
+    <section class="card" id="access-log"><h2>${t("access_log")}</h2>${accessHtml(access)}</section>`;
 
   const drawCharts = () => {
     for (const type of TYPES) {
@@ -198,11 +198,7 @@ export async function render(view, id) {
     patchAlerts(fresh.open_alerts);
     view.querySelector("#latest").innerHTML = latest(fresh);
     view.querySelector("#alert-history").innerHTML = historyHtml(newHistory);
-    TYPES.forEach((type, i) => {
-      const known = new Set(state.series[type].map((r) => r.measured_at));
-      state.series[type].push(...added[i].filter((r) => !known.has(r.measured_at)));
-      state.series[type].sort((a, b) => Date.parse(a.measured_at) - Date.parse(b.measured_at));
-    });
+    TYPES.forEach((type, i) => insertReadings(state.series[type], added[i]));
     state.marks = newMarks;
     drawCharts();
   };
@@ -213,7 +209,32 @@ export async function render(view, id) {
     clearTimeout(timer);
     timer = setTimeout(() => update().catch(() => {}), REFRESH_DELAY_MS);
   });
-  return () => { clearTimeout(timer); unsubscribe(); stopMessages(); };
+  // Late readings (a tablet's outbox after days offline) come with their values: placed in the
+  // series where they belong, nothing read again. One that raised an alert also brings an alert
+  // event, which redraws the markers.
+  const unsubscribeReadings = subscribeReadings((event) => {
+    if (String(event.patient_id) !== String(id)) return;
+    const fresh = event.readings.filter((r) => TYPES.includes(r.type) && Date.parse(r.measured_at) >= from);
+    if (!fresh.length) return;
+    for (const type of TYPES) insertReadings(state.series[type], fresh.filter((r) => r.type === type));
+    drawCharts();
+  });
+  return () => { clearTimeout(timer); unsubscribe(); unsubscribeReadings(); stopMessages(); };
+}
+
+/** Readings into a series kept in time order, each instant once (the same reading may come
+ * both with an event and from a read). */
+function insertReadings(series, readings) {
+  const known = new Set(series.map((r) => Date.parse(r.measured_at)));
+  for (const reading of readings) {
+    const at = Date.parse(reading.measured_at);
+    if (known.has(at)) continue;
+    known.add(at);
+    // From the end: new readings are mostly the newest.
+    let i = series.length;
+    while (i > 0 && Date.parse(series[i - 1].measured_at) > at) i -= 1;
+    series.splice(i, 0, reading);
+  }
 }
 
 /** The personal-limit proposal (issue 13) beside the editor, with "use the proposal". */

@@ -183,8 +183,24 @@ function raise(event) {
   return true;
 }
 
-async function refresh() {
-  await load();
-  draw();
+let refreshing = null;
+let stale = false;
+
+/** Re-read the list and redraw; while a read is under way, events only mark the list stale and
+ * one more read follows it. Reads never overlap, so a burst of events (a busy ward, a slow
+ * server) costs the server at most two reads of the whole list, not one per event. */
+function refresh() {
+  if (refreshing) {
+    stale = true;
+    return refreshing;
+  }
+  refreshing = (async () => {
+    do {
+      stale = false;
+      await load();
+      draw();
+    } while (stale);
+  })().finally(() => { refreshing = null; });
+  return refreshing;
 }
 
