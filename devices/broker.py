@@ -169,6 +169,8 @@ class BrokerAdmin:
                          "allow": True},
                         {"acltype": "publishClientSend", "topic": topics.status,
                          "allow": True},
+                        {"acltype": "publishClientSend", "topic": topics.responses,
+                         "allow": True},
                         {"acltype": "subscribeLiteral", "topic": topics.receipts,
                          "allow": True},
                     ]},

@@ -16,10 +16,11 @@ import orjson
 from psycopg import Connection
 
 from core.measurement_types import MEASUREMENT_TYPES
+from core.questionnaires import SYMPTOM_DIARY, SYMPTOM_SERIES, SYMPTOM_SERIES_INDEX, symptom_mask
 from ingest import repository
-from ingest.repository import InsertedRow
+from ingest.repository import InsertedRow, ResponseRow
 from ingest.schemas import BatchOutcome, CommittedReadings, DeadLetterPolicy
-from protocol.messages import Message, Rejection, encode_receipt
+from protocol.messages import Message, Rejection, Response, encode_receipt
 from protocol.topics import device_topics
 
 Key = tuple[str, str]
@@ -44,7 +45,7 @@ def _key(message: Message) -> Key:
 
 def _rejected_receipt(message: Message) -> tuple[str, bytes] | None:
     """The receipt of a message rejected as a whole, if it can be addressed to a batch."""
-    if message.msg_id is None or message.device_id is None or message.kind != "readings":
+    if message.msg_id is None or message.device_id is None or message.kind == "status":
         return None
     return _receipt(message.device_id, encode_receipt(
         message.msg_id, accepted=0, duplicates=0, rejections=message.rejections))
@@ -151,15 +152,21 @@ def write_batch(conn: Connection[Any], batch: Sequence[Message], *,
          m.received_at, r.late)
         for (device_id, msg_id), m in fresh for r in m.readings)) \
         if any(m.readings for _, m in fresh) else []
-    accepted = Counter((row[5], row[6]) for row in inserted)
+    responses = [_response_row(patients[device_id], device_id, msg_id, m.received_at, r)
+                 for (device_id, msg_id), m in fresh for r in m.responses]
+    answered = repository.insert_responses(conn, responses) if responses else []
+    accepted = Counter((row[5], row[6]) for row in [*inserted, *answered])
+    # The diaries stored join the readings the alert engine evaluates, as its symptom series.
+    inserted += [(p, SYMPTOM_SERIES, at, float(mask), late, d, mid)
+                 for p, _, at, mask, late, d, mid in answered if mask is not None]
 
     new_receipts: dict[Key, bytes] = {}
     duplicates = 0
     for key, m in fresh:
         n = accepted[key]
-        new_receipts[key] = encode_receipt(key[1], accepted=n, duplicates=len(m.readings) - n,
+        new_receipts[key] = encode_receipt(key[1], accepted=n, duplicates=m.items - n,
                                            rejections=m.rejections)
-        duplicates += len(m.readings) - n
+        duplicates += m.items - n
         dead.append(m)
     repository.save_receipts(conn, new_receipts)
 
@@ -190,7 +197,8 @@ def write_batch(conn: Connection[Any], batch: Sequence[Message], *,
     if inserted:
         received = [m.received_at for _, m in fresh]
         committed = _committed(conn, inserted, min(received), max(received))
-    return BatchOutcome(receipts=tuple(receipts), accepted=len(inserted), duplicates=duplicates,
+    return BatchOutcome(receipts=tuple(receipts), accepted=sum(accepted.values()),
+                        duplicates=duplicates,
                         duplicate_messages=duplicate_messages,
                         rejected=Counter(r.reason for m in dead for r in m.rejections),
                         dead_letter_bytes=letters.stored_bytes,
@@ -198,7 +206,16 @@ def write_batch(conn: Connection[Any], batch: Sequence[Message], *,
                         committed=committed)
 
 
-_TYPE_INDEX = {code: t.index for code, t in MEASUREMENT_TYPES.items()}
+_TYPE_INDEX = {**{code: t.index for code, t in MEASUREMENT_TYPES.items()},
+               SYMPTOM_SERIES: SYMPTOM_SERIES_INDEX}
+
+
+def _response_row(patient_id: int, device_id: str, msg_id: str, received_at: datetime,
+                  r: Response) -> ResponseRow:
+    answers = dict(r.answers)
+    return (patient_id, r.questionnaire, r.authored, answers,
+            symptom_mask(answers) if r.questionnaire == SYMPTOM_DIARY else None, device_id,
+            msg_id, received_at, r.late)
 
 
 def _committed(conn: Connection[Any], rows: list[InsertedRow], received_from: datetime,

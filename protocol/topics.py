@@ -12,11 +12,12 @@ PREFIX = "kol/v1/d"
 DEVICE_ID_PATTERN = r"[A-Za-z0-9_-]{3,64}"
 DEVICE_ID = re.compile(rf"^{DEVICE_ID_PATTERN}$")
 
-InboundKind = Literal["readings", "status"]
-"""What a device publishes to the platform."""
-INBOUND_KINDS: tuple[InboundKind, ...] = ("readings", "status")
+InboundKind = Literal["readings", "status", "responses"]
+"""What a device publishes to the platform. ``responses`` (questionnaire answers: the symptom
+diary) is an addition to v1, docs/questionnaires.md."""
+INBOUND_KINDS: tuple[InboundKind, ...] = ("readings", "status", "responses")
 
-_INBOUND = re.compile(rf"^{PREFIX}/({DEVICE_ID_PATTERN})/(readings|status)$")
+_INBOUND = re.compile(rf"^{PREFIX}/({DEVICE_ID_PATTERN})/(readings|status|responses)$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,12 +27,14 @@ class DeviceTopics:
     readings: str
     status: str
     receipts: str
+    responses: str
+    """Questionnaire responses (addition, docs/questionnaires.md); receipted like readings."""
 
 
 def device_topics(device_id: str) -> DeviceTopics:
     base = f"{PREFIX}/{device_id}"
     return DeviceTopics(readings=f"{base}/readings", status=f"{base}/status",
-                        receipts=f"{base}/receipts")
+                        receipts=f"{base}/receipts", responses=f"{base}/responses")
 
 
 def inbound_subscriptions(shared_group: str | None = None) -> list[str]:
@@ -46,5 +49,5 @@ def parse_inbound(topic: str) -> tuple[str, InboundKind] | None:
     match = _INBOUND.match(topic)
     if match is None:
         return None
-    kind: InboundKind = "status" if match.group(2) == "status" else "readings"
+    kind = next(k for k in INBOUND_KINDS if k == match.group(2))
     return match.group(1), kind
