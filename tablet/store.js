@@ -65,7 +65,7 @@ export async function enqueue(batch) {
   const d = await db();
   const tx = d.transaction(["outbox", "log"], "readwrite");
   tx.objectStore("outbox").put(batch);
-  batch.readings.forEach((reading, index) => {
+  (batch.readings || []).forEach((reading, index) => {
     tx.objectStore("log").put({ key: `${batch.msg_id}/${index}`, msg_id: batch.msg_id, index,
                                 ...reading, state: "pending", reason: null });
   });
@@ -89,6 +89,7 @@ export async function settle(receipt) {
     else rejected.set(r.index, r.reason);
   }
   const log = tx.objectStore("log");
+  const waiting = await result(tx.objectStore("outbox").get(receipt.msg_id));
   const entries = await result(log.index("msg_id").getAll(receipt.msg_id));
   for (const entry of entries) {
     const reason = whole || rejected.get(entry.index) || null;
@@ -96,7 +97,7 @@ export async function settle(receipt) {
   }
   tx.objectStore("outbox").delete(receipt.msg_id);
   await done(tx);
-  return entries.length > 0;
+  return entries.length > 0 || Boolean(waiting);
 }
 
 export async function recentLog(limit = 12) {

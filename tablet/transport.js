@@ -1,6 +1,8 @@
 // Device protocol v1 over MQTT over secure websockets (mqtt.js from npm). One outbox in
 // IndexedDB: every batch stays there until its receipt arrives and is published again, with the
-// same msg_id, on every (re)connect; the platform stores a re-sent batch once.
+// same msg_id, on every (re)connect; the platform stores a re-sent batch once. A batch holds
+// readings, or questionnaire responses (the symptom diary, docs/questionnaires.md) for the
+// responses topic, with the same receipts.
 import mqtt from "./vendor/mqtt.esm.js";
 import * as store from "./store.js";
 
@@ -13,7 +15,7 @@ export class Transport extends EventTarget {
     this.device = device;
     const id = device.device_id;
     this.topics = { readings: `kol/v1/d/${id}/readings`, status: `kol/v1/d/${id}/status`,
-                    receipts: `kol/v1/d/${id}/receipts` };
+                    receipts: `kol/v1/d/${id}/receipts`, responses: `kol/v1/d/${id}/responses` };
     this.client = null;
     this.connected = false;
     this.resendTimer = null;
@@ -88,14 +90,27 @@ export class Transport extends EventTarget {
     if (!this.connected) return;
     for (const batch of await store.outbox()) {
       if (batch.device_id !== this.device.device_id) continue;
-      const { msg_id, sent_at, readings } = batch;
-      this.client.publish(this.topics.readings, JSON.stringify({ v: 1, msg_id, sent_at, readings }),
-                          { qos: 1 });
+      const { msg_id, sent_at, readings, responses } = batch;
+      if (responses) {
+        this.client.publish(this.topics.responses, JSON.stringify({ v: 1, msg_id, sent_at, responses }),
+                            { qos: 1 });
+      } else {
+        this.client.publish(this.topics.readings, JSON.stringify({ v: 1, msg_id, sent_at, readings }),
+                            { qos: 1 });
+      }
     }
   }
 
   async send(readings) {
     const batch = { msg_id: crypto.randomUUID(), sent_at: rfc3339(new Date()), readings,
+                    device_id: this.device.device_id };
+    await store.enqueue(batch);
+    await this.flush();
+    return batch;
+  }
+
+  async sendResponses(responses) {
+    const batch = { msg_id: crypto.randomUUID(), sent_at: rfc3339(new Date()), responses,
                     device_id: this.device.device_id };
     await store.enqueue(batch);
     await this.flush();
