@@ -9,11 +9,11 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts import engine
-from alerts.engine import COMBINED_TYPE, RULES, SEVERITIES, Breaches
-from core.measurement_types import TYPE_BY_INDEX
+from alerts.engine import COMBINED_TYPE, RULES, SERIES_CODES, SEVERITIES, Breaches
 
-ALERT_TYPES = (*(t.code for t in TYPE_BY_INDEX), COMBINED_TYPE)
-"""Alert ``type`` by code: the measurement type's index, or ``N_TYPES`` for the combined rule."""
+ALERT_TYPES = (*SERIES_CODES, COMBINED_TYPE)
+"""Alert ``type`` by code: the series' index (a measurement type or the symptom diary), or
+``N_SERIES`` for the combined rule."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,7 +34,8 @@ class BreachGroup:
     last_us: int
     """Measurement times of the first and last breach, µs since the epoch, UTC."""
     readings: npt.NDArray[np.int64]
-    """Every reading involved (the breaching ones and the combined rule's partners), unique."""
+    """Every reading involved (the breaching ones, the combined rule's partners and the diaries
+    that raised it), unique."""
 
     @property
     def latest(self) -> int:
@@ -57,7 +58,7 @@ def group_breaches(readings: engine.Readings, b: Breaches, *,
     >>> b = Breaches(reading=np.array([0, 1]), rule=np.zeros(2, np.int8),
     ...              severity=np.array([2, 1], np.int8), metric=np.array([83.0, 84.0]),
     ...              limit=np.array([84.0, 88.0]), reference=np.full(2, np.nan),
-    ...              partner=np.full(2, -1))
+    ...              partner=np.full(2, -1), symptom=np.full(2, -1))
     >>> [g.severity for g in group_breaches(r, b)]
     ['red']
     >>> [g.severity for g in group_breaches(r, b, split_after=np.timedelta64(3, "D"))]
@@ -66,7 +67,7 @@ def group_breaches(readings: engine.Readings, b: Breaches, *,
     if len(b) == 0:
         return []
     patient = readings.patient[b.reading].astype(np.int64)
-    alert_type = np.where(b.rule == engine.COMBINED, len(TYPE_BY_INDEX),
+    alert_type = np.where(b.rule == engine.COMBINED, engine.N_SERIES,
                           readings.type_index[b.reading].astype(np.int64))
     t = readings.measured_at.astype("datetime64[us]").view(np.int64)
     bt = t[b.reading]
@@ -82,7 +83,7 @@ def group_breaches(readings: engine.Readings, b: Breaches, *,
     for s, e in zip(starts, ends, strict=True):  # one step per alert, not per reading
         rows = order[s:e]
         worst = int(rows[np.lexsort((bt[rows], b.severity[rows]))[-1]])
-        partners = b.partner[rows]
+        partners = np.r_[b.partner[rows], b.symptom[rows]]
         groups.append(BreachGroup(
             patient=int(patient[rows[0]]), rule=RULES[int(b.rule[rows[0]])],
             type=ALERT_TYPES[int(alert_type[rows[0]])],

@@ -22,6 +22,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from alerts.schemas import ThresholdArrays
 from core.measurement_types import MEASUREMENT_TYPES, TYPE_BY_INDEX
+from core.questionnaires import (
+    MAJOR_MASK,
+    MINOR_MASK,
+    SYMPTOM_ITEMS,
+    SYMPTOM_SERIES,
+    SYMPTOM_SERIES_INDEX,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -51,17 +58,36 @@ COMBINED_RECENT_US = 2 * DAY_US
 """The combined rule compares the median of the last 2 days' readings ``[t - 2 d, t]`` with the
 baseline: one artefact or one noisy session counts half when there is a second, a prodrome
 lasting days counts fully."""
+SEEMUNGAL_NEXT_DAY_US = DAY_US // 2
+"""Symptom rules: a diary answered at least 12 h after the previous one is on a new day..."""
+SEEMUNGAL_GAP_US = 36 * DAY_US // 24
+"""... and one answered more than 36 h after it is not on the next day: the run of days ends."""
+SYMPTOM_RECENT_US = 2 * DAY_US
+"""The combined rule is raised by a major symptom in a diary answered in ``[t - 2 d, t]``."""
 LONGEST_LOOKBACK_US = LOSS_OLD_FROM_US
 """How much history before the evaluated readings the rules read (the streaming query's window)."""
 
-RULES = ("absolute", "baseline", "change_3d", "loss_30d", "slope_3d", "combined")
-ABSOLUTE, BASELINE, CHANGE_3D, LOSS_30D, SLOPE_3D, COMBINED = range(len(RULES))
+RULES = ("absolute", "baseline", "change_3d", "loss_30d", "slope_3d", "combined", "symptoms",
+         "seemungal")
+ABSOLUTE, BASELINE, CHANGE_3D, LOSS_30D, SLOPE_3D, COMBINED, SYMPTOMS_RULE, SEEMUNGAL = range(
+    len(RULES))
 SEVERITIES = ("none", "yellow", "red")
 YELLOW, RED = 1, 2
+METRIC_VALUED = frozenset({"combined", "symptoms", "seemungal"})
+"""Rules whose alert value is the metric (a z-score, symptoms, days), not a reading's value."""
 COMBINED_TYPE = "spo2+pulse"
 """The ``type`` of combined-rule alerts: they are about both SpO2 and pulse."""
 
 N_TYPES = len(TYPE_BY_INDEX)
+SYMPTOMS = SYMPTOM_SERIES_INDEX
+"""The ``type_index`` of diary answers (value: the symptom mask, ``core.questionnaires``)."""
+N_SERIES = N_TYPES + 1
+SERIES_CODES = (*(t.code for t in TYPE_BY_INDEX), SYMPTOM_SERIES)
+"""Series code by ``type_index``: the measurement types, then the symptom diary."""
+_MASKS = np.arange(1 << len(SYMPTOM_ITEMS))
+MAJOR_COUNT = np.array([bin(m & MAJOR_MASK).count("1") for m in _MASKS.tolist()], np.int64)
+"""Major (Anthonisen) symptoms in a symptom mask, by mask."""
+MINOR_COUNT = np.array([bin(m & MINOR_MASK).count("1") for m in _MASKS.tolist()], np.int64)
 SPO2 = MEASUREMENT_TYPES["spo2"].index
 PULSE = MEASUREMENT_TYPES["pulse"].index
 _KEY_LIMIT = 2 ** 62
@@ -72,7 +98,8 @@ CHUNK_READINGS = 1 << 16
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Readings:
     """Readings of many patients, in any order. ``patient`` indexes the threshold arrays
-    (``0 <= patient < P``); (patient, type, measured_at) must be unique, as in the database."""
+    (``0 <= patient < P``); (patient, type, measured_at) must be unique, as in the database.
+    Diary answers are readings of the series ``SYMPTOMS`` whose value is the symptom mask."""
 
     patient: IntArray
     type_index: npt.NDArray[np.int16]
@@ -89,6 +116,7 @@ class Breaches:
     """One row per (reading, rule) that breached, sorted by reading then rule.
 
     ``reading`` indexes the input; ``partner`` is the pulse reading of a combined breach (else
+    -1); ``symptom`` the diary answer whose major symptom raised a combined breach to red (else
     -1). ``metric`` is what was compared with ``limit``: the value (absolute), value minus
     baseline (baseline, change_3d), percent loss (loss_30d), change over 3 days by the slope
     (slope_3d), the averaged z-score (combined). ``reference`` is the baseline or window median
@@ -97,6 +125,7 @@ class Breaches:
 
     reading: IntArray
     partner: IntArray
+    symptom: IntArray
     rule: npt.NDArray[np.int8]
     severity: npt.NDArray[np.int8]
     metric: FloatArray
@@ -116,13 +145,15 @@ class Breaches:
             return np.concatenate([getattr(p, name) for p in parts] or [np.empty(0, dtype)]
                                   ).astype(dtype, copy=False)
         return cls(reading=cat("reading", np.int64), partner=cat("partner", np.int64),
-                   rule=cat("rule", np.int8), severity=cat("severity", np.int8),
+                   symptom=cat("symptom", np.int64), rule=cat("rule", np.int8),
+                   severity=cat("severity", np.int8),
                    metric=cat("metric", np.float64), limit=cat("limit", np.float64),
                    reference=cat("reference", np.float64))
 
     def take(self, order: IntArray) -> Breaches:
         return Breaches(reading=self.reading[order], partner=self.partner[order],
-                        rule=self.rule[order], severity=self.severity[order],
+                        symptom=self.symptom[order], rule=self.rule[order],
+                        severity=self.severity[order],
                         metric=self.metric[order], limit=self.limit[order],
                         reference=self.reference[order])
 
@@ -172,8 +203,8 @@ def evaluate(readings: Readings, thresholds: ThresholdArrays,
     tk = t[keep]
     t_min = int(tk.min())
     span = int(tk.max()) - t_min + LONGEST_LOOKBACK_US + 2 * DAY_US
-    patients_per_chunk = max(1, _KEY_LIMIT // span // N_TYPES)
-    series = patient[keep] * N_TYPES + readings.type_index[keep]
+    patients_per_chunk = max(1, _KEY_LIMIT // span // N_SERIES)
+    series = patient[keep] * N_SERIES + readings.type_index[keep]
     if int(patient[keep].max()) < patients_per_chunk:  # one int64 key sorts fastest
         order = np.argsort(series * span + (tk - t_min), kind="stable")
     else:
@@ -202,7 +233,7 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     ts = t_all[idx]
     v = value_all[idx]
     ev = mask_all[idx]
-    series = p * N_TYPES + ty
+    series = p * N_SERIES + ty
     new_series = np.r_[True, series[1:] != series[:-1]]
     sid = np.cumsum(new_series) - 1
     t0 = ts.min() - LONGEST_LOOKBACK_US - DAY_US
@@ -211,7 +242,9 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     if np.any(key[1:] == key[:-1]):
         raise ValueError("readings must be unique per (patient, type, measured_at)")
 
-    flat = p * N_TYPES + ty
+    # Per-type limits exist for the measurement types only: the diary series has its own rules.
+    measured = ty < N_TYPES
+    flat = p * N_TYPES + np.where(measured, ty, 0)
 
     def limit(field: npt.NDArray[np.float64], rows: IntArray) -> FloatArray:
         result: FloatArray = field.ravel()[flat[rows]]
@@ -220,7 +253,7 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     def rows_with(*fields: npt.NDArray[np.float64]) -> IntArray:
         """Evaluated rows whose (patient, type) has any of these limits on."""
         on = np.any([np.isfinite(f.ravel()) for f in fields], axis=0)
-        return np.flatnonzero(ev & on[flat])
+        return np.flatnonzero(ev & measured & on[flat])
 
     def window(rows: IntArray, back_from: int, back_to: int) -> tuple[IntArray, IntArray]:
         """Index range of readings in ``[t - back_from, t - back_to)`` of each row's series
@@ -339,10 +372,76 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     recent_s, _ = windowed_median(v, *window(rows, COMBINED_RECENT_US, -1))
     recent_p, _ = windowed_median(v, *window(partner, COMBINED_RECENT_US, -1))
     z = ((long_median[rows] - recent_s) / sd_s + (recent_p - long_median[partner]) / sd_p) / 2.0
-    sev, lim = _graded(z, [(th.z_red[pp], RED), (th.z_yellow[pp], YELLOW)])
+    # A major symptom in a diary of the last 2 days makes the combined rule red from its own
+    # limit: a patient who feels worse and whose oximetry agrees.
+    symptom = _recent_major_symptom(rows, key, sid, series, ts, t0, span, ty, v)
+    with_symptom = np.where(symptom >= 0, th.z_red_with_major[pp], np.nan)
+    sev, lim = _graded(z, [(th.z_red[pp], RED), (with_symptom, RED), (th.z_yellow[pp], YELLOW)])
+    raised = (sev == RED) & ~(z >= th.z_red[pp])
     parts.append(_breaches(idx, rows, sev, COMBINED, z, lim, long_median[rows],
-                           partner=idx[partner]))
+                           partner=idx[partner],
+                           symptom=np.where(raised, idx[np.maximum(symptom, 0)], -1)))
+
+    parts += _symptom_rules(idx, ev, ty, p, v, ts, th)
     return Breaches.concat(parts)
+
+
+def _symptom_rules(idx: IntArray, ev: BoolArray, ty: IntArray, p: IntArray, v: FloatArray,
+                   ts: IntArray, th: ThresholdArrays) -> list[Breaches]:
+    """The diary's rules on rows sorted by (patient, series, time): ``symptoms`` (yellow from
+    ``major_yellow`` major symptoms in one diary) and ``seemungal`` (red when the Seemungal
+    criterion, two major symptoms or one major and one minor, holds in the diaries of
+    ``seemungal_days_red`` consecutive days)."""
+    sym = np.flatnonzero(ty == SYMPTOMS)
+    if sym.size == 0:
+        return []
+    masks = v[sym].astype(np.int64) & (_MASKS.size - 1)
+    major, minor = MAJOR_COUNT[masks], MINOR_COUNT[masks]
+    nan = np.full(sym.size, np.nan)
+    sev, lim = _graded(major.astype(np.float64), [(th.major_yellow[p[sym]], YELLOW)])
+    sev = np.where(ev[sym], sev, 0)
+    parts = [_breaches(idx, sym, sev, SYMPTOMS_RULE, major.astype(np.float64), lim, nan)]
+
+    # Runs of days meeting the criterion: a diary continues the run of the diary before it
+    # (same patient, at most 36 h earlier, criterion met) and adds a day if it is at least
+    # 12 h after it; any other diary meeting the criterion starts a run of one day.
+    met = (major >= 2) | ((major >= 1) & (minor >= 1))
+    gap = np.r_[np.iinfo(np.int64).max, np.diff(ts[sym])]
+    same = np.r_[False, p[sym][1:] == p[sym][:-1]]
+    linked = met & np.r_[False, met[:-1]] & same & (gap <= SEEMUNGAL_GAP_US)
+    start = met & ~linked
+    adds = start | (linked & (gap >= SEEMUNGAL_NEXT_DAY_US))
+    counted = np.cumsum(adds)
+    run_start = np.maximum.accumulate(np.where(start, np.arange(sym.size), 0))
+    days = np.where(met, counted - counted[run_start] + 1, 0).astype(np.float64)
+    sev, lim = _graded(days, [(th.seemungal_days_red[p[sym]], RED)])
+    sev = np.where(ev[sym], sev, 0)
+    parts.append(_breaches(idx, sym, sev, SEEMUNGAL, days, lim, nan))
+    return parts
+
+
+def _recent_major_symptom(rows: IntArray, key: IntArray, sid: IntArray, series: IntArray,
+                          ts: IntArray, t0: int, span: int, ty: IntArray, v: FloatArray
+                          ) -> IntArray:
+    """For each of ``rows``, the position of the latest diary of the same patient answered in
+    ``[t - 2 d, t]`` with a major symptom, else -1."""
+    out = np.full(rows.size, -1, np.int64)
+    if rows.size == 0 or not np.any(ty == SYMPTOMS):
+        return out
+    major = (ty == SYMPTOMS) & (MAJOR_COUNT[np.where(ty == SYMPTOMS, v, 0).astype(np.int64)
+                                            & (_MASKS.size - 1)] > 0)
+    latest = np.maximum.accumulate(np.where(major, np.arange(key.size), -1))
+    first_of_sid = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
+    series_of_sid = series[first_of_sid]
+    want = series[rows] - ty[rows] + SYMPTOMS
+    pos = np.minimum(np.searchsorted(series_of_sid, want), series_of_sid.size - 1)
+    has = series_of_sid[pos] == want
+    hi = np.searchsorted(key, pos * span + (ts[rows] - t0), "right")
+    lo = np.searchsorted(key, pos * span + (ts[rows] - SYMPTOM_RECENT_US - t0), "left")
+    candidate = latest[np.maximum(hi - 1, 0)]
+    found = has & (hi > lo) & (candidate >= lo)
+    out[found] = candidate[found]
+    return out
 
 
 def _graded(metric: FloatArray, levels: list[tuple[FloatArray, int]], *, strict: bool = False
@@ -361,12 +460,13 @@ def _graded(metric: FloatArray, levels: list[tuple[FloatArray, int]], *, strict:
 
 def _breaches(idx: IntArray, rows: IntArray, severity: npt.NDArray[np.int64], rule: int,
               metric: FloatArray, limit: FloatArray, reference: FloatArray,
-              partner: IntArray | None = None) -> Breaches:
+              partner: IntArray | None = None, symptom: IntArray | None = None) -> Breaches:
     hit = severity > 0
     k = int(hit.sum())
     return Breaches(
         reading=idx[rows[hit]],
         partner=np.full(k, -1, np.int64) if partner is None else partner[hit],
+        symptom=np.full(k, -1, np.int64) if symptom is None else symptom[hit],
         rule=np.full(k, rule, np.int8), severity=severity[hit].astype(np.int8),
         metric=metric[hit], limit=limit[hit], reference=reference[hit])
 

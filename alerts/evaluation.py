@@ -17,7 +17,6 @@ from alerts.breaches import group_breaches
 from alerts.lifecycle import AlertRaise, AlertReading, Outcome, raise_alerts
 from alerts.reasons import describe
 from alerts.schemas import ThresholdArrays, Thresholds
-from core.measurement_types import TYPE_BY_INDEX
 from core.settings import get_settings
 from ingest.schemas import ReadingColumns
 
@@ -91,15 +90,16 @@ def to_raises(readings: engine.Readings, b: engine.Breaches, *, pids: npt.NDArra
         raises.append(AlertRaise(
             patient_id=int(pids[g.patient]), rule=g.rule, type=g.type, severity=g.severity,
             first_measured_at=_utc(g.first_us), last_measured_at=_utc(g.last_us),
-            value=float(b.metric[latest] if g.rule == "combined"
+            value=float(b.metric[latest] if g.rule in engine.METRIC_VALUED
                         else readings.value[b.reading[latest]]),
             late=bool(late[g.readings].any()),
             reason=describe(rule=g.rule, type_=g.type,
                             severity=engine.SEVERITIES[int(b.severity[worst])],
                             metric=float(b.metric[worst]), limit=float(b.limit[worst]),
-                            reference=float(b.reference[worst])),
+                            reference=float(b.reference[worst]),
+                            symptom=bool(b.symptom[worst] >= 0)),
             count=len(g.rows), threshold_version=int(versions[g.patient]),
-            readings=tuple(AlertReading(type=TYPE_BY_INDEX[int(readings.type_index[i])].code,
+            readings=tuple(AlertReading(type=engine.SERIES_CODES[int(readings.type_index[i])],
                                         measured_at=_utc(t[i]), value=float(readings.value[i]))
                            for i in g.readings)))
     return raises

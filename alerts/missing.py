@@ -10,9 +10,9 @@ from typing import Any
 from psycopg import Connection
 
 from alerts import repository
+from alerts.engine import SERIES_CODES
 from alerts.lifecycle import AlertRaise, Outcome, raise_alerts
 from alerts.reasons import describe_missing
-from core.measurement_types import TYPE_BY_INDEX
 from ingest.schemas import ReadingColumns
 
 MISSING_LOOKBACK = timedelta(days=7)
@@ -48,7 +48,7 @@ def resolve_arrived(conn: Connection[Any], new: ReadingColumns, *, timezone: str
     micros = new.measured_at.astype("datetime64[us]").view("int64").tolist()
     rows = repository.resolve_missing_arrived(
         conn, patient_ids=new.patient_id.tolist(),
-        types=[TYPE_BY_INDEX[int(i)].code for i in new.type_index],
+        types=[SERIES_CODES[int(i)] for i in new.type_index],
         measured_at=[datetime.fromtimestamp(us / 1e6, tz=UTC) for us in micros],
         timezone=timezone, note=AUTO_RESOLVE_NOTE)
     if rows:

@@ -1,6 +1,6 @@
-"""The starting profiles (alerting.md), as threshold documents. Migration 0430 (before it 0310,
-0300) seeds the same documents into ``profiles``; a test holds the two equal. The tuning evidence
-behind the numbers is in docs/alerting-engine.md."""
+"""The starting profiles (alerting.md), as threshold documents. Migrations 0430 and 0481 (before
+them 0310, 0300) seed the same documents into ``profiles``; a test holds the two equal. The
+tuning evidence behind the numbers is in docs/alerting-engine.md."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from alerts.schemas import (
     ArtefactGuard,
     BaselineLimits,
     CombinedLimits,
+    SymptomLimits,
     Thresholds,
     TrendLimits,
     TypeThresholds,
@@ -27,16 +28,20 @@ _PULSE = TypeThresholds(absolute=AbsoluteLimits(red_low=40, red_high=120),
                         baseline=BaselineLimits(rise_red=20))
 _WEIGHT = TypeThresholds(trend=TrendLimits(change_3d_yellow=2.0, loss_30d_pct_yellow=5.0))
 _COMBINED = CombinedLimits(z_yellow=0.8, spo2_sd_floor=1.0, pulse_sd_floor=5.0)
+# The symptom diary (migration 0481; docs/alerting-engine.md, "Symptom rules"): one major symptom
+# yellow, the Seemungal criterion on 2 consecutive days red (Seemungal 1998), and the combined
+# rule red from its yellow z when a major symptom was reported in the last 2 days.
+_SYMPTOMS = SymptomLimits(major_yellow=1, seemungal_days_red=2, z_red_with_major=0.8)
 
 PROFILES: MappingProxyType[str, Thresholds] = MappingProxyType({
     "kol-standard": Thresholds(
         spo2=TypeThresholds(absolute=AbsoluteLimits(red_low=88, yellow_low=90),
                             baseline=BaselineLimits(drop_red=5),
                             artefact=ArtefactGuard(suspect_drop=5.0, red_floor=85.0)),
-        pulse=_PULSE, weight=_WEIGHT, combined=_COMBINED),
+        pulse=_PULSE, weight=_WEIGHT, combined=_COMBINED, symptoms=_SYMPTOMS),
     "kol-ltot": Thresholds(
         spo2=TypeThresholds(absolute=AbsoluteLimits(red_low=84, yellow_low=86),
                             baseline=BaselineLimits(drop_red=4),
                             artefact=ArtefactGuard(suspect_drop=5.0, red_floor=82.0)),
-        pulse=_PULSE, weight=_WEIGHT, combined=_COMBINED),
+        pulse=_PULSE, weight=_WEIGHT, combined=_COMBINED, symptoms=_SYMPTOMS),
 })

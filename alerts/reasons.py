@@ -3,7 +3,9 @@
 A reason is stored as a code and its parameters, which the dashboard renders in the user's
 language (Danish or English) and number format, and as an English sentence, the ``reason`` of
 the API contract. Codes: ``absolute_below``, ``absolute_above``, ``baseline``, ``change_3d``,
-``loss_30d``, ``slope_3d``, ``combined``, ``missing``. Parameters: ``type``, ``severity``,
+``loss_30d``, ``slope_3d``, ``combined``, ``combined_symptom`` (the combined rule made red by a
+major symptom in the diary), ``symptoms`` (major symptoms in one diary), ``seemungal`` (days in a
+row meeting the Seemungal criterion), ``missing``. Parameters: ``type``, ``severity``,
 ``metric``, ``limit``, ``reference``, ``unit`` (breaches); ``type``, ``deadline`` (ISO 8601,
 UTC) and ``timezone`` (missing measurements). Alerts raised before codes existed were given
 theirs by migration 0474 from this module's sentences, or the generic ``legacy`` (``type``,
@@ -19,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.measurement_types import MEASUREMENT_TYPES
+from core.questionnaires import SYMPTOM_SERIES
 
 _COMBINED_NAME = "SpO2 and pulse"
 
@@ -33,7 +36,8 @@ class Reason:
 
 def _name(type_: str) -> str:
     mtype = MEASUREMENT_TYPES.get(type_)
-    return mtype.display_en if mtype else _COMBINED_NAME
+    return mtype.display_en if mtype else (
+        "Symptom diary" if type_ == SYMPTOM_SERIES else _COMBINED_NAME)
 
 
 def _unit(type_: str) -> str:
@@ -55,20 +59,29 @@ def _text(code: str, *, name: str, unit: str, severity: str, metric: float, limi
         return f"{name} fell {metric:.1f} % in 30 days (from {reference:.1f} {unit})"
     if code == "slope_3d":
         return f"{name} trend {metric:+.1f} {unit} over 3 days ({severity} at {limit:+g})"
+    if code == "symptoms":
+        return f"{metric:g} major symptom(s) reported in the diary ({severity} at {limit:g})"
+    if code == "seemungal":
+        return (f"Seemungal criterion met in the diary {metric:g} day(s) in a row"
+                f" ({severity} at {limit:g})")
+    if code == "combined_symptom":
+        return (f"SpO2 fall and pulse rise average {metric:.2f} SD of the patient's own"
+                f" variability with a major symptom in the diary ({severity} at {limit:g})")
     return (f"SpO2 fall and pulse rise average {metric:.2f} SD of the patient's own variability"
             f" ({severity} at {limit:g})")
 
 
 def describe(*, rule: str, type_: str, severity: str, metric: float, limit: float,
-             reference: float) -> Reason:
-    """The reason of a breach of ``rule`` on ``type_``.
+             reference: float, symptom: bool = False) -> Reason:
+    """The reason of a breach of ``rule`` on ``type_``; ``symptom``: a major symptom in the
+    diary raised its severity.
 
     >>> r = describe(rule="absolute", type_="spo2", severity="red", metric=83, limit=84,
     ...              reference=0)
     >>> r.code, r.params["metric"], r.text
     ('absolute_below', 83.0, 'SpO2 83 % below the red limit 84')
     """
-    code = rule
+    code = "combined_symptom" if symptom else rule
     if rule == "absolute":
         code = "absolute_below" if metric < limit else "absolute_above"
     unit = _unit(type_)

@@ -27,13 +27,21 @@ from alerts.engine import (
     LOSS_OLD_FROM_US,
     LOSS_OLD_TO_US,
     MAD_TO_SD,
+    MAJOR_COUNT,
+    MINOR_COUNT,
     PULSE,
     RED,
+    SEEMUNGAL,
+    SEEMUNGAL_GAP_US,
+    SEEMUNGAL_NEXT_DAY_US,
     SLOPE_3D,
     SLOPE_DAYS,
     SLOPE_MIN_READINGS,
     SLOPE_WINDOW_US,
     SPO2,
+    SYMPTOM_RECENT_US,
+    SYMPTOMS,
+    SYMPTOMS_RULE,
     YELLOW,
     Breaches,
     Readings,
@@ -86,10 +94,38 @@ def evaluate(readings: Readings, th: ThresholdArrays,
         previous = max((tt, vv) for tt, vv in history[(p, ty)] if tt < t)[1]
         return bool(previous - v >= drop and long[0] - v >= drop)
 
+    def recent_major(p: int, t: int) -> int:
+        """The latest diary of ``p`` in [t - 2 d, t] with a major symptom, else -1."""
+        found = [(tt, at[(p, SYMPTOMS, tt)]) for tt, vv in history[(p, SYMPTOMS)]
+                 if t - SYMPTOM_RECENT_US <= tt <= t and MAJOR_COUNT[int(vv) & 127] > 0]
+        return max(found)[1] if found else -1
+
+    def seemungal_days(p: int, t: int) -> int:
+        """Consecutive days up to the diary at ``t`` meeting the Seemungal criterion."""
+        diaries = sorted(tt_v for tt_v in history[(p, SYMPTOMS)] if tt_v[0] <= t)
+        days = 0
+        later: int | None = None
+        for tt, vv in reversed(diaries):
+            mask = int(vv) & 127
+            if not (MAJOR_COUNT[mask] >= 2 or (MAJOR_COUNT[mask] >= 1 and MINOR_COUNT[mask] >= 1)):
+                break
+            if later is not None and later - tt > SEEMUNGAL_GAP_US:
+                break
+            if later is None or later - tt >= SEEMUNGAL_NEXT_DAY_US:
+                days += 1
+            later = tt
+        return days
+
     rows: list[Row] = []
+    raised_by: dict[int, int] = {}
+    """Reading of a combined breach → the diary whose major symptom made it red."""
     for i in range(n):
         p, ty, t, v = patients[i], types[i], times[i], values[i]
         if not np.isfinite(v):
+            continue
+        if ty == SYMPTOMS:
+            if mask[i]:
+                rows.extend(_symptoms(i, int(v) & 127, seemungal_days(p, t), th, p))
             continue
         pulse_i = at.get((p, PULSE, t)) if ty == SPO2 else None
         if mask[i]:
@@ -120,13 +156,19 @@ def evaluate(readings: Readings, th: ThresholdArrays,
                                                  include_end=True))
             recent_p = statistics.median(between(p, PULSE, t - COMBINED_RECENT_US, t,
                                                  include_end=True))
-            rows.extend(_combined(i, pulse_i, recent_s, recent_p,
-                                  baseline(i, LONG_BASELINE_FROM_US),
-                                  baseline(pulse_i, LONG_BASELINE_FROM_US), th, p))
+            symptom = recent_major(p, t)
+            combined = _combined(i, pulse_i, recent_s, recent_p,
+                                 baseline(i, LONG_BASELINE_FROM_US),
+                                 baseline(pulse_i, LONG_BASELINE_FROM_US), th, p, symptom >= 0)
+            if combined and combined[0][3] == RED and not combined[0][4] >= th.z_red[p]:
+                raised_by[i] = symptom
+            rows.extend(combined)
     rows.sort(key=lambda r: (r[0], r[2]))
     return Breaches(
         reading=np.array([r[0] for r in rows], np.int64),
         partner=np.array([r[1] for r in rows], np.int64),
+        symptom=np.array([raised_by.get(r[0], -1) if r[2] == COMBINED else -1 for r in rows],
+                         np.int64),
         rule=np.array([r[2] for r in rows], np.int8),
         severity=np.array([r[3] for r in rows], np.int8),
         metric=np.array([r[4] for r in rows], np.float64),
@@ -175,14 +217,28 @@ def _slope(i: int, th: ThresholdArrays, p: int, ty: int, t: int,
     return []
 
 
+def _symptoms(i: int, mask: int, days: int, th: ThresholdArrays, p: int) -> list[Row]:
+    rows: list[Row] = []
+    major = float(MAJOR_COUNT[mask])
+    if _on(th.major_yellow[p]) and major >= th.major_yellow[p]:
+        rows.append((i, -1, SYMPTOMS_RULE, YELLOW, major, float(th.major_yellow[p]),
+                     float("nan")))
+    if _on(th.seemungal_days_red[p]) and days >= th.seemungal_days_red[p]:
+        rows.append((i, -1, SEEMUNGAL, RED, float(days), float(th.seemungal_days_red[p]),
+                     float("nan")))
+    return rows
+
+
 def _combined(i: int, j: int, spo2: float, pulse: float, base_s: tuple[float, float] | None,
-              base_p: tuple[float, float] | None, th: ThresholdArrays, p: int) -> list[Row]:
+              base_p: tuple[float, float] | None, th: ThresholdArrays, p: int,
+              major_symptom: bool) -> list[Row]:
     if base_s is None or base_p is None:
         return []
     sd_s = max(base_s[1] * MAD_TO_SD, float(th.spo2_sd_floor[p]))
     sd_p = max(base_p[1] * MAD_TO_SD, float(th.pulse_sd_floor[p]))
     z = ((base_s[0] - spo2) / sd_s + (pulse - base_p[0]) / sd_p) / 2.0
-    for limit, severity in ((th.z_red[p], RED), (th.z_yellow[p], YELLOW)):
+    with_symptom = th.z_red_with_major[p] if major_symptom else np.nan
+    for limit, severity in ((th.z_red[p], RED), (with_symptom, RED), (th.z_yellow[p], YELLOW)):
         if _on(limit) and z >= limit:
             return [(i, j, COMBINED, severity, z, float(limit), base_s[0])]
     return []

@@ -12,13 +12,12 @@ from psycopg import Connection, sql
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
+from alerts.engine import SERIES_CODES
 from alerts.reasons import Reason
 from core.access import Viewer, visible_patients
 from core.db import all_of
-from core.measurement_types import MEASUREMENT_TYPES, TYPE_BY_INDEX
 from ingest.schemas import ReadingColumns
 
-_TYPE_CODES = [t.code for t in TYPE_BY_INDEX]
 _LOCK_NAMESPACE = 5
 """First key of the per-patient advisory lock that serialises alert lifecycle writes."""
 
@@ -32,8 +31,8 @@ def _columns(rows: list[tuple[Any, ...]]) -> ReadingColumns:
     patient, type_code, micros, value, late = zip(*rows, strict=True)
     codes = np.array(type_code)
     type_index = np.full(codes.shape, -1, np.int16)
-    for code, t in MEASUREMENT_TYPES.items():  # a handful of types
-        type_index[codes == code] = t.index
+    for index, code in enumerate(SERIES_CODES):  # a handful of series
+        type_index[codes == code] = index
     known = type_index >= 0
     return ReadingColumns(
         patient_id=np.array(patient, np.int64)[known], type_index=type_index[known],
@@ -54,7 +53,7 @@ def history_windows(conn: Connection[Any], *, patient_ids: npt.NDArray[np.int64]
         cur.execute(
             f"select {_SELECT_READING}"
             " from unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) as w(pid, lo, hi)"
-            " join readings r on r.patient_id = w.pid and r.measured_at between w.lo and w.hi",
+            " join alert_series r on r.patient_id = w.pid and r.measured_at between w.lo and w.hi",
             (patient_ids.tolist(), _datetimes(start), _datetimes(end)))
         return _columns(cur.fetchall())
 
@@ -65,7 +64,7 @@ def readings_received(conn: Connection[Any], *, patient_ids: list[int], measured
     """The readings a pending evaluation stands for (recovery after a crash)."""
     with conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(
-            f"select {_SELECT_READING} from readings r where r.patient_id = any(%s)"
+            f"select {_SELECT_READING} from alert_series r where r.patient_id = any(%s)"
             " and r.measured_at between %s and %s and r.received_at between %s and %s",
             (patient_ids, measured_from, measured_to, received_from, received_to))
         return _columns(cur.fetchall())
@@ -76,7 +75,7 @@ def readings_measured(conn: Connection[Any], *, measured_from: datetime, measure
     where = sql.SQL("r.patient_id = %(patient)s") if patient_id is not None else None
     with conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(sql.SQL(
-            "select {fields} from readings r"
+            "select {fields} from alert_series r"
             " where r.measured_at >= %(from)s and r.measured_at < %(to)s and {where}").format(
                 fields=sql.SQL(_SELECT_READING), where=all_of(where)),
             {"from": measured_from, "to": measured_to, "patient": patient_id})
@@ -344,7 +343,7 @@ def readings_of_patient(conn: Connection[Any], viewer: Viewer, *, patient_id: in
                         measured_from: datetime) -> ReadingColumns:
     with conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(sql.SQL(
-            "select {fields} from readings r join patients p on p.id = r.patient_id"
+            "select {fields} from alert_series r join patients p on p.id = r.patient_id"
             " where r.patient_id = %s and r.measured_at >= %s and {visible}").format(
                 fields=sql.SQL(_SELECT_READING), visible=visible_patients(viewer)),
             (patient_id, measured_from))

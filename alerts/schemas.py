@@ -108,11 +108,27 @@ class CombinedLimits(_Strict):
         return self
 
 
+class SymptomLimits(_Strict):
+    """Rules on the symptom diary (docs/alerting-engine.md): the Anthonisen major symptoms
+    (more breathlessness, more sputum, discoloured sputum) and the Seemungal minor ones (cold,
+    wheeze, sore throat, cough), each answered against the patient's usual state."""
+
+    major_yellow: Limit = Field(default=None, ge=1, le=3)
+    """Yellow when one diary reports at least this many major symptoms."""
+    seemungal_days_red: Limit = Field(default=None, ge=1, le=7)
+    """Red when the Seemungal criterion (two major symptoms, or one major and one minor) holds
+    in the diaries of this many consecutive days (Seemungal 1998: 2)."""
+    z_red_with_major: Limit = Field(default=None, gt=0)
+    """The combined rule is red from this z-score when a diary of the 2 days up to the reading
+    reports a major symptom."""
+
+
 class Thresholds(_Strict):
     spo2: TypeThresholds = TypeThresholds()
     pulse: TypeThresholds = TypeThresholds()
     weight: TypeThresholds = TypeThresholds()
     combined: CombinedLimits = CombinedLimits()
+    symptoms: SymptomLimits = SymptomLimits()
 
     def for_type(self, code: str) -> TypeThresholds:
         value: TypeThresholds = getattr(self, code)
@@ -120,7 +136,8 @@ class Thresholds(_Strict):
 
 
 TYPE_CODES = tuple(t.code for t in TYPE_BY_INDEX)
-assert set(TYPE_CODES) == set(Thresholds.model_fields) - {"combined"}, "one section per type"
+assert set(TYPE_CODES) == set(Thresholds.model_fields) - {"combined", "symptoms"}, \
+    "one section per type"
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -134,7 +151,7 @@ class ThresholdArrays:
     """Thresholds of ``P`` patients as arrays for the engine; ``NaN`` means the limit is off.
 
     Per-type fields have shape ``(P, T)`` (``T`` measurement types, by type index), the combined
-    rule's fields shape ``(P,)``.
+    and symptom rules' fields shape ``(P,)``.
     """
 
     red_low: FloatArray
@@ -155,6 +172,9 @@ class ThresholdArrays:
     z_red: FloatArray
     spo2_sd_floor: FloatArray
     pulse_sd_floor: FloatArray
+    major_yellow: FloatArray
+    seemungal_days_red: FloatArray
+    z_red_with_major: FloatArray
 
     @classmethod
     def from_documents(cls, documents: Sequence[Thresholds]) -> ThresholdArrays:
@@ -171,8 +191,8 @@ class ThresholdArrays:
                               for c in TYPE_CODES] for d in documents],
                             dtype=np.float64).reshape(len(documents), len(TYPE_CODES))
 
-        def combined(name: str) -> FloatArray:
-            return np.array([_nan(getattr(d.combined, name)) for d in documents],
+        def per_patient(section: str, name: str) -> FloatArray:
+            return np.array([_nan(getattr(getattr(d, section), name)) for d in documents],
                             dtype=np.float64)
 
         fields: dict[str, FloatArray] = {}
@@ -181,7 +201,9 @@ class ThresholdArrays:
             for name in model.model_fields:
                 fields[name] = per_type(section, name)
         for name in CombinedLimits.model_fields:
-            fields[name] = combined(name)
+            fields[name] = per_patient("combined", name)
+        for name in SymptomLimits.model_fields:
+            fields[name] = per_patient("symptoms", name)
         return cls(**fields)
 
 

@@ -131,8 +131,9 @@ def _episodes(readings: engine.Readings, b: engine.Breaches) -> list[PreviewAler
         worst = g.worst
         reason = describe(rule=g.rule, type_=g.type, severity=SEVERITIES[int(b.severity[worst])],
                           metric=float(b.metric[worst]), limit=float(b.limit[worst]),
-                          reference=float(b.reference[worst]))
-        value = b.metric[worst] if g.rule in ("combined", "loss_30d") else (
+                          reference=float(b.reference[worst]),
+                          symptom=bool(b.symptom[worst] >= 0))
+        value = b.metric[worst] if g.rule in (*engine.METRIC_VALUED, "loss_30d") else (
             readings.value[b.reading[worst]])
         alerts.append(PreviewAlert(
             rule=g.rule, type=g.type, severity=g.severity,

@@ -76,11 +76,11 @@ def _deactivate_device(args: argparse.Namespace) -> int:
     return 0
 
 
-def _grant_message_topics(args: argparse.Namespace) -> int:
+def _grant_addition_topics(args: argparse.Namespace) -> int:
     settings = get_settings()
     with connect(settings, name="kol-admin") as conn, BrokerAdmin.from_settings(settings) as broker:
-        n = devices_service.grant_message_topics(conn, broker=broker)
-    print(f"{n} active devices may publish messages")
+        n = devices_service.grant_addition_topics(conn, broker=broker)
+    print(f"{n} active devices may publish messages and questionnaire responses")
     return 0
 
 
@@ -110,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="deactivate a tablet and revoke it at the broker")
     deactivate.add_argument("device_id")
     deactivate.set_defaults(func=_deactivate_device)
-    sub.add_parser("grant-message-topics",
-                   help="let tablets provisioned before the messages addition send messages"
-                   ).set_defaults(func=_grant_message_topics)
+    sub.add_parser("grant-addition-topics",
+                   help="let tablets provisioned before the additions to v1 send messages and "
+                        "questionnaire responses").set_defaults(func=_grant_addition_topics)
     return parser
 
 

@@ -198,6 +198,13 @@ class ThresholdsNotFound(NotFound):
     default_detail = "the patient has no thresholds yet"
 
 
+class QuestionnaireNotFound(NotFound):
+    """No questionnaire is registered under this id."""
+
+    slug = "questionnaire-not-found"
+    default_detail = "no questionnaire with this id"
+
+
 class InvalidResetCode(NotFound):
     """No such one-time password code: unknown, used or expired."""
 

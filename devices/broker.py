@@ -20,10 +20,17 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from core.settings import Settings
 from core.tls import mqtt_context
-from protocol.topics import device_topics
+from protocol.topics import DeviceTopics, device_topics
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
+
+
+def addition_acls(topics: DeviceTopics) -> list[dict[str, Any]]:
+    """What a device may publish beyond v1: its messages (docs/messages.md) and its
+    questionnaire responses (docs/questionnaires.md)."""
+    return [{"acltype": "publishClientSend", "topic": topic, "allow": True}
+            for topic in (topics.messages, topics.responses)]
 
 
 class BrokerAdminError(RuntimeError):
@@ -170,9 +177,7 @@ class BrokerAdmin:
                          "allow": True},
                         {"acltype": "publishClientSend", "topic": topics.status,
                          "allow": True},
-                        # The messages addition (docs/messages.md).
-                        {"acltype": "publishClientSend", "topic": topics.messages,
-                         "allow": True},
+                        *addition_acls(topics),
                         {"acltype": "subscribeLiteral", "topic": topics.receipts,
                          "allow": True},
                     ]},
@@ -181,14 +186,14 @@ class BrokerAdmin:
                 ]
             self.execute(*commands)
 
-    def grant_message_topics(self, device_ids: Sequence[str], chunk: int = 100) -> None:
-        """Let devices provisioned before the messages addition (docs/messages.md) publish on
-        their ``messages`` topic; a device that may already is left as it is."""
+    def grant_addition_topics(self, device_ids: Sequence[str], chunk: int = 50) -> None:
+        """Let devices provisioned before the additions to v1 publish on their topics (the
+        messages of docs/messages.md, the responses of docs/questionnaires.md); a device that may
+        already is left as it is."""
         for i in range(0, len(device_ids), chunk):
-            self.execute(*({"command": "addRoleACL", "rolename": device_role(device_id),
-                            "acltype": "publishClientSend",
-                            "topic": device_topics(device_id).messages, "allow": True}
-                           for device_id in device_ids[i:i + chunk]),
+            self.execute(*({"command": "addRoleACL", "rolename": device_role(device_id), **acl}
+                           for device_id in device_ids[i:i + chunk]
+                           for acl in addition_acls(device_topics(device_id))),
                          # A device row without a broker client (never provisioned there)
                          # cannot connect at all: nothing to grant.
                          tolerate=("already exists", "Role not found"))

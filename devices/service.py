@@ -94,9 +94,9 @@ def deactivate_all(conn: Connection[Any], *, viewer: Viewer, broker: BrokerAdmin
             for device_id in repository.active_device_ids(conn, viewer, patient_id)]
 
 
-def grant_message_topics(conn: Connection[Any], *, broker: BrokerAdmin) -> int:
-    """Every active device may publish on its ``messages`` topic (devices provisioned before the
-    addition lack it in their broker role); how many devices were checked."""
+def grant_addition_topics(conn: Connection[Any], *, broker: BrokerAdmin) -> int:
+    """Every active device may publish on the topics of the additions to v1 (devices provisioned
+    before an addition lack it in their broker role); how many devices were checked."""
     device_ids = repository.all_active_device_ids(conn)
-    broker.grant_message_topics(device_ids)
+    broker.grant_addition_topics(device_ids)
     return len(device_ids)

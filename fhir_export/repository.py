@@ -1,4 +1,5 @@
-"""SQL of the FHIR export: readings with the threshold version in force when each was measured."""
+"""SQL of the FHIR export: readings with the threshold version in force when each was measured,
+and questionnaire responses."""
 
 from __future__ import annotations
 
@@ -34,3 +35,15 @@ def readings_with_limits(conn: Connection[Any], viewer: Viewer, *, patient_id: i
         {"patient": patient_id, "start": start, "end": end, "limit": limit,
          "after_at": after[0] if after else None,
          "after_type": after[1] if after else None}).fetchall()
+
+
+def questionnaire_responses(conn: Connection[Any], viewer: Viewer, *, patient_id: int,
+                            start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The patient's questionnaire responses authored in [start, end), oldest first."""
+    return conn.execute(sql.SQL(
+        "select q.questionnaire, q.authored_at, q.answers, q.device_id"
+        " from patients p join questionnaire_responses q on q.patient_id = p.id"
+        " where p.id = %(patient)s and q.authored_at >= %(start)s and q.authored_at < %(end)s"
+        " and {visible} order by q.authored_at, q.questionnaire").format(
+            visible=visible_patients(viewer)),
+        {"patient": patient_id, "start": start, "end": end}).fetchall()

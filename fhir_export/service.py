@@ -1,6 +1,7 @@
 """A patient's readings as a FHIR R4 ``Bundle`` of vital-sign ``Observation``s, coded in LOINC
 and NPU from the measurement-type registry, with the yellow limits in force at the time as the
-reference range and the home tablet as the device."""
+reference range and the home tablet as the device; her questionnaire responses (the symptom
+diary) as ``QuestionnaireResponse``s of the ``Questionnaire``s the platform serves."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Any
 
 from psycopg import Connection
 
+from core import errors
 from core.access import Viewer
 from core.measurement_types import MEASUREMENT_TYPES, MeasurementType
 from core.pagination import parse_reading_cursor, reading_cursor
+from core.questionnaires import QUESTIONNAIRES, Item, Questionnaire
 from fhir_export import repository
 from messages import service as messages
 from messages.schemas import MessageOut
@@ -25,6 +28,10 @@ UCUM = "http://unitsofmeasure.org"
 DEVICE_ID_SYSTEM = "urn:kol:device-id"
 MESSAGE_KIND_SYSTEM = "urn:kol:message-kind"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+QUESTIONNAIRE_BASE = "urn:kol:fhir:Questionnaire"
+"""The questionnaires' canonical URLs: ``{base}/{id}``; served at
+``/api/v1/fhir/Questionnaire/{id}``."""
+TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 MAX_SPAN = timedelta(days=366)
 DEFAULT_PAGE = 1000
 MAX_PAGE = 10000
@@ -161,10 +168,66 @@ def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
                     "resource": _device(patient_id, device_id, active)}
                    for device_id, active in devices.items())
     if cursor is None:
-        # The messages of the span ride on its first page (they are few; pages count readings).
+        # The messages and questionnaire responses of the span ride on its first page (they are
+        # few, about one a day; pages count readings).
         entries.extend(_communications(conn, viewer, patient_id, start, end))
+        for row in repository.questionnaire_responses(conn, viewer, patient_id=patient_id,
+                                                      start=start, end=end):
+            response = _questionnaire_response(patient_id, row)
+            entries.append({"fullUrl": _urn("questionnaire-response", response["id"]),
+                            "resource": response})
     # No "total": FHIR allows it only on search and history Bundles (invariant bdl-1).
     return Page(bundle={"resourceType": "Bundle", "type": "collection",
                         "timestamp": now.isoformat(), "entry": entries},
                 start=start, end=end,
                 next_cursor=reading_cursor(page[-1]) if len(rows) > count else None)
+
+
+def _english(text: str) -> dict[str, Any]:
+    """The English version of a Danish text, as the FHIR translation extension."""
+    return {"extension": [{"url": TRANSLATION, "extension": [
+        {"url": "lang", "valueCode": "en"}, {"url": "content", "valueString": text}]}]}
+
+
+def _questionnaire_item(item: Item) -> dict[str, Any]:
+    out: dict[str, Any] = {"linkId": item.link_id, "text": item.text_da,
+                           "_text": _english(item.text_en), "type": item.kind,
+                           "required": item.required}
+    if item.max_chars:
+        out["maxLength"] = item.max_chars
+    if item.category:
+        out["prefix"] = "major" if item.category == "major" else "minor"
+    return out
+
+
+def questionnaire(questionnaire_id: str) -> dict[str, Any]:
+    """The FHIR ``Questionnaire`` of a registered questionnaire (Danish, with English
+    translations); unknown ids are :class:`core.errors.QuestionnaireNotFound`."""
+    q: Questionnaire | None = QUESTIONNAIRES.get(questionnaire_id)
+    if q is None:
+        raise errors.QuestionnaireNotFound()
+    return {"resourceType": "Questionnaire", "id": q.id, "url": f"{QUESTIONNAIRE_BASE}/{q.id}",
+            "name": "".join(part.capitalize() for part in q.id.split("-")),
+            "title": q.title_da, "_title": _english(q.title_en), "language": "da",
+            "status": "active", "subjectType": ["Patient"],
+            "item": [_questionnaire_item(i) for i in q.items]}
+
+
+def _questionnaire_response(patient_id: int, row: dict[str, Any]) -> dict[str, Any]:
+    q = QUESTIONNAIRES[row["questionnaire"]]
+    authored: datetime = row["authored_at"]
+    answers: dict[str, bool | str] = row["answers"]
+    items = []
+    for item in q.items:  # in the questionnaire's order
+        if item.link_id not in answers:
+            continue
+        value = answers[item.link_id]
+        answer = {"valueBoolean": value} if item.kind == "boolean" else {"valueString": value}
+        items.append({"linkId": item.link_id, "text": item.text_da, "answer": [answer]})
+    return {"resourceType": "QuestionnaireResponse",
+            "id": f"{patient_id}-{q.id}-{int(authored.timestamp() * 1000)}",
+            "questionnaire": f"{QUESTIONNAIRE_BASE}/{q.id}", "status": "completed",
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "authored": authored.isoformat(),
+            "source": {"reference": f"Patient/{patient_id}"},
+            "item": items}

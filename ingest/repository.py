@@ -92,6 +92,35 @@ def notify(conn: Connection[Any], channel: str, payloads: Sequence[str]) -> None
     conn.execute("select pg_notify(%s, p) from unnest(%s::text[]) as p", (channel, list(payloads)))
 
 
+ResponseRow = tuple[int, str, datetime, dict[str, bool | str], int | None, str, str, datetime,
+                    bool]
+"""patient_id, questionnaire, authored_at, answers, symptom mask, device_id, msg_id,
+received_at, late."""
+InsertedResponse = tuple[int, str, int, int | None, bool, str, str]
+"""patient_id, questionnaire, authored_at (µs since the epoch, UTC), symptom mask, late,
+device_id, msg_id."""
+
+
+def insert_responses(conn: Connection[Any], rows: Sequence[ResponseRow]
+                     ) -> list[InsertedResponse]:
+    """Insert the questionnaire responses that are new; return those stored."""
+    cur = conn.cursor(row_factory=tuple_row)
+    columns = list(zip(*rows, strict=True))
+    cur.execute(
+        "insert into questionnaire_responses (patient_id, questionnaire, authored_at, answers,"
+        " symptom_mask, device_id, msg_id, received_at, late)"
+        " select * from unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::jsonb[],"
+        " %s::smallint[], %s::text[], %s::text[], %s::timestamptz[], %s::boolean[])"
+        # Primary-key order: concurrent gateways inserting the same responses wait, not deadlock.
+        " order by 1, 2, 3 on conflict do nothing"
+        " returning patient_id, questionnaire,"
+        " (extract(epoch from authored_at) * 1000000)::bigint, symptom_mask, late, device_id,"
+        " msg_id",
+        [list(c) for c in columns[:3]] + [[Jsonb(a) for a in columns[3]]]
+        + [list(c) for c in columns[4:]])
+    return cur.fetchall()
+
+
 def dead_letter_budget(conn: Connection[Any], keys: Sequence[tuple[str, datetime]]
                        ) -> dict[tuple[str, datetime], tuple[int, int]]:
     """``(dead letters, payload bytes)`` already stored per ``(device key, hour)``, the rows

@@ -17,8 +17,9 @@ from psycopg import Connection
 
 from core import audit
 from core.measurement_types import MEASUREMENT_TYPES
+from core.questionnaires import SYMPTOM_DIARY, SYMPTOM_SERIES, SYMPTOM_SERIES_INDEX, symptom_mask
 from ingest import repository
-from ingest.repository import InsertedRow
+from ingest.repository import InsertedRow, ResponseRow
 from ingest.schemas import (
     LATE_READINGS_CHANNEL,
     LATE_READINGS_PER_NOTICE,
@@ -26,7 +27,7 @@ from ingest.schemas import (
     CommittedReadings,
     DeadLetterPolicy,
 )
-from protocol.messages import Message, Rejection, encode_receipt
+from protocol.messages import Message, Rejection, Response, encode_receipt
 from protocol.topics import device_topics
 
 Key = tuple[str, str]
@@ -192,9 +193,17 @@ def write_batch(conn: Connection[Any], batch: Sequence[Message], *,
          m.received_at, r.late)
         for (device_id, msg_id), m in fresh for r in m.readings)) \
         if any(m.readings for _, m in fresh) else []
-    accepted = Counter((row[5], row[6]) for row in inserted)
+    responses = [_response_row(patients[device_id], device_id, msg_id, m.received_at, r)
+                 for (device_id, msg_id), m in fresh for r in m.responses]
+    answered = repository.insert_responses(conn, responses) if responses else []
+    accepted = Counter((row[5], row[6]) for row in [*inserted, *answered])
     conversation = _patient_messages(conn, fresh, patients) \
         if any(m.kind == "messages" for _, m in fresh) else {}
+    # Late measurements go to open patient pages (the diaries' symptom series is not plotted).
+    late_notices = late_reading_notices(inserted)
+    # The diaries stored join the readings the alert engine evaluates, as its symptom series.
+    inserted += [(p, SYMPTOM_SERIES, at, float(mask), late, d, mid)
+                 for p, _, at, mask, late, d, mid in answered if mask is not None]
 
     new_receipts: dict[Key, bytes] = {}
     duplicates = 0
@@ -207,9 +216,9 @@ def write_batch(conn: Connection[Any], batch: Sequence[Message], *,
             dead.append(m)
             continue
         n = accepted[key]
-        new_receipts[key] = encode_receipt(key[1], accepted=n, duplicates=len(m.readings) - n,
+        new_receipts[key] = encode_receipt(key[1], accepted=n, duplicates=m.items - n,
                                            rejections=m.rejections)
-        duplicates += len(m.readings) - n
+        duplicates += m.items - n
         dead.append(m)
     repository.save_receipts(conn, new_receipts)
 
@@ -238,11 +247,12 @@ def write_batch(conn: Connection[Any], batch: Sequence[Message], *,
     repository.mark_seen(conn, seen)
     committed = None
     if inserted:
-        if notices := late_reading_notices(inserted):
-            repository.notify(conn, LATE_READINGS_CHANNEL, notices)
+        if late_notices:
+            repository.notify(conn, LATE_READINGS_CHANNEL, late_notices)
         received = [m.received_at for _, m in fresh]
         committed = _committed(conn, inserted, min(received), max(received))
-    return BatchOutcome(receipts=tuple(receipts), accepted=len(inserted), duplicates=duplicates,
+    return BatchOutcome(receipts=tuple(receipts), accepted=sum(accepted.values()),
+                        duplicates=duplicates,
                         duplicate_messages=duplicate_messages,
                         rejected=Counter(r.reason for m in dead for r in m.rejections),
                         dead_letter_bytes=letters.stored_bytes,
@@ -268,7 +278,16 @@ def late_reading_notices(rows: Sequence[InsertedRow]) -> list[str]:
             for i in range(0, len(readings), LATE_READINGS_PER_NOTICE)]
 
 
-_TYPE_INDEX = {code: t.index for code, t in MEASUREMENT_TYPES.items()}
+_TYPE_INDEX = {**{code: t.index for code, t in MEASUREMENT_TYPES.items()},
+               SYMPTOM_SERIES: SYMPTOM_SERIES_INDEX}
+
+
+def _response_row(patient_id: int, device_id: str, msg_id: str, received_at: datetime,
+                  r: Response) -> ResponseRow:
+    answers = dict(r.answers)
+    return (patient_id, r.questionnaire, r.authored, answers,
+            symptom_mask(answers) if r.questionnaire == SYMPTOM_DIARY else None, device_id,
+            msg_id, received_at, r.late)
 
 
 def _committed(conn: Connection[Any], rows: list[InsertedRow], received_from: datetime,

@@ -30,8 +30,11 @@ class Schedule(BaseModel):
     deadline: str = Field(examples=["12:00"], description="local time HH:MM",
                           pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     types: Annotated[list[TypeCode], Field(min_length=1, json_schema_extra=_UNIQUE)]
+    diary_days: Annotated[list[Weekday], Field(max_length=7, json_schema_extra=_UNIQUE)] = Field(
+        default_factory=list, description="days the tablet asks the symptom diary"
+                                          " (docs/questionnaires.md); none by default")
 
-    @field_validator("days", "types")
+    @field_validator("days", "types", "diary_days")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):

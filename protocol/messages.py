@@ -34,6 +34,17 @@ Reason = Literal["malformed_json", "unsupported_version", "missing_field", "unkn
 """The protocol's stable rejection reasons."""
 REASONS: tuple[Reason, ...] = get_args(Reason)
 
+ResponseReason = Literal["unknown_questionnaire", "bad_answer"]
+"""Rejection reasons added with questionnaire responses (docs/questionnaires.md): the
+questionnaire id is not registered; an item is unknown, repeated, or its answer of the wrong
+kind or too long."""
+RESPONSE_REASONS: tuple[ResponseReason, ...] = get_args(ResponseReason)
+AnyReason = Reason | ResponseReason
+"""Every rejection reason: v1's and the additions'."""
+ALL_REASONS: tuple[AnyReason, ...] = (*REASONS, *RESPONSE_REASONS)
+MAX_RESPONSES = 50
+"""Questionnaire responses per message (a tablet replaying weeks offline sends a few dozen)."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reading:
@@ -48,8 +59,21 @@ class Reading:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Response:
+    """One questionnaire response that passed validation (addition, docs/questionnaires.md)."""
+
+    index: int
+    """Position in the message's ``responses`` list (receipts and dead letters refer to it)."""
+    questionnaire: str
+    authored: datetime
+    answers: tuple[tuple[str, bool | str], ...]
+    """``(link_id, answer)`` in the questionnaire's item order."""
+    late: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rejection:
-    reason: Reason
+    reason: AnyReason
     detail: str
     index: int | None = None
     """The reading's position, or None when the whole message is rejected."""
@@ -92,7 +116,10 @@ class Message:
     msg_id: str | None = None
     readings: tuple[Reading, ...] = ()
     rejections: tuple[Rejection, ...] = ()
-    """Per-reading rejections, or a single whole-message one (``index`` None)."""
+    """Per-reading (or per-response) rejections, or a single whole-message one (``index``
+    None)."""
+    responses: tuple[Response, ...] = ()
+    """Questionnaire responses of a ``responses`` message."""
     status: DeviceStatus | None = None
     note: PatientNote | None = None
     read: ReadReceipt | None = None
@@ -107,9 +134,15 @@ class Message:
     def rejected_whole(self) -> bool:
         return any(r.index is None for r in self.rejections)
 
-    def rejected(self, reason: Reason, detail: str) -> Message:
+    @property
+    def items(self) -> int:
+        """Readings or responses: what the receipt counts."""
+        return len(self.readings) + len(self.responses)
+
+    def rejected(self, reason: AnyReason, detail: str) -> Message:
         """This message rejected as a whole (its readings dropped), as a new message."""
-        return replace(self, readings=(), rejections=(Rejection(reason=reason, detail=detail),))
+        return replace(self, readings=(), responses=(),
+                       rejections=(Rejection(reason=reason, detail=detail),))
 
 
 def encode_receipt(msg_id: str, *, accepted: int, duplicates: int,
@@ -144,3 +177,10 @@ def encode_read(msg_id: str, *, reply_ids: Sequence[int], read_at: str, sent_at:
 def encode_status(state: Literal["online", "offline"], *, battery: float | None,
                   app: str) -> bytes:
     return orjson.dumps({"v": VERSION, "state": state, "battery": battery, "app": app})
+
+
+def encode_responses(msg_id: str, responses: Sequence[dict[str, Any]], *, sent_at: str) -> bytes:
+    """A questionnaire-response message as a tablet sends it (docs/questionnaires.md);
+    ``responses`` are ``{"questionnaire", "authored", "items": [{"id", "answer"}]}`` objects."""
+    return orjson.dumps({"v": VERSION, "msg_id": msg_id, "sent_at": sent_at,
+                         "responses": list(responses)})

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from core.measurement_types import MEASUREMENT_TYPES
+from core.questionnaires import QUESTIONNAIRES
 from protocol.messages import (
     DEFAULT_MAX_AGE,
     FUTURE_TOLERANCE,
@@ -22,6 +23,7 @@ from protocol.messages import (
     MAX_PAYLOAD_BYTES,
     MAX_READ_IDS,
     MAX_READINGS,
+    MAX_RESPONSES,
     VERSION,
     DeviceStatus,
     Message,
@@ -30,6 +32,7 @@ from protocol.messages import (
     ReadReceipt,
     Reason,
     Rejection,
+    Response,
 )
 from protocol.topics import parse_inbound
 
@@ -53,6 +56,21 @@ def _timestamp(raw: object) -> datetime | Reason:
         return parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         return "missing_field"
+
+
+def _when(index: int, label: str, raw: str, at: datetime, received_at: datetime,
+          max_age: timedelta) -> Rejection | None:
+    """The rejection of a reading's or response's time, None if it is acceptable."""
+    if at - received_at > FUTURE_TOLERANCE:
+        return Rejection(index=index, reason="future_timestamp",
+                         detail=_clean(f"{label} {raw[:40]} is ahead of platform time"))
+    if received_at - at > max_age:
+        # Bounded so that one message cannot make the hypertable open chunks back through years
+        # (each in the ingest transaction, holding up every other tablet).
+        return Rejection(index=index, reason="too_old",
+                         detail=_clean(f"{label} {raw[:40]} is more than {max_age.days} days"
+                                       " before platform time"))
+    return None
 
 
 def _reading(index: int, raw: object, received_at: datetime, max_age: timedelta
@@ -84,16 +102,9 @@ def _reading(index: int, raw: object, received_at: datetime, max_age: timedelta
     if not isinstance(measured, datetime):
         return Rejection(index=index, reason=measured,
                          detail="measured_at must be RFC 3339 with an explicit offset")
-    if measured - received_at > FUTURE_TOLERANCE:
-        return Rejection(index=index, reason="future_timestamp",
-                         detail=_clean(f"measured_at {raw['measured_at'][:40]}"
-                                       " is ahead of platform time"))
-    if received_at - measured > max_age:
-        # Bounded so that one message cannot make the hypertable open chunks back through years
-        # (each in the ingest transaction, holding up every other tablet).
-        return Rejection(index=index, reason="too_old",
-                         detail=_clean(f"measured_at {raw['measured_at'][:40]} is more than"
-                                       f" {max_age.days} days before platform time"))
+    if (refused := _when(index, "measured_at", raw["measured_at"], measured, received_at,
+                         max_age)) is not None:
+        return refused
     return Reading(index=index, type_code=mtype.code, measured_at=measured, value=value,
                    late=received_at - measured > LATE_AFTER)
 
@@ -133,6 +144,8 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, *,
                       device_id=device_id, msg_id=msg_id, retained=retained)
     if kind == "messages":
         return _patient_message(message, doc)
+    if kind == "responses":
+        return _responses(message, doc, max_age)
     raw_readings = doc.get("readings")
     if not isinstance(raw_readings, list) or not raw_readings:
         return message.rejected("missing_field", "readings must be a non-empty list")
@@ -211,3 +224,77 @@ def _stamp(raw: object, received_at: datetime) -> datetime | tuple[Reason, str]:
     if stamp - received_at > FUTURE_TOLERANCE:
         return "future_timestamp", "the timestamp is ahead of platform time"
     return stamp
+# --- questionnaire responses: an addition to v1 (docs/questionnaires.md) ----------------------
+
+def _answers(index: int, raw: object, questionnaire: str
+             ) -> tuple[tuple[str, bool | str], ...] | Rejection:
+    """The answers in the questionnaire's item order, or why they are refused."""
+    definition = QUESTIONNAIRES[questionnaire]
+    if not isinstance(raw, list):
+        return Rejection(index=index, reason="missing_field", detail="items must be a list")
+    given: dict[str, bool | str] = {}
+    for entry in raw:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) \
+                or "answer" not in entry:
+            return Rejection(index=index, reason="missing_field",
+                             detail="an item is an object with id and answer")
+        item = definition.item(entry["id"])
+        answer = entry["answer"]
+        if item is None or item.link_id in given:
+            return Rejection(index=index, reason="bad_answer", detail=_clean(
+                f"item {entry['id'][:40]!r} is unknown or repeated in {questionnaire}"))
+        if item.kind == "boolean" and not isinstance(answer, bool) or item.kind == "text" and (
+                not isinstance(answer, str) or len(answer) > item.max_chars):
+            return Rejection(index=index, reason="bad_answer", detail=_clean(
+                f"{item.link_id} takes a {item.kind}"
+                + (f" of at most {item.max_chars} characters" if item.kind == "text" else "")))
+        if item.kind == "text":
+            answer = answer.replace("\x00", "\ufffd").strip()
+            if not answer:
+                continue
+        given[item.link_id] = answer
+    missing = [i.link_id for i in definition.items if i.required and i.link_id not in given]
+    if missing:
+        return Rejection(index=index, reason="missing_field",
+                         detail=_clean(f"missing answers: {', '.join(missing)}"))
+    return tuple((i.link_id, given[i.link_id]) for i in definition.items if i.link_id in given)
+
+
+def _response(index: int, raw: object, received_at: datetime, max_age: timedelta
+              ) -> Response | Rejection:
+    if not isinstance(raw, dict):
+        return Rejection(index=index, reason="missing_field",
+                         detail="a response must be an object")
+    missing = [k for k in ("questionnaire", "authored", "items") if k not in raw]
+    if missing:
+        return Rejection(index=index, reason="missing_field",
+                         detail=f"missing {', '.join(missing)}")
+    questionnaire = raw["questionnaire"]
+    if not isinstance(questionnaire, str) or questionnaire not in QUESTIONNAIRES:
+        return Rejection(index=index, reason="unknown_questionnaire", detail=_clean(
+            f"questionnaire {str(questionnaire)[:40]!r} is not registered"))
+    authored = _timestamp(raw["authored"])
+    if not isinstance(authored, datetime):
+        return Rejection(index=index, reason=authored,
+                         detail="authored must be RFC 3339 with an explicit offset")
+    if (refused := _when(index, "authored", raw["authored"], authored, received_at,
+                         max_age)) is not None:
+        return refused
+    answers = _answers(index, raw["items"], questionnaire)
+    if isinstance(answers, Rejection):
+        return answers
+    return Response(index=index, questionnaire=questionnaire, authored=authored, answers=answers,
+                    late=received_at - authored > LATE_AFTER)
+
+
+def _responses(message: Message, doc: dict[str, Any], max_age: timedelta) -> Message:
+    raw = doc.get("responses")
+    if not isinstance(raw, list) or not raw:
+        return message.rejected("missing_field", "responses must be a non-empty list")
+    if len(raw) > MAX_RESPONSES:
+        return message.rejected("too_large", f"{len(raw)} responses > {MAX_RESPONSES}")
+    judged = [_response(index, r, message.received_at, max_age) for index, r in enumerate(raw)]
+    return replace(message, content_digest=hashlib.sha256(
+                       orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).digest(),
+                   responses=tuple(j for j in judged if isinstance(j, Response)),
+                   rejections=tuple(j for j in judged if isinstance(j, Rejection)))

@@ -12,8 +12,9 @@ PREFIX = "kol/v1/d"
 DEVICE_ID_PATTERN = r"[A-Za-z0-9_-]{3,64}"
 DEVICE_ID = re.compile(rf"^{DEVICE_ID_PATTERN}$")
 
-InboundKind = Literal["readings", "status", "messages"]
-"""What a device publishes to the platform (``messages``: the addition of docs/messages.md)."""
+InboundKind = Literal["readings", "status", "messages", "responses"]
+"""What a device publishes to the platform. ``messages`` (docs/messages.md) and ``responses``
+(questionnaire answers: the symptom diary, docs/questionnaires.md) are additions to v1."""
 INBOUND_KINDS: tuple[InboundKind, ...] = get_args(InboundKind)
 
 _KINDS: dict[str, InboundKind] = {k: k for k in INBOUND_KINDS}
@@ -29,12 +30,15 @@ class DeviceTopics:
     receipts: str
     messages: str
     """The patient's messages to her team and her read receipts (docs/messages.md)."""
+    responses: str
+    """Questionnaire responses (addition, docs/questionnaires.md); receipted like readings."""
 
 
 def device_topics(device_id: str) -> DeviceTopics:
     base = f"{PREFIX}/{device_id}"
     return DeviceTopics(readings=f"{base}/readings", status=f"{base}/status",
-                        receipts=f"{base}/receipts", messages=f"{base}/messages")
+                        receipts=f"{base}/receipts", messages=f"{base}/messages",
+                        responses=f"{base}/responses")
 
 
 def inbound_subscriptions(shared_group: str | None = None) -> list[str]:

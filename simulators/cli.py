@@ -119,7 +119,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     devices = state.devices[:args.patients]
     fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
                   port=settings.mqtt_port, tls=mqtt_context(settings), seed=state.seed,
-                  params=_tablet_params(args))
+                  params=_tablet_params(args), diaries=args.diaries)
     stopped = stop_on_signals()
     clock = datetime.fromisoformat(state.clock)
     log.info("%d tablets of team %r from simulated %s at %gx (never ahead of now); state %s",
@@ -159,7 +159,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     fleet = Fleet(cohort=cohort, devices=state.devices[:args.patients],
                   host=settings.mqtt_host, port=settings.mqtt_port,
                   tls=mqtt_context(settings), seed=state.seed,
-                  params=_tablet_params(args))
+                  params=_tablet_params(args), diaries=args.diaries)
     stopped = stop_on_signals()
     try:
         report: FleetReport = fleet.run(start=begin, end=end, speed=None,
@@ -230,6 +230,8 @@ def _fleet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--malformed-rate", type=float, default=DEFAULT_TABLET.malformed_rate)
     p.add_argument("--bad-reading-rate", type=float, default=DEFAULT_TABLET.bad_reading_rate)
     p.add_argument("--progress-every", type=float, default=10.0, help="real seconds")
+    p.add_argument("--diaries", action="store_true",
+                   help="the tablets also answer the symptom diary (simulators.diary)")
 
 
 def main(argv: list[str] | None = None) -> int:

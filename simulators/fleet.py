@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from core.measurement_types import TYPE_BY_INDEX
+from core.questionnaires import SYMPTOM_SERIES
 from simulators.cohort import US_PER_DAY, Cohort
+from simulators.diary import generate_diaries, with_diaries
 from simulators.mqtt_loop import SelectorLoop
 from simulators.parameters import DEFAULT_TABLET, TabletParameters
 from simulators.tablet import Reading, Tablet, TabletStats
@@ -108,7 +110,8 @@ class FleetReport:
 class Fleet:
     def __init__(self, *, cohort: Cohort, devices: list[Device], host: str, port: int,
                  tls: ssl.SSLContext | None, seed: int,
-                 params: TabletParameters = DEFAULT_TABLET) -> None:
+                 params: TabletParameters = DEFAULT_TABLET, diaries: bool = False) -> None:
+        """``diaries``: the tablets also answer the symptom diary (``simulators.diary``)."""
         self.loop = SelectorLoop()
         self.stats = TabletStats()
         self.params = params
@@ -120,7 +123,8 @@ class Fleet:
         # Readings of the patients that have a tablet, in measurement order.
         tablet_of = np.full(len(cohort.patients), -1, dtype=np.int64)
         tablet_of[[d.patient_index for d in devices]] = np.arange(len(devices))
-        r = cohort.readings
+        r = with_diaries(cohort.readings, generate_diaries(cohort, seed=seed)) if diaries \
+            else cohort.readings
         owned = tablet_of[r.patient_index]
         keep = owned >= 0
         times = r.measured_at.astype(np.int64)[keep]
@@ -129,7 +133,7 @@ class Fleet:
         self._tablet = owned[keep][order]
         self._type = r.type_index[keep][order]
         self._value = r.value[keep][order]
-        self._codes = [t.code for t in TYPE_BY_INDEX]
+        self._codes = [*(t.code for t in TYPE_BY_INDEX), SYMPTOM_SERIES]
         self._events = self._offline_events(np.random.default_rng([seed, 0]), len(devices),
                                             to_us(cohort.start), cohort.days)
 

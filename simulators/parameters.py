@@ -237,6 +237,49 @@ class PhysiologyParameters:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DiaryParameters:
+    """How simulated patients answer the symptom diary (``simulators.diary``;
+    docs/simulators.md, "Symptom diary"). Probabilities are per diary and per symptom, in the
+    order of ``core.questionnaires.SYMPTOM_ITEMS`` (breathlessness, sputum volume, sputum colour,
+    cold, wheeze, sore throat, cough).
+
+    Sources: Walters 2012 (Walters EH et al. Clinical diaries in COPD: compliance and utility in
+    predicting acute exacerbations. Int J COPD 2012;7:427-35: diaries kept on 62 % of days; the
+    risk of an exacerbation rises from 6 days before, most in the last 2); Seemungal 2000 (the
+    symptoms dyspnoea, cold, sore throat and cough deteriorate before onset; median symptom
+    recovery 7 days, IQR 4-14); Donaldson 2012 (Donaldson GC, Goldring JJ, Wedzicha JA.
+    Influence of season on exacerbation characteristics in patients with COPD. Chest
+    2012;141:94-100: cold symptoms in 31-43 % and cough in 45-51 % of exacerbations); COSMIC
+    (Respir Res 2012;13:44: symptoms rise from 2 weeks before an exacerbation, sharply in the last
+    week, yet predict it only moderately, ROC area 0.63-0.70: symptoms are common on quiet days
+    too); Murray 2018 (Chronic Obstr Pulm Dis 2018;5:27-37: 50-80 % of symptom-defined
+    exacerbations are never reported to health care, so patients who feel worse often do not
+    call: the diary is the channel)."""
+
+    answer_when_measuring: float = 0.85
+    """Chance that a patient who measures also answers the diary; with measuring on ≈ 75 % of
+    scheduled days (alerting.md) the diary is answered on ≈ 64 % of diary days, Walters 2012's
+    62 % (the product is the published figure, the split an assumption)."""
+    peak: tuple[float, ...] = (0.65, 0.50, 0.40, 0.37, 0.35, 0.20, 0.48)
+    """At the full deviation of an exacerbation (onset and plateau), following the episode's
+    prodrome and recovery: cold 0.37 and cough 0.48 (Donaldson 2012, the seasons averaged);
+    breathlessness, the most common change before onset (Seemungal 2000), 0.65 and the other
+    major symptoms, wheeze and sore throat are assumptions."""
+    quiet: tuple[float, ...] = (0.03, 0.02, 0.015, 0.04, 0.04, 0.02, 0.05)
+    """On a quiet day, "more than usual" anyway (assumption, sized so that symptoms alone predict
+    moderately, as in COSMIC)."""
+    reporter_shape: float = 2.0
+    """Gamma shape of each patient's multiplier of the quiet-day chances (mean 1): some patients
+    report far more often than others (assumption)."""
+    bad_day_share: float = 0.3
+    """A bad day (not an exacerbation) counts as this share of an exacerbation's peak
+    (assumption)."""
+
+
+DEFAULT_DIARY = DiaryParameters()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TabletParameters:
     """Tablet and network behaviour (all assumptions: no published figures for a fleet)."""
 

@@ -3,7 +3,9 @@
 It publishes reading batches at QoS 1 with a fresh ``msg_id`` each, keeps every batch in its
 buffer until the platform's receipt for that ``msg_id`` arrives, resends the *same* batch (same
 ``msg_id``, same bytes) when no receipt comes in time, buffers while offline and replays the
-buffer on reconnect. Its clock may be off, and it can be told to send broken input at given
+buffer on reconnect. Symptom diaries (readings of the series ``symptoms``, value the symptom mask)
+go as questionnaire responses to the ``responses`` topic with the same guarantees
+(docs/questionnaires.md). Its clock may be off, and it can be told to send broken input at given
 rates. Network I/O is driven by a :class:`~simulators.mqtt_loop.SelectorLoop`, so one process can
 run thousands of tablets.
 """
@@ -29,7 +31,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from core.measurement_types import MEASUREMENT_TYPES
-from protocol.messages import Reason, encode_batch, encode_status
+from core.questionnaires import SYMPTOM_DIARY, SYMPTOM_ITEMS, SYMPTOM_SERIES
+from protocol.messages import Reason, encode_batch, encode_responses, encode_status
 from protocol.topics import device_topics
 from simulators.cohort import LOCAL_TZ
 from simulators.mqtt_loop import SelectorLoop
@@ -61,6 +64,7 @@ class TabletStats:
     batches_sent: int = 0
     resends: int = 0
     readings_sent: int = 0
+    diaries_sent: int = 0
     pubacks: int = 0
     receipts: int = 0
     accepted: int = 0
@@ -79,6 +83,7 @@ class TabletStats:
 
 @dataclass(slots=True)
 class _Pending:
+    topic: str
     payload: bytes
     last_sent: float | None
     """Monotonic time of the latest send in the current connection, None if not sent in it."""
@@ -215,16 +220,37 @@ class Tablet:
     def measure(self, readings: Sequence[Reading], sim_now_us: int) -> None:
         """Record readings taken up to ``sim_now_us`` (true simulated time) and send them as
         batches of at most the protocol's limit; offline, they wait in the buffer."""
+        diaries = [r for r in readings if r.type == SYMPTOM_SERIES]
+        if diaries:
+            self._answer(diaries, sim_now_us)
+            readings = [r for r in readings if r.type != SYMPTOM_SERIES]
         limit = self.params.max_batch_readings
         for i in range(0, len(readings), limit):
             payload = self._batch(readings[i:i + limit], sim_now_us)
             if payload is None:
                 continue
             msg_id, body = payload
-            self.pending[msg_id] = _Pending(payload=body, last_sent=None)
+            self.pending[msg_id] = _Pending(topic=self._topics.readings, payload=body,
+                                            last_sent=None)
             self.stats.readings_sent += min(limit, len(readings) - i)
             if self.connected:
                 self._send(msg_id)
+
+    def _answer(self, diaries: Sequence[Reading], sim_now_us: int) -> None:
+        """The diaries as one questionnaire-response message, kept until its receipt."""
+        msg_id = str(uuid.UUID(bytes=self._rng.bytes(16), version=4))
+        responses = [{
+            "questionnaire": SYMPTOM_DIARY,
+            "authored": rfc3339_local(d.measured_at_us + self.clock_skew_us),
+            "items": [{"id": item.link_id, "answer": bool(int(d.value) >> bit & 1)}
+                      for bit, item in enumerate(SYMPTOM_ITEMS)]} for d in diaries]
+        body = encode_responses(msg_id, responses,
+                                sent_at=rfc3339_local(sim_now_us + self.clock_skew_us))
+        self.pending[msg_id] = _Pending(topic=self._topics.responses, payload=body,
+                                        last_sent=None)
+        self.stats.diaries_sent += len(diaries)
+        if self.connected:
+            self._send(msg_id)
 
     def _batch(self, readings: Sequence[Reading], sim_now_us: int) -> tuple[str, bytes] | None:
         msg_id = str(uuid.UUID(bytes=self._rng.bytes(16), version=4))
@@ -269,7 +295,7 @@ class Tablet:
             self.stats.resends += 1
         pending.attempts += 1
         pending.last_sent = self._clock()
-        self._publish(self._topics.readings, pending.payload)
+        self._publish(pending.topic, pending.payload)
 
     def _publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         info = self.client.publish(topic, payload, qos=1, retain=retain)

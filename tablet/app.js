@@ -1,5 +1,6 @@
 // The patient's tablet app: one task per screen, Danish first. See docs/tablet.md.
 import * as ble from "./ble.js";
+import * as diary from "./diary.js";
 import { TEXTS } from "./i18n.js";
 import * as messages from "./messages.js";
 import * as store from "./store.js";
@@ -207,6 +208,12 @@ async function home() {
   } else if (state.today) {
     children.push(el("p", { text: t().nothingDue }));
   }
+  if (await diary.due(state.today)) {
+    children.push(el("button", { class: "primary", id: "diary", onclick: () => diary.screen(diaryContext()),
+                                 text: t().diaryButton }));
+  } else if (diary.definition(state.today)?.due_today) {
+    children.push(el("p", { class: "done", id: "diary-done", text: t().diaryDone }));
+  }
   children.push(el("div", { class: "actions" },
     el("button", { class: "primary", id: "measure", onclick: () => startMeasuring(), text: t().measureButton }),
     el("button", { class: "secondary", id: "history", onclick: () => historyScreen(), text: t().historyButton }),
@@ -229,6 +236,11 @@ function readingList(entries) {
       el("span", { class: "value", text: `${number(entry.value)} ${unitText(entry.type)}` }),
       el("span", { class: "when", text: dayAndTime(entry.measured_at) }),
       el("span", { class: "state", text: stateText(entry) }))));
+}
+
+// What the diary module needs of the app.
+function diaryContext() {
+  return { lang: state.lang, el, show, transport: state.transport, today: state.today, onDone: () => home() };
 }
 
 // ---------------------------------------------------------------- measuring
@@ -456,6 +468,7 @@ function startTransport() {
   state.transport.addEventListener("connection", () => renderChrome());
   state.transport.addEventListener("receipt", async () => {
     if (state.screen === "sent") await sentScreen();
+    else if (state.screen === "diary-sent") await diary.sentScreen(diaryContext());
     else if (state.screen === "home") await home();
     else if (state.screen === "messages") await messages.screen({ keepFocus: true });
     refreshToday();
@@ -474,6 +487,8 @@ async function main() {
     if (screens[state.screen]) screens[state.screen]();
     else if (state.screen && state.screen.startsWith("step-")) stepScreen();
     else if (state.screen === "pair") pairScreen();
+    else if (state.screen === "diary") diary.screen(diaryContext());
+    else if (state.screen === "diary-sent") diary.sentScreen(diaryContext());
     else renderChrome();
   });
   $("#version").textContent = `v${APP_VERSION}`;

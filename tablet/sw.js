@@ -2,7 +2,7 @@
 // the network is gone. The API is never cached here (the app keeps its data in IndexedDB), except
 // the type registry, which it needs to check readings offline.
 const CACHE = "kol-tablet-v2";
-const SHELL = ["./", "index.html", "app.css", "app.js", "ble.js", "i18n.js", "store.js",
+const SHELL = ["./", "index.html", "app.css", "app.js", "ble.js", "diary.js", "i18n.js", "store.js",
                "transport.js", "messages.js", "vendor/mqtt.esm.js", "manifest.webmanifest", "icon.svg"];
 
 self.addEventListener("install", (event) => {

@@ -1,6 +1,8 @@
 // Device protocol v1 over MQTT over secure websockets (mqtt.js from npm). One outbox in
 // IndexedDB: every batch stays there until its receipt arrives and is published again, with the
-// same msg_id, on every (re)connect; the platform stores a re-sent batch once.
+// same msg_id, on every (re)connect; the platform stores a re-sent batch once. A batch holds
+// readings, or questionnaire responses (the symptom diary, docs/questionnaires.md) for the
+// responses topic, with the same receipts.
 import mqtt from "./vendor/mqtt.esm.js";
 import * as store from "./store.js";
 
@@ -14,8 +16,9 @@ export class Transport extends EventTarget {
     const id = device.device_id;
     this.topics = { readings: `kol/v1/d/${id}/readings`, status: `kol/v1/d/${id}/status`,
                     receipts: `kol/v1/d/${id}/receipts`,
-                    // The messages addition (docs/messages.md): her messages and read receipts.
-                    messages: `kol/v1/d/${id}/messages` };
+                    // Additions to v1: her messages and read receipts (docs/messages.md), her
+                    // questionnaire answers (docs/questionnaires.md).
+                    messages: `kol/v1/d/${id}/messages`, responses: `kol/v1/d/${id}/responses` };
     this.client = null;
     this.connected = false;
     this.resendTimer = null;
@@ -90,9 +93,12 @@ export class Transport extends EventTarget {
     if (!this.connected) return;
     for (const batch of await store.outbox()) {
       if (batch.device_id !== this.device.device_id) continue;
-      const { msg_id, sent_at, readings, message, read } = batch;
+      const { msg_id, sent_at, readings, responses, message, read } = batch;
       if (readings) {
         this.client.publish(this.topics.readings, JSON.stringify({ v: 1, msg_id, sent_at, readings }),
+                            { qos: 1 });
+      } else if (responses) {
+        this.client.publish(this.topics.responses, JSON.stringify({ v: 1, msg_id, sent_at, responses }),
                             { qos: 1 });
       } else {
         this.client.publish(this.topics.messages,
@@ -102,24 +108,30 @@ export class Transport extends EventTarget {
     }
   }
 
-  async send(readings) {
-    const batch = { msg_id: crypto.randomUUID(), sent_at: rfc3339(new Date()), readings,
-                    device_id: this.device.device_id };
+  // Every kind of batch goes through the one outbox: stored first, sent when connected, kept and
+  // resent until its receipt.
+  async #queue(content, now = rfc3339(new Date())) {
+    const batch = { msg_id: crypto.randomUUID(), sent_at: now, device_id: this.device.device_id,
+                    ...content };
     await store.enqueue(batch);
     await this.flush();
     return batch;
+  }
+
+  async send(readings) {
+    return this.#queue({ readings });
   }
 
   // A message to the team ({text, callback}) or a read receipt for the team's replies
   // ({reply_ids}): through the same outbox as readings, so it waits for the network and a receipt.
   async sendMessage({ text, callback, reply_ids }) {
     const now = rfc3339(new Date());
-    const batch = { msg_id: crypto.randomUUID(), sent_at: now, device_id: this.device.device_id };
-    if (reply_ids) batch.read = { reply_ids, read_at: now };
-    else batch.message = { text, callback, written_at: now };
-    await store.enqueue(batch);
-    await this.flush();
-    return batch;
+    return this.#queue(reply_ids ? { read: { reply_ids, read_at: now } }
+                                 : { message: { text, callback, written_at: now } }, now);
+  }
+
+  async sendResponses(responses) {
+    return this.#queue({ responses });
   }
 
   async onReceipt(payload) {

@@ -56,6 +56,15 @@ def schedule(conn: Connection[Any], patient_id: int) -> dict[str, Any]:
     return result
 
 
+def answered_since(conn: Connection[Any], patient_id: int, questionnaire: str,
+                   since: datetime) -> bool:
+    row = conn.execute("select exists (select 1 from questionnaire_responses"
+                       " where patient_id = %s and questionnaire = %s and authored_at >= %s)",
+                       (patient_id, questionnaire, since)).fetchone()
+    assert row is not None
+    return bool(row["exists"])
+
+
 def measured_types_since(conn: Connection[Any], patient_id: int, since: datetime) -> set[str]:
     rows = conn.execute("select distinct type from readings"
                         " where patient_id = %s and measured_at >= %s", (patient_id, since))

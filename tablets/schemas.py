@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -60,10 +61,33 @@ class SeenReading(BaseModel):
     seen_at: datetime
 
 
+class QuestionnaireItemOut(BaseModel):
+    id: str
+    kind: Literal["boolean", "text"]
+    text_da: str
+    text_en: str
+    required: bool
+    category: Literal["major", "minor"] | None
+    max_chars: int
+
+
+class DiaryToday(BaseModel):
+    """Today's symptom diary (docs/questionnaires.md), answered on the responses topic."""
+
+    questionnaire: str
+    title_da: str
+    title_en: str
+    items: list[QuestionnaireItemOut]
+    due_today: bool
+    """Today is one of the schedule's diary days."""
+    answered_today: bool
+
+
 class TabletToday(BaseModel):
     today: date
     due_today: bool
     due: list[DueMeasurement]
+    diary: DiaryToday
     reminder_minutes: int
     recent: list[TabletReading]
     days: list[DayValues]

@@ -17,15 +17,18 @@ from psycopg import Connection
 from core import audit, errors
 from core.access import Viewer
 from core.measurement_types import TYPE_BY_INDEX
+from core.questionnaires import QUESTIONNAIRES, SYMPTOM_DIARY
 from core.settings import Settings
 from devices import service as devices
 from devices.broker import BrokerAdmin
 from tablets import repository
 from tablets.schemas import (
     DayValues,
+    DiaryToday,
     DueMeasurement,
     MeasurementTypeOut,
     PairingStarted,
+    QuestionnaireItemOut,
     SeenReading,
     TabletCredentials,
     TabletReading,
@@ -116,8 +119,17 @@ def today(conn: Connection[Any], *, settings: Settings, patient_id: int,
     days: dict[date, dict[str, float]] = {}
     for r in repository.daily_last_values(conn, patient_id, first_day, settings.timezone):
         days.setdefault(r["day"], {})[r["type"]] = r["value"]
+    diary = QUESTIONNAIRES[SYMPTOM_DIARY]
     return TabletToday(
         today=day, due_today=due_today, due=due,
+        diary=DiaryToday(
+            questionnaire=diary.id, title_da=diary.title_da, title_en=diary.title_en,
+            items=[QuestionnaireItemOut(id=i.link_id, kind=i.kind, text_da=i.text_da,
+                                        text_en=i.text_en, required=i.required,
+                                        category=i.category, max_chars=i.max_chars)
+                   for i in diary.items],
+            due_today=WEEKDAYS[day.weekday()] in plan.get("diary_days", []),
+            answered_today=repository.answered_since(conn, patient_id, diary.id, midnight)),
         reminder_minutes=settings.tablet_reminder_minutes,
         recent=[TabletReading(**r) for r in
                 repository.recent_readings(conn, patient_id, RECENT_READINGS)],

@@ -1,4 +1,5 @@
-"""``GET /api/v1/patients/{id}/fhir``: the patient's readings as a FHIR R4 Bundle."""
+"""``GET /api/v1/patients/{id}/fhir``: the patient's readings and questionnaire responses as a
+FHIR R4 Bundle; ``GET /api/v1/fhir/Questionnaire/{id}``: the questionnaires they answer."""
 
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ def patient_fhir(
     cursor: ReadingCursor = None,
 ) -> FhirJSONResponse:
     """Observations (vital signs, LOINC + NPU, UCUM, reference range from the thresholds in force
-    at the time) of readings measured in ``[from, to)``: ``to`` defaults to now, ``from`` to 30
-    days before ``to``; ``to`` must be after ``from`` (422 ``invalid-range``) and at most 366
+    at the time) of readings measured in ``[from, to)``, and on the first page the
+    QuestionnaireResponses (the symptom diary) authored in it: ``to`` defaults to now, ``from``
+    to 30 days before ``to``; ``to`` must be after ``from`` (422 ``invalid-range``) and at most 366
     days after it (422 ``range-too-long``). In pages of ``_count`` Observations (each page with
     the Devices it references); the next page is the Bundle's ``link`` with relation ``next``."""
     page = service.bundle(conn, viewer, patient_id, measured_from=from_, measured_to=to,
@@ -62,3 +64,18 @@ def patient_fhir(
     body = {**page.bundle, "link": links}
     body["entry"] = body.pop("entry")  # after link, as FHIR lists the elements
     return FhirJSONResponse(body)
+
+
+_QUESTIONNAIRE = {"type": "object", "required": ["resourceType", "id", "url", "status", "item"],
+                  "properties": {"resourceType": {"const": "Questionnaire"}}}
+
+
+@router.get("/fhir/Questionnaire/{questionnaire_id}", response_class=FhirJSONResponse,
+            responses={200: {"description": "FHIR R4 Questionnaire",
+                             "content": {FhirJSONResponse.media_type: {
+                                 "schema": _QUESTIONNAIRE}}}})
+def fhir_questionnaire(questionnaire_id: str, viewer: CurrentViewer) -> FhirJSONResponse:
+    """The definition of a questionnaire patients answer on the tablet (the symptom diary
+    ``kol-symptoms-v1``), which the export's QuestionnaireResponses refer to by its canonical
+    ``url``. Danish, with English translations."""
+    return FhirJSONResponse(service.questionnaire(questionnaire_id))

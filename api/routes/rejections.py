@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import AdminViewer, DbConn
 from api.params import IdCursor, Limit, TextFilter
-from protocol.messages import Reason
+from protocol.messages import AnyReason
 from rejections import service
 from rejections.schemas import RejectionOut
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1", tags=["rejections"])
 @router.get("/rejections", response_model=list[RejectionOut])
 def list_rejections(
     conn: DbConn, viewer: AdminViewer, response: Response,
-    reason: Reason | None = None,
+    reason: AnyReason | None = None,
     device_id: TextFilter = None,
     msg_id: TextFilter = None,
     limit: Limit = 100,

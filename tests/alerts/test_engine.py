@@ -17,7 +17,10 @@ from alerts.engine import (
     DAY_US,
     LOSS_30D,
     RED,
+    SEEMUNGAL,
     SLOPE_3D,
+    SYMPTOMS,
+    SYMPTOMS_RULE,
     YELLOW,
     Breaches,
     Readings,
@@ -27,6 +30,7 @@ from alerts.schemas import (
     ArtefactGuard,
     BaselineLimits,
     CombinedLimits,
+    SymptomLimits,
     ThresholdArrays,
     Thresholds,
     TrendLimits,
@@ -166,6 +170,55 @@ def test_combined_z_score_averages_spo2_fall_and_pulse_rise() -> None:
                                np.r_[np.zeros(10, bool), True])) == 0
 
 
+BREATHLESS, SPUTUM, COLOUR, COLD, WHEEZE = 1, 2, 4, 8, 16
+"""Symptom mask bits (core.questionnaires.SYMPTOM_ITEMS): three major, then minor ones."""
+SYMPTOM_TH = Thresholds(symptoms=SymptomLimits(major_yellow=1, seemungal_days_red=2))
+
+
+def test_one_major_symptom_is_yellow_and_minor_ones_alone_are_nothing() -> None:
+    r = readings((0, SYMPTOMS, 0, 0), (0, SYMPTOMS, 2, COLD | WHEEZE),
+                 (0, SYMPTOMS, 4, BREATHLESS), (0, SYMPTOMS, 6, SPUTUM | COLOUR))
+    b = engine.evaluate(r, arrays(SYMPTOM_TH))
+    assert rows_of(b) == [(2, SYMPTOMS_RULE, YELLOW), (3, SYMPTOMS_RULE, YELLOW)]
+    assert b.metric.tolist() == [1.0, 2.0]
+    # The measurement types' rules never look at the diary, whatever their limits.
+    assert len(engine.evaluate(r, arrays(SPO2_ABS))) == 0
+
+
+def test_seemungal_criterion_on_two_consecutive_days_is_red() -> None:
+    # Day 0: one major and one minor symptom (criterion met); day 1 (24 h later): two major
+    # (met) -> red with 2 days. Day 1.25: a second diary the same day, still met: 2 days, not 3.
+    # Day 3 is 42 h after it: the run ends, day 3 alone is 1 day. Day 4 has only a minor one.
+    r = readings((0, SYMPTOMS, 0, BREATHLESS | COLD), (0, SYMPTOMS, 1, SPUTUM | COLOUR),
+                 (0, SYMPTOMS, 1.25, SPUTUM | WHEEZE), (0, SYMPTOMS, 3, SPUTUM | COLOUR),
+                 (0, SYMPTOMS, 4, COLD))
+    b = engine.evaluate(r, arrays(Thresholds(symptoms=SymptomLimits(seemungal_days_red=2))))
+    assert rows_of(b) == [(1, SEEMUNGAL, RED), (2, SEEMUNGAL, RED)]
+    assert b.metric.tolist() == [2.0, 2.0]
+    # One major symptom without a minor one does not meet the criterion.
+    alone = readings((0, SYMPTOMS, 0, BREATHLESS), (0, SYMPTOMS, 1, BREATHLESS))
+    assert len(engine.evaluate(alone, arrays(Thresholds(symptoms=SymptomLimits(
+        seemungal_days_red=2))))) == 0
+
+
+def test_a_major_symptom_in_the_diary_makes_the_combined_rule_red() -> None:
+    s = [(0, SPO2, d, v) for d, v in zip(range(5), (93, 94, 95, 93, 94), strict=True)]
+    p = [(0, PULSE, d, v) for d, v in zip(range(5), (80, 84, 88, 80, 84), strict=True)]
+    th = Thresholds(combined=CombinedLimits(z_yellow=1.0, z_red=3.0),
+                    symptoms=SymptomLimits(z_red_with_major=1.0))
+    # z = 1.18 (see above): yellow alone; red with a breathless diary a day before; a diary 3
+    # days before, or one with only minor symptoms, changes nothing.
+    mask = np.r_[np.zeros(10, bool), True, True, False]
+    for diary, severity, symptom in (((0, SYMPTOMS, 7, BREATHLESS), RED, 12),
+                                     ((0, SYMPTOMS, 5, BREATHLESS), YELLOW, -1),
+                                     ((0, SYMPTOMS, 7.5, COLD), YELLOW, -1)):
+        r = readings(*s, *p, (0, SPO2, 8, 92), (0, PULSE, 8, 90), diary)
+        b = engine.evaluate(r, arrays(th), mask)
+        assert rows_of(b) == [(10, COMBINED, severity)]
+        assert b.symptom.tolist() == [symptom]
+        assert b.limit.tolist() == [1.0]
+
+
 GUARDED = Thresholds(spo2=TypeThresholds(absolute=AbsoluteLimits(red_low=85, yellow_low=90),
                                           baseline=BaselineLimits(drop_red=5),
                                           artefact=ArtefactGuard(suspect_drop=5)))
@@ -240,7 +293,11 @@ def threshold_docs(draw: st.DrawFn) -> Thresholds:
                 st.none(), st.floats(lo, hi).map(round).map(float)))))
     z = draw(st.sampled_from([None, 0.5, 1.0]))
     return Thresholds(spo2=type_doc(85, 97), pulse=type_doc(60, 110), weight=type_doc(70, 90),
-                      combined=CombinedLimits(z_yellow=z, z_red=None if z is None else z * 2))
+                      combined=CombinedLimits(z_yellow=z, z_red=None if z is None else z * 2),
+                      symptoms=SymptomLimits(
+                          major_yellow=draw(st.sampled_from([None, 1.0, 2.0])),
+                          seemungal_days_red=draw(st.sampled_from([None, 1.0, 2.0, 3.0])),
+                          z_red_with_major=draw(st.sampled_from([None, 0.25, 0.5, 1.0]))))
 
 
 @st.composite
@@ -250,17 +307,22 @@ def cases(draw: st.DrawFn) -> tuple[Readings, ThresholdArrays, np.ndarray]:
     n = draw(st.integers(1, 120))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     patient = rng.integers(0, n_patients, n)
-    type_index = rng.integers(0, 3, n).astype(np.int16)
+    # Measurement types and the symptom diary (type SYMPTOMS, value a symptom mask).
+    type_index = rng.integers(0, 4, n).astype(np.int16)
     # Times on a coarse grid (hours over 40 days) so that windows often share edges and SpO2 and
     # pulse often share an instant; duplicates of (patient, type, time) are dropped.
     hours = rng.integers(0, 40 * 24, n)
     grid = np.stack([patient, type_index, hours], axis=1)
     _, first = np.unique(grid, axis=0, return_index=True)
     first = np.sort(first)
-    centre = np.array([93.0, 85.0, 80.0])[type_index[first]]
-    spread = np.array([3.0, 12.0, 3.0])[type_index[first]]
+    centre = np.array([93.0, 85.0, 80.0, 0.0])[type_index[first]]
+    spread = np.array([3.0, 12.0, 3.0, 1.0])[type_index[first]]
     value = np.round(rng.normal(centre, spread) * 2) / 2
     value[rng.random(first.size) < 0.03] = np.nan
+    diary = type_index[first] == SYMPTOMS
+    # Masks mostly of one or two symptoms, so that runs of days meeting the criterion occur.
+    value[diary] = np.bitwise_or(1 << rng.integers(0, 7, diary.sum()),
+                                 rng.choice([0, 1, 2, 8, 16], diary.sum()))
     r = Readings(patient=patient[first], type_index=type_index[first],
                  measured_at=START + (hours[first] * 3_600_000_000).astype("timedelta64[us]"),
                  value=value)
@@ -276,5 +338,6 @@ def test_engine_matches_the_reference_loop(case: tuple[Readings, ThresholdArrays
     slow = reference.evaluate(r, th, mask)
     # Also in chunks of a few patients each: chunking must not change anything.
     for fast in (engine.evaluate(r, th, mask), engine.evaluate(r, th, mask, chunk_readings=16)):
-        for name in ("reading", "partner", "rule", "severity", "metric", "limit", "reference"):
+        for name in ("reading", "partner", "symptom", "rule", "severity", "metric", "limit",
+                     "reference"):
             np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)

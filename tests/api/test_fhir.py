@@ -11,6 +11,9 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.questionnaire import Questionnaire
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from psycopg.types.json import Jsonb
 
 from tests.api.fhir_invariants import bundle_violations
 from tests.api.helpers import make_user
@@ -158,3 +161,47 @@ def test_the_invariant_check_finds_what_a_validator_would() -> None:
     assert [v.split(":")[0] for v in bundle_violations(
         {"resourceType": "Bundle", "type": "document", "entry": [entry]})
     ] == ["bdl-9", "bdl-10", "bdl-11"]
+
+
+def test_the_export_adds_questionnaire_responses_of_the_questionnaire_the_platform_serves(
+        client: TestClient, committed_conn: psycopg.Connection[Any]) -> None:
+    team = unique("team")
+    patient = insert_patient(committed_conn, team=team)
+    nurse = make_user(client, committed_conn, role="nurse", teams=[team])
+    now = datetime.now(UTC).replace(microsecond=0)
+    committed_conn.execute(
+        "insert into questionnaire_responses (patient_id, questionnaire, authored_at, answers,"
+        " symptom_mask, device_id, msg_id) values (%s, 'kol-symptoms-v1', %s, %s, 65, 'tab', 'm')",
+        (patient, now - timedelta(days=1), Jsonb({
+            "breathlessness": True, "sputum_volume": False, "sputum_colour": False,
+            "cold": False, "wheeze": False, "sore_throat": False, "cough": True,
+            "note": "Værre om natten"})))
+
+    body = client.get(f"/api/v1/patients/{patient}/fhir", headers=nurse.headers).json()
+    bundle = Bundle.model_validate(body)
+    assert bundle_violations(body) == []
+    responses = [QuestionnaireResponse.model_validate(e.resource.model_dump())
+                 for e in bundle.entry or []
+                 if e.resource.get_resource_type() == "QuestionnaireResponse"]
+    assert len(responses) == 1
+    response = responses[0]
+    assert response.status == "completed"
+    assert response.subject.reference == f"Patient/{patient}"
+    answers = {i.linkId: i.answer[0] for i in response.item or []}
+    assert answers["breathlessness"].valueBoolean is True
+    assert answers["sputum_colour"].valueBoolean is False
+    assert answers["note"].valueString == "Værre om natten"
+
+    # The canonical URL it refers to is served, as a valid Questionnaire with every item.
+    served = client.get("/api/v1/fhir/Questionnaire/kol-symptoms-v1", headers=nurse.headers)
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "application/fhir+json"
+    definition = Questionnaire.model_validate(served.json())
+    assert definition.url == response.questionnaire
+    assert [i.linkId for i in definition.item or []] == list(answers)
+    assert {i.linkId: i.type for i in definition.item or []}["note"] == "text"
+    assert definition.item is not None
+    assert definition.item[0].text == "Er du mere forpustet end du plejer?"
+    assert client.get("/api/v1/fhir/Questionnaire/nope", headers=nurse.headers
+                      ).json()["type"].endswith("questionnaire-not-found")
+    assert client.get("/api/v1/fhir/Questionnaire/kol-symptoms-v1").status_code == 401

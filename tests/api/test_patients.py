@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from tests.api.helpers import User, make_user
 from tests.conftest import unique
 
-SCHEDULE = {"days": ["mon", "thu"], "deadline": "12:00", "types": ["spo2", "pulse", "weight"]}
+SCHEDULE = {"days": ["mon", "thu"], "deadline": "12:00", "types": ["spo2", "pulse", "weight"],
+            "diary_days": []}
 
 
 @pytest.fixture

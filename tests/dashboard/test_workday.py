@@ -178,6 +178,7 @@ def test_patient_administration_from_enrolment_to_discharge(
     page.fill("#d-gp", "Lægerne i Valby")
     page.fill("#d-notes", "Nøgle under måtten")
     page.check("input[name=days][value=wed]")
+    page.check("input[name=diary_days][value=mon]")
     page.click("#enrol-form button[type=submit]")
     expect(page.locator("#patient-name")).to_have_text(name)
     expect(page.locator("#patient-phone a")).to_have_attribute("href", "tel:+4520304050")
@@ -185,7 +186,8 @@ def test_patient_administration_from_enrolment_to_discharge(
     row = committed_conn.execute("select schedule, gp from patients where id = %s",
                                  (patient_id,)).fetchone()
     assert row == {"schedule": {"days": ["mon", "wed", "thu"], "deadline": "12:00",
-                                "types": ["spo2", "pulse", "weight"]}, "gp": "Lægerne i Valby"}
+                                "types": ["spo2", "pulse", "weight"], "diary_days": ["mon"]},
+                   "gp": "Lægerne i Valby"}
 
     page.click("#edit-details summary")
     page.fill("#d-notes", "Ring efter kl. 10")
@@ -195,6 +197,8 @@ def test_patient_administration_from_enrolment_to_discharge(
     page.uncheck("#schedule-form input[name=days][value=mon]")
     page.click("#schedule-form button[type=submit]")
     expect(page.locator("#schedule-text")).to_have_text(re.compile(r"^\s*ons, tor "))
+    # The diary days are part of the schedule and survive an edit of the measurement days.
+    expect(page.locator("#schedule-text")).to_contain_text("Symptomdagbog på: man")
 
     today = datetime.now(UTC).date()
     page.click("#add-pause summary")

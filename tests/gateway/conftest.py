@@ -53,6 +53,10 @@ class Device:
     def receipts_topic(self) -> str:
         return device_topics(self.device_id).receipts
 
+    @property
+    def responses_topic(self) -> str:
+        return device_topics(self.device_id).responses
+
 
 @pytest.fixture
 def provision(settings: Settings, pool: ConnectionPool) -> Iterator[Callable[..., Device]]:

@@ -308,9 +308,9 @@ def test_only_the_device_itself_may_publish_messages_and_older_devices_are_grant
         assert [r["body"] for r in stored(committed_conn, tablet.device.patient_id)] == [
             "Kontrol"]
         with BrokerAdmin.from_settings(settings) as broker:
-            assert devices_service.grant_message_topics(committed_conn, broker=broker) >= 1
+            assert devices_service.grant_addition_topics(committed_conn, broker=broker) >= 1
             # Granting twice changes nothing.
-            devices_service.grant_message_topics(committed_conn, broker=broker)
+            devices_service.grant_addition_topics(committed_conn, broker=broker)
         old.note("Hører I mig?", msg_id="before-grant")  # the outbox sends it again
         assert old.receipt()["accepted"] == 1
     wait_for(lambda: stored(committed_conn, older.patient_id), what="the older device's message")

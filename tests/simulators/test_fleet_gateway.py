@@ -24,6 +24,7 @@ from devices.broker import BrokerAdmin
 from gateway.service import Gateway, GatewayConfig
 from protocol.topics import device_topics
 from simulators.cohort import Cohort, generate_cohort
+from simulators.diary import generate_diaries
 from simulators.fleet import Device, Fleet
 from simulators.parameters import TabletParameters
 from tests.conftest import insert_patient, unique
@@ -151,3 +152,41 @@ def test_broken_input_is_dead_lettered_with_reasons_and_counted_from_receipts(
                                 "missing_field"}
     assert whole == ["malformed_json"] * stats.malformed_sent
     assert stats.accepted == len(_stored(committed_conn, devices))
+
+
+def test_fleet_tablets_answer_the_diary_stored_exactly_once_through_outages(
+        settings: Settings, gateway: Gateway, enrol: Callable[[int], list[Device]],
+        committed_conn: psycopg.Connection[Any]) -> None:
+    devices = enrol(4)
+    days, seed = 8, 23
+    cohort_start = datetime.now(UTC) - timedelta(days=days)
+    cohort = generate_cohort(n_patients=len(devices), days=days, seed=seed, start=cohort_start)
+    fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
+                  port=settings.mqtt_port, tls=mqtt_context(settings), seed=seed,
+                  params=TabletParameters(offline_probability_per_day=0.3,
+                                          receipt_timeout_seconds=2.0, **NO_SKEW),
+                  diaries=True)
+    run_from = cohort_start + timedelta(days=1)
+    try:
+        report = fleet.run(start=run_from, speed=2 * 86_400.0, duration=3.0)
+        assert fleet.flush(30.0), "every message receipted by the platform"
+    finally:
+        fleet.close()
+    rows = committed_conn.execute(
+        "select patient_id, authored_at, symptom_mask from questionnaire_responses"
+        " where patient_id = any(%s)", ([d.patient_id for d in devices],)).fetchall()
+    stored = [(r["patient_id"], r["authored_at"], float(r["symptom_mask"])) for r in rows]
+    diaries = generate_diaries(cohort, seed=seed)
+    expected = set()
+    for p, m, v in zip(diaries.patient_index.tolist(),
+                       diaries.measured_at.astype(np.int64).tolist(), diaries.value.tolist(),
+                       strict=True):
+        at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=m)
+        if run_from < at <= report.sim_end:
+            expected.add((devices[p].patient_id, at.replace(microsecond=0), v))
+    assert expected, "the run must cover some diaries"
+    assert len(stored) == len(set(stored)) == len(expected)
+    assert set(stored) == expected
+    assert fleet.stats.diaries_sent == len(expected)
+    assert fleet.stats.receipts == fleet.stats.batches_sent
+    assert fleet.stats.rejected == 0

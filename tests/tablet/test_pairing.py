@@ -203,3 +203,38 @@ def test_the_openapi_document_lists_the_pairing_problems(api: TestClient) -> Non
     start = json.dumps(paths["/api/v1/patients/{patient_id}/pairing"]["post"]["responses"])
     assert "urn:kol:problem:too-many-pairing-codes" in start
     assert "urn:kol:problem:patient-not-found" in start
+
+
+def test_the_diary_days_of_the_schedule_decide_when_the_tablet_asks_the_diary(
+        api: TestClient, committed_conn: psycopg.Connection[Any], settings: Settings) -> None:
+    patient = insert_patient(committed_conn)
+    clinician = login(api, committed_conn, "clinician", patient_id=patient)
+    schedule = {"days": ["mon", "thu"], "deadline": "12:00", "types": ["spo2", "pulse"],
+                "diary_days": ["mon", "tue"]}
+    changed = api.put(f"/api/v1/patients/{patient}/schedule", headers=clinician,
+                      json={"schedule": schedule})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["schedule"]["diary_days"] == ["mon", "tue"]
+    assert api.put(f"/api/v1/patients/{patient}/schedule", headers=clinician, json={
+        "schedule": {**schedule, "diary_days": ["mon", "mon"]}}).status_code == 422
+
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    with committed_conn.transaction():
+        plan = service.today(committed_conn, settings=settings, patient_id=patient, now=monday)
+        wednesday = service.today(committed_conn, settings=settings, patient_id=patient,
+                                  now=monday + timedelta(days=2))
+    assert plan.diary.questionnaire == "kol-symptoms-v1"
+    assert (plan.diary.due_today, plan.diary.answered_today) == (True, False)
+    assert [i.id for i in plan.diary.items][:3] == ["breathlessness", "sputum_volume",
+                                                    "sputum_colour"]
+    assert plan.diary.items[0].text_da == "Er du mere forpustet end du plejer?"
+    assert not wednesday.diary.due_today
+    # Answered on Monday morning (local time): done for the day.
+    committed_conn.execute(
+        "insert into questionnaire_responses (patient_id, questionnaire, authored_at, answers,"
+        " symptom_mask, device_id, msg_id) values (%s, 'kol-symptoms-v1', %s, '{}', 0, 't', 'm')",
+        (patient, monday - timedelta(hours=1)))
+    with committed_conn.transaction():
+        answered = service.today(committed_conn, settings=settings, patient_id=patient,
+                                 now=monday)
+    assert answered.diary.answered_today

@@ -25,17 +25,22 @@ export function scheduleFields(schedule) {
     <fieldset><legend>${t("measure_types")}</legend><div class="checks">${TYPES.map((type) => `<label class="check">
       <input type="checkbox" name="types" value="${type}" ${schedule.types.includes(type) ? "checked" : ""}> ${t(type)}</label>`).join("")}</div></fieldset>
     <div class="field"><label for="s-deadline">${t("deadline")}</label>
-      <input id="s-deadline" name="deadline" type="time" value="${esc(schedule.deadline)}" required></div>`;
+      <input id="s-deadline" name="deadline" type="time" value="${esc(schedule.deadline)}" required></div>
+    <fieldset><legend>${t("diary_days")}</legend><div class="checks">${DAYS.map((d) => `<label class="check">
+      <input type="checkbox" name="diary_days" value="${d}" ${(schedule.diary_days || []).includes(d) ? "checked" : ""}> ${t(`day_${d}`)}</label>`).join("")}</div></fieldset>`;
 }
 
 export function readSchedule(form) {
   const data = new FormData(form);
-  return { days: data.getAll("days"), types: data.getAll("types"), deadline: data.get("deadline") };
+  return { days: data.getAll("days"), types: data.getAll("types"), deadline: data.get("deadline"),
+           diary_days: data.getAll("diary_days") };
 }
 
 function scheduleText(schedule) {
+  const diary = (schedule.diary_days || []).length
+    ? ` · ${t("diary_days")}: ${schedule.diary_days.map((d) => t(`day_${d}`)).join(", ")}` : "";
   return `${schedule.days.map((d) => t(`day_${d}`)).join(", ")} · ${t("deadline")} ${esc(schedule.deadline)} ·
-    ${schedule.types.map((type) => t(type)).join(", ")}`;
+    ${schedule.types.map((type) => t(type)).join(", ")}${diary}`;
 }
 
 function deviceRow(device) {

@@ -24,7 +24,7 @@ export async function render(view) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = Object.fromEntries(new FormData(form));
-    delete data.days; delete data.types; delete data.deadline;
+    delete data.days; delete data.types; delete data.deadline; delete data.diary_days;
     try {
       const patient = await api("/api/v1/patients", {
         method: "POST", json: { ...data, schedule: readSchedule(form) } });

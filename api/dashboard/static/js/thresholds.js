@@ -57,6 +57,7 @@ export function editor(section, patientId, current, days, onSaved) {
         <div class="sections">${SECTIONS.map((s) => fieldset(t(`th_${s}`), [type, s], doc[type][s])).join("")}</div>
         </details>`).join("")}
       <details><summary>${t("spo2+pulse")}</summary>${fieldset(t("th_combined"), ["combined"], doc.combined)}</details>
+      <details><summary>${t("th_symptoms")}</summary>${fieldset(t("th_symptoms"), ["symptoms"], doc.symptoms)}</details>
       <label for="threshold-reason">${t("reason")}</label>
       <input id="threshold-reason" maxlength="2000" autocomplete="off">
       <div class="actions"><button class="secondary" id="preview" type="button">${t("preview")}</button>
