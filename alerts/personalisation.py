@@ -2,7 +2,8 @@
 (with the preview of what each would have raised), the pending proposals of the alert-burden
 list, and the automatic personalisation at the end of the run-in for profiles that ask for it.
 The numbers come from :mod:`alerts.personal`; accepting a proposal is a normal threshold change
-(``PUT …/thresholds``). Never commits."""
+(``PUT …/thresholds``). A clinician turns the automatic personalisation on or off per patient
+(audited); without her setting the profile's holds. Never commits."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from psycopg import Connection
 
 from alerts import personal, repository, thresholds
 from alerts.schemas import (
+    AutoPersonaliseIn,
+    AutoPersonaliseOut,
+    PersonalisationRun,
     PreviewIn,
     ProposalBasis,
     ProposalOut,
@@ -160,3 +164,38 @@ def personalise_due(conn: Connection[Any], *, now: datetime, limit: int = 100) -
                                           outcome=outcome)
         outcomes[outcome] += 1
     return outcomes
+
+
+def auto_personalise(conn: Connection[Any], viewer: Viewer, patient_id: int
+                     ) -> AutoPersonaliseOut:
+    """Whether the platform personalises this patient at the end of her run-in, and why (her own
+    setting or her profile's), and the outcome once it has run."""
+    row = repository.auto_personalise_setting(conn, viewer, patient_id)
+    if row is None:
+        raise errors.PatientNotFound()
+    own = row["setting"]
+    run = None if row["outcome"] is None else PersonalisationRun(
+        outcome=row["outcome"], ran_at=row["ran_at"], version=row["version"])
+    return AutoPersonaliseOut(
+        patient_id=patient_id, enabled=row["profile_default"] if own is None else own,
+        source="profile" if own is None else "patient", profile=row["profile"],
+        profile_default=row["profile_default"], run_in_days=row["run_in_days"],
+        run_in_ends_at=row["created_at"] + timedelta(days=row["run_in_days"]),
+        changed_by=row["changed_by"], changed_at=row["changed_at"], reason=row["reason"],
+        personalisation=run)
+
+
+def set_auto_personalise(conn: Connection[Any], viewer: Viewer, patient_id: int,
+                         data: AutoPersonaliseIn) -> AutoPersonaliseOut:
+    """The clinician's setting for one patient, audited with the reason. Turning it on after the
+    personalisation has run is refused: it runs once, and the proposal serves from then on."""
+    before = auto_personalise(conn, viewer, patient_id)
+    if data.enabled and before.personalisation is not None:
+        raise errors.PersonalisationDone()
+    repository.set_auto_personalise(conn, patient_id=patient_id, enabled=data.enabled,
+                                    changed_by=viewer.user_id, reason=data.reason)
+    audit.record(conn, viewer=viewer, action="thresholds.auto_personalise",
+                 entity_type="patient", entity_id=patient_id, detail={
+                     "enabled": data.enabled, "previous": before.enabled,
+                     "previous_source": before.source, "reason": data.reason})
+    return auto_personalise(conn, viewer, patient_id)

@@ -457,14 +457,45 @@ def personalisation_subjects(conn: Connection[Any], viewer: Viewer, patient_ids:
 
 def patients_due_for_personalisation(conn: Connection[Any], *, now: datetime, limit: int
                                      ) -> list[int]:
-    """Active patients on an auto-personalising profile whose run-in has ended and who have not
-    been personalised yet; locked (skip locked) so that two workers never take the same one."""
+    """Active patients with automatic personalisation on (their own setting, else their
+    profile's) whose run-in has ended and who have not been personalised yet; locked (skip
+    locked) so that two workers never take the same one."""
     return [r["id"] for r in conn.execute(
         "select p.id from patients p join profiles pr on pr.name = p.profile"
-        " where pr.auto_personalise and p.active"
+        " left join patient_personalisation_settings ps on ps.patient_id = p.id"
+        " where coalesce(ps.auto_personalise, pr.auto_personalise) and p.active"
         " and p.created_at + make_interval(days => pr.run_in_days) <= %s"
         " and not exists (select 1 from personalisations s where s.patient_id = p.id)"
         " order by p.id limit %s for update of p skip locked", (now, limit)).fetchall()]
+
+
+def auto_personalise_setting(conn: Connection[Any], viewer: Viewer, patient_id: int
+                             ) -> dict[str, Any] | None:
+    """The patient's automatic-personalisation state: her own setting (null: none, she follows
+    the profile) with who/when/why, the profile's, the run-in, and the personalisation's outcome
+    if it has run. None if the viewer does not see her."""
+    row: dict[str, Any] | None = conn.execute(sql.SQL(
+        "select p.id as patient_id, p.profile, p.created_at, pr.run_in_days,"
+        " pr.auto_personalise as profile_default, ps.auto_personalise as setting,"
+        " u.username as changed_by, ps.changed_at, ps.reason,"
+        " s.outcome, s.ran_at, s.version"
+        " from patients p join profiles pr on pr.name = p.profile"
+        " left join patient_personalisation_settings ps on ps.patient_id = p.id"
+        " left join users u on u.id = ps.changed_by"
+        " left join personalisations s on s.patient_id = p.id"
+        " where p.id = %s and {visible}").format(visible=visible_patients(viewer)),
+        (patient_id,)).fetchone()
+    return row
+
+
+def set_auto_personalise(conn: Connection[Any], *, patient_id: int, enabled: bool,
+                         changed_by: int | None, reason: str) -> None:
+    conn.execute(
+        "insert into patient_personalisation_settings"
+        " (patient_id, auto_personalise, changed_by, reason) values (%s, %s, %s, %s)"
+        " on conflict (patient_id) do update set auto_personalise = excluded.auto_personalise,"
+        " changed_by = excluded.changed_by, changed_at = now(), reason = excluded.reason",
+        (patient_id, enabled, changed_by, reason))
 
 
 def insert_personalisation(conn: Connection[Any], *, patient_id: int, version: int | None,

@@ -381,6 +381,42 @@ class ProposalOut(BaseModel):
     preview: ProposalPreview
 
 
+class AutoPersonaliseIn(BaseModel):
+    """Turn the platform's personalisation at the end of the run-in on or off for one patient;
+    the reason goes to the audit log and is shown with the setting."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+    reason: Text = Field(min_length=1, max_length=2000)
+
+
+class PersonalisationRun(BaseModel):
+    """The once-per-patient automatic personalisation, when it has run."""
+
+    outcome: Literal["applied", "nothing_to_change", "too_few_readings"]
+    ran_at: datetime
+    version: int | None
+    """The threshold version it wrote (``applied``), else null."""
+
+
+class AutoPersonaliseOut(BaseModel):
+    patient_id: int
+    enabled: bool
+    """In force: the patient's own setting if a clinician made one, else the profile's."""
+    source: Literal["patient", "profile"]
+    profile: str
+    profile_default: bool
+    run_in_days: int
+    run_in_ends_at: datetime
+    """Enrolment + run-in: the platform personalises at its first hourly run after this."""
+    changed_by: str | None
+    changed_at: datetime | None
+    reason: str | None
+    """Who set the patient's own setting, when and why (null: never set, the profile's holds)."""
+    personalisation: PersonalisationRun | None
+    """Null until it has run (it runs once per patient)."""
+
+
 class BurdenRow(BaseModel):
     patient_id: int
     display_name: str

@@ -277,6 +277,16 @@ class AlertChanged(Conflict):
     default_detail = "the alert has escalated since it was shown; look at it again"
 
 
+class PersonalisationDone(Conflict):
+    """Automatic personalisation cannot be turned on: it has already run for this patient (it
+    runs once, at the end of the run-in). The proposal (`GET …/thresholds/proposal`) can be
+    accepted by hand instead."""
+
+    slug = "personalisation-done"
+    default_detail = ("automatic personalisation has already run for this patient; accept the"
+                      " current proposal by hand instead")
+
+
 class UserExists(Conflict):
     """A user with that username exists (`kol-admin create-user`)."""
 

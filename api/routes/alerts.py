@@ -14,6 +14,8 @@ from alerts.schemas import (
     AlertOut,
     AlertOutcomesOut,
     AlertReadingOut,
+    AutoPersonaliseIn,
+    AutoPersonaliseOut,
     BulkAcknowledgeIn,
     BulkAcknowledgeOut,
     BurdenRow,
@@ -73,6 +75,26 @@ def threshold_proposal(patient_id: int, conn: DbConn, viewer: CurrentViewer,
     proposal = personalisation.proposal(conn, viewer, patient_id, days=days)
     read(patient_id, "threshold-proposal", days=days)
     return proposal
+
+
+@router.get("/patients/{patient_id}/thresholds/auto-personalise",
+            response_model=AutoPersonaliseOut)
+def get_auto_personalise(patient_id: int, conn: DbConn, viewer: CurrentViewer,
+                         read: PatientRead) -> AutoPersonaliseOut:
+    """Whether the platform applies the personal limits itself at the end of the run-in (the
+    patient's own setting, else her profile's) and, once it has run, its outcome."""
+    state = personalisation.auto_personalise(conn, viewer, patient_id)
+    read(patient_id, "auto-personalisation")
+    return state
+
+
+@router.put("/patients/{patient_id}/thresholds/auto-personalise",
+            response_model=AutoPersonaliseOut)
+def put_auto_personalise(patient_id: int, body: AutoPersonaliseIn, conn: DbConn,
+                         viewer: ClinicianViewer) -> AutoPersonaliseOut:
+    """Turn automatic personalisation on or off for this patient (clinician; audited with the
+    reason). On is refused with 409 once it has run: it runs once per patient."""
+    return personalisation.set_auto_personalise(conn, viewer, patient_id, body)
 
 
 @router.get("/reports/alert-burden", response_model=list[BurdenRow])

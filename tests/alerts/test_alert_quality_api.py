@@ -265,3 +265,81 @@ def test_auto_personalise_applies_the_proposal_at_the_end_of_the_run_in(
     versions = committed_conn.execute(
         "select count(*) as n from threshold_versions where patient_id = %s", (due,)).fetchone()
     assert versions == {"n": 2}
+
+
+def test_clinician_turns_auto_personalisation_on_and_off_per_patient(
+        client: TestClient, pool: ConnectionPool, committed_conn: psycopg.Connection[Any]
+        ) -> None:
+    """The patient's own setting overrides her profile's either way, is audited with its reason
+    and is what the periodic task follows; once it has run it cannot be turned on again."""
+    auto_profile = unique("kol-auto")
+    committed_conn.execute(
+        "insert into profiles (name, description, thresholds, auto_personalise, run_in_days)"
+        " values (%s, 'test: standard, personalised after 21 days', %s, true, 21)",
+        (auto_profile, Jsonb(PROFILES["kol-standard"].model_dump())))
+    team = unique("team")
+    opted_in = insert_patient(committed_conn, team=team)  # kol-standard: off by default
+    opted_out = insert_patient(committed_conn, team=team, profile=auto_profile)
+    follows = insert_patient(committed_conn, team=team)
+    other = insert_patient(committed_conn, team=unique("other-team"))
+    now = datetime.now(UTC)
+    enrolled = now - timedelta(days=22)
+    committed_conn.execute("update patients set created_at = %s where id = any(%s)",
+                           (enrolled, [opted_in, opted_out, follows]))
+    commit_readings(committed_conn, [r for p in (opted_in, opted_out, follows)
+                                     for r in _stable_hypoxaemic(committed_conn, p, enrolled, 21)])
+    clinician = login(client, committed_conn, "clinician", team)
+    nurse = login(client, committed_conn, "nurse", team)
+    url = "/api/v1/patients/{}/thresholds/auto-personalise".format
+
+    state = client.get(url(follows), headers=nurse)
+    assert state.status_code == 200, state.text
+    assert state.json() | {"run_in_ends_at": None} == {
+        "patient_id": follows, "enabled": False, "source": "profile", "profile": "kol-standard",
+        "profile_default": False, "run_in_days": 21, "run_in_ends_at": None, "changed_by": None,
+        "changed_at": None, "reason": None, "personalisation": None}
+    assert datetime.fromisoformat(state.json()["run_in_ends_at"]) == enrolled + timedelta(days=21)
+    read = committed_conn.execute(
+        "select what from access_log where patient_id = %s", (follows,)).fetchall()
+    assert {"what": "auto-personalisation"} in read
+    assert client.get(url(opted_out), headers=nurse).json()["enabled"] is True
+
+    # Only a clinician changes it, always with a reason, only for her team's patients.
+    body = {"enabled": True, "reason": "stable at 88-89 %, standard limits alert every day"}
+    assert client.put(url(opted_in), json=body, headers=nurse).status_code == 403
+    assert client.put(url(other), json=body, headers=clinician).status_code == 404
+    assert client.get(url(other), headers=clinician).status_code == 404
+    assert client.put(url(opted_in), json={"enabled": True, "reason": ""},
+                      headers=clinician).status_code == 422
+    on = client.put(url(opted_in), json=body, headers=clinician)
+    assert on.status_code == 200, on.text
+    assert (on.json()["enabled"], on.json()["source"], on.json()["reason"]) == (
+        True, "patient", body["reason"])
+    assert on.json()["changed_by"] is not None
+    off = client.put(url(opted_out), json={"enabled": False, "reason": "in a trial"},
+                     headers=clinician)
+    assert (off.json()["enabled"], off.json()["source"], off.json()["profile_default"]) == (
+        False, "patient", True)
+    audit = committed_conn.execute(
+        "select actor, detail from audit_log where action = 'thresholds.auto_personalise'"
+        " and entity_id = %s", (str(opted_out),)).fetchone()
+    assert audit is not None
+    assert audit["detail"] == {"enabled": False, "previous": True, "previous_source": "profile",
+                               "reason": "in a trial"}
+
+    # The task follows the patient's setting, not her profile's.
+    with pool.connection() as conn:
+        personalisation.personalise_due(conn, now=now)
+    runs = {r["patient_id"]: r["outcome"] for r in committed_conn.execute(
+        "select patient_id, outcome from personalisations where patient_id = any(%s)",
+        ([opted_in, opted_out, follows],)).fetchall()}
+    assert runs == {opted_in: "applied"}
+    done = client.get(url(opted_in), headers=clinician).json()
+    assert done["personalisation"]["outcome"] == "applied"
+    assert done["personalisation"]["version"] == 2
+    # It runs once: turning it off is recorded, on again is refused.
+    assert client.put(url(opted_in), json={"enabled": False, "reason": "done"},
+                      headers=clinician).status_code == 200
+    again = client.put(url(opted_in), json=body, headers=clinician)
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("personalisation-done")

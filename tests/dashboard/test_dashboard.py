@@ -177,6 +177,43 @@ def test_burden_list_proposal_and_disposition(
     shot(page, artifacts_dir, "9-alert-outcomes")
 
 
+def test_clinician_turns_auto_personalisation_on_for_a_patient(
+        site: Site, page: Page, settings: Settings, artifacts_dir: Path,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    """The patient page shows that the profile leaves automatic personalisation off; the
+    clinician previews what it would change, and turns it on for this patient with a reason."""
+    patient_id, device = enrol_with_device(site)
+    clinician = create_user(committed_conn, role="clinician", teams=[site.team])
+    now = datetime.now(UTC)
+    publish(settings, device, [
+        {"type": kind, "value": value, "unit": unit,
+         "measured_at": (now - timedelta(days=d, hours=2)).isoformat()}
+        for d in range(21, 0, -1)
+        for kind, value, unit in (("spo2", 88 + (d % 3 == 0), "%"), ("pulse", 84 + d % 3, "/min"))])
+    login(page, site, clinician)
+    page.goto(f"{site.url}/#/patient/{patient_id}")
+    state = page.locator("#auto-state")
+    expect(state).to_have_attribute("data-enabled", "false")
+    expect(state).to_contain_text("profilens standard (kol-standard)")
+    expect(page.locator("#auto-run")).to_contain_text("Indkøringsperioden (21 dage)")
+    page.click("#auto-preview")
+    expect(page.locator("#auto-result")).to_contain_text("spo2.absolute.yellow_low: 90 → 87",
+                                                         timeout=15_000)
+    expect(page.locator("#auto-result")).to_contain_text("alarmer")
+    page.click("#auto-toggle")  # no reason: refused in the page
+    expect(page.locator("#auto-result")).not_to_contain_text("90 → 87")
+    page.fill("#auto-reason", "Stabil på 88-89 %")
+    page.click("#auto-toggle")
+    expect(state).to_have_attribute("data-enabled", "true")
+    expect(state).to_contain_text("Stabil på 88-89 %")
+    expect(page.locator("#auto-toggle")).to_have_text("Slå fra")
+    shot(page, artifacts_dir, "10-auto-personalisation")
+    stored = committed_conn.execute(
+        "select auto_personalise, reason from patient_personalisation_settings"
+        " where patient_id = %s", (patient_id,)).fetchone()
+    assert stored == {"auto_personalise": True, "reason": "Stabil på 88-89 %"}
+
+
 def test_nurse_sees_no_editor_and_labels_switch_language(site: Site, page: Page,
                                                          committed_conn: psycopg.Connection[Any]
                                                          ) -> None:

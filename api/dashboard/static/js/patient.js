@@ -109,6 +109,7 @@ export async function render(view, id) {
       <small class="muted">· ${t("days_shown")}</small></h2><div data-chart="${type}"></div></section>`).join("")}
     <section class="card" id="care"></section>
     ${canEdit ? `<section class="card" id="proposal"><h2>${t("personal")}</h2><p class="muted">…</p></section>
+      <section class="card" id="auto-personalise"><h2>${t("auto_personalise")}</h2><p class="muted">…</p></section>
       <section class="card editor" id="editor"></section>` : ""}
     <section class="card"><h2>${t("alert_history")}</h2><div id="alert-history">${historyHtml(history)}</div></section>
     <section class="card history"><h2>${t("history")}</h2><div id="versions">${versionsHtml(versions)}</div></section>
@@ -137,6 +138,8 @@ export async function render(view, id) {
     const form = editor(view.querySelector("#editor"), id, patient.thresholds, CHART_DAYS, thresholdsSaved);
     proposal(view.querySelector("#proposal"), id, async () => { await thresholdsSaved(); form.reset(patient.thresholds); })
       .catch((error) => { view.querySelector("#proposal p").textContent = error.message; });
+    autoPersonalise(view.querySelector("#auto-personalise"), id)
+      .catch((error) => { view.querySelector("#auto-personalise p").textContent = error.message; });
   }
 
   const rows = view.querySelector("#alert-rows");
@@ -235,6 +238,58 @@ function insertReadings(series, readings) {
     while (i > 0 && Date.parse(series[i - 1].measured_at) > at) i -= 1;
     series.splice(i, 0, reading);
   }
+}
+
+/** Automatic personalisation of this patient (on / off, the profile's default or her own
+ * setting, the run-in and the outcome once it has run), changed with a reason, with a preview of
+ * what the personal limits would change and the alerts they would have raised. */
+async function autoPersonalise(box, id) {
+  let state = await api(`/api/v1/patients/${id}/thresholds/auto-personalise`);
+  const draw = () => {
+    const run = state.personalisation;
+    const source = state.source === "patient"
+      ? t("auto_source_patient", { who: esc(state.changed_by || "–"), when: when(state.changed_at),
+        reason: esc(state.reason) })
+      : t("auto_source_profile", { profile: esc(state.profile) });
+    box.innerHTML = `<h2>${t("auto_personalise")}</h2>
+      <p id="auto-state" data-enabled="${state.enabled}"><strong>${t(state.enabled ? "auto_on" : "auto_off")}</strong>
+        · <span class="muted">${source}</span></p>
+      <p class="muted" id="auto-run">${run
+        ? t("auto_ran", { when: when(run.ran_at), outcome: t(`auto_outcome_${run.outcome}`) })
+        : t("auto_run_in", { n: state.run_in_days, when: when(state.run_in_ends_at) })}</p>
+      <form id="auto-form">
+        <label for="auto-reason">${t("reason")}</label>
+        <input id="auto-reason" maxlength="2000" autocomplete="off">
+        <div class="actions"><button class="secondary" id="auto-preview" type="button">${t("preview")}</button>
+          <button id="auto-toggle" type="submit" ${!state.enabled && run ? "disabled" : ""}>${
+            t(state.enabled ? "auto_turn_off" : "auto_turn_on")}</button></div>
+        <div id="auto-result" aria-live="polite"></div></form>`;
+  };
+  draw();
+  box.addEventListener("click", async (event) => {
+    if (!event.target.closest("#auto-preview")) return;
+    const out = box.querySelector("#auto-result");
+    try {
+      const found = await api(`/api/v1/patients/${id}/thresholds/proposal?days=${CHART_DAYS}`);
+      const { current, proposed } = found.preview;
+      out.innerHTML = found.changes.length
+        ? `<p>${changeText(found.changes)}</p><p class="muted">${t("proposal_preview",
+          { d: current.days, a: current.alerts.length, b: proposed.alerts.length })}</p>`
+        : `<p>${t("proposal_none")}</p>`;
+    } catch (error) { out.textContent = error.message; }
+  });
+  box.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const out = box.querySelector("#auto-result");
+    const reason = box.querySelector("#auto-reason").value.trim();
+    if (!reason) { out.textContent = t("reason_needed"); return; }
+    try {
+      state = await api(`/api/v1/patients/${id}/thresholds/auto-personalise`, {
+        method: "PUT", json: { enabled: !state.enabled, reason } });
+      toast(t("saved"));
+      draw();
+    } catch (error) { out.textContent = error.message; }
+  });
 }
 
 /** The personal-limit proposal (issue 13) beside the editor, with "use the proposal". */
