@@ -214,14 +214,20 @@ def test_alert_burden_ranks_patients_by_alerts_per_week_with_their_proposal(
                       headers=nurse).status_code == 422
 
 
-def test_auto_personalise_applies_the_proposal_at_the_end_of_the_run_in(
-        client: TestClient, pool: ConnectionPool, committed_conn: psycopg.Connection[Any]
-        ) -> None:
+def _auto_profile(conn: psycopg.Connection[Any]) -> str:
+    """A profile like kol-standard whose patients are personalised after a 21-day run-in."""
     profile = unique("kol-auto")
-    committed_conn.execute(
+    conn.execute(
         "insert into profiles (name, description, thresholds, auto_personalise, run_in_days)"
         " values (%s, 'test: standard, personalised after 21 days', %s, true, 21)",
         (profile, Jsonb(PROFILES["kol-standard"].model_dump())))
+    return profile
+
+
+def test_auto_personalise_applies_the_proposal_at_the_end_of_the_run_in(
+        client: TestClient, pool: ConnectionPool, committed_conn: psycopg.Connection[Any]
+        ) -> None:
+    profile = _auto_profile(committed_conn)
     team = unique("team")
     due = insert_patient(committed_conn, team=team, profile=profile)
     sparse = insert_patient(committed_conn, team=team, profile=profile)
@@ -272,11 +278,7 @@ def test_clinician_turns_auto_personalisation_on_and_off_per_patient(
         ) -> None:
     """The patient's own setting overrides her profile's either way, is audited with its reason
     and is what the periodic task follows; once it has run it cannot be turned on again."""
-    auto_profile = unique("kol-auto")
-    committed_conn.execute(
-        "insert into profiles (name, description, thresholds, auto_personalise, run_in_days)"
-        " values (%s, 'test: standard, personalised after 21 days', %s, true, 21)",
-        (auto_profile, Jsonb(PROFILES["kol-standard"].model_dump())))
+    auto_profile = _auto_profile(committed_conn)
     team = unique("team")
     opted_in = insert_patient(committed_conn, team=team)  # kol-standard: off by default
     opted_out = insert_patient(committed_conn, team=team, profile=auto_profile)

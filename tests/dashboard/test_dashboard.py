@@ -128,6 +128,17 @@ def test_clinician_previews_and_saves_thresholds(
     assert current["reason"] == "Lavere habituel iltmætning"
 
 
+def publish_stable_hypoxaemic(settings: Settings, device: dict[str, Any]) -> None:
+    """21 days of SpO2 88-89 % and pulse 84-86: inside the standard profile's yellow range on
+    ordinary days, so personal limits have something to propose."""
+    now = datetime.now(UTC)
+    publish(settings, device, [
+        {"type": kind, "value": value, "unit": unit,
+         "measured_at": (now - timedelta(days=d, hours=2)).isoformat()}
+        for d in range(21, 0, -1)
+        for kind, value, unit in (("spo2", 88 + (d % 3 == 0), "%"), ("pulse", 84 + d % 3, "/min"))])
+
+
 def test_burden_list_proposal_and_disposition(
         site: Site, page: Page, settings: Settings, artifacts_dir: Path,
         committed_conn: psycopg.Connection[Any]) -> None:
@@ -136,12 +147,7 @@ def test_burden_list_proposal_and_disposition(
     page, and resolves an alert with a disposition."""
     patient_id, device = enrol_with_device(site)
     clinician = create_user(committed_conn, role="clinician", teams=[site.team])
-    now = datetime.now(UTC)
-    publish(settings, device, [
-        {"type": kind, "value": value, "unit": unit,
-         "measured_at": (now - timedelta(days=d, hours=2)).isoformat()}
-        for d in range(21, 0, -1)
-        for kind, value, unit in (("spo2", 88 + (d % 3 == 0), "%"), ("pulse", 84 + d % 3, "/min"))])
+    publish_stable_hypoxaemic(settings, device)
     login(page, site, clinician)
     page.click("#burden-link")
     row = page.locator(f"#burden tr[data-patient='{patient_id}']")
@@ -184,12 +190,7 @@ def test_clinician_turns_auto_personalisation_on_for_a_patient(
     clinician previews what it would change, and turns it on for this patient with a reason."""
     patient_id, device = enrol_with_device(site)
     clinician = create_user(committed_conn, role="clinician", teams=[site.team])
-    now = datetime.now(UTC)
-    publish(settings, device, [
-        {"type": kind, "value": value, "unit": unit,
-         "measured_at": (now - timedelta(days=d, hours=2)).isoformat()}
-        for d in range(21, 0, -1)
-        for kind, value, unit in (("spo2", 88 + (d % 3 == 0), "%"), ("pulse", 84 + d % 3, "/min"))])
+    publish_stable_hypoxaemic(settings, device)
     login(page, site, clinician)
     page.goto(f"{site.url}/#/patient/{patient_id}")
     state = page.locator("#auto-state")
