@@ -16,7 +16,7 @@ from typing import Any, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from core.inputs import Integer, Number, Text
 from core.measurement_types import TYPE_BY_INDEX
@@ -386,7 +386,8 @@ class AutoPersonaliseIn(BaseModel):
     the reason goes to the audit log and is shown with the setting."""
 
     model_config = ConfigDict(extra="forbid")
-    enabled: bool
+    enabled: StrictBool
+    """JSON true or false only (not 0/1 or "yes"): the schema says boolean."""
     reason: Text = Field(min_length=1, max_length=2000)
 
 

@@ -313,6 +313,8 @@ def test_clinician_turns_auto_personalisation_on_and_off_per_patient(
     assert client.get(url(other), headers=clinician).status_code == 404
     assert client.put(url(opted_in), json={"enabled": True, "reason": ""},
                       headers=clinician).status_code == 422
+    assert client.put(url(opted_in), json={"enabled": 1, "reason": "r"},
+                      headers=clinician).status_code == 422  # a boolean, not a number
     on = client.put(url(opted_in), json=body, headers=clinician)
     assert on.status_code == 200, on.text
     assert (on.json()["enabled"], on.json()["source"], on.json()["reason"]) == (
