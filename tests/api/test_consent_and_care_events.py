@@ -71,7 +71,8 @@ def test_consent_is_recorded_at_enrolment_shown_and_withdrawal_discharges(
     assert again.status_code == 404
     assert again.json()["type"] == "urn:kol:problem:consent-not-found"
     after = client.get(f"/api/v1/patients/{pid}", headers=nurse.headers).json()
-    assert after["active"] is False and after["discharged_at"] is not None
+    assert after["active"] is False
+    assert after["discharged_at"] is not None
     assert len(after["consents"]) == 3  # the history is kept
     audit = [r["action"] for r in committed_conn.execute(
         "select action from audit_log where entity_type = 'patient' and entity_id = %s"
@@ -139,13 +140,15 @@ def test_an_admission_pauses_the_monitoring_until_its_discharge(
     assert discharge.json()["admission_id"] == admission.json()["id"]
     ends = committed_conn.execute("select ends_at from patient_pauses where id = %s",
                                   (pause_id,)).fetchone()
-    assert ends is not None and abs(ends["ends_at"] - discharged_at) < timedelta(seconds=1)
+    assert ends is not None
+    assert abs(ends["ends_at"] - discharged_at) < timedelta(seconds=1)
     overview = client.get(f"/api/v1/patients/{pid}", headers=nurse.headers).json()
     assert overview["pauses"] == []
     assert [e["kind"] for e in overview["care_events"]] == ["discharge", "admission"]
     outpatient = client.post(f"/api/v1/patients/{pid}/care-events", headers=nurse.headers,
                              json={"kind": "outpatient", "reason": "planned_control"})
-    assert outpatient.status_code == 201 and outpatient.json()["pause_id"] is None
+    assert outpatient.status_code == 201
+    assert outpatient.json()["pause_id"] is None
     actions = [r["action"] for r in committed_conn.execute(
         "select action from audit_log where entity_type = 'patient' and entity_id = %s"
         " and action like 'patient.care_event.%%' order by id", (str(pid),))]
