@@ -8,7 +8,7 @@ the service."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import Connection
@@ -55,27 +55,36 @@ def care_events(conn: Connection[Any], **periods: Any) -> list[dict[str, Any]]:
 def adherence(conn: Connection[Any], *, tz: str, **periods: Any) -> list[dict[str, Any]]:
     """Scheduled measurements and those taken: each (local day, type) of her schedule whose
     deadline falls in the period while she was monitored and not paused; taken if a reading
-    of that type was measured that local day."""
+    of that type was measured that local day.
+
+    The readings are read once, as the set of (patient, type, local day) over the whole span,
+    and joined: a probe per scheduled measurement would search every chunk of the hypertable."""
     return conn.execute(
         _PERIODS + ", spans as (select per.label, p.id as patient_id, p.team_id, p.schedule,"
         "   greatest(per.starts, p.created_at) as lo,"
         "   least(per.ends, coalesce(p.discharged_at, 'infinity'), %(now)s) as hi"
         "   from per " + _MONITORED + "),"
-        " due as (select s.*, d::date as day,"
-        "   ((d::date + (s.schedule ->> 'deadline')::time) at time zone %(tz)s) as due_at"
+        " due as (select s.label, s.patient_id, s.team_id, d::date as day, t.type"
         "   from spans s cross join lateral generate_series((s.lo at time zone %(tz)s)::date,"
-        "     (s.hi at time zone %(tz)s)::date, interval '1 day') d)"
-        " select due.label, due.team_id, count(*) as scheduled, count(*) filter (where exists ("
-        "   select from readings r where r.patient_id = due.patient_id and r.type = t.type"
-        "   and r.measured_at >= (due.day::timestamp at time zone %(tz)s)"
-        "   and r.measured_at < ((due.day + 1)::timestamp at time zone %(tz)s))) as taken"
-        " from due cross join jsonb_array_elements_text(due.schedule -> 'types') t(type)"
-        " where due.due_at >= due.lo and due.due_at < due.hi"
-        " and (due.schedule -> 'days') ? to_char(due.day, 'dy')"
-        " and not exists (select from patient_pauses s where s.patient_id = due.patient_id"
-        "   and s.starts_at <= due.due_at and s.ends_at > due.due_at)"
+        "     (s.hi at time zone %(tz)s)::date, interval '1 day') d"
+        "   cross join jsonb_array_elements_text(s.schedule -> 'types') t(type)"
+        "   cross join lateral (select ((d::date + (s.schedule ->> 'deadline')::time)"
+        "     at time zone %(tz)s) as at) due_at"
+        "   where due_at.at >= s.lo and due_at.at < s.hi"
+        "   and (s.schedule -> 'days') ? to_char(d::date, 'dy')"
+        "   and not exists (select from patient_pauses z where z.patient_id = s.patient_id"
+        "     and z.starts_at <= due_at.at and z.ends_at > due_at.at)),"
+        " taken as (select distinct r.patient_id, r.type,"
+        "   (r.measured_at at time zone %(tz)s)::date as day from readings r"
+        "   where r.measured_at >= %(first)s and r.measured_at < %(last)s"
+        "   and r.patient_id in (select patient_id from spans))"
+        " select due.label, due.team_id, count(*) as scheduled,"
+        " count(taken.day) as taken from due left join taken"
+        "   on taken.patient_id = due.patient_id and taken.type = due.type"
+        "   and taken.day = due.day"
         " group by grouping sets ((due.label, due.team_id), (due.label))",
-        _params(tz=tz, **periods)).fetchall()
+        _params(tz=tz, first=min(periods["starts"]) - timedelta(days=1),
+                last=max(periods["ends"]) + timedelta(days=1), **periods)).fetchall()
 
 
 def alerts(conn: Connection[Any], **periods: Any) -> list[dict[str, Any]]:

@@ -129,7 +129,8 @@ def _suppressed(cells: dict[tuple[str, int | None], dict[str, Any]], label: str,
         return False
     present = [t for t in team_ids if size(t) > 0]
     small = [t for t in present if size(t) < min_group]
-    shown = sorted((t for t in present if size(t) >= min_group), key=lambda t: (size(t), t))
+    shown = sorted((t for t in present if size(t) >= min_group),
+                   key=lambda t: (size(t), team_ids.index(t)))
     return len(small) == 1 and bool(shown) and shown[0] == team
 
 

@@ -142,15 +142,16 @@ def committed_conn_module(settings: Any) -> Any:
         yield conn
 
 
-def _periods() -> list[tuple[str, datetime, datetime]]:
+def periods_of(months: list[str], reference: int) -> list[tuple[str, datetime, datetime]]:
+    """The months, then the reference year, as (label, start, end) in local time."""
     periods = []
-    for label in MONTHS:
+    for label in months:
         year, month = int(label[:4]), int(label[5:])
         nxt = (year + month // 12, month % 12 + 1)
         periods.append((label, datetime(year, month, 1, tzinfo=TZ),
                         datetime(*nxt, 1, tzinfo=TZ)))
-    periods.append((str(REFERENCE), datetime(REFERENCE, 1, 1, tzinfo=TZ),
-                    datetime(REFERENCE + 1, 1, 1, tzinfo=TZ)))
+    periods.append((str(reference), datetime(reference, 1, 1, tzinfo=TZ),
+                    datetime(reference + 1, 1, 1, tzinfo=TZ)))
     return periods
 
 
@@ -163,13 +164,15 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (at - low)
 
 
-def expected(conn: psycopg.Connection[Any], now: datetime
+def expected(conn: psycopg.Connection[Any], now: datetime,
+             periods: list[tuple[str, datetime, datetime]]
              ) -> dict[tuple[str, str | None], dict[str, Any]]:
     """Every figure per (period, team name or None), from the rows."""
     patients = conn.execute("select p.*, t.name as team from patients p"
                             " join teams t on t.id = p.team_id").fetchall()
     by_id = {p["id"]: p for p in patients}
-    start, end = _periods()[-1][1], _periods()[-2][2]  # 2018-01 … 2019-07
+    start = min(lo for _, lo, _ in periods)
+    end = max(hi for _, _, hi in periods)
     events = conn.execute("select * from care_events").fetchall()
     pauses = defaultdict(list)
     for s in conn.execute("select * from patient_pauses").fetchall():
@@ -187,7 +190,7 @@ def expected(conn: psycopg.Connection[Any], now: datetime
     answers = conn.execute("select * from pro_answers where question = %s",
                            (PRO_QUESTION,)).fetchall()
     result: dict[tuple[str, str | None], dict[str, Any]] = {}
-    for label, lo_p, hi_p in _periods():
+    for label, lo_p, hi_p in periods:
         for group in [None, *sorted({p["team"] for p in patients})]:
             def member(pid: int, group: str | None = group) -> bool:
                 return group is None or by_id[pid]["team"] == group
@@ -279,6 +282,44 @@ def check(figures: dict[str, Any], want: dict[str, Any]) -> None:
     assert _close(figures["pro_share_managed"], _rate(want["pro_yes"], want["pro_n"]))
 
 
+def check_response(body: dict[str, Any], want: dict[tuple[str, str | None], dict[str, Any]],
+                   teams: list[str], labels: list[str]) -> int:
+    """Every figure of the municipality and of ``teams`` in every period against ``want``, and
+    the suppression rule; the number of groups and periods shown (and so checked)."""
+    groups = {g["team"]: g for g in body["groups"]}
+    checked = 0
+    for label in labels:
+        sizes = {team: want[label, team]["patients"] for team in teams}
+        # Below 5 is suppressed; with exactly one small team, the smallest shown one too (the
+        # municipality's other teams are counted in too).
+        all_sizes = {team: want[label, team]["patients"] for team in groups if team is not None}
+        small = [t for t, n in all_sizes.items() if 0 < n < 5]
+        shown = sorted((t for t, n in all_sizes.items() if n >= 5),
+                       key=lambda t: (all_sizes[t], body_team_order(body, t)))
+        for team in (None, *teams):
+            group = groups.get(team)
+            if group is None:  # a team with nothing in any period is not listed
+                assert all(want[p, team]["patients"] == 0 for p in labels)
+                continue
+            figures = next(f for f in [*group["months"], group["reference"]]
+                           if f["period"] == label)
+            size = want[label, team]["patients"]
+            hidden = size < 5 or (team is not None and len(small) == 1 and bool(shown)
+                                  and shown[0] == team)
+            assert figures["suppressed"] == hidden, (label, team, sizes)
+            if hidden:
+                assert {k for k, v in figures.items() if v is not None} == {"period",
+                                                                              "suppressed"}
+                continue
+            check(figures, want[label, team])
+            checked += 1
+    return checked
+
+
+def body_team_order(body: dict[str, Any], team: str) -> int:
+    return [g["team"] for g in body["groups"]].index(team)
+
+
 @pytest.fixture(scope="module")
 def manager(client: TestClient, committed_conn_module: psycopg.Connection[Any],
             world: World) -> User:
@@ -295,33 +336,11 @@ def test_every_figure_matches_the_rows_it_counts(
     body = response.json()
     assert body["months"] == MONTHS
     assert body["min_group"] == 5
-    want = expected(committed_conn_module, datetime.now(UTC))
+    want = expected(committed_conn_module, datetime.now(UTC), periods_of(MONTHS, REFERENCE))
     groups = {g["team"]: g for g in body["groups"]}
     assert body["groups"][0]["team"] is None
-    a, b, c = world.teams
-    checked = 0
-    for label in [*MONTHS, str(REFERENCE)]:
-        sizes = {team: want[label, team]["patients"] for team in (a, b, c)}
-        for team in (None, a, b, c):
-            group = groups.get(team)
-            if group is None:  # a team with nothing in any period is not listed
-                assert all(want[p, team]["patients"] == 0 for p in [*MONTHS, str(REFERENCE)])
-                continue
-            figures = next(f for f in [*group["months"], group["reference"]]
-                           if f["period"] == label)
-            size = want[label, team]["patients"]
-            # Below 5 is suppressed; with exactly one small team, the smallest shown one too.
-            small = [t for t in (a, b, c) if 0 < sizes[t] < 5]
-            shown = sorted((t for t in (a, b, c) if sizes[t] >= 5), key=lambda t: sizes[t])
-            hidden = size < 5 or (team is not None and len(small) == 1 and shown
-                                  and shown[0] == team)
-            assert figures["suppressed"] == hidden, (label, team, sizes)
-            if hidden:
-                assert {k for k, v in figures.items() if v is not None} == {"period",
-                                                                              "suppressed"}
-                continue
-            check(figures, want[label, team])
-            checked += 1
+    a = world.teams[0]
+    checked = check_response(body, want, world.teams, [*MONTHS, str(REFERENCE)])
     assert checked >= 8, "the world shows too little to test"
     # The 12 months before enrolment, where known.
     known = [r for r in committed_conn_module.execute(
