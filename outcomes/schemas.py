@@ -9,8 +9,6 @@ from pydantic import BaseModel
 SEVERITIES = ("red", "yellow", "blue", "green")
 DISPOSITIONS = ("no_action_needed", "advice_by_phone", "home_visit", "gp_contacted", "admitted",
                 "measurement_error", "none")
-PRO_QUESTION = "managed_without_hospital"
-"""The patient-reported outcome's question (docs/outcomes.md has its wording)."""
 
 
 class Figures(BaseModel):

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 from psycopg import Connection
 
 from core import errors
+from core.pro import PRO_QUESTION
 from outcomes import repository
 from outcomes.schemas import (
     DISPOSITIONS,
-    PRO_QUESTION,
     SEVERITIES,
     BeforeEnrolment,
     Figures,

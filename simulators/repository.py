@@ -9,7 +9,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from outcomes.schemas import PRO_QUESTION
+from core.pro import PRO_QUESTION
 from simulators.history import PatientHistory
 
 DEVICE = "history-demo"

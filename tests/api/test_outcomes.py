@@ -20,7 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
-from outcomes.schemas import DISPOSITIONS, PRO_QUESTION, SEVERITIES
+from core.pro import PRO_QUESTION
+from outcomes.schemas import DISPOSITIONS, SEVERITIES
 from tests.api.helpers import User, make_user
 from tests.conftest import unique
 

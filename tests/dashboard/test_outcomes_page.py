@@ -97,7 +97,8 @@ def test_consent_care_event_and_admitted_on_the_patient_page(
     _login(page, site, nurse)
     expect(page.locator("#triage")).to_be_visible()
     page.goto(f"{site.url}/#/patient/{pid}")
-    expect(page.locator("#consents [data-scope=telemonitoring]")).to_contain_text("Telemonitorering")
+    expect(page.locator("#consents [data-scope=telemonitoring]")).to_contain_text(
+        "Telemonitorering")
     # The hospital consent, recorded by the nurse.
     page.click("#add-consent summary")
     page.select_option("#consent-scope", "share_hospital")
