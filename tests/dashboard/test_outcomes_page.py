@@ -61,6 +61,7 @@ def test_the_manager_sees_plots_a_table_and_the_csv_and_no_patient(
     _login(page, site, manager)
     expect(page.locator("[data-plot]")).to_have_count(7)
     expect(page.locator("#nav a")).to_have_text(["Resultater"])
+    expect(page.locator("#nav-notifications")).to_be_hidden()
     # A plot has a line for the months shown, and a dashed reference line.
     assert page.locator("[data-plot=admissions] path.series").count() == 1
     assert page.locator("[data-plot=admissions] line.ref").count() >= 1
