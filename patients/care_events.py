@@ -29,7 +29,8 @@ def record(conn: Connection[Any], viewer: Viewer, patient_id: int, data: CareEve
             ends = datetime.max.replace(tzinfo=UTC)
         pause_id = repository.insert_pause(
             conn, patient_id=patient_id, starts_at=at, ends_at=ends,
-            reason=f"admission{f': {data.hospital}' if data.hospital else ''}",
+            # Shown as written on the Danish patient page, like the pauses nurses type.
+            reason=f"Indlagt{f': {data.hospital}' if data.hospital else ''}",
             created_by=viewer.user_id)["id"]
     elif data.kind == "discharge":
         admission = repository.open_admission(conn, patient_id=patient_id, before=at)

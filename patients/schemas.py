@@ -14,7 +14,7 @@ from pydantic import (
 
 from alerts.profiles import PROFILES
 from alerts.schemas import AlertOut, DecisionIn, ThresholdsOut
-from core.inputs import Day, Text, Timestamp
+from core.inputs import Day, Integer, Text, Timestamp
 from core.measurement_types import MEASUREMENT_TYPES
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -100,7 +100,7 @@ class PatientCreate(PatientDetails):
     consents: Annotated[list[ConsentIn], Field(max_length=3)] = Field(
         default_factory=list, description="the consents given at enrolment, one per scope (a "
                                           "scope given twice: the later one stands)")
-    admissions_before: int | None = Field(
+    admissions_before: Integer | None = Field(
         default=None, ge=0, le=100, description="acute admissions in the 12 months before "
                                                 "enrolment, where known")
 

@@ -73,7 +73,7 @@ def insert_history(conn: Connection[Any], histories: list[PatientHistory]) -> in
                 pause = conn.execute(
                     "insert into patient_pauses (patient_id, starts_at, ends_at, reason)"
                     " values (%s, %s, %s, %s) returning id",
-                    (pid, e["occurred_at"], e["until"], f"admission: {e['hospital']}")
+                    (pid, e["occurred_at"], e["until"], f"Indlagt: {e['hospital']}")
                 ).fetchone()
                 assert pause is not None
                 pause_id = pause["id"]

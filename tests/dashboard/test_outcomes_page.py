@@ -113,12 +113,14 @@ def test_consent_care_event_and_admitted_on_the_patient_page(
     expect(page.locator("#care-events [data-kind=outpatient]")).to_contain_text("Hvidovre")
     # "Indlagt" on the red alert asks for the hospital, and the admission is recorded with it.
     row = page.locator(f"[data-alert-id='{alert['id']}']")
+    expect(row.locator(".admission")).to_be_hidden()
     row.locator(".disposition").select_option("admitted")
     expect(row.locator(".admission")).to_be_visible()
     row.locator("[name=hospital]").fill("Bispebjerg Hospital")
     row.locator(".ack").click()
     expect(page.locator("#care-events [data-kind=admission]")).to_contain_text("Bispebjerg")
     expect(page.locator("#pauses [data-pause]")).to_have_count(1)
+    expect(row.locator(".admission")).to_be_hidden()
     problems = check(page, artifacts_dir, "patient-care-events-da", "1280x800")
     assert problems == []
     assert committed_conn.execute(

@@ -165,6 +165,7 @@ export async function render(view, id) {
       row.querySelector(".note").value = "";
       row.querySelector(".disposition").value = "";
       row.querySelector(".admission").hidden = true;
+      row.querySelector("[name=hospital]").value = "";
       toast(t(step === "acknowledge" ? "acknowledged" : "resolved"));
       if (admission) {
         // The admission opened a pause and is listed under care events: redraw that card.
