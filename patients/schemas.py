@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal, Self
 
+from annotated_types import Ge, Le
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -100,8 +101,9 @@ class PatientCreate(PatientDetails):
     consents: Annotated[list[ConsentIn], Field(max_length=3)] = Field(
         default_factory=list, description="the consents given at enrolment, one per scope (a "
                                           "scope given twice: the later one stands)")
-    admissions_before: Integer | None = Field(
-        default=None, ge=0, le=100, description="acute admissions in the 12 months before "
+    admissions_before: Annotated[Integer, Ge(0), Le(100), WithJsonSchema(
+        {"type": "integer", "minimum": 0, "maximum": 100})] | None = Field(
+        default=None, description="acute admissions in the 12 months before "
                                                 "enrolment, where known")
 
 
