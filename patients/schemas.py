@@ -13,8 +13,9 @@ from pydantic import (
     model_validator,
 )
 
+from alerts import schemas as alert_schemas
 from alerts.profiles import PROFILES
-from alerts.schemas import AlertOut, DecisionIn, ThresholdsOut
+from alerts.schemas import AlertOut, ThresholdsOut
 from core.inputs import Day, Integer, Text, Timestamp
 from core.measurement_types import MEASUREMENT_TYPES
 
@@ -243,10 +244,11 @@ class CareEventOut(BaseModel):
     recorded_at: datetime
 
 
-class AlertDecisionIn(DecisionIn):
-    """Acknowledge / resolve, and with ``admission`` the admission the alert led to, recorded as
-    a care event in the same request (the disposition is then ``admitted`` whatever else was
-    sent)."""
+class DecisionIn(alert_schemas.DecisionIn):
+    """The body of acknowledge / resolve, under the document's name ``DecisionIn`` (generated
+    clients keep working): the alert's, and with ``admission`` the admission the alert led to,
+    recorded as a care event in the same request (the disposition is then ``admitted``
+    whatever else was sent)."""
 
     admission: AdmissionIn | None = None
 

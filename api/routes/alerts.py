@@ -31,7 +31,7 @@ from api.params import IdCursor, Limit
 from core.access import Viewer
 from core.inputs import Timestamp
 from patients import care_events
-from patients.schemas import AlertDecisionIn, CareEventIn
+from patients.schemas import CareEventIn, DecisionIn
 from patients.service import require_patient
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -116,7 +116,7 @@ def list_alerts(
     return page
 
 
-def _decide(conn: DbConn, viewer: Viewer, alert_id: int, body: AlertDecisionIn, to: str
+def _decide(conn: DbConn, viewer: Viewer, alert_id: int, body: DecisionIn, to: str
             ) -> AlertOut:
     """The step, and with ``admission`` the admission it led to as a care event of her (one
     request, one transaction: the nurse types it once)."""
@@ -131,14 +131,14 @@ def _decide(conn: DbConn, viewer: Viewer, alert_id: int, body: AlertDecisionIn, 
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
-def acknowledge(alert_id: int, body: AlertDecisionIn, conn: DbConn, viewer: CurrentViewer
+def acknowledge(alert_id: int, body: DecisionIn, conn: DbConn, viewer: CurrentViewer
                 ) -> AlertOut:
     """With ``admission``: also record the admission (docs/outcomes.md)."""
     return _decide(conn, viewer, alert_id, body, "acknowledged")
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve(alert_id: int, body: AlertDecisionIn, conn: DbConn, viewer: CurrentViewer
+def resolve(alert_id: int, body: DecisionIn, conn: DbConn, viewer: CurrentViewer
             ) -> AlertOut:
     """With ``admission``: also record the admission (docs/outcomes.md)."""
     return _decide(conn, viewer, alert_id, body, "resolved")
