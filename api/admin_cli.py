@@ -7,7 +7,7 @@ import argparse
 import getpass
 import sys
 
-from core.access import SYSTEM
+from core.access import ROLE_RANK, SYSTEM
 from core.db import connect
 from core.errors import DomainError
 from core.migrate import migrate
@@ -90,9 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=_migrate)
 
-    create = sub.add_parser("create-user", help="create a nurse, clinician or admin")
+    create = sub.add_parser("create-user",
+                            help="create a nurse, clinician, admin or (read-only) manager")
     create.add_argument("--username", required=True)
-    create.add_argument("--role", required=True, choices=["nurse", "clinician", "admin"])
+    create.add_argument("--role", required=True, choices=list(ROLE_RANK))
     create.add_argument("--team", action="append", default=[],
                         help="team name (created if missing); repeat for several")
     create.add_argument("--display-name", default="")

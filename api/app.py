@@ -22,6 +22,7 @@ from api.routes.devices import router as devices_router
 from api.routes.fhir import router as fhir_router
 from api.routes.messages import router as messages_router
 from api.routes.notifications import router as notifications_router
+from api.routes.outcomes import router as outcomes_router
 from api.routes.patients import router as patients_router
 from api.routes.rejections import router as rejections_router
 from api.routes.stream import router as stream_router
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(access_log_router)
     app.include_router(notifications_router)
     app.include_router(messages_router)
+    app.include_router(outcomes_router)
     tablets.install(app, settings)
     dashboard.install(app)
     openapi.install(app)

@@ -9,8 +9,9 @@ from typing import Literal
 
 from psycopg import sql
 
-Role = Literal["nurse", "clinician", "admin"]
-ROLE_RANK: dict[str, int] = {"nurse": 1, "clinician": 2, "admin": 3}
+Role = Literal["nurse", "clinician", "admin", "manager"]
+ROLE_RANK: dict[str, int] = {"manager": 0, "nurse": 1, "clinician": 2, "admin": 3}
+"""A manager ranks below a nurse: she may call no operation that needs a care role."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,7 +31,15 @@ class Viewer:
     def team_key(self) -> tuple[int, ...] | None:
         """What the viewer's visibility depends on, for caches shared between viewers: the team
         ids, None for the platform."""
-        return None if self.platform else self.team_ids
+        if self.platform:
+            return None
+        return () if self.reads_aggregates_only else self.team_ids
+
+    @property
+    def reads_aggregates_only(self) -> bool:
+        """A manager (issue #19) sees the outcomes' aggregates and no patient, whatever her
+        teams."""
+        return self.role == "manager"
 
 
 SYSTEM = Viewer(user_id=None, username="system", role="admin", team_ids=(), platform=True)
@@ -52,5 +61,7 @@ def visible_patients(viewer: Viewer, *, patient: str = "p") -> sql.Composable:
     """
     if viewer.platform:
         return sql.SQL("true")
+    if viewer.reads_aggregates_only:
+        return sql.SQL("false")
     return sql.SQL("{}.team_id = any({}::bigint[])").format(
         sql.Identifier(patient), sql.Literal(list(viewer.team_ids)))

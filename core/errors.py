@@ -105,6 +105,14 @@ class Forbidden(DomainError):
     slug = "forbidden"
 
 
+class NoConsentToShare(Forbidden):
+    """The citizen has not consented to sharing her data with the recipient asked for (or has
+    withdrawn that consent)."""
+
+    slug = "no-consent-to-share"
+    default_detail = "the citizen has not consented to sharing her data with this recipient"
+
+
 class NotTeamMember(Forbidden):
     """The patient would be enrolled into an existing team the user is not a member of."""
 
@@ -147,6 +155,13 @@ class PauseNotFound(NotFound):
 
     slug = "pause-not-found"
     default_detail = "no such pause interval"
+
+
+class ConsentNotFound(NotFound):
+    """The patient has no such standing consent (it was withdrawn already, or never given)."""
+
+    slug = "consent-not-found"
+    default_detail = "no such standing consent"
 
 
 class DeviceNotFound(NotFound):

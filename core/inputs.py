@@ -6,6 +6,7 @@ text that PostgreSQL cannot store; the schema allows none of them, so neither do
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BeforeValidator, Strict, StringConstraints
@@ -41,3 +42,15 @@ def _rfc3339(value: Any) -> Any:
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 """An RFC 3339 ``date-time`` with its offset (what ``format: date-time`` means)."""
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day(value: Any) -> Any:
+    if not (isinstance(value, str) and _DAY.fullmatch(value)):
+        raise ValueError("expected a date YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+"""A calendar day, ``YYYY-MM-DD`` (what ``format: date`` means), never a number."""

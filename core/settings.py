@@ -141,6 +141,13 @@ class Settings(BaseSettings):
     device_offline_after_minutes: int = Field(default=1440, ge=1)
     """A device not heard from (status or readings) for longer is shown offline, whatever its
     last status said."""
+    outcomes_min_group: int = Field(default=5, ge=1, le=1000)
+    """Outcome figures of a group (a team, the municipality) with fewer monitored patients in a
+    period are suppressed (docs/outcomes.md)."""
+    outcomes_reference_year: int | None = Field(default=None, ge=1900, le=2099)
+    """The year the outcome figures are compared with; unset: the year before the current."""
+    pro_interval_days: int = Field(default=30, ge=1, le=365)
+    """How often the tablet asks the patient-reported-outcome question (docs/outcomes.md)."""
 
     api_host: str = "127.0.0.1"
     api_port: int = 8765

@@ -25,6 +25,11 @@ if [ ! -f "$CREDS" ]; then
 fi
 # shellcheck disable=SC1090
 source "$CREDS"
+# The outcomes page's read-only manager (issue #19), added to an older file too.
+if [ -z "${DEMO_MANAGER_PASSWORD:-}" ]; then
+    DEMO_MANAGER_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc A-Za-z0-9)
+    printf 'DEMO_MANAGER_PASSWORD=%s\n' "$DEMO_MANAGER_PASSWORD" >> "$CREDS"
+fi
 export DEMO_ADMIN_PASSWORD
 
 # `deploy/run.sh pair-code` (or `make pair-code`), beside a running platform: a new code.
@@ -39,6 +44,12 @@ ensure_user() {  # username role password
 ensure_user demo-admin admin "$DEMO_ADMIN_PASSWORD"
 ensure_user demo-nurse nurse "$DEMO_NURSE_PASSWORD"
 ensure_user demo-clinician clinician "$DEMO_CLINICIAN_PASSWORD"
+ensure_user demo-manager manager "$DEMO_MANAGER_PASSWORD"
+
+# Months of simulated care history in two more teams, so that the outcomes page has something
+# to show from the first run (written once; docs/outcomes.md).
+"$BIN/kol-sim" history --team "Demo Nord" --team "Demo Syd" --patients-per-team 25 \
+    --months 18 || echo "[run] the outcomes history was not written" >&2
 
 # Background jobs of a script ignore SIGINT, so Ctrl-C reaches the services through this trap:
 # each gets SIGTERM (a graceful stop) and the script waits until all have exited.
@@ -147,6 +158,7 @@ cat <<BANNER
               a new code: deploy/run.sh pair-code   (valid 15 minutes, single use)
   Login:      demo-nurse / $DEMO_NURSE_PASSWORD
               (clinician: demo-clinician / $DEMO_CLINICIAN_PASSWORD, admin: demo-admin / $DEMO_ADMIN_PASSWORD)
+              (outcomes, figures only: demo-manager / $DEMO_MANAGER_PASSWORD)
   API docs:   $URL/docs      Readiness: $URL/readyz      Ctrl-C stops everything.
   TLS:        $CA_NOTE
   Notifications: red alerts go to demo-nurse by e-mail (SMTP sink on 127.0.0.1:$DEMO_SMTP_PORT)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from psycopg import Connection
 
@@ -20,6 +20,7 @@ from core.questionnaires import QUESTIONNAIRES, Item, Questionnaire
 from fhir_export import repository
 from messages import service as messages
 from messages.schemas import MessageOut
+from patients import repository as patients_repository
 from patients.service import measured_span, require_patient
 
 LOINC = "http://loinc.org"
@@ -35,6 +36,12 @@ TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 MAX_SPAN = timedelta(days=366)
 DEFAULT_PAGE = 1000
 MAX_PAGE = 10000
+CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+CONSENT_SYSTEM = "urn:kol:consent-scope"
+Recipient = Literal["gp", "hospital"]
+"""Whom an export is for, when it leaves the team: her own GP or the hospital."""
+_RECIPIENT_DISPLAY = {"share_gp": "her own general practitioner", "share_hospital": "the hospital"}
 _NAMESPACE = uuid.UUID("6f1c2f0e-5a43-4d6e-9a64-3b0c2c6e7d15")
 """Namespace of the bundle's entry URNs: the same reading gets the same fullUrl every export."""
 
@@ -132,6 +139,33 @@ def _communications(conn: Connection[Any], viewer: Viewer, patient_id: int, star
     ids = {m.id for m in found}
     return [{"fullUrl": _urn("message", patient_id, m.id),
              "resource": _communication(patient_id, m, ids)} for m in found]
+def _consent(patient_id: int, row: dict[str, Any]) -> dict[str, Any]:
+    """One recorded consent as a FHIR R4 Consent: telemonitoring is consent to treatment, a
+    share_* scope to privacy (the recipient is the provision's actor)."""
+    sharing = row["scope"] != "telemonitoring"
+    period: dict[str, str] = {"start": row["given_on"].isoformat()}
+    if row["withdrawn_on"] is not None:
+        period["end"] = row["withdrawn_on"].isoformat()
+    provision: dict[str, Any] = {"type": "permit", "period": period}
+    if sharing:
+        provision["actor"] = [{
+            "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                           "v3-ParticipationType", "code": "IRCP",
+                                 "display": "information recipient"}]},
+            "reference": {"display": _RECIPIENT_DISPLAY[row["scope"]]}}]
+    return {
+        "resourceType": "Consent", "id": f"{patient_id}-consent-{row['id']}",
+        "status": "active" if row["withdrawn_at"] is None else "inactive",
+        "scope": {"coding": [{"system": CONSENT_SCOPE,
+                              "code": "patient-privacy" if sharing else "treatment"}]},
+        "category": [{"coding": [{"system": LOINC, "code": "59284-0",
+                                  "display": "Patient Consent"}]},
+                     {"coding": [{"system": CONSENT_SYSTEM, "code": row["scope"]}]}],
+        "patient": {"reference": f"Patient/{patient_id}"},
+        "dateTime": row["recorded_at"].isoformat(),
+        "policyRule": {"coding": [{"system": ACT_CODE, "code": "OPTIN"}]},
+        "provision": provision,
+    }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,12 +180,21 @@ class Page:
 
 def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
            measured_from: datetime | None, measured_to: datetime | None, now: datetime,
-           count: int = DEFAULT_PAGE, cursor: str | None = None) -> Page:
+           count: int = DEFAULT_PAGE, cursor: str | None = None,
+           recipient: Recipient | None = None) -> Page:
     """A ``collection`` Bundle: a page of ``count`` of the patient's Observations in [from, to)
     (default the last 30 days) after ``cursor``, then the Devices they came from (each page is
-    complete in itself: every reference resolves inside it). Another team's patient answers
-    404."""
+    complete in itself: every reference resolves inside it), then her recorded Consents. Another
+    team's patient answers 404.
+
+    An export for a ``recipient`` outside the team (her GP, the hospital) needs her standing
+    consent to share with that recipient: without it, 403 ``no-consent-to-share`` and nothing
+    is exported (docs/outcomes.md)."""
     require_patient(conn, viewer, patient_id)
+    consents = patients_repository.consents(conn, viewer, patient_id)
+    if recipient is not None and not any(
+            c["scope"] == f"share_{recipient}" and c["withdrawn_at"] is None for c in consents):
+        raise errors.NoConsentToShare(f"no standing consent to share with {recipient}")
     start, end = measured_span(measured_from, measured_to, now=now, longest=MAX_SPAN)
     rows = repository.readings_with_limits(conn, viewer, patient_id=patient_id, start=start,
                                            end=end, after=parse_reading_cursor(cursor),
@@ -176,6 +219,8 @@ def bundle(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
             response = _questionnaire_response(patient_id, row)
             entries.append({"fullUrl": _urn("questionnaire-response", response["id"]),
                             "resource": response})
+    entries.extend({"fullUrl": _urn("consent", patient_id, c["id"]),
+                    "resource": _consent(patient_id, c)} for c in consents)
     # No "total": FHIR allows it only on search and history Bundles (invariant bdl-1).
     return Page(bundle={"resourceType": "Bundle", "type": "collection",
                         "timestamp": now.isoformat(), "entry": entries},

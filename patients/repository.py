@@ -3,7 +3,7 @@ the statement itself (:func:`core.access.visible_patients`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from psycopg import Connection, sql
@@ -15,7 +15,7 @@ from core.db import all_of
 
 _PATIENT = ("p.id, p.display_name, t.name as team, p.team_id, p.profile, p.schedule, p.active,"
             " p.created_at, p.phone, p.contact_person, p.contact_phone, p.gp, p.notes,"
-            " p.discharged_at")
+            " p.discharged_at, p.admissions_before")
 _ALERT_FIELDS = ", ".join(f"a.{name}" for name in AlertOut.model_fields)
 
 
@@ -24,13 +24,15 @@ def profile_exists(conn: Connection[Any], name: str) -> bool:
 
 
 def insert_patient(conn: Connection[Any], *, display_name: str, team_id: int, profile: str,
-                   schedule: dict[str, Any], details: dict[str, str]) -> int:
+                   schedule: dict[str, Any], details: dict[str, str],
+                   admissions_before: int | None = None) -> int:
     row = conn.execute(
         "insert into patients (display_name, team_id, profile, schedule, phone, contact_person,"
-        " contact_phone, gp, notes) values (%(name)s, %(team)s, %(profile)s, %(schedule)s,"
-        " %(phone)s, %(contact_person)s, %(contact_phone)s, %(gp)s, %(notes)s) returning id",
+        " contact_phone, gp, notes, admissions_before) values (%(name)s, %(team)s, %(profile)s,"
+        " %(schedule)s, %(phone)s, %(contact_person)s, %(contact_phone)s, %(gp)s, %(notes)s,"
+        " %(before)s) returning id",
         {"name": display_name, "team": team_id, "profile": profile,
-         "schedule": Jsonb(schedule), **details}).fetchone()
+         "schedule": Jsonb(schedule), "before": admissions_before, **details}).fetchone()
     assert row is not None
     return int(row["id"])
 
@@ -187,3 +189,108 @@ def bucketed_measurements_json(conn: Connection[Any], viewer: Viewer, *, patient
     assert row is not None
     body: str = row["body"]
     return body.encode()
+
+
+_CONSENT = ("c.id, c.scope, c.given_on, r.username as recorded_by, c.recorded_at, c.note,"
+            " c.withdrawn_on, w.username as withdrawn_by, c.withdrawn_at, c.withdrawal_note")
+
+
+def consents(conn: Connection[Any], viewer: Viewer, patient_id: int, *,
+             standing_only: bool = False) -> list[dict[str, Any]]:
+    """The patient's consents, newest first."""
+    return conn.execute(sql.SQL(
+        "select {fields} from consents c join patients p on p.id = c.patient_id"
+        " left join users r on r.id = c.recorded_by left join users w on w.id = c.withdrawn_by"
+        " where c.patient_id = %(patient)s and {where} order by c.recorded_at desc, c.id desc"
+    ).format(fields=sql.SQL(_CONSENT), where=all_of(
+        visible_patients(viewer),
+        sql.SQL("c.withdrawn_at is null") if standing_only else None)),
+        {"patient": patient_id}).fetchall()
+
+
+def insert_consent(conn: Connection[Any], *, patient_id: int, scope: str, given_on: date,
+                   note: str, recorded_by: int | None) -> int:
+    """A new standing consent of ``scope``; one standing already is withdrawn first by the
+    caller (the unique index allows one)."""
+    row = conn.execute(
+        "insert into consents (patient_id, scope, given_on, note, recorded_by)"
+        " values (%s, %s, %s, %s, %s) returning id",
+        (patient_id, scope, given_on, note, recorded_by)).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def withdraw_consent(conn: Connection[Any], *, patient_id: int, consent_id: int,
+                     withdrawn_on: date, note: str, by: int | None, at: datetime
+                     ) -> dict[str, Any] | None:
+    """Stamp a standing consent withdrawn; None if there is no such standing consent."""
+    row: dict[str, Any] | None = conn.execute(
+        "update consents set withdrawn_on = %(on)s, withdrawal_note = %(note)s,"
+        " withdrawn_by = %(by)s, withdrawn_at = %(at)s where id = %(id)s"
+        " and patient_id = %(patient)s and withdrawn_at is null returning id, scope",
+        {"on": withdrawn_on, "note": note, "by": by, "at": at, "id": consent_id,
+         "patient": patient_id}).fetchone()
+    return row
+
+
+_CARE = ("e.id, e.kind, e.occurred_at, e.hospital, e.reason, e.note, e.alert_id, e.pause_id,"
+         " e.admission_id, u.username as recorded_by, e.recorded_at")
+
+
+def care_events(conn: Connection[Any], viewer: Viewer, patient_id: int, *, limit: int,
+                event_id: int | None = None) -> list[dict[str, Any]]:
+    """Her care events, newest first (only ``event_id`` if given)."""
+    return conn.execute(sql.SQL(
+        "select {fields} from care_events e join patients p on p.id = e.patient_id"
+        " left join users u on u.id = e.recorded_by"
+        " where e.patient_id = %(patient)s and {where}"
+        " order by e.occurred_at desc, e.id desc limit %(limit)s").format(
+            fields=sql.SQL(_CARE), where=all_of(
+                visible_patients(viewer),
+                sql.SQL("e.id = %(event)s") if event_id is not None else None)),
+        {"patient": patient_id, "limit": limit, "event": event_id}).fetchall()
+
+
+def insert_care_event(conn: Connection[Any], *, patient_id: int, kind: str,
+                      occurred_at: datetime, hospital: str, reason: str, note: str,
+                      alert_id: int | None, pause_id: int | None, admission_id: int | None,
+                      recorded_by: int | None) -> int:
+    row = conn.execute(
+        "insert into care_events (patient_id, kind, occurred_at, hospital, reason, note,"
+        " alert_id, pause_id, admission_id, recorded_by)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
+        (patient_id, kind, occurred_at, hospital, reason, note, alert_id, pause_id,
+         admission_id, recorded_by)).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def open_admission(conn: Connection[Any], *, patient_id: int, before: datetime
+                   ) -> dict[str, Any] | None:
+    """Her latest admission at or before ``before`` that no discharge has ended yet."""
+    row: dict[str, Any] | None = conn.execute(
+        "select a.id, a.pause_id from care_events a where a.patient_id = %(patient)s"
+        " and a.kind = 'admission' and a.occurred_at <= %(before)s"
+        " and not exists (select from care_events d where d.admission_id = a.id)"
+        " order by a.occurred_at desc, a.id desc limit 1",
+        {"patient": patient_id, "before": before}).fetchone()
+    return row
+
+
+def insert_pro_answer(conn: Connection[Any], *, patient_id: int, question: str, answer: bool,
+                      answered_at: datetime, device_id: str | None, msg_id: str | None
+                      ) -> bool:
+    """Store one answer; False if that answer (patient, question, time) is stored already."""
+    row = conn.execute(
+        "insert into pro_answers (patient_id, question, answer, answered_at, device_id, msg_id)"
+        " values (%s, %s, %s, %s, %s, %s) on conflict do nothing returning id",
+        (patient_id, question, answer, answered_at, device_id, msg_id)).fetchone()
+    return row is not None
+
+
+def last_pro_answer(conn: Connection[Any], *, patient_id: int, question: str
+                    ) -> datetime | None:
+    row = conn.execute(
+        "select max(answered_at) as at from pro_answers where patient_id = %s and question = %s",
+        (patient_id, question)).fetchone()
+    return None if row is None else row["at"]

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal, Self
 
+from annotated_types import Ge, Le
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -12,9 +13,10 @@ from pydantic import (
     model_validator,
 )
 
+from alerts import schemas as alert_schemas
 from alerts.profiles import PROFILES
 from alerts.schemas import AlertOut, ThresholdsOut
-from core.inputs import Text, Timestamp
+from core.inputs import Day, Integer, Text, Timestamp
 from core.measurement_types import MEASUREMENT_TYPES
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -61,12 +63,52 @@ class PatientDetails(BaseModel):
     notes: Text = Field(default="", max_length=4000)
 
 
+ConsentScope = Literal["telemonitoring", "share_gp", "share_hospital"]
+"""What the citizen consented to: the telemonitoring itself, sharing her data with her own GP,
+with the hospital (docs/outcomes.md)."""
+
+
+class ConsentIn(BaseModel):
+    """A consent the citizen gave (on paper or orally), recorded by the logged-in user."""
+
+    model_config = ConfigDict(extra="forbid")
+    scope: ConsentScope
+    given_on: Day = Field(description="the day she gave it")
+    note: Text = Field(default="", max_length=500)
+
+
+class ConsentWithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    withdrawn_on: Day = Field(description="the day she withdrew it")
+    note: Text = Field(default="", max_length=500)
+
+
+class ConsentOut(BaseModel):
+    id: int
+    scope: ConsentScope
+    given_on: date
+    recorded_by: str | None
+    recorded_at: datetime
+    note: str
+    withdrawn_on: date | None
+    withdrawn_by: str | None
+    withdrawn_at: datetime | None
+    withdrawal_note: str
+
+
 class PatientCreate(PatientDetails):
     display_name: Text = Field(min_length=1, max_length=200)
     team: Text = Field(min_length=1, max_length=100)
     profile: str = Field(default="kol-standard", pattern=r"^[a-z0-9-]{2,40}$",
                          json_schema_extra={"enum": list(PROFILES)})
     schedule: Schedule
+    consents: Annotated[list[ConsentIn], Field(max_length=3)] = Field(
+        default_factory=list, description="the consents given at enrolment, one per scope (a "
+                                          "scope given twice: the later one stands)")
+    admissions_before: Annotated[Integer, Ge(0), Le(100), WithJsonSchema(
+        {"type": "integer", "minimum": 0, "maximum": 100})] | None = Field(
+        default=None, description="acute admissions in the 12 months before "
+                                                "enrolment, where known")
 
 
 class PatientEdit(BaseModel):
@@ -107,6 +149,7 @@ class PatientOut(PatientDetails):
     active: bool
     created_at: datetime
     discharged_at: datetime | None = None
+    admissions_before: int | None = None
 
 
 class LatestReading(BaseModel):
@@ -165,6 +208,54 @@ class PauseOut(BaseModel):
     reason: str
 
 
+CareKind = Literal["admission", "discharge", "emergency", "outpatient"]
+CareReason = Literal["copd_exacerbation", "pneumonia", "heart", "other_respiratory", "other",
+                     "planned_control"]
+"""The short list of reasons a nurse picks from (docs/outcomes.md)."""
+
+
+class AdmissionIn(BaseModel):
+    """An acute admission, recorded with an alert's disposition ``admitted``."""
+
+    model_config = ConfigDict(extra="forbid")
+    occurred_at: Timestamp | None = Field(default=None, description="default: now")
+    hospital: Text = Field(default="", max_length=200)
+    reason: CareReason = "copd_exacerbation"
+    note: Text = Field(default="", max_length=2000)
+
+
+class CareEventIn(AdmissionIn):
+    """A hospital contact. An ``admission`` pauses the monitoring (at most 90 days) until the
+    next ``discharge`` recorded after it ends the pause."""
+
+    kind: CareKind
+
+
+class CareEventOut(BaseModel):
+    id: int
+    kind: CareKind
+    occurred_at: datetime
+    hospital: str
+    reason: CareReason
+    note: str
+    alert_id: int | None
+    pause_id: int | None
+    """The pause an admission opened."""
+    admission_id: int | None
+    """The admission a discharge ended."""
+    recorded_by: str | None
+    recorded_at: datetime
+
+
+class DecisionIn(alert_schemas.DecisionIn):
+    """The body of acknowledge / resolve, under the document's name ``DecisionIn`` (generated
+    clients keep working): the alert's, and with ``admission`` the admission the alert led to,
+    recorded as a care event in the same request (the disposition is then ``admitted``
+    whatever else was sent)."""
+
+    admission: AdmissionIn | None = None
+
+
 class PatientOverview(PatientOut):
     latest_readings: list[LatestReading]
     open_alerts: list[AlertOut]
@@ -173,6 +264,10 @@ class PatientOverview(PatientOut):
     devices: list[DeviceSummary]
     pauses: list[PauseOut]
     """Current and future pause intervals."""
+    consents: list[ConsentOut]
+    """Every consent recorded, standing and withdrawn, newest first."""
+    care_events: list[CareEventOut]
+    """Her latest hospital contacts (at most 50), newest first."""
 
 
 class Measurement(BaseModel):

@@ -17,6 +17,8 @@ from core.measurement_types import MEASUREMENT_TYPES
 from core.pagination import int_cursor, parse_reading_cursor, reading_cursor
 from patients import repository
 from patients.schemas import (
+    CareEventOut,
+    ConsentOut,
     DeviceSummary,
     DischargeIn,
     LatestReading,
@@ -35,6 +37,7 @@ from users import repository as users_repository
 Bucket = Literal["1h", "1d"]
 BUCKET_WIDTH: dict[str, str] = {"1h": "1 hour", "1d": "1 day"}
 DEFAULT_SPAN = timedelta(days=30)
+RECENT_CARE_EVENTS = 50
 
 
 def _patient_out(row: dict[str, Any]) -> PatientOut:
@@ -69,12 +72,22 @@ def create_patient(conn: Connection[Any], viewer: Viewer, data: PatientCreate) -
         conn, display_name=data.display_name, team_id=team_id, profile=data.profile,
         schedule=data.schedule.model_dump(),
         details=PatientDetails.model_validate(data.model_dump(
-            include=set(PatientDetails.model_fields))).model_dump())
+            include=set(PatientDetails.model_fields))).model_dump(),
+        admissions_before=data.admissions_before)
     repository.copy_profile_thresholds(conn, patient_id=patient_id, profile=data.profile,
                                        changed_by=viewer.user_id)
+    # One consent per scope: the last one given for a scope stands.
+    consents = {c.scope: c for c in data.consents}
+    for consent in consents.values():
+        repository.insert_consent(conn, patient_id=patient_id, scope=consent.scope,
+                                  given_on=consent.given_on, note=consent.note,
+                                  recorded_by=viewer.user_id)
     audit.record(conn, viewer=viewer, action="patient.enrol", entity_type="patient",
-                 entity_id=patient_id, detail={"team": data.team, "profile": data.profile,
-                                               "schedule": data.schedule.model_dump()})
+                 entity_id=patient_id, detail={
+                     "team": data.team, "profile": data.profile,
+                     "schedule": data.schedule.model_dump(),
+                     "consents": {c.scope: c.given_on.isoformat() for c in consents.values()},
+                     "admissions_before": data.admissions_before})
     row = repository.get_patient(conn, viewer, patient_id)
     assert row is not None, "the patient was inserted in this transaction"
     return _patient_out(row)
@@ -114,6 +127,11 @@ def overview(conn: Connection[Any], viewer: Viewer, patient_id: int, *, now: dat
                  for r in repository.devices(conn, viewer, patient_id)],
         pauses=[PauseOut.model_validate(r)
                 for r in repository.pauses(conn, viewer, patient_id, ending_after=now)],
+        consents=[ConsentOut.model_validate(r)
+                  for r in repository.consents(conn, viewer, patient_id)],
+        care_events=[CareEventOut.model_validate(r)
+                     for r in repository.care_events(conn, viewer, patient_id,
+                                                     limit=RECENT_CARE_EVENTS)],
     )
 
 

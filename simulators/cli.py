@@ -6,6 +6,7 @@
     kol-sim cohort --out DIR --patients N --days D --seed S [--start 2026-01-01]
     kol-sim plot   --out docs/img/patient-180d.png [--seed 7] [--days 180] [--patient auto]
     kol-sim pair-code --api-url URL --username U --password-env VAR --team T
+    kol-sim history --team "Demo Nord" --team "Demo Syd" [--patients-per-team 25] [--months 18]
 
 See ``docs/simulators.md``.
 """
@@ -23,12 +24,15 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
+from core.db import connect
 from core.settings import Settings, get_settings
 from core.signals import stop_on_signals
 from core.tls import client_context, mqtt_context
+from simulators import repository as sim_repository
 from simulators.cohort import LOCAL_TZ, Cohort, generate_cohort
 from simulators.export import write_csv
 from simulators.fleet import Fleet, FleetReport
+from simulators.history import generate_history
 from simulators.parameters import DEFAULT_TABLET, POPULATION_MIXES, TabletParameters
 from simulators.plot import pick_patient, plot_patient
 from simulators.provisioning import (
@@ -217,6 +221,22 @@ def cmd_pair_code(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    settings = _settings()
+    with connect(settings, name="kol-sim-history") as conn:
+        if sim_repository.team_has_patients(conn, args.teams[0]):
+            print(f"kol-sim history: {args.teams[0]!r} has patients already; nothing written")
+            return 0
+        histories = generate_history(
+            teams=args.teams, patients_per_team=args.patients_per_team, months=args.months,
+            seed=args.seed, now=datetime.now(UTC), pro_interval_days=settings.pro_interval_days)
+        written = sim_repository.insert_history(conn, histories)
+        conn.commit()
+    print(f"kol-sim history: {written} patients with {args.months} months of history in "
+          f"{', '.join(args.teams)}")
+    return 0
+
+
 def _fleet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-url", required=True)
     p.add_argument("--username", required=True, help="an admin user")
@@ -286,6 +306,15 @@ def main(argv: list[str] | None = None) -> int:
                            help="name of the environment variable holding the password")
     pair_code.add_argument("--team", required=True)
     pair_code.set_defaults(func=cmd_pair_code)
+
+    history = sub.add_parser("history", help="write months of care history for the outcomes "
+                                             "page (once: skipped if the first team has "
+                                             "patients)")
+    history.add_argument("--team", dest="teams", action="append", required=True)
+    history.add_argument("--patients-per-team", type=int, default=25)
+    history.add_argument("--months", type=int, default=18)
+    history.add_argument("--seed", type=int, default=19)
+    history.set_defaults(func=cmd_history)
 
     args = parser.parse_args(argv)
     try:

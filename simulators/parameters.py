@@ -304,8 +304,41 @@ class TabletParameters:
     battery_min: int = 20
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutcomeParameters:
+    """The care history behind the outcomes demo (``simulators/history.py``)."""
+
+    severe_spo2_drop: float = 3.0
+    """An exacerbation whose SpO2 falls at least this far is a severe one: an acute admission.
+    With drops uniform in 1–4 points that is a third of the ≈ 2 exacerbations per patient-year
+    (Hurst 2010b: ≈ 0.3–0.7 severe, hospitalised ones per patient-year in GOLD 2–4)."""
+    admission_days_min: int = 3
+    admission_days_max: int = 10
+    """Length of stay (Danish KOL admissions: median ≈ 4–5 days; *assumption* for the spread)."""
+    admission_lead_hours_max: float = 36.0
+    """The admission follows the peak of the exacerbation by up to this (*assumption*)."""
+    emergency_share: float = 0.15
+    """Moderate exacerbations seen in the emergency department and sent home (*assumption*)."""
+    outpatient_per_year: float = 2.0
+    """Planned outpatient visits per patient-year (*assumption*: one to two controls a year)."""
+    ack_minutes_median: float = 25.0
+    ack_minutes_sigma: float = 0.8
+    """Minutes from a red alert to a nurse's acknowledgement, log-normal (*assumption*)."""
+    noise_alerts_per_month: float = 0.6
+    """Green and blue alerts that needed no action, per patient-month (*assumption*)."""
+    pro_noise: float = 0.05
+    """Share of answers to the monthly question that do not follow the hospital contacts of the
+    month before (*assumption*)."""
+    history_known_share: float = 0.7
+    """Patients whose admissions in the year before enrolment are known (*assumption*)."""
+    before_rate_factor: float = 1.3
+    """Admissions before enrolment relative to the severe-exacerbation rate while monitored: the
+    promise telemonitoring is judged by (*assumption*)."""
+
+
 DEFAULT_PHYSIOLOGY = PhysiologyParameters()
 DEFAULT_TABLET = TabletParameters()
+DEFAULT_OUTCOMES = OutcomeParameters()
 
 POPULATION_MIXES: dict[str, PhysiologyParameters] = {
     "standard": DEFAULT_PHYSIOLOGY,

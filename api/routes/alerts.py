@@ -4,6 +4,7 @@ team scoping."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -19,7 +20,6 @@ from alerts.schemas import (
     BulkAcknowledgeIn,
     BulkAcknowledgeOut,
     BurdenRow,
-    DecisionIn,
     ParkedEvaluationOut,
     PreviewIn,
     PreviewOut,
@@ -30,7 +30,10 @@ from alerts.schemas import (
 )
 from api.deps import AdminViewer, ClinicianViewer, CurrentViewer, DbConn, PatientRead
 from api.params import IdCursor, Limit
+from core.access import Viewer
 from core.inputs import Timestamp
+from patients import care_events
+from patients.schemas import CareEventIn, DecisionIn
 from patients.service import require_patient
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -135,19 +138,32 @@ def list_alerts(
     return page
 
 
+def _decide(conn: DbConn, viewer: Viewer, alert_id: int, body: DecisionIn, to: str
+            ) -> AlertOut:
+    """The step, and with ``admission`` the admission it led to as a care event of her (one
+    request, one transaction: the nurse types it once)."""
+    disposition = "admitted" if body.admission is not None else body.disposition
+    alert = lifecycle.handle(conn, viewer, alert_id, to=to, note=body.note,
+                             seen_severity=body.seen_severity, disposition=disposition)
+    if body.admission is not None:
+        care_events.record(conn, viewer, alert.patient_id, CareEventIn(
+            kind="admission", **body.admission.model_dump()), now=datetime.now(UTC),
+            alert_id=alert.id)
+    return alert
+
+
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
 def acknowledge(alert_id: int, body: DecisionIn, conn: DbConn, viewer: CurrentViewer
                 ) -> AlertOut:
-    return lifecycle.handle(conn, viewer, alert_id, to="acknowledged", note=body.note,
-                            seen_severity=body.seen_severity,
-                            disposition=body.disposition)
+    """With ``admission``: also record the admission (docs/outcomes.md)."""
+    return _decide(conn, viewer, alert_id, body, "acknowledged")
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve(alert_id: int, body: DecisionIn, conn: DbConn, viewer: CurrentViewer) -> AlertOut:
-    return lifecycle.handle(conn, viewer, alert_id, to="resolved", note=body.note,
-                            seen_severity=body.seen_severity,
-                            disposition=body.disposition)
+def resolve(alert_id: int, body: DecisionIn, conn: DbConn, viewer: CurrentViewer
+            ) -> AlertOut:
+    """With ``admission``: also record the admission (docs/outcomes.md)."""
+    return _decide(conn, viewer, alert_id, body, "resolved")
 
 
 @router.post("/alerts/acknowledge-green", response_model=BulkAcknowledgeOut)

@@ -46,17 +46,26 @@ def patient_fhir(
     count: Annotated[int, Query(alias="_count", ge=1, le=service.MAX_PAGE)] = (
         service.DEFAULT_PAGE),
     cursor: ReadingCursor = None,
+    recipient: Annotated[service.Recipient | None, Query(
+        description="whom the export is for outside the team (her own GP, the hospital): "
+                    "refused with 403 `no-consent-to-share` unless she consented to sharing "
+                    "with that recipient")] = None,
 ) -> FhirJSONResponse:
     """Observations (vital signs, LOINC + NPU, UCUM, reference range from the thresholds in force
     at the time) of readings measured in ``[from, to)``, and on the first page the
     QuestionnaireResponses (the symptom diary) authored in it: ``to`` defaults to now, ``from``
     to 30 days before ``to``; ``to`` must be after ``from`` (422 ``invalid-range``) and at most 366
     days after it (422 ``range-too-long``). In pages of ``_count`` Observations (each page with
-    the Devices it references); the next page is the Bundle's ``link`` with relation ``next``."""
+    the Devices it references, and her recorded Consents as FHIR Consent resources); the next
+    page is the Bundle's ``link`` with relation ``next``."""
     page = service.bundle(conn, viewer, patient_id, measured_from=from_, measured_to=to,
-                          now=datetime.now(UTC), count=count, cursor=cursor)
-    read(patient_id, "fhir", **{"from": from_, "to": to})
-    query = {"from": page.start.isoformat(), "to": page.end.isoformat(), "_count": count}
+                          now=datetime.now(UTC), count=count, cursor=cursor,
+                          recipient=recipient)
+    read(patient_id, "fhir", recipient=recipient, **{"from": from_, "to": to})
+    query: dict[str, str | int] = {"from": page.start.isoformat(), "to": page.end.isoformat(),
+                                   "_count": count}
+    if recipient is not None:
+        query["recipient"] = recipient
     links = [{"relation": "self", "url": str(request.url)}]
     if page.next_cursor is not None:
         links.append({"relation": "next", "url": str(request.url.replace_query_params(

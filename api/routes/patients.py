@@ -11,9 +11,14 @@ from api.routes.devices import Broker
 from core.inputs import Timestamp
 from core.rendering import JsonList
 from devices import service as devices_service
-from patients import service
+from patients import care_events, consent, service
 from patients.schemas import (
     BucketedMeasurement,
+    CareEventIn,
+    CareEventOut,
+    ConsentIn,
+    ConsentOut,
+    ConsentWithdrawIn,
     DischargeIn,
     Measurement,
     PatientCreate,
@@ -86,6 +91,38 @@ def discharge_patient(patient_id: int, body: DischargeIn, conn: DbConn, viewer: 
     discharged = service.discharge(conn, viewer, patient_id, body, now=datetime.now(UTC))
     devices_service.deactivate_all(conn, viewer=viewer, broker=broker, patient_id=patient_id)
     return discharged
+
+
+@router.post("/{patient_id}/consents", response_model=ConsentOut,
+             status_code=status.HTTP_201_CREATED)
+def give_consent(patient_id: int, body: ConsentIn, conn: DbConn, viewer: CurrentViewer
+                 ) -> ConsentOut:
+    """Record a consent the citizen gave (any member of her team; audited). A standing consent
+    of the same scope is replaced: withdrawn on the new one's day, both kept."""
+    return consent.record(conn, viewer, patient_id, body, now=datetime.now(UTC))
+
+
+@router.post("/{patient_id}/consents/{consent_id}/withdraw", response_model=ConsentOut)
+def withdraw_consent(patient_id: int, consent_id: int, body: ConsentWithdrawIn, conn: DbConn,
+                     viewer: CurrentViewer, broker: Broker) -> ConsentOut:
+    """Record that she withdrew a consent (audited). Withdrawing the consent to telemonitoring
+    discharges her as ``…/discharge`` does (her tablets are deactivated, her history stays);
+    withdrawing a consent to share stops the FHIR export to that recipient."""
+    withdrawn, discharged = consent.withdraw(conn, viewer, patient_id, consent_id, body,
+                                             now=datetime.now(UTC))
+    if discharged:
+        devices_service.deactivate_all(conn, viewer=viewer, broker=broker, patient_id=patient_id)
+    return withdrawn
+
+
+@router.post("/{patient_id}/care-events", response_model=CareEventOut,
+             status_code=status.HTTP_201_CREATED)
+def record_care_event(patient_id: int, body: CareEventIn, conn: DbConn, viewer: CurrentViewer
+                      ) -> CareEventOut:
+    """An acute admission, a discharge, an emergency-department or outpatient visit (audited).
+    An admission pauses her monitoring (at most 90 days; the pause is in the answer's
+    ``pause_id``); the next discharge recorded after it ends that pause."""
+    return care_events.record(conn, viewer, patient_id, body, now=datetime.now(UTC))
 
 
 @router.post("/{patient_id}/pauses/{pause_id}/end", status_code=status.HTTP_204_NO_CONTENT)

@@ -98,7 +98,7 @@ def live_url(settings: Settings) -> Iterator[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("role", ["nurse", "clinician", "admin"])
+@pytest.mark.parametrize("role", ["nurse", "clinician", "admin", "manager"])
 def test_the_document_tells_the_whole_truth(live_url: str, client: TestClient,
                                             settings: Settings, role: Role) -> None:
     with psycopg.connect(settings.database_url, autocommit=True, row_factory=dict_row) as conn:

@@ -222,7 +222,8 @@
   // The delivery status on each alert shown (patient view).
   async function decorateAlerts(route, ctx) {
     // The session's token lives in the page's memory (session.js): a user means logged in.
-    document.getElementById("nav-notifications").hidden = !ctx.me();
+    // A manager reads the outcomes only (issue #19): no rota or escalation for her.
+    document.getElementById("nav-notifications").hidden = !ctx.me() || ctx.me().role === "manager";
     document.getElementById("nav-notifications").textContent = n(ctx, "nav");
     const pending = sessionStorage.getItem("kol.pendingAlert");
     if (pending && ctx.me()) {

@@ -5,7 +5,7 @@ import { api, me } from "./session.js";
 import { esc, t, when } from "./i18n.js";
 import { toast } from "./ui.js";
 
-const ROLES = ["nurse", "clinician", "admin"];
+const ROLES = ["nurse", "clinician", "admin", "manager"];
 
 function codeBox(username, reset) {
   const link = `${location.origin}/#/reset/${encodeURIComponent(reset.code)}`;

@@ -11,6 +11,7 @@ import * as patient from "./patient.js";
 import * as burden from "./burden.js";
 import * as enrol from "./enrol.js";
 import * as admin from "./admin.js";
+import * as outcomes from "./outcomes.js";
 
 const view = document.getElementById("view");
 let leave = null;
@@ -26,8 +27,11 @@ function labels() {
   button.setAttribute("aria-label", `${t("language")}: ${button.textContent}`);
   const user = me();
   document.getElementById("who").textContent = user ? `${user.username} (${t(`role_${user.role}`)})` : "";
-  document.getElementById("nav").innerHTML = user ? `<a href="#/triage">${t("triage")}</a>
-    ${user.role === "admin" ? `<a href="#/enrol">${t("enrol")}</a><a href="#/admin">${t("administration")}</a>` : ""}` : "";
+  // A manager reads the outcomes only (she sees no patient).
+  document.getElementById("nav").innerHTML = !user ? "" : user.role === "manager"
+    ? `<a href="#/outcomes">${t("outcomes_page")}</a>`
+    : `<a href="#/triage">${t("triage")}</a>
+    ${user.role === "admin" ? `<a href="#/enrol">${t("enrol")}</a><a href="#/admin">${t("administration")}</a><a href="#/outcomes">${t("outcomes_page")}</a>` : ""}`;
   document.getElementById("logout").hidden = !token();
 }
 
@@ -75,11 +79,13 @@ async function render() {
   const extra = Object.keys(window.kolRoutes || {}).find((prefix) => route.startsWith(prefix));
   try {
     const match = route.match(/^#\/patient\/(\d+)$/);
-    if (extra) await window.kolRoutes[extra](route, ctx);
+    if (me()?.role === "manager") leave = await outcomes.render(view);
+    else if (extra) await window.kolRoutes[extra](route, ctx);
     else if (match) leave = await patient.render(view, match[1]);
     else if (route === "#/burden") leave = await burden.render(view);
     else if (route === "#/enrol") leave = await enrol.render(view);
     else if (route === "#/admin") leave = await admin.render(view);
+    else if (route === "#/outcomes") leave = await outcomes.render(view);
     else leave = await triage.render(view);
     for (const hook of window.kolAfterRender || []) hook(route, ctx);
   } catch (error) {

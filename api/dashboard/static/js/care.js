@@ -6,6 +6,33 @@ import { esc, lang, num, t, when } from "./i18n.js";
 import { toast } from "./ui.js";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+export const SCOPES = ["telemonitoring", "share_gp", "share_hospital"];
+const KINDS = ["admission", "discharge", "emergency", "outpatient"];
+export const REASONS = ["copd_exacerbation", "pneumonia", "heart", "other_respiratory", "other", "planned_control"];
+const today = () => new Date().toLocaleDateString("sv-SE", { timeZone: "Europe/Copenhagen" });
+const dayText = (iso) => (iso ? new Date(`${iso}T12:00`).toLocaleDateString(lang() === "da" ? "da-DK" : "en-GB") : "–");
+
+/** Hospital and reason, shared by the care-event form and the alert row's "admitted". */
+export function hospitalFields(prefix) {
+  return `<div class="field"><label for="${prefix}-hospital">${t("hospital")}</label>
+      <input id="${prefix}-hospital" name="hospital" maxlength="200" list="hospitals" autocomplete="off"></div>
+    <div class="field"><label for="${prefix}-reason">${t("reason")}</label><select id="${prefix}-reason" name="reason">
+      ${REASONS.map((r) => `<option value="${r}">${t(`cr_${r}`)}</option>`).join("")}</select></div>`;
+}
+
+function consentRow(c) {
+  const withdrawn = c.withdrawn_on !== null;
+  return `<li data-consent="${c.id}" data-scope="${c.scope}" data-standing="${!withdrawn}">
+    <b>${t(`scope_${c.scope}`)}</b> · ${t("consent_given", { day: dayText(c.given_on), who: esc(c.recorded_by || "–") })}
+    ${withdrawn ? ` · <span class="warn">${t("consent_withdrawn", { day: dayText(c.withdrawn_on), who: esc(c.withdrawn_by || "–") })}</span>`
+      : `<button class="secondary withdraw" type="button">${t("withdraw")}</button>`}</li>`;
+}
+
+function careRow(e) {
+  return `<li data-care-event="${e.id}" data-kind="${e.kind}"><b>${t(`kind_${e.kind}`)}</b> · ${when(e.occurred_at)}
+    ${e.hospital ? ` · ${esc(e.hospital)}` : ""} · ${t(`cr_${e.reason}`)}${e.note ? ` · «${esc(e.note)}»` : ""}
+    <span class="muted">${e.recorded_by ? `· ${t("by")} ${esc(e.recorded_by)}` : ""}${e.alert_id ? ` · ${t("from_alert")}` : ""}</span></li>`;
+}
 const TYPES = ["spo2", "pulse", "weight"];
 export const DETAILS = ["phone", "contact_person", "contact_phone", "gp", "notes"];
 
@@ -74,6 +101,23 @@ export function render(box, patient, onChanged) {
           ${detailFields(p)}<button type="submit">${t("save")}</button></form></details>
       ${atLeast("clinician") ? `<details id="edit-schedule"><summary>${t("edit_schedule")}</summary>
         <form id="schedule-form">${scheduleFields(p.schedule)}<button type="submit">${t("save")}</button></form></details>` : ""}
+      <h3>${t("consents")}</h3>
+      <ul class="consents" id="consents">${p.consents.map(consentRow).join("") || `<li class="warn">${t("no_consents")}</li>`}</ul>
+      <details id="add-consent"><summary>${t("add_consent")}</summary><form id="consent-form">
+        <div class="field"><label for="consent-scope">${t("scope")}</label><select id="consent-scope" name="scope">
+          ${SCOPES.map((s) => `<option value="${s}">${t(`scope_${s}`)}</option>`).join("")}</select></div>
+        <div class="field"><label for="consent-day">${t("consent_day")}</label><input id="consent-day" name="given_on" type="date" value="${today()}" required></div>
+        <button type="submit">${t("save")}</button></form></details>
+      <h3>${t("care_events")}</h3>
+      <form id="care-form" class="filters">
+        <div class="field"><label for="care-kind">${t("care_kind")}</label><select id="care-kind" name="kind">
+          ${KINDS.map((k) => `<option value="${k}">${t(`kind_${k}`)}</option>`).join("")}</select></div>
+        <div class="field"><label for="care-at">${t("when")}</label><input id="care-at" name="occurred_at" type="datetime-local" required></div>
+        ${hospitalFields("care")}
+        <div class="field"><label for="care-note">${t("note")}</label><input id="care-note" name="note" maxlength="2000"></div>
+        <button type="submit">${t("record")}</button></form>
+      <datalist id="hospitals">${[...new Set(p.care_events.map((e) => e.hospital).filter(Boolean))].map((h) => `<option value="${esc(h)}">`).join("")}</datalist>
+      <ul class="care-events" id="care-events">${p.care_events.map(careRow).join("") || `<li class="muted">${t("no_care_events")}</li>`}</ul>
       <h3>${t("pauses")}</h3>
       <ul id="pauses">${p.pauses.map((s) => `<li data-pause="${s.id}">${when(s.starts_at)} – ${when(s.ends_at)} · ${esc(s.reason)}
         <button class="secondary end-pause" type="button">${t("end_pause")}</button></li>`).join("") || `<li class="muted">${t("no_pauses")}</li>`}</ul>
@@ -95,11 +139,14 @@ export function render(box, patient, onChanged) {
           <button type="submit" class="danger">${t("discharge")}</button></form></details>` : ""}`;
   };
   draw();
+  const nowLocal = () => { const d = new Date(); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 16); };
+  box.querySelector("#care-at").value = nowLocal();
   const url = `/api/v1/patients/${patient.id}`;
   const done = async (message) => {
     toast(message);
     Object.assign(patient, await api(url));
     draw();
+    box.querySelector("#care-at").value = nowLocal();
     await onChanged(patient);
   };
   const attempt = (work) => work().catch((error) => toast(error.message));
@@ -121,6 +168,13 @@ export function render(box, patient, onChanged) {
         await api(`${url}/pauses`, { method: "POST", json: {
           starts_at: starts.toISOString(), ends_at: ends.toISOString(), reason: data.reason } });
         await done(t("saved"));
+      } else if (form.id === "consent-form") {
+        await api(`${url}/consents`, { method: "POST", json: data });
+        await done(t("saved"));
+      } else if (form.id === "care-form") {
+        await api(`${url}/care-events`, { method: "POST", json: {
+          ...data, occurred_at: new Date(data.occurred_at).toISOString() } });
+        await done(t(data.kind === "admission" ? "admission_recorded" : "saved"));
       } else if (form.id === "transfer-form") {
         await api(`${url}/transfer`, { method: "POST", json: data });
         toast(t("transferred"));
@@ -135,7 +189,13 @@ export function render(box, patient, onChanged) {
     const button = event.target.closest("button");
     if (!button || button.type === "submit") return;
     attempt(async () => {
-      if (button.classList.contains("end-pause")) {
+      if (button.classList.contains("withdraw")) {
+        const item = button.closest("li");
+        // Withdrawing the consent to telemonitoring ends it: asked first.
+        if (item.dataset.scope === "telemonitoring" && !window.confirm(t("withdraw_discharges"))) return;
+        await api(`${url}/consents/${item.dataset.consent}/withdraw`, { method: "POST", json: { withdrawn_on: today() } });
+        await done(t("consent_withdrawn_toast"));
+      } else if (button.classList.contains("end-pause")) {
         await api(`${url}/pauses/${button.closest("li").dataset.pause}/end`, { method: "POST" });
         await done(t("pause_ended"));
       } else if (button.classList.contains("deactivate")) {

@@ -37,6 +37,7 @@ function alertRow(alert) {
       <option value="">${t("disposition")} …</option>
       ${DISPOSITIONS.map((d) => `<option value="${d}">${t(d)}</option>`).join("")}
     </select>
+    <div class="admission filters" hidden>${care.hospitalFields(`adm-${alert.id}`)}</div>
     <button class="ack" type="button" ${alert.status === "open" ? "" : "hidden"}>${t("acknowledge")}</button>
     <button class="resolve secondary" type="button">${t("resolve")}</button>
   </div>`;
@@ -123,10 +124,11 @@ export async function render(view, id) {
   };
   drawCharts();
   const stopMessages = messages.render(view.querySelector("#messages"), id);
-  care.render(view.querySelector("#care"), patient, (changed) => {
+  const careChanged = (changed) => {
     view.querySelector("#patient-name").textContent = changed.display_name;
     view.querySelector("#call").innerHTML = callLinks(changed);
-  });
+  };
+  care.render(view.querySelector("#care"), patient, careChanged);
   const thresholdsSaved = async () => {
     const [fresh, newVersions] = await Promise.all([api(`/api/v1/patients/${id}`),
       api(`/api/v1/patients/${id}/thresholds/history`)]);
@@ -143,6 +145,12 @@ export async function render(view, id) {
   }
 
   const rows = view.querySelector("#alert-rows");
+  // "Admitted" asks for the hospital and reason here, so the admission is recorded with the
+  // alert's disposition (one request) and not typed again under care events.
+  rows.addEventListener("change", (event) => {
+    if (!event.target.classList.contains("disposition")) return;
+    event.target.closest(".alert").querySelector(".admission").hidden = event.target.value !== "admitted";
+  });
   rows.addEventListener("click", async (event) => {
     const button = event.target.closest("button");
     if (!button) return;
@@ -151,15 +159,27 @@ export async function render(view, id) {
     // The severity shown goes along: if the alert escalated since, the server refuses (409
     // alert-changed) and the page shows the alert as it is now.
     const disposition = row.querySelector(".disposition").value;
+    const admission = disposition === "admitted" ? {
+      hospital: row.querySelector("[name=hospital]").value,
+      reason: row.querySelector("[name=reason]").value } : null;
     try {
       await api(`/api/v1/alerts/${row.dataset.alertId}/${step}`, {
         method: "POST",
         json: { note: row.querySelector(".note").value, seen_severity: row.dataset.severity,
-          ...(disposition ? { disposition } : {}) },
+          ...(disposition ? { disposition } : {}), ...(admission ? { admission } : {}) },
       });
       row.querySelector(".note").value = "";
       row.querySelector(".disposition").value = "";
+      row.querySelector(".admission").hidden = true;
+      row.querySelector("[name=hospital]").value = "";
       toast(t(step === "acknowledge" ? "acknowledged" : "resolved"));
+      if (admission) {
+        // The admission opened a pause and is listed under care events: redraw that card.
+        // A fresh element: the card's listeners belong to the one it replaces.
+        const old = view.querySelector("#care"), box = old.cloneNode(false);
+        old.replaceWith(box);
+        care.render(box, await api(`/api/v1/patients/${id}`), careChanged);
+      }
     } catch (error) {
       toast(error.type === "urn:kol:problem:alert-changed" ? t("alert_changed") : error.message);
     }
