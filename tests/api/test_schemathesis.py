@@ -98,6 +98,9 @@ def live_url(settings: Settings) -> Iterator[str]:
 
 
 @pytest.mark.slow
+# About 2-4 minutes a role on two cores (65+ operations, every phase); the suite's 300-s default
+# would cut a run short on a loaded machine.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("role", ["nurse", "clinician", "admin", "manager"])
 def test_the_document_tells_the_whole_truth(live_url: str, client: TestClient,
                                             settings: Settings, role: Role) -> None:
