@@ -1,7 +1,7 @@
 """The patient-reported outcome (issue #19): one yes/no question the tablet asks every
-``KOL_PRO_INTERVAL_DAYS``. Defined in the shape of a questionnaire of the symptom-diary channel
-(branch ``dia``: ``core/questionnaires.py``'s ``Questionnaire``/``Item``), so that it becomes one
-entry of that registry when the two meet (docs/outcomes.md, "For the integrator")."""
+``KOL_PRO_INTERVAL_DAYS``. It is the questionnaire ``kol-pro-v1`` of ``core/questionnaires.py``,
+answered over the device channel's responses topic and stored in ``questionnaire_responses``
+like the symptom diary (docs/outcomes.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 PRO_QUESTIONNAIRE = "kol-pro-v1"
 """Versioned: a changed wording gets a new id."""
 PRO_QUESTION = "managed_without_hospital"
-"""The item's ``linkId``, and ``pro_answers.question``."""
+"""The item's ``linkId``: the key of the answer in ``questionnaire_responses.answers``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,6 +7,9 @@ The symptom diary ``kol-symptoms-v1`` asks, against the patient's usual state, f
 Anthonisen major symptoms (Anthonisen et al., Ann Intern Med 1987;106:196) and the four Seemungal
 minor symptoms (Seemungal et al., Am J Respir Crit Care Med 1998;157:1418), plus optional free
 text.
+
+The patient-reported outcome ``kol-pro-v1`` (issue #19, docs/outcomes.md) is the one yes/no
+question of ``core.pro``, asked every ``KOL_PRO_INTERVAL_DAYS``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from core.measurement_types import TYPE_BY_INDEX
+from core.pro import PRO_QUESTIONNAIRE, QUESTION
 
 AnswerKind = Literal["boolean", "text"]
 Category = Literal["major", "minor"]
@@ -77,6 +81,10 @@ QUESTIONNAIRES: MappingProxyType[str, Questionnaire] = MappingProxyType({q.id: q
                  text_da="Vil du fortælle os mere? (valgfrit)",
                  text_en="Anything else you want to tell us? (optional)"),
         )),
+    Questionnaire(
+        id=PRO_QUESTIONNAIRE, title_da="Månedens spørgsmål", title_en="This month's question",
+        items=(Item(link_id=QUESTION.link_id, kind="boolean", required=True,
+                    text_da=QUESTION.text_da, text_en=QUESTION.text_en),)),
 )})
 
 SYMPTOM_ITEMS: tuple[Item, ...] = tuple(

@@ -119,15 +119,18 @@ def red_handling(conn: Connection[Any], **periods: Any) -> list[dict[str, Any]]:
         _params(**periods)).fetchall()
 
 
-def pro(conn: Connection[Any], *, question: str, **periods: Any) -> list[dict[str, Any]]:
-    """Answers to ``question`` given in the period, and how many said yes."""
+def pro(conn: Connection[Any], *, questionnaire: str, question: str, **periods: Any
+        ) -> list[dict[str, Any]]:
+    """Responses to ``questionnaire`` given in the period that answer ``question``, and how many
+    said yes."""
     return conn.execute(
         _PERIODS + " select per.label, p.team_id, count(*) as n,"
-        " count(*) filter (where q.answer) as yes"
-        " from per join pro_answers q on q.answered_at >= per.starts"
-        "   and q.answered_at < per.ends and q.question = %(question)s"
+        " count(*) filter (where (q.answers ->> %(question)s)::boolean) as yes"
+        " from per join questionnaire_responses q on q.authored_at >= per.starts"
+        "   and q.authored_at < per.ends and q.questionnaire = %(questionnaire)s"
+        "   and q.answers ? %(question)s"
         " join patients p on p.id = q.patient_id" + _GROUPS,
-        _params(question=question, **periods)).fetchall()
+        _params(questionnaire=questionnaire, question=question, **periods)).fetchall()
 
 
 def before_enrolment(conn: Connection[Any], *, starts: datetime, ends: datetime, now: datetime

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from psycopg import Connection
 
 from core import errors
-from core.pro import PRO_QUESTION
+from core.pro import PRO_QUESTION, PRO_QUESTIONNAIRE
 from outcomes import repository
 from outcomes.schemas import (
     DISPOSITIONS,
@@ -92,7 +92,8 @@ def outcomes(conn: Connection[Any], *, first: date, last: date, reference_year: 
         cell["disposition"][r["disposition"]] += r["n"]
     for r in repository.red_handling(conn, **span):
         cells[r["label"], r["team_id"]].update(red_n=r["n"], p50=r["p50"], p90=r["p90"])
-    for r in repository.pro(conn, question=PRO_QUESTION, **span):
+    for r in repository.pro(conn, questionnaire=PRO_QUESTIONNAIRE, question=PRO_QUESTION,
+                              **span):
         cells[r["label"], r["team_id"]].update(pro_n=r["n"], pro_yes=r["yes"])
 
     names = repository.teams(conn)

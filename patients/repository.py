@@ -277,20 +277,11 @@ def open_admission(conn: Connection[Any], *, patient_id: int, before: datetime
     return row
 
 
-def insert_pro_answer(conn: Connection[Any], *, patient_id: int, question: str, answer: bool,
-                      answered_at: datetime, device_id: str | None, msg_id: str | None
-                      ) -> bool:
-    """Store one answer; False if that answer (patient, question, time) is stored already."""
+def last_response(conn: Connection[Any], *, patient_id: int, questionnaire: str
+                  ) -> datetime | None:
+    """When she last answered ``questionnaire`` (its latest ``authored`` time), if ever."""
     row = conn.execute(
-        "insert into pro_answers (patient_id, question, answer, answered_at, device_id, msg_id)"
-        " values (%s, %s, %s, %s, %s, %s) on conflict do nothing returning id",
-        (patient_id, question, answer, answered_at, device_id, msg_id)).fetchone()
-    return row is not None
-
-
-def last_pro_answer(conn: Connection[Any], *, patient_id: int, question: str
-                    ) -> datetime | None:
-    row = conn.execute(
-        "select max(answered_at) as at from pro_answers where patient_id = %s and question = %s",
-        (patient_id, question)).fetchone()
+        "select max(authored_at) as at from questionnaire_responses"
+        " where patient_id = %s and questionnaire = %s",
+        (patient_id, questionnaire)).fetchone()
     return None if row is None else row["at"]

@@ -9,7 +9,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from core.pro import PRO_QUESTION
+from core.pro import PRO_QUESTION, PRO_QUESTIONNAIRE
 from simulators.history import PatientHistory
 
 DEVICE = "history-demo"
@@ -89,7 +89,10 @@ def insert_history(conn: Connection[Any], histories: list[PatientHistory]) -> in
             if e["kind"] == "admission":
                 admission_ids.append(row["id"])
         with conn.cursor() as cur:
-            cur.executemany("insert into pro_answers (patient_id, question, answer, answered_at,"
-                            " device_id) values (%s, %s, %s, %s, %s)",
-                            [(pid, PRO_QUESTION, answer, at, DEVICE) for at, answer in h.answers])
+            # The monthly question's answers, as the tablet's responses would have stored them.
+            cur.executemany("insert into questionnaire_responses (patient_id, questionnaire,"
+                            " authored_at, answers, device_id, msg_id, received_at)"
+                            " values (%s, %s, %s, %s, %s, 'history', %s)",
+                            [(pid, PRO_QUESTIONNAIRE, at, Jsonb({PRO_QUESTION: answer}), DEVICE,
+                              at) for at, answer in h.answers])
     return len(histories)

@@ -208,11 +208,15 @@ async function home() {
   } else if (state.today) {
     children.push(el("p", { text: t().nothingDue }));
   }
-  if (await diary.due(state.today)) {
-    children.push(el("button", { class: "primary", id: "diary", onclick: () => diary.screen(diaryContext()),
+  if (await diary.due(state.today, "diary")) {
+    children.push(el("button", { class: "primary", id: "diary", onclick: () => diary.screen(diaryContext("diary")),
                                  text: t().diaryButton }));
-  } else if (diary.definition(state.today)?.due_today) {
+  } else if (diary.definition(state.today, "diary")?.due_today) {
     children.push(el("p", { class: "done", id: "diary-done", text: t().diaryDone }));
+  }
+  if (await diary.due(state.today, "pro")) {
+    children.push(el("button", { class: "primary", id: "pro", onclick: () => diary.screen(diaryContext("pro")),
+                                 text: t().proButton }));
   }
   children.push(el("div", { class: "actions" },
     el("button", { class: "primary", id: "measure", onclick: () => startMeasuring(), text: t().measureButton }),
@@ -238,9 +242,15 @@ function readingList(entries) {
       el("span", { class: "state", text: stateText(entry) }))));
 }
 
-// What the diary module needs of the app.
-function diaryContext() {
-  return { lang: state.lang, el, show, transport: state.transport, today: state.today, onDone: () => home() };
+// What the diary module needs of the app to show one of its questionnaires ("diary", "pro").
+function diaryContext(kind) {
+  return { kind, lang: state.lang, el, show, transport: state.transport, today: state.today, onDone: () => home() };
+}
+
+// The questionnaire on screen ("diary", "pro"), and whether it is its thanks screen.
+function questionnaireOnScreen() {
+  const [kind, sent] = (state.screen || "").split("-");
+  return ["diary", "pro"].includes(kind) && [undefined, "sent"].includes(sent) ? { kind, sent: Boolean(sent) } : null;
 }
 
 // ---------------------------------------------------------------- measuring
@@ -467,8 +477,9 @@ function startTransport() {
   state.transport = new Transport(state.device);
   state.transport.addEventListener("connection", () => renderChrome());
   state.transport.addEventListener("receipt", async () => {
+    const asked = questionnaireOnScreen();
     if (state.screen === "sent") await sentScreen();
-    else if (state.screen === "diary-sent") await diary.sentScreen(diaryContext());
+    else if (asked?.sent) await diary.sentScreen(diaryContext(asked.kind));
     else if (state.screen === "home") await home();
     else if (state.screen === "messages") await messages.screen({ keepFocus: true });
     refreshToday();
@@ -487,8 +498,8 @@ async function main() {
     if (screens[state.screen]) screens[state.screen]();
     else if (state.screen && state.screen.startsWith("step-")) stepScreen();
     else if (state.screen === "pair") pairScreen();
-    else if (state.screen === "diary") diary.screen(diaryContext());
-    else if (state.screen === "diary-sent") diary.sentScreen(diaryContext());
+    else if (questionnaireOnScreen()?.sent) diary.sentScreen(diaryContext(questionnaireOnScreen().kind));
+    else if (questionnaireOnScreen()) diary.screen(diaryContext(questionnaireOnScreen().kind));
     else renderChrome();
   });
   $("#version").textContent = `v${APP_VERSION}`;

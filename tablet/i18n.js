@@ -80,6 +80,8 @@ export const TEXTS = {
     diaryThanks: "Tak for dine svar",
     diaryPending: "Dine svar er gemt og sendes, når der er forbindelse.",
     diaryDelivered: "Dine svar er modtaget.",
+    proButton: "Besvar månedens spørgsmål",
+    proIntro: "Vi spørger en gang imellem for at se, hvordan det går med at klare sygdommen hjemme.",
   },
   en: {
     title: "My readings",
@@ -161,6 +163,8 @@ export const TEXTS = {
     diaryThanks: "Thank you for your answers",
     diaryPending: "Your answers are saved and will be sent when there is a connection.",
     diaryDelivered: "Your answers have been received.",
+    proButton: "Answer this month's question",
+    proIntro: "We ask now and then to see how you manage your illness at home.",
   },
 };
 

@@ -71,16 +71,29 @@ class QuestionnaireItemOut(BaseModel):
     max_chars: int
 
 
-class DiaryToday(BaseModel):
-    """Today's symptom diary (docs/questionnaires.md), answered on the responses topic."""
+class QuestionnaireOut(BaseModel):
+    """A questionnaire the tablet shows (docs/questionnaires.md), answered on the responses
+    topic."""
 
     questionnaire: str
     title_da: str
     title_en: str
     items: list[QuestionnaireItemOut]
+
+
+class DiaryToday(QuestionnaireOut):
+    """Today's symptom diary."""
+
     due_today: bool
     """Today is one of the schedule's diary days."""
     answered_today: bool
+
+
+class ProToday(QuestionnaireOut):
+    """The patient-reported-outcome question (docs/outcomes.md)."""
+
+    due: bool
+    """Asked now: ``KOL_PRO_INTERVAL_DAYS`` have passed since her last answer (or enrolment)."""
 
 
 class TabletToday(BaseModel):
@@ -88,6 +101,7 @@ class TabletToday(BaseModel):
     due_today: bool
     due: list[DueMeasurement]
     diary: DiaryToday
+    pro: ProToday
     reminder_minutes: int
     recent: list[TabletReading]
     days: list[DayValues]

@@ -15,12 +15,14 @@ import segno
 from psycopg import Connection
 
 from core import audit, errors
-from core.access import Viewer
+from core.access import SYSTEM, Viewer
 from core.measurement_types import TYPE_BY_INDEX
-from core.questionnaires import QUESTIONNAIRES, SYMPTOM_DIARY
+from core.pro import PRO_QUESTIONNAIRE
+from core.questionnaires import QUESTIONNAIRES, SYMPTOM_DIARY, Questionnaire
 from core.settings import Settings
 from devices import service as devices
 from devices.broker import BrokerAdmin
+from patients import pro
 from tablets import repository
 from tablets.schemas import (
     DayValues,
@@ -28,7 +30,9 @@ from tablets.schemas import (
     DueMeasurement,
     MeasurementTypeOut,
     PairingStarted,
+    ProToday,
     QuestionnaireItemOut,
+    QuestionnaireOut,
     SeenReading,
     TabletCredentials,
     TabletReading,
@@ -99,10 +103,19 @@ def measurement_types() -> list[MeasurementTypeOut]:
                                display_en=t.display_en) for t in TYPE_BY_INDEX]
 
 
+def _questionnaire(q: Questionnaire) -> QuestionnaireOut:
+    return QuestionnaireOut(
+        questionnaire=q.id, title_da=q.title_da, title_en=q.title_en,
+        items=[QuestionnaireItemOut(id=i.link_id, kind=i.kind, text_da=i.text_da,
+                                    text_en=i.text_en, required=i.required,
+                                    category=i.category, max_chars=i.max_chars)
+               for i in q.items])
+
+
 def today(conn: Connection[Any], *, settings: Settings, patient_id: int,
           now: datetime | None = None) -> TabletToday:
-    """Today's plan in the patient's local time, her recent readings, 14 days of daily values
-    and the readings a nurse has seen."""
+    """Today's plan in the patient's local time, her recent readings, 14 days of daily values,
+    the readings a nurse has seen and the questionnaires she is asked (diary, monthly question)."""
     tz = ZoneInfo(settings.timezone)
     local_now = (now or datetime.now(UTC)).astimezone(tz)
     day: date = local_now.date()
@@ -123,13 +136,13 @@ def today(conn: Connection[Any], *, settings: Settings, patient_id: int,
     return TabletToday(
         today=day, due_today=due_today, due=due,
         diary=DiaryToday(
-            questionnaire=diary.id, title_da=diary.title_da, title_en=diary.title_en,
-            items=[QuestionnaireItemOut(id=i.link_id, kind=i.kind, text_da=i.text_da,
-                                        text_en=i.text_en, required=i.required,
-                                        category=i.category, max_chars=i.max_chars)
-                   for i in diary.items],
+            **_questionnaire(diary).model_dump(),
             due_today=WEEKDAYS[day.weekday()] in plan.get("diary_days", []),
             answered_today=repository.answered_since(conn, patient_id, diary.id, midnight)),
+        # The device's own patient: no user's teams to check.
+        pro=ProToday(**_questionnaire(QUESTIONNAIRES[PRO_QUESTIONNAIRE]).model_dump(),
+                     due=pro.due(conn, SYSTEM, patient_id, now=local_now,
+                                 interval_days=settings.pro_interval_days)),
         reminder_minutes=settings.tablet_reminder_minutes,
         recent=[TabletReading(**r) for r in
                 repository.recent_readings(conn, patient_id, RECENT_READINGS)],

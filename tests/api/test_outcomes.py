@@ -20,7 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
-from core.pro import PRO_QUESTION
+from core.pro import PRO_QUESTION, PRO_QUESTIONNAIRE
+from core.questionnaires import SYMPTOM_DIARY
 from outcomes.schemas import DISPOSITIONS, SEVERITIES
 from tests.api.helpers import User, make_user
 from tests.conftest import unique
@@ -124,9 +125,16 @@ def build(conn: psycopg.Connection[Any], seed: int = 19) -> World:
             # The monthly question.
             asked = created + timedelta(days=20)
             while asked < end:
-                conn.execute("insert into pro_answers (patient_id, question, answer,"
-                             " answered_at) values (%s, %s, %s, %s)",
-                             (pid, PRO_QUESTION, rng.random() < 0.8, asked))
+                conn.execute("insert into questionnaire_responses (patient_id, questionnaire,"
+                             " authored_at, answers, device_id, msg_id) values (%s, %s, %s, %s,"
+                             " 'test', 'test')",
+                             (pid, PRO_QUESTIONNAIRE,
+                              asked, Jsonb({PRO_QUESTION: rng.random() < 0.8})))
+                # A symptom diary the same day: a response, but not to the question.
+                conn.execute("insert into questionnaire_responses (patient_id, questionnaire,"
+                             " authored_at, answers, symptom_mask, device_id, msg_id)"
+                             " values (%s, %s, %s, %s, 0, 'test', 'test')",
+                             (pid, SYMPTOM_DIARY, asked, Jsonb({"cough": False})))
                 asked += timedelta(days=30)
     return World(teams=teams, patient_ids=patient_ids, names=names, alert_ids=alert_ids)
 
@@ -188,8 +196,8 @@ def expected(conn: psycopg.Connection[Any], now: datetime,
                           " where severity = 'red' and event in ('opened', 'updated',"
                           " 'escalated') group by alert_id"):
         red_at[e["alert_id"]] = e["at"]
-    answers = conn.execute("select * from pro_answers where question = %s",
-                           (PRO_QUESTION,)).fetchall()
+    answers = conn.execute("select patient_id, authored_at, answers from questionnaire_responses"
+                           " where questionnaire = %s", (PRO_QUESTIONNAIRE,)).fetchall()
     result: dict[tuple[str, str | None], dict[str, Any]] = {}
     for label, lo_p, hi_p in periods:
         for group in [None, *sorted({p["team"] for p in patients})]:
@@ -236,9 +244,10 @@ def expected(conn: psycopg.Connection[Any], now: datetime,
                     red.append(max(0.0, (handled.astimezone(UTC) - became.astimezone(UTC)
                                          ).total_seconds() / 60))
             mine = [q for q in answers if member(q["patient_id"])
-                    and lo_p <= q["answered_at"] < hi_p]
+                    and lo_p <= q["authored_at"] < hi_p]
             figures.update(care=care, severity=severity, disposition=disposition, red=red,
-                           pro_n=len(mine), pro_yes=sum(q["answer"] for q in mine))
+                           pro_n=len(mine),
+                           pro_yes=sum(q["answers"][PRO_QUESTION] is True for q in mine))
             result[label, group] = figures
     return result
 

@@ -13,6 +13,7 @@ import orjson
 import psycopg
 import pytest
 
+from core.pro import PRO_QUESTION, PRO_QUESTIONNAIRE
 from core.questionnaires import SYMPTOM_DIARY, SYMPTOM_SERIES_INDEX
 from core.settings import Settings
 from gateway.service import Gateway
@@ -80,6 +81,28 @@ def test_diary_is_receipted_stored_once_and_handed_to_the_engine(
     assert tablet.receipt() == {"v": 1, "msg_id": "diary-2", "accepted": 0, "duplicates": 1,
                                 "rejected": []}
     assert len(stored(committed_conn, patient)) == 1
+
+
+def test_the_monthly_question_is_receipted_stored_once_and_not_a_symptom(
+        tablet: DiaryTablet, committed_conn: psycopg.Connection[Any],
+        hand_off: HandOff) -> None:
+    patient = tablet.device.patient_id
+    answer = {"questionnaire": PRO_QUESTIONNAIRE,
+              "authored": (NOW - timedelta(minutes=1)).isoformat(),
+              "items": [{"id": PRO_QUESTION, "answer": False}]}
+    for msg_id in ("pro-1", "pro-1", "pro-2"):
+        tablet.answer(encode_responses(msg_id, [answer], sent_at=NOW.isoformat()))
+        assert tablet.receipt()["msg_id"] == msg_id
+    rows = stored(committed_conn, patient)
+    assert [(r["questionnaire"], r["answers"], r["symptom_mask"], r["msg_id"]) for r in rows] \
+        == [(PRO_QUESTIONNAIRE, {PRO_QUESTION: False}, None, "pro-1")]
+    # Only the diary is a series of the alert engine.
+    assert not [b for b in hand_off.batches if patient in b.patient_id.tolist()]
+    # A missing answer to the required question is refused with its reason.
+    tablet.answer(encode_responses("pro-3", [{**answer, "items": []}], sent_at=NOW.isoformat()))
+    receipt = tablet.receipt()
+    assert receipt["accepted"] == 0
+    assert len(receipt["rejected"]) == 1
 
 
 def test_each_bad_response_is_rejected_with_its_reason_and_kept(

@@ -1,7 +1,8 @@
 """The symptom diary on the tablet in headless Chromium against the real stack: the patient
 answers it in Danish, the answers travel the device channel's responses topic through the outbox,
 are stored once, and the alert engine (in kol-gateway) raises the symptom alert the nurse sees
-through the API. Offline, the answers wait in the outbox and survive a reload."""
+through the API. Offline, the answers wait in the outbox and survive a reload. The monthly
+question of the patient-reported outcome rides the same way when the platform says it is due."""
 
 from __future__ import annotations
 
@@ -147,5 +148,53 @@ def test_offline_the_diary_waits_in_the_outbox_survives_a_reload_and_is_stored_o
             };
         })"""), timeout=60)
         assert outbox in (0, 1)
+    finally:
+        context.close()
+
+
+def test_the_monthly_question_is_asked_when_due_answered_in_danish_and_stored_once(
+        site: Site, browser: Browser, db: psycopg.Connection[Any], artifacts_dir: Path) -> None:
+    patient = insert_patient(db, team=site.team, name="Poul Madsen")
+    # Enrolled an interval ago (KOL_PRO_INTERVAL_DAYS, default 30) and never asked: due now.
+    db.execute("update patients set schedule = %s, created_at = now() - interval '31 days'"
+               " where id = %s", (Jsonb(EVERY_DAY), patient))
+    context, page = tablet(browser)
+    try:
+        paired_home(page, site, db, patient)
+        # No diary day: only the question is asked.
+        expect(page.get_by_role("button", name="Udfyld symptomdagbog")).to_have_count(0)
+        page.get_by_role("button", name="Besvar månedens spørgsmål").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Månedens spørgsmål")
+        question = page.locator("fieldset.question")
+        expect(question).to_have_count(1)
+        expect(question.locator("legend")).to_have_text(
+            "Har du i den seneste måned kunnet klare din sygdom uden at kontakte sygehuset?")
+        page.locator("#language").click()   # in English too, and back
+        expect(page.get_by_role("heading", level=1)).to_have_text("This month's question")
+        expect(question.locator("legend")).to_have_text(
+            "In the past month, have you been able to manage your illness without contacting"
+            " the hospital?")
+        page.locator("#language").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Månedens spørgsmål")
+        page.get_by_role("button", name="Send svar").click()
+        expect(page.get_by_role("alert")).to_have_text("Svar ja eller nej til alle spørgsmål.")
+        question.get_by_label("Nej", exact=True).check()
+        check_screen(page, artifacts_dir, "pro-1-question")
+        page.get_by_role("button", name="Send svar").click()
+        expect(page.get_by_text("Dine svar er modtaget.")).to_be_visible(timeout=30000)
+        time.sleep(2)   # any duplicate publish would have landed by now
+        stored = responses(db, patient)
+        assert [(r["questionnaire"], r["answers"], r["symptom_mask"]) for r in stored] == [
+            ("kol-pro-v1", {"managed_without_hospital": False}, None)]
+
+        # Answered: no longer asked, also after the plan is read again from the platform.
+        page.get_by_role("button", name="Til forsiden").click()
+        expect(page.get_by_role("button", name="Mål nu")).to_be_visible()
+        expect(page.locator("#pro")).to_have_count(0)
+        page.reload()
+        expect(page.get_by_role("button", name="Mål nu")).to_be_visible(timeout=20000)
+        expect(page.locator("#connection")).to_have_text("Forbundet", timeout=20000)
+        expect(page.locator("#pro")).to_have_count(0)
+        assert len(responses(db, patient)) == 1
     finally:
         context.close()
