@@ -33,7 +33,8 @@ def test_the_nurse_sees_her_diaries_with_symptoms_and_free_text(
     store_diary(committed_conn, patient, datetime(2026, 11, 24, 7, 30, tzinfo=UTC),
                 {**QUIET, "sputum_colour": True, "cough": True,
                  "note": "Gult slim siden i går, værre om natten"})
-    store_diary(committed_conn, patient, datetime(2026, 11, 23, 7, 30, tzinfo=UTC), QUIET)
+    store_diary(committed_conn, patient, datetime(2026, 11, 23, 7, 30, tzinfo=UTC), QUIET,
+                late=True)
     nurse = create_user(committed_conn, role=NURSE, teams=[site.team])
     open_patient(page, site, nurse, patient)
 
@@ -49,6 +50,8 @@ def test_the_nurse_sees_her_diaries_with_symptoms_and_free_text(
     expect(newest).to_contain_text("Hoster du mere end du plejer?")
     expect(newest.locator(".diary-note")).to_have_text("Gult slim siden i går, værre om natten")
     expect(entries.nth(1)).to_contain_text("Ingen symptomer ud over det sædvanlige")
+    expect(entries.nth(1)).to_contain_text("modtaget sent")
+    expect(newest).not_to_contain_text("modtaget sent")
     expect(card.locator("#diary-none")).to_be_hidden()
     card.scroll_into_view_if_needed()
     shot(page, artifacts_dir, "diary-card")
