@@ -6,7 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 What = Literal["overview", "measurements", "fhir", "alerts", "thresholds", "threshold-history",
-               "threshold-proposal", "messages", "auto-personalisation"]
+               "threshold-proposal", "messages", "auto-personalisation", "diary"]
 """Which of a patient's data was read (the route)."""
 
 

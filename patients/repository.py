@@ -285,3 +285,14 @@ def last_response(conn: Connection[Any], *, patient_id: int, questionnaire: str
         " where patient_id = %s and questionnaire = %s",
         (patient_id, questionnaire)).fetchone()
     return None if row is None else row["at"]
+
+
+def diary(conn: Connection[Any], viewer: Viewer, *, patient_id: int, questionnaire: str,
+          limit: int) -> list[dict[str, Any]]:
+    """The patient's last ``limit`` responses to ``questionnaire``, newest first."""
+    return conn.execute(sql.SQL(
+        "select q.authored_at, q.received_at, q.answers, q.late"
+        " from patients p join questionnaire_responses q on q.patient_id = p.id"
+        " where p.id = %(patient)s and q.questionnaire = %(questionnaire)s and {visible}"
+        " order by q.authored_at desc limit %(limit)s").format(visible=visible_patients(viewer)),
+        {"patient": patient_id, "questionnaire": questionnaire, "limit": limit}).fetchall()

@@ -18,6 +18,7 @@ from alerts.profiles import PROFILES
 from alerts.schemas import AlertOut, ThresholdsOut
 from core.inputs import Day, Integer, Text, Timestamp
 from core.measurement_types import MEASUREMENT_TYPES
+from core.questionnaires import Category
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 TypeCode = Annotated[str, WithJsonSchema({"type": "string", "enum": list(MEASUREMENT_TYPES)})]
@@ -284,3 +285,28 @@ class BucketedMeasurement(BaseModel):
     max: float
     mean: float
     count: int
+
+
+class DiaryAnswer(BaseModel):
+    """One symptom of the diary as she answered it, labelled from the questionnaire definition
+    (core/questionnaires.py) so the dashboard shows the question she was asked."""
+
+    link_id: str
+    text_da: str
+    text_en: str
+    category: Category
+    """Anthonisen major or Seemungal minor symptom."""
+    answer: bool | None
+    """None if the stored response lacks the item (it is required, so never from a tablet)."""
+
+
+class DiaryEntry(BaseModel):
+    authored_at: datetime
+    """When she answered it on the tablet."""
+    received_at: datetime
+    late: bool
+    """Arrived after the alert engine had evaluated its time (sent from the tablet's outbox)."""
+    answers: list[DiaryAnswer]
+    """Every symptom in the questionnaire's order: the three major, then the four minor."""
+    note: str | None
+    """Her optional free text."""

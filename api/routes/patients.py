@@ -11,7 +11,7 @@ from api.routes.devices import Broker
 from core.inputs import Timestamp
 from core.rendering import JsonList
 from devices import service as devices_service
-from patients import care_events, consent, service
+from patients import care_events, consent, diary, service
 from patients.schemas import (
     BucketedMeasurement,
     CareEventIn,
@@ -19,6 +19,7 @@ from patients.schemas import (
     ConsentIn,
     ConsentOut,
     ConsentWithdrawIn,
+    DiaryEntry,
     DischargeIn,
     Measurement,
     PatientCreate,
@@ -176,3 +177,13 @@ def measurements(
     read(patient_id, "measurements", type=type, cursor=cursor, **{"from": from_, "to": to})
     return Response(_READINGS.render(page), media_type="application/json",
                     headers={"X-Next-Cursor": next_cursor} if next_cursor else None)
+
+
+@router.get("/{patient_id}/diary", response_model=list[DiaryEntry])
+def patient_diary(patient_id: int, conn: DbConn, viewer: CurrentViewer, read: PatientRead,
+                  limit: Limit = 14) -> list[DiaryEntry]:
+    """Her last ``limit`` symptom diaries (``kol-symptoms-v1``), newest first, each symptom with
+    its Danish and English label, and her free text."""
+    entries = diary.recent(conn, viewer, patient_id, limit=limit)
+    read(patient_id, "diary", limit=limit)
+    return entries

@@ -12,6 +12,7 @@ import { chart } from "./chart.js";
 import { editor } from "./thresholds.js";
 import { changeText } from "./burden.js";
 import * as care from "./care.js";
+import * as diary from "./diary.js";
 import * as messages from "./messages.js";
 
 const TYPES = ["spo2", "pulse", "weight"];
@@ -102,6 +103,7 @@ export async function render(view, id) {
       <div class="grid latest" id="latest">${latest(patient)}</div>
     </section>
     <section class="card" id="messages"></section>
+    <section class="card" id="diary"></section>
     <section class="card" id="alerts"><h2>${t("open_alerts")}</h2>
       <div id="alert-rows">${patient.open_alerts.map(alertRow).join("")}</div>
       <p class="muted" id="no-alerts" ${patient.open_alerts.length ? "hidden" : ""}>${t("no_alerts")}</p>
@@ -124,6 +126,7 @@ export async function render(view, id) {
   };
   drawCharts();
   const stopMessages = messages.render(view.querySelector("#messages"), id);
+  diary.render(view.querySelector("#diary"), id);
   const careChanged = (changed) => {
     view.querySelector("#patient-name").textContent = changed.display_name;
     view.querySelector("#call").innerHTML = callLinks(changed);
