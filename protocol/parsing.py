@@ -58,6 +58,18 @@ def _timestamp(raw: object) -> datetime | Reason:
         return "missing_field"
 
 
+def _instant(index: int, field: str, raw: object, received_at: datetime, max_age: timedelta
+             ) -> datetime | Rejection:
+    """An item's own timestamp (a reading's ``measured_at``, a response's ``authored``), or why
+    it is refused: not RFC 3339 with an offset, too far ahead or too old."""
+    stamp = _timestamp(raw)
+    if not isinstance(stamp, datetime):
+        return Rejection(index=index, reason=stamp,
+                         detail=f"{field} must be RFC 3339 with an explicit offset")
+    refused = _when(index, field, str(raw), stamp, received_at, max_age)
+    return stamp if refused is None else refused
+
+
 def _when(index: int, label: str, raw: str, at: datetime, received_at: datetime,
           max_age: timedelta) -> Rejection | None:
     """The rejection of a reading's or response's time, None if it is acceptable."""
@@ -98,13 +110,9 @@ def _reading(index: int, raw: object, received_at: datetime, max_age: timedelta
         return Rejection(index=index, reason="out_of_range",
                          detail=f"{mtype.code} {value:g} outside {mtype.min_value:g}"
                                 f"-{mtype.max_value:g} {mtype.unit}")
-    measured = _timestamp(raw["measured_at"])
-    if not isinstance(measured, datetime):
-        return Rejection(index=index, reason=measured,
-                         detail="measured_at must be RFC 3339 with an explicit offset")
-    if (refused := _when(index, "measured_at", raw["measured_at"], measured, received_at,
-                         max_age)) is not None:
-        return refused
+    measured = _instant(index, "measured_at", raw["measured_at"], received_at, max_age)
+    if isinstance(measured, Rejection):
+        return measured
     return Reading(index=index, type_code=mtype.code, measured_at=measured, value=value,
                    late=received_at - measured > LATE_AFTER)
 
@@ -273,13 +281,9 @@ def _response(index: int, raw: object, received_at: datetime, max_age: timedelta
     if not isinstance(questionnaire, str) or questionnaire not in QUESTIONNAIRES:
         return Rejection(index=index, reason="unknown_questionnaire", detail=_clean(
             f"questionnaire {str(questionnaire)[:40]!r} is not registered"))
-    authored = _timestamp(raw["authored"])
-    if not isinstance(authored, datetime):
-        return Rejection(index=index, reason=authored,
-                         detail="authored must be RFC 3339 with an explicit offset")
-    if (refused := _when(index, "authored", raw["authored"], authored, received_at,
-                         max_age)) is not None:
-        return refused
+    authored = _instant(index, "authored", raw["authored"], received_at, max_age)
+    if isinstance(authored, Rejection):
+        return authored
     answers = _answers(index, raw["items"], questionnaire)
     if isinstance(answers, Rejection):
         return answers
