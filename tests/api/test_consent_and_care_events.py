@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-import pytest
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.consent import Consent
@@ -17,21 +16,6 @@ from tests.api.fhir_invariants import bundle_violations
 from tests.api.helpers import User, make_user
 from tests.api.test_patients import SCHEDULE
 from tests.conftest import unique
-
-
-@pytest.fixture
-def team() -> str:
-    return unique("team")
-
-
-@pytest.fixture
-def admin(client: TestClient, committed_conn: psycopg.Connection[Any], team: str) -> User:
-    return make_user(client, committed_conn, role="admin", teams=[team])
-
-
-@pytest.fixture
-def nurse(client: TestClient, committed_conn: psycopg.Connection[Any], team: str) -> User:
-    return make_user(client, committed_conn, role="nurse", teams=[team])
 
 
 def enrol_with_consent(client: TestClient, admin: User, team: str) -> dict[str, Any]:

@@ -15,21 +15,6 @@ SCHEDULE = {"days": ["mon", "thu"], "deadline": "12:00", "types": ["spo2", "puls
 
 
 @pytest.fixture
-def team() -> str:
-    return unique("team")
-
-
-@pytest.fixture
-def admin(client: TestClient, committed_conn: psycopg.Connection[Any], team: str) -> User:
-    return make_user(client, committed_conn, role="admin", teams=[team])
-
-
-@pytest.fixture
-def nurse(client: TestClient, committed_conn: psycopg.Connection[Any], team: str) -> User:
-    return make_user(client, committed_conn, role="nurse", teams=[team])
-
-
-@pytest.fixture
 def other_nurse(client: TestClient, committed_conn: psycopg.Connection[Any]) -> User:
     return make_user(client, committed_conn, role="nurse", teams=[unique("team")])
 
