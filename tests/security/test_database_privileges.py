@@ -83,6 +83,9 @@ def test_the_service_role_cannot_change_the_schema_or_reach_the_system(
 
 
 APPEND_ONLY = {"access_log"}
+KEPT = {"patient_messages": {"read_at", "read_by"}}
+"""Tables whose rows the services never delete nor rewrite: only these columns may change (a
+message's read receipt; docs/messages.md)."""
 
 
 def test_the_service_role_has_dml_on_every_table_and_only_appends_to_the_access_log(
@@ -95,9 +98,18 @@ def test_the_service_role_has_dml_on_every_table_and_only_appends_to_the_access_
         " where n.nspname = 'public' and c.relkind in ('r', 'p')").fetchall()
     assert len({table for table, _, _ in rows}) > 10
     for table, privilege, held in rows:
-        # The access log: select, and insert of some columns only (below).
-        expected = privilege == "SELECT" if table in APPEND_ONLY else privilege != "TRUNCATE"
+        # The access log: select, and insert of some columns only (below). Kept tables: no
+        # update of the whole row, no delete (their updatable columns below).
+        expected = (privilege == "SELECT" if table in APPEND_ONLY
+                    else privilege in ("SELECT", "INSERT") if table in KEPT
+                    else privilege != "TRUNCATE")
         assert held == expected, (table, privilege)
+    for table, updatable in KEPT.items():
+        columns = dict(service.execute(
+            "select attname, has_column_privilege(%s, attname, 'UPDATE') from pg_attribute"
+            " where attrelid = %s::regclass and attnum > 0 and not attisdropped",
+            (table, table)).fetchall())
+        assert {c for c, held in columns.items() if held} == updatable, table
     columns = dict(service.execute(
         "select attname, has_column_privilege('access_log', attname, 'INSERT')"
         " from pg_attribute where attrelid = 'access_log'::regclass and attnum > 0"
