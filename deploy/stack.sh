@@ -266,7 +266,10 @@ mqtt_up() {
         log "mosquitto: running on 127.0.0.1:$KOL_MQTT_PORT (TLS), websockets $KOL_MQTT_WS_PORT (TLS)"
     else
         rm -f "$MQDIR/mosquitto.pid"
-        as_stack "$MOSQUITTO" -c "$MQDIR/mosquitto.conf" -d
+        # One descriptor per tablet: runuser's PAM session starts the broker at the soft limit
+        # of 1024 open files, and a fleet beyond that has its TLS handshakes cut off.
+        as_stack sh -c 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"' \
+            "$MOSQUITTO" -c "$MQDIR/mosquitto.conf" -d
         wait_port "$KOL_MQTT_PORT" mosquitto
         log "mosquitto: started on 127.0.0.1:$KOL_MQTT_PORT (TLS), websockets $KOL_MQTT_WS_PORT (TLS)"
     fi

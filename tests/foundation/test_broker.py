@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import queue
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,19 @@ from tests.mqtt_helpers import TestClient
 def broker(settings: Settings) -> BrokerAdmin:
     with BrokerAdmin.from_settings(settings) as admin:
         yield admin
+
+
+FLEET = 2000
+"""The tablets one broker of the pilot serves (docs/operations.md, sizing)."""
+
+
+def test_the_broker_may_hold_a_fleets_connections(settings: Settings) -> None:
+    """One descriptor per tablet: started by the stack as its own user, the broker must not be
+    left at the login session's soft limit of 1024 open files."""
+    pid = int((Path(os.environ["KOL_STACK_DIR"]) / "mosquitto" / "mosquitto.pid").read_text())
+    limits = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    soft = int(next(line for line in limits if line.startswith("Max open files")).split()[3])
+    assert soft > FLEET, f"the broker may open only {soft} files"
 
 
 def test_broker_refuses_anonymous_clients(settings: Settings) -> None:
