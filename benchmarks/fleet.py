@@ -95,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = fleet.run(start=start, speed=args.speed, duration=args.seconds,
                            progress=lambda moment, stats: print(
-                               f"  simulated {moment:%Y-%m-%d %H:%M}Z: {stats.batches_sent} "
-                               f"batches, {stats.outstanding} awaiting PUBACK", flush=True),
+                               f"  simulated {moment:%Y-%m-%d %H:%M}Z: "
+                               f"{sum(t.connected for t in fleet.tablets)} connected, "
+                               f"{stats.batches_sent} batches, {stats.outstanding} awaiting "
+                               f"PUBACK", flush=True),
                            progress_every=5.0)
     finally:
         fleet.close()
