@@ -206,17 +206,19 @@ def time_triage(page: Page, args: argparse.Namespace, condition: str) -> list[fl
 
 
 def wait_for_fleet(log: Path, tablets: int) -> int:
-    """How many of the fleet's tablets are connected once it reports its pace (its first
-    progress line comes after every tablet has connected or failed to); printed, since a fleet
-    whose tablets could not all connect is not the load asked for."""
+    """How many of the fleet's tablets could not reach the broker once the fleet reports its pace
+    (its first progress line comes after every tablet has connected or failed to); printed,
+    since a fleet whose tablets could not connect is not the load asked for. (A few tablets
+    start in one of their simulated network outages and connect later.)"""
     began = time.monotonic()
     while time.monotonic() - began < FLEET_CONNECT_SECONDS:
-        found = re.findall(r"(\d+) connected,", log.read_text() if log.exists() else "")
+        text = log.read_text() if log.exists() else ""
+        found = re.findall(r"(\d+) connected,", text)
         if found:
-            connected = int(found[0])
-            print(f"fleet: {connected} of {tablets} tablets connected, "
+            failed = len(re.findall(r"cannot reach the broker|refused by the broker", text))
+            print(f"fleet: {found[0]} of {tablets} tablets connected, {failed} could not, "
                   f"{time.monotonic() - began:.0f} s after it started", flush=True)
-            return connected
+            return failed
         time.sleep(0.5)
     raise RuntimeError(f"the fleet did not report within {FLEET_CONNECT_SECONDS:.0f} s: {log}")
 
@@ -251,8 +253,8 @@ def measure(settings: Settings, base_url: str, database_url: str, args: argparse
             fleet = start("python", {**os.environ}, fleet_log, "-m", "benchmarks.fleet",
                           "--tablets", str(args.fleet_tablets), "--speed", str(args.fleet_speed),
                           "--seconds", str(args.alerts * args.interval + 120))
-            fleet_connected = wait_for_fleet(fleet_log, args.fleet_tablets)
-            ready += time_triage(page, args, f"under the fleet ({fleet_connected} tablets)")
+            fleet_failed = wait_for_fleet(fleet_log, args.fleet_tablets)
+            ready += time_triage(page, args, "under the fleet")
             page.wait_for_selector("#live[data-state=live]", timeout=30_000)
             page.evaluate(_OBSERVE)
             published: dict[int, float] = {}
@@ -281,7 +283,7 @@ def measure(settings: Settings, base_url: str, database_url: str, args: argparse
         for count, low, high in zip(hist, edges[:-1], edges[1:], strict=True):
             print(f"  {low:>5.2f}–{high:<5.2f} s {'#' * int(count)} {count}")
         ok_triage = max(ready) < TRIAGE_TARGET_S
-        ok_alert = (not missing and fleet_connected == args.fleet_tablets
+        ok_alert = (not missing and not fleet_failed
                     and float(np.percentile(latencies, 99)) < ALERT_P99_TARGET_S)
         print(f"triage interactive < {TRIAGE_TARGET_S:g} s: {'yes' if ok_triage else 'NO'}; "
               f"alert p99 < {ALERT_P99_TARGET_S:g} s: {'yes' if ok_alert else 'NO'}")
