@@ -21,6 +21,11 @@ delivered at its commit. Payload: JSON ``{"patient_id": …, "readings": [{"type
 (ISO 8601, UTC), "value", "late": true}, …]}``, at most ``LATE_READINGS_PER_NOTICE`` readings
 of one patient (a longer outbox makes several notices). Open patient pages draw them without
 reading the series again (``stream``); new readings of the last day come with alert events."""
+MESSAGES_CHANNEL = "patient_messages"
+"""NOTIFY channel of a patient's conversation (docs/messages.md): a message of hers stored, a
+reply, a read receipt either way; sent by a trigger on ``patient_messages`` (migration 0496) in
+the writing transaction. Payload: JSON ``{"patient_id": …}``, never the text: a page showing her
+thread reads it anew."""
 LATE_READINGS_PER_NOTICE = 50
 """Keeps a notice well below PostgreSQL's 8000-byte payload limit (about 100 bytes a reading)."""
 

@@ -2,10 +2,11 @@
 
 An alert notification is only a wake-up carrying the event id: each stream then reads the events
 from the table, scoped to its viewer's teams in SQL, so a lost or coalesced notification costs
-latency, never an event. A late-readings notification (``ingest.schemas.LATE_READINGS_CHANNEL``)
-carries the readings themselves; a stream passes it on if its viewer sees the patient. Missing
-one costs a live update of an open page, never a reading (the page reads them on its next
-load)."""
+latency, never an event. The patient notices — late readings
+(``ingest.schemas.LATE_READINGS_CHANNEL``, carrying the readings themselves) and a change in her
+conversation (``MESSAGES_CHANNEL``, naming only her) — are passed on by a stream if its viewer
+sees the patient. Missing one costs a live update of an open page, never data (the page reads
+it on its next load, and after the stream reconnects)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Protocol
 import psycopg
 
 from core import repository
-from ingest.schemas import LATE_READINGS_CHANNEL
+from ingest.schemas import LATE_READINGS_CHANNEL, MESSAGES_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ CHANNEL = "alert_events"
 RESYNC = 0
 """Queued to every subscriber after the listener (re)connects: notifications may have been
 missed, so read everything above the last id sent."""
+NOTICES = {LATE_READINGS_CHANNEL: "readings", MESSAGES_CHANNEL: "messages"}
+"""The patient notices' channels and the server-sent event each becomes."""
 
 
 class Subscriber(Protocol):
@@ -35,9 +38,11 @@ class Subscriber(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class LateReadings:
-    """One late-readings notification: whose, and its payload as it came (JSON)."""
+class PatientNotice:
+    """One patient notice: its event (a value of ``NOTICES``), whose, and its payload as it came
+    (JSON)."""
 
+    event: str
     patient_id: int
     payload: str
 
@@ -46,18 +51,18 @@ class LateReadings:
 class Wakeup:
     ids: list[int]
     """Alert event ids (``RESYNC``: read everything above the last one sent)."""
-    readings: list[LateReadings]
+    notices: list[PatientNotice]
 
 
 class Subscription:
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[int | LateReadings | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[int | PatientNotice | None] = asyncio.Queue()
 
     def push(self, event_id: int | None) -> None:
         self._queue.put_nowait(event_id)
 
-    def push_readings(self, readings: LateReadings) -> None:
-        self._queue.put_nowait(readings)
+    def push_notice(self, notice: PatientNotice) -> None:
+        self._queue.put_nowait(notice)
 
     async def next_wakeup(self, wait_seconds: float) -> Wakeup | None:
         """What was notified since the last call (waiting up to ``wait_seconds`` for the first;
@@ -72,7 +77,7 @@ class Subscription:
         if None in items:
             return None
         return Wakeup(ids=[i for i in items if isinstance(i, int)],
-                      readings=[i for i in items if isinstance(i, LateReadings)])
+                      notices=[i for i in items if isinstance(i, PatientNotice)])
 
 
 class AlertEventHub:
@@ -81,7 +86,7 @@ class AlertEventHub:
         self._reconnect_delay = reconnect_delay
         self._subscribers: set[Subscriber] = set()
         self._streams: set[Subscription] = set()
-        """The subscribers that also follow late readings (the event streams)."""
+        """The subscribers that also follow patient notices (the event streams)."""
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
 
@@ -116,11 +121,11 @@ class AlertEventHub:
         for subscription in list(self._subscribers):
             subscription.push(event_id)
 
-    def _fan_out_readings(self, payload: str) -> None:
-        readings = _late_readings(payload)
-        if readings is not None:
+    def _fan_out_notice(self, channel: str, payload: str) -> None:
+        notice = _patient_notice(channel, payload)
+        if notice is not None:
             for subscription in list(self._streams):
-                subscription.push_readings(readings)
+                subscription.push_notice(notice)
 
     async def _run(self) -> None:
         while True:
@@ -129,12 +134,13 @@ class AlertEventHub:
                         self._database_url, autocommit=True,
                         application_name="kol-api-alert-stream") as conn:
                     await repository.listen(conn, CHANNEL)
-                    await repository.listen(conn, LATE_READINGS_CHANNEL)
+                    for channel in NOTICES:
+                        await repository.listen(conn, channel)
                     self.connected.set()
                     self._fan_out(RESYNC)
                     async for notify in conn.notifies():
-                        if notify.channel == LATE_READINGS_CHANNEL:
-                            self._fan_out_readings(notify.payload)
+                        if notify.channel in NOTICES:
+                            self._fan_out_notice(notify.channel, notify.payload)
                         else:
                             self._fan_out(_event_id(notify.payload))
             except psycopg.Error as exc:
@@ -151,9 +157,9 @@ def _event_id(payload: str) -> int:
         return RESYNC
 
 
-def _late_readings(payload: str) -> LateReadings | None:
+def _patient_notice(channel: str, payload: str) -> PatientNotice | None:
     try:
-        return LateReadings(int(json.loads(payload)["patient_id"]), payload)
+        return PatientNotice(NOTICES[channel], int(json.loads(payload)["patient_id"]), payload)
     except (ValueError, KeyError, TypeError):
-        log.warning("unreadable %s notification %.200r", LATE_READINGS_CHANNEL, payload)
+        log.warning("unreadable %s notification %.200r", channel, payload)
         return None

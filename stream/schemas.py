@@ -39,3 +39,12 @@ class LateReadingsEvent(BaseModel):
 
     patient_id: int
     readings: list[LateReading]
+
+
+class MessagesEvent(BaseModel):
+    """The ``data:`` of a server-sent ``event: messages`` (additive to the v1 stream; no
+    ``id:``): the patient's conversation changed — a message of hers arrived, the team replied,
+    or a message was read on either side (docs/messages.md). It names only her: a page showing
+    her thread, or her unread count, reads it anew."""
+
+    patient_id: int

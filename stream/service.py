@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from psycopg_pool import ConnectionPool
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from alerts.schemas import AlertOut
 from core.access import Viewer
 from stream import repository
-from stream.hub import LateReadings, Subscription
-from stream.schemas import AlertEvent, LateReadingsEvent
+from stream.hub import PatientNotice, Subscription
+from stream.schemas import AlertEvent, LateReadingsEvent, MessagesEvent
 from users import repository as users_repository
 
 PAGE = 500
@@ -50,14 +51,20 @@ def _read(pool: ConnectionPool, viewer: Viewer, after_id: int,
         return repository.events(conn, viewer, after_id=after_id, also_ids=also_ids, limit=PAGE)
 
 
-def _visible_readings(pool: ConnectionPool, viewer: Viewer,
-                      notices: list[LateReadings]) -> list[str]:
-    """SSE ``readings`` events of the notices about patients the viewer sees (no ``id:``: they
-    are not replayed, so the last alert event id stays the stream's position)."""
+_NOTICE_DATA: dict[str, type[BaseModel]] = {"readings": LateReadingsEvent,
+                                             "messages": MessagesEvent}
+"""Each patient notice's ``data:``: the notification's payload read as its event's schema, so
+nothing else in it reaches a browser."""
+
+
+def _visible_notices(pool: ConnectionPool, viewer: Viewer,
+                     notices: list[PatientNotice]) -> list[str]:
+    """SSE events of the notices about patients the viewer sees (no ``id:``: they are not
+    replayed, so the last alert event id stays the stream's position)."""
     with pool.connection() as conn:
         seen = repository.visible_patient_ids(conn, viewer, {n.patient_id for n in notices})
-    return [f"event: readings\ndata: "
-            f"{LateReadingsEvent.model_validate_json(n.payload).model_dump_json()}\n\n"
+    return [f"event: {n.event}\ndata: "
+            f"{_NOTICE_DATA[n.event].model_validate_json(n.payload).model_dump_json()}\n\n"
             for n in notices if n.patient_id in seen]
 
 
@@ -85,7 +92,8 @@ async def event_stream(pool: ConnectionPool, subscription: Subscription, session
                        after_id: int, keepalive_seconds: float, recheck_seconds: float
                        ) -> AsyncIterator[str]:
     """SSE text: first every visible event above ``after_id``, then each new one as the hub
-    wakes us, and the late readings of visible patients as they are stored (``readings``), with
+    wakes us, and the late readings of visible patients as they are stored (``readings``) and
+    the changes of their conversations (``messages``), with
     a comment line as keep-alive when nothing happened for a while. It ends with
     an ``end`` event when the token expires or, checked every ``recheck_seconds``, when the
     user is deactivated or her role or teams change: what the token and the teams allowed when
@@ -123,15 +131,15 @@ async def event_stream(pool: ConnectionPool, subscription: Subscription, session
         wakeup = await subscription.next_wakeup(max(wait, 0.0))
         if wakeup is None:
             return
-        if wakeup.readings:
-            for chunk in await run_in_threadpool(_visible_readings, pool, viewer,
-                                                 wakeup.readings):
+        if wakeup.notices:
+            for chunk in await run_in_threadpool(_visible_notices, pool, viewer,
+                                                 wakeup.notices):
                 yield chunk
             last_write = clock()
         ids = wakeup.ids
         if not ids:
             late = []
-            if not wakeup.readings and clock() - last_write >= keepalive_seconds:
+            if not wakeup.notices and clock() - last_write >= keepalive_seconds:
                 yield ": keep-alive\n\n"
                 last_write = clock()
             continue

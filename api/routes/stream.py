@@ -38,7 +38,8 @@ def stream_session(header_token: Annotated[str | None, Depends(oauth2_scheme)], 
                              "description": "SSE: `id:` alert_events.id, `event:` the lifecycle "
                                             "step, `data:` an AlertEvent as JSON; and, without "
                                             "`id:`, `event: readings` with a LateReadingsEvent "
-                                            "(readings stored late)"}})
+                                            "(readings stored late) and `event: messages` with a "
+                                            "MessagesEvent (her conversation changed)"}})
 def alert_stream(
     request: Request, conn: DbConn, settings: SettingsDep,
     session: Annotated[service.Session, Depends(stream_session)],
@@ -48,7 +49,8 @@ def alert_stream(
 ) -> StreamingResponse:
     """Alert events (opened, updated, escalated, acknowledged, resolved) of the viewer's teams'
     patients as they commit, and (``event: readings``, no ``id:``) their readings stored late,
-    measured more than a day before they arrived, for pages that show her series. Without a
+    measured more than a day before they arrived, for pages that show her series, and
+    (``event: messages``, no ``id:``) that a patient's conversation changed. Without a
     last event id the stream starts from now. The stream ends (``event: end``, data
     ``{"reason": …}``) when its token expires, and within ``KOL_STREAM_RECHECK_SECONDS`` when
     its user is deactivated or her role or teams change: the client opens a new one with a

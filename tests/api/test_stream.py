@@ -133,6 +133,42 @@ def test_late_readings_arrive_with_their_values_and_only_for_the_viewers_teams(
     assert {r["type"] for r in readings[1:]} == {"weight"}
 
 
+def test_a_conversation_change_names_the_patient_and_reaches_only_her_team(
+        live_url: str, client: TestClient, teams: tuple[User, int, int],
+        committed_conn: psycopg.Connection[Any]) -> None:
+    """Her message (written as ingest stores it), a colleague's reply through the API and the
+    read receipt it makes each notify, in their transactions; a stream sends ``event: messages``
+    naming the patient, never the text, and only to viewers who see her."""
+    nurse, patient_a, patient_b = teams
+    secret = unique("text")
+
+    def message_from(patient: int) -> int:
+        row = committed_conn.execute(
+            "insert into patient_messages (patient_id, direction, body, written_at, device_id,"
+            " msg_id) values (%s, 'patient', %s, now(), 'dev', %s) returning id",
+            (patient, secret, unique("m"))).fetchone()
+        assert row is not None
+        return int(row["id"])
+
+    with httpx.Client(base_url=live_url, timeout=10) as http, http.stream(
+            "GET", "/api/v1/alerts/stream", headers=nurse.headers) as response:
+        stream = events(response.iter_lines())
+        message_from(patient_b)
+        hers = message_from(patient_a)
+        first = next(stream)
+        # A reply marks her message read in the same transaction: one notice for both.
+        reply = client.post(f"/api/v1/patients/{patient_a}/messages", headers=nurse.headers,
+                            json={"text": "Vi ringer i eftermiddag", "reply_to": hers})
+        assert reply.status_code == 201, reply.text
+        second = next(stream)
+        mine = add_event(committed_conn, patient_a)
+        third = next(stream)
+    assert [(e.event, e.id, e.data) for e in (first, second)] == \
+        [("messages", None, {"patient_id": patient_a})] * 2
+    assert (third.event, third.id) == ("opened", mine)
+    assert secret not in json.dumps(first.data)
+
+
 def test_reconnect_replays_exactly_the_missed_events(
         live_url: str, teams: tuple[User, int, int],
         committed_conn: psycopg.Connection[Any]) -> None:
