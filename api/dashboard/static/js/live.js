@@ -12,7 +12,7 @@ let source = null;
 let lastId = null;
 let retryTimer = null;
 const listeners = new Set();
-const readingListeners = new Set();
+const noticeListeners = { readings: new Set(), messages: new Set() };
 
 /** Called with each alert event's data ({event, alert, …}); returns a function that stops it. */
 export function subscribe(listener) {
@@ -20,12 +20,18 @@ export function subscribe(listener) {
   return () => listeners.delete(listener);
 }
 
-/** Called with each late-readings event's data ({patient_id, readings}): readings measured more
- * than a day before they arrived, which no alert event brings; returns a function that stops
- * it. */
-export function subscribeReadings(listener) {
-  readingListeners.add(listener);
-  return () => readingListeners.delete(listener);
+/** Called with each patient notice of ``kind``; returns a function that stops it.
+ * "readings": {patient_id, readings}, readings measured more than a day before they arrived,
+ * which no alert event brings. "messages": {patient_id}, her conversation changed (a message of
+ * hers, a reply, a read receipt); also {patient_id: null} each time the stream (re)opens, since
+ * notices are not replayed and one may have been missed meanwhile. */
+export function subscribeNotices(kind, listener) {
+  noticeListeners[kind].add(listener);
+  return () => noticeListeners[kind].delete(listener);
+}
+
+function notify(kind, data) {
+  for (const listener of noticeListeners[kind]) listener(data);
 }
 
 function show(state) {
@@ -52,7 +58,7 @@ export function start() {
   source = stream;
   // A renewal reopens a live stream: the header keeps saying live unless it fails.
   if (document.getElementById("live").dataset.state !== "live") show("reconnecting");
-  stream.onopen = () => show("live");
+  stream.onopen = () => { show("live"); notify("messages", { patient_id: null }); };
   for (const kind of KINDS) {
     stream.addEventListener(kind, (message) => {
       lastId = message.lastEventId;
@@ -61,10 +67,9 @@ export function start() {
     });
   }
   // No id: the position in the stream stays the last alert event's.
-  stream.addEventListener("readings", (message) => {
-    const data = JSON.parse(message.data);
-    for (const listener of readingListeners) listener(data);
-  });
+  for (const kind of Object.keys(noticeListeners)) {
+    stream.addEventListener(kind, (message) => notify(kind, JSON.parse(message.data)));
+  }
   // The server ends the stream when the token expires, the session ends or the user's access
   // changes: renew (a session that ended logs out) and open it again from the last event.
   stream.addEventListener("end", () => { stream.close(); reopen(); });

@@ -1,13 +1,14 @@
 // Messages between the patient and her team (docs/messages.md) on the patient page: her messages
 // and call-back requests with whether the team has read them, the team's replies with whether
-// she has read them, "mark as read" and a reply form. Her messages arrive from the tablet without
-// an alert event, so the thread is read again every few seconds while the page is open.
+// she has read them, "mark as read" and a reply form. The live stream says when her conversation
+// changes (a message of hers, a reply from a colleague, a read receipt): the thread is read again
+// then, and whenever the stream (re)opens.
 
 import { api } from "./session.js";
 import { esc, t, when } from "./i18n.js";
+import { subscribeNotices } from "./live.js";
 import { toast } from "./ui.js";
 
-const REFRESH_MS = 10000;
 const MAX_CHARS = 1000;
 
 function receipt(message) {
@@ -80,6 +81,7 @@ export function render(box, id) {
   });
   load().catch((error) => { box.querySelector("#msg-none").hidden = false;
     box.querySelector("#msg-none").textContent = error.message; });
-  const timer = setInterval(() => load().catch(() => {}), REFRESH_MS);
-  return () => clearInterval(timer);
+  return subscribeNotices("messages", (event) => {
+    if (event.patient_id === null || String(event.patient_id) === String(id)) load().catch(() => {});
+  });
 }

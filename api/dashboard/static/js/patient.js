@@ -6,7 +6,7 @@
 
 import { api, me } from "./session.js";
 import { esc, num, reasonText, t, when } from "./i18n.js";
-import { subscribe, subscribeReadings } from "./live.js";
+import { subscribe, subscribeNotices } from "./live.js";
 import { badge, toast } from "./ui.js";
 import { chart } from "./chart.js";
 import { editor } from "./thresholds.js";
@@ -238,7 +238,7 @@ export async function render(view, id) {
   // Late readings (a tablet's outbox after days offline) come with their values: placed in the
   // series where they belong, nothing read again. One that raised an alert also brings an alert
   // event, which redraws the markers.
-  const unsubscribeReadings = subscribeReadings((event) => {
+  const unsubscribeReadings = subscribeNotices("readings", (event) => {
     if (String(event.patient_id) !== String(id)) return;
     const fresh = event.readings.filter((r) => TYPES.includes(r.type) && Date.parse(r.measured_at) >= from);
     if (!fresh.length) return;

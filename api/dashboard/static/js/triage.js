@@ -1,18 +1,17 @@
 // The triage list: the team's patients, worst first. Filters, search and sort work on the rows
-// already loaded; an alert event re-reads the list (one request, no series) and changes only
-// the rows that differ, so the search text, the filters and the focus stay as they are.
+// already loaded; an alert event or a change in a patient's messages (her unread badge) re-reads
+// the list (one request, no series) and changes only the rows that differ, so the search text,
+// the filters and the focus stay as they are.
 
 import { api } from "./session.js";
 import { esc, t, when } from "./i18n.js";
-import { subscribe } from "./live.js";
+import { subscribe, subscribeNotices } from "./live.js";
 import { badge, toast } from "./ui.js";
 
 const SEVERITIES = ["red", "yellow", "blue", "green"];
 const RANK = { red: 0, yellow: 1, blue: 2, green: 3 };
 
 const REFRESH_DELAY_MS = 150;
-// A patient's message raises no alert event: the list is read again this often for its badge.
-const MESSAGES_REFRESH_MS = 15000;
 
 let rows = [];
 let order = new Map(); // patient id → position in the server's priority order
@@ -157,15 +156,18 @@ export async function render(view) {
   // When the list is drawn and answers input (the benchmark reads it).
   performance.mark("kol:triage-ready");
   let timer = null;
+  const refreshSoon = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => refresh().catch(() => {}), REFRESH_DELAY_MS);
+  };
   const unsubscribe = subscribe((event) => {
     // The event's own alert shows at once on its row (a worse severity, one more unhandled
     // alert); the list read right after sets every figure exactly.
     if (raise(event)) draw();
-    clearTimeout(timer);
-    timer = setTimeout(() => refresh().catch(() => {}), REFRESH_DELAY_MS);
+    refreshSoon();
   });
-  const poll = setInterval(() => refresh().catch(() => {}), MESSAGES_REFRESH_MS);
-  return () => { clearTimeout(timer); clearInterval(poll); unsubscribe(); };
+  const unsubscribeMessages = subscribeNotices("messages", refreshSoon);
+  return () => { clearTimeout(timer); unsubscribe(); unsubscribeMessages(); };
 }
 
 function raise(event) {
