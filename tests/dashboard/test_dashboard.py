@@ -40,15 +40,21 @@ def enrol_with_device(site: Site) -> tuple[int, dict[str, Any]]:
 
 def publish(settings: Settings, device: dict[str, Any], readings: list[dict[str, Any]]) -> None:
     """Publish one protocol v1 batch as the tablet, QoS 1, and wait for the broker's PUBACK."""
+    as_tablet(settings, device, device_topics(device["device_id"]).readings, {
+        "v": 1, "msg_id": uuid.uuid4().hex, "sent_at": datetime.now(UTC).isoformat(),
+        "readings": readings})
+
+
+def as_tablet(settings: Settings, device: dict[str, Any], topic: str, payload: dict[str, Any],
+              *, retain: bool = False) -> None:
+    """Publish ``payload`` on ``topic`` as the tablet, QoS 1, and wait for the broker's PUBACK."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device["mqtt_username"],
                          protocol=mqtt.MQTTv5)
     client.username_pw_set(device["mqtt_username"], device["mqtt_password"])
     secure_mqtt(client, settings)
     client.connect(settings.mqtt_host, settings.mqtt_port)
     client.loop_start()
-    payload = orjson.dumps({"v": 1, "msg_id": uuid.uuid4().hex,
-                            "sent_at": datetime.now(UTC).isoformat(), "readings": readings})
-    info = client.publish(device_topics(device['device_id']).readings, payload, qos=1)
+    info = client.publish(topic, orjson.dumps(payload), qos=1, retain=retain)
     info.wait_for_publish(timeout=10)
     client.disconnect()
     client.loop_stop()

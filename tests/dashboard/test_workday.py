@@ -15,10 +15,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from core.settings import Settings
+from protocol.topics import device_topics
 from tests.api.helpers import PASSWORD, create_user
 from tests.conftest import unique
 from tests.dashboard.conftest import Site, login, open_patient, shot
-from tests.dashboard.test_dashboard import enrol_with_device, publish
+from tests.dashboard.test_dashboard import as_tablet, enrol_with_device, publish
+from tests.gateway.conftest import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -235,6 +237,121 @@ def test_patient_administration_from_enrolment_to_discharge(
         " order by id", (str(patient_id),)).fetchall()]
     assert actions == ["patient.enrol", "patient.edit", "patient.schedule", "patient.pause.add",
                        "patient.pause.end", "tablet.pairing_started", "patient.discharge"]
+
+
+def test_tablet_status_offline_flag_replacement_and_transfer_to_another_team(
+        site: Site, page: Page, settings: Settings, artifacts_dir: Path,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    """The tablet's battery and last contact on the patient page, OFFLINE once it has been silent
+    longer than the platform allows, a replacement paired that retires it; then the patient handed over to another team, which the admin does not
+    belong to: she leaves the admin's list, the new team sees her, the old one no longer."""
+    patient_id, device = enrol_with_device(site)
+    old = device["device_id"]
+    as_tablet(settings, device, device_topics(old).status,
+              {"v": 1, "state": "online", "battery": 37, "app": "1.4.2"}, retain=True)
+    wait_for(lambda: committed_conn.execute(
+        "select status->>'battery' as battery from devices where device_id = %s",
+        (old,)).fetchone() == {"battery": "37"})
+    open_patient(page, site, site.admin, patient_id)
+    tablet = page.locator(f"#devices li[data-device='{old}']")
+    expect(tablet).to_have_attribute("data-connection", "online")
+    expect(tablet).to_contain_text("Batteri: 37 %")
+
+    # Silent for longer than KOL_DEVICE_OFFLINE_AFTER_MINUTES (a day by default).
+    committed_conn.execute("update devices set last_seen_at = now() - interval '2 days',"
+                           " status_at = now() - interval '2 days' where device_id = %s", (old,))
+    page.reload()
+    expect(tablet).to_have_attribute("data-connection", "offline")
+    expect(tablet.locator(".warn")).to_have_text("OFFLINE")
+    shot(page, artifacts_dir, "tablet-offline")
+
+    # The replacement: pairing a new tablet retires the silent one (a patient has one tablet; a
+    # lost one must stop being able to send as her).
+    page.click("#pair")
+    code = page.locator("dialog .kol-code")
+    expect(code).to_have_text(re.compile(r"^\d{4} \d{4}$"))
+    paired = httpx.post(f"{site.url}/api/v1/tablet/pair",
+                        json={"code": code.inner_text().replace(" ", "")})
+    assert paired.status_code == 201, paired.text
+    page.get_by_role("button", name="Luk").click()
+    page.reload()
+    expect(page.locator("#devices li[data-device]")).to_have_count(2)
+    expect(tablet).to_contain_text("deaktiveret")
+    expect(tablet.locator(".deactivate")).to_have_count(0)
+    replacement = page.locator(f"#devices li[data-device='{paired.json()['device_id']}']")
+    expect(replacement).to_have_attribute("data-connection", "unknown")
+    expect(replacement.locator(".deactivate")).to_be_visible()
+    active = committed_conn.execute("select device_id from devices where patient_id = %s"
+                                    " and active", (patient_id,)).fetchall()
+    assert [r["device_id"] for r in active] == [paired.json()["device_id"]]
+
+    other_team = unique("team")
+    create_user(committed_conn, role="nurse", teams=[other_team])  # the receiving team exists
+    page.click("#transfer summary")
+    page.fill("#transfer-team", other_team)
+    page.fill("#transfer-reason", "Flyttet til Hobro")
+    page.click("#transfer-form button[type=submit]")
+    expect(page.locator("#triage")).to_be_visible()
+    expect(page.locator(f"#triage tr[data-patient='{patient_id}']")).to_have_count(0)
+    receiving = site.login_headers(create_user(committed_conn, role="nurse", teams=[other_team]))
+    former = site.login_headers(create_user(committed_conn, role="nurse", teams=[site.team]))
+    url = f"{site.url}/api/v1/patients/{patient_id}"
+    assert httpx.get(url, headers=receiving).status_code == 200
+    assert httpx.get(url, headers=former).status_code == 404
+    actions = [r["action"] for r in committed_conn.execute(
+        "select action from audit_log where entity_type = 'patient' and entity_id = %s"
+        " order by id", (str(patient_id),)).fetchall()]
+    assert actions[-1] == "patient.transfer"
+    assert "tablet.pairing_started" in actions
+
+
+def test_admin_creates_a_team_changes_a_users_role_and_teams_and_resets_her_password(
+        site: Site, page: Page, browser: Browser,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    """A new team from the administration page (its creator is its first member), a nurse made
+    clinician and added to it, and a one-time code that lets her set a new password: she then
+    logs in as a clinician of both teams."""
+    admin = create_user(committed_conn, role="admin", teams=[site.team])
+    nurse = create_user(committed_conn, role="nurse", teams=[site.team])
+    login(page, site, admin)
+    page.click("#nav a[href='#/admin']")
+    team = unique("Team Nord")
+    page.fill("#t-name", team)
+    page.click("#team-form button[type=submit]")
+    expect(page.locator("#teams tr", has_text=team)).to_be_visible()
+
+    row = page.locator("#users tr", has_text=nurse)
+    row.locator(".role").select_option("clinician")
+    row.locator(f"input.team[value='{team}']").check()
+    row.locator(".save-user").click()
+    wait_for(lambda: committed_conn.execute(
+        "select u.role, array_agg(t.name order by t.name) as teams from users u"
+        " join user_teams ut on ut.user_id = u.id join teams t on t.id = ut.team_id"
+        " where u.username = %s group by u.role", (nurse,)).fetchone()
+        == {"role": "clinician", "teams": sorted([site.team, team])})
+
+    page.locator("#users tr", has_text=nurse).locator(".reset").click()
+    code = page.locator("#code").inner_text()
+    context = browser.new_context()
+    try:
+        her = context.new_page()
+        her.goto(f"{site.url}/#/reset/{code}")
+        her.fill("#r-password", "et nyt langt kodeord 2026")
+        her.click("#reset-form button[type=submit]")
+        expect(her.locator("#login-form")).to_be_visible()
+        her.fill("#username", nurse)
+        her.fill("#password", "et nyt langt kodeord 2026")
+        her.click("button[type=submit]")
+        expect(her.locator("#triage")).to_be_visible()
+    finally:
+        context.close()
+    assert httpx.post(f"{site.url}/api/v1/auth/token", data={
+        "username": nurse, "password": PASSWORD}).status_code == 401
+    me = httpx.get(f"{site.url}/api/v1/me", headers={"Authorization": "Bearer " + httpx.post(
+        f"{site.url}/api/v1/auth/token", data={"username": nurse,
+                                               "password": "et nyt langt kodeord 2026"},
+    ).json()["access_token"]}).json()
+    assert (me["role"], sorted(me["teams"])) == ("clinician", sorted([site.team, team]))
 
 
 def test_admin_creates_a_user_who_sets_her_password_and_is_deactivated_at_once(
