@@ -18,13 +18,11 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.api.helpers import PASSWORD, create_user
 from tests.dashboard.conftest import Site
+from tests.tablet.conftest import PairedTablet
 from tests.tablet.test_tablet_browser import (
     check_screen,
     new_patient,
     no_serious_axe_violations,
-    pair,
-    pairing_code,
-    tablet,
     wait_for,
 )
 
@@ -50,15 +48,13 @@ def dashboard(browser: Browser, site: Site, username: str) -> Page:
 
 
 def test_tablet_message_unread_badge_reply_and_read_receipts(
-        site: Site, browser: Browser, db: psycopg.Connection[Any],
+        site: Site, browser: Browser, paired_tablet: PairedTablet, db: psycopg.Connection[Any],
         artifacts_dir: Path) -> None:
     patient = new_patient(db, site)
-    context, pad = tablet(browser)
+    pad = paired_tablet(patient)
+    context = pad.context
     nurse_page: Page | None = None
     try:
-        pair(pad, site, pairing_code(site, db, patient))
-        pad.get_by_role("button", name="Fortsæt").click()
-        expect(pad.locator("#connection")).to_have_text("Forbundet", timeout=20000)
         pad.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
 
         # Offline: the message and the call-back request wait in the outbox, across a reload.
@@ -142,6 +138,5 @@ def test_tablet_message_unread_badge_reply_and_read_receipts(
         missing = nurse_page.evaluate("window.kolMissingKeys || []")
         assert missing == [], json.dumps(missing)
     finally:
-        context.close()
         if nurse_page is not None:
             nurse_page.context.close()

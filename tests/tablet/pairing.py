@@ -1,0 +1,35 @@
+"""A tablet in Chromium and its pairing with a nurse's one-time code, for the browser tests of
+the tablet app and of the messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import psycopg
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from tests.api.helpers import create_user
+from tests.dashboard.conftest import Site
+
+SIZES = {"landscape": {"width": 1280, "height": 800}, "portrait": {"width": 800, "height": 1280}}
+
+
+def pairing_code(site: Site, db: psycopg.Connection[Any], patient: int) -> str:
+    nurse = site.login_headers(create_user(db, role="nurse", teams=[site.team]))
+    response = httpx.post(f"{site.url}/api/v1/patients/{patient}/pairing", headers=nurse)
+    assert response.status_code == 201, response.text
+    code: str = response.json()["code"]
+    return code
+
+
+def tablet(browser: Browser, size: str = "landscape") -> tuple[BrowserContext, Page]:
+    context = browser.new_context(viewport=SIZES[size], locale="da-DK",
+                                  timezone_id="Europe/Copenhagen")
+    return context, context.new_page()
+
+
+def pair(page: Page, site: Site, code: str) -> None:
+    page.goto(f"{site.url}/tablet/")
+    page.get_by_label("Kode").fill(code[:4] + " " + code[4:])
+    page.get_by_role("button", name="Forbind").click()
