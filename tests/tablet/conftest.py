@@ -14,7 +14,7 @@ from api.app import create_app
 from core.settings import Settings
 from tablets.throttle import address_key
 from tests.dashboard.conftest import Site
-from tests.tablet.pairing import pair, pairing_code, tablet
+from tests.tablet.chromium import pair, pairing_code, tablet
 
 # ``paired_tablet(patient, size="landscape")``.
 PairedTablet = Callable[..., Page]

@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 from tests.api.helpers import create_user
 from tests.conftest import insert_patient
 from tests.dashboard.conftest import Site
+from tests.tablet.chromium import go_offline
 from tests.tablet.conftest import PairedTablet
 from tests.tablet.test_tablet_browser import EVERY_DAY, check_screen, wait_for
 
@@ -96,11 +97,7 @@ def test_offline_the_diary_waits_in_the_outbox_survives_a_reload_and_is_stored_o
         artifacts_dir: Path) -> None:
     patient = diary_patient(db, site)
     page = paired_tablet(patient)
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
-    page.context.set_offline(True)
-    expect(page.locator("#connection")).to_have_text(
-        "Ingen forbindelse. Dine målinger gemmes og sendes, når der er net igen.",
-        timeout=60000)
+    go_offline(page)
     page.get_by_role("button", name="Udfyld symptomdagbog").click()
     answer(page, {"sputum_volume", "sputum_colour"})
     page.get_by_role("button", name="Send svar").click()

@@ -23,8 +23,8 @@ from psycopg.types.json import Jsonb
 from tests.api.helpers import create_user
 from tests.conftest import ROOT, insert_patient
 from tests.dashboard.conftest import Site
+from tests.tablet.chromium import go_offline, pair, pairing_code, tablet
 from tests.tablet.conftest import PairedTablet
-from tests.tablet.pairing import pair, pairing_code, tablet
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_throttle")]
 
@@ -155,12 +155,7 @@ def test_offline_three_measurements_survive_a_reload_and_are_stored_once(
         artifacts_dir: Path) -> None:
     patient = new_patient(db, site)
     page = paired_tablet(patient)
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
-
-    page.context.set_offline(True)
-    expect(page.locator("#connection")).to_have_text(
-        "Ingen forbindelse. Dine målinger gemmes og sendes, når der er net igen.",
-        timeout=60000)
+    go_offline(page)
     for spo2 in ("91", "92", "94"):
         enter(page, {"Iltmætning": spo2})
         page.get_by_role("button", name="Ja, send").click()
