@@ -1,6 +1,7 @@
 """The citizen's consents (issue #19): recorded at enrolment or later with the day, the scope and
 who recorded it; withdrawn with the day and who recorded that. Withdrawing the consent to
-telemonitoring discharges her (the caller deactivates her tablets); every row stays."""
+telemonitoring ends her monitoring (``tablets.discharge`` discharges her and deactivates her
+tablets); every row stays."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from psycopg import Connection
 from core import audit, errors
 from core.access import Viewer
 from patients import repository
-from patients.schemas import ConsentIn, ConsentOut, ConsentWithdrawIn, DischargeIn
-from patients.service import discharge, require_patient
+from patients.schemas import ConsentIn, ConsentOut, ConsentWithdrawIn
+from patients.service import require_patient
 
 
 def record(conn: Connection[Any], viewer: Viewer, patient_id: int, data: ConsentIn, *,
@@ -37,8 +38,9 @@ def record(conn: Connection[Any], viewer: Viewer, patient_id: int, data: Consent
 
 def withdraw(conn: Connection[Any], viewer: Viewer, patient_id: int, consent_id: int,
              data: ConsentWithdrawIn, *, now: datetime) -> tuple[ConsentOut, bool]:
-    """Withdraw a standing consent; the second value says whether this discharged her (the
-    consent to telemonitoring of an active patient)."""
+    """Withdraw a standing consent; the second value says whether this ends her monitoring (the
+    consent to telemonitoring of an active patient): the caller discharges her
+    (``tablets.discharge.withdraw_consent``, which also collects her tablets)."""
     patient = require_patient(conn, viewer, patient_id)
     row = repository.withdraw_consent(conn, patient_id=patient_id, consent_id=consent_id,
                                       withdrawn_on=data.withdrawn_on, note=data.note,
@@ -48,11 +50,8 @@ def withdraw(conn: Connection[Any], viewer: Viewer, patient_id: int, consent_id:
     audit.record(conn, viewer=viewer, action="patient.consent.withdraw", entity_type="patient",
                  entity_id=patient_id, detail={"consent_id": consent_id, "scope": row["scope"],
                                                "withdrawn_on": data.withdrawn_on.isoformat()})
-    discharged = row["scope"] == "telemonitoring" and patient["active"]
-    if discharged:
-        discharge(conn, viewer, patient_id,
-                  DischargeIn(reason="consent to telemonitoring withdrawn"), now=now)
-    return _one(conn, viewer, patient_id, consent_id), discharged
+    ends_monitoring = row["scope"] == "telemonitoring" and patient["active"]
+    return _one(conn, viewer, patient_id, consent_id), ends_monitoring
 
 
 def standing_scopes(conn: Connection[Any], viewer: Viewer, patient_id: int) -> set[str]:

@@ -199,7 +199,8 @@ def transfer(conn: Connection[Any], viewer: Viewer, patient_id: int, data: Trans
 def discharge(conn: Connection[Any], viewer: Viewer, patient_id: int, data: DischargeIn, *,
               now: datetime) -> PatientOut:
     """End the monitoring: no more evaluation, missing-measurement alerts or triage row; her
-    readings, alerts and versions stay. The caller deactivates her tablets."""
+    readings, alerts and versions stay. Her tablets are not touched here:
+    ``tablets.discharge.discharge`` is the one step that also deactivates them."""
     before = require_patient(conn, viewer, patient_id)
     if not before["active"]:
         raise errors.PatientDischarged()

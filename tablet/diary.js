@@ -45,6 +45,10 @@ export async function due(today, kind) {
   return Boolean(q && KINDS[kind].asked(q) && !(await answeredToday(today, kind)));
 }
 
+function yesNoItems(q) {
+  return q.items.filter((item) => item.kind === "boolean");
+}
+
 function text(item, lang) {
   return lang === "da" ? item.text_da : item.text_en;
 }
@@ -54,7 +58,7 @@ export function screen(ctx, message = "", answers = {}) {
   const t = TEXTS[ctx.lang];
   const { kind, el } = ctx;
   const q = definition(ctx.today, kind);
-  const questions = q.items.filter((item) => item.kind === "boolean").map((item) => {
+  const questions = yesNoItems(q).map((item) => {
     const name = `q-${item.id}`;
     const option = (value, label) => el("label", { class: "choice" },
       el("input", { type: "radio", name, value: String(value), required: "required",
@@ -102,7 +106,7 @@ async function submit(ctx, form, q) {
   const answers = collect(form, q);
   const unanswered = q.items.filter((item) => item.required && !(item.id in answers));
   if (unanswered.length) {
-    screen(ctx, TEXTS[ctx.lang].diaryUnanswered, answers);
+    screen(ctx, TEXTS[ctx.lang].diaryUnanswered(yesNoItems(q).length), answers);
     return;
   }
   const response = { questionnaire: q.questionnaire, authored: rfc3339(new Date()),

@@ -76,7 +76,8 @@ export const TEXTS = {
     yes: "Ja",
     no: "Nej",
     diarySend: "Send svar",
-    diaryUnanswered: "Svar ja eller nej til alle spørgsmål.",
+    diaryUnanswered: (questions) => (questions === 1 ? "Svar ja eller nej til spørgsmålet."
+                                                     : "Svar ja eller nej til alle spørgsmål."),
     diaryThanks: "Tak for dine svar",
     diaryPending: "Dine svar er gemt og sendes, når der er forbindelse.",
     diaryDelivered: "Dine svar er modtaget.",
@@ -159,7 +160,8 @@ export const TEXTS = {
     yes: "Yes",
     no: "No",
     diarySend: "Send answers",
-    diaryUnanswered: "Answer yes or no to every question.",
+    diaryUnanswered: (questions) => (questions === 1 ? "Answer yes or no to the question."
+                                                     : "Answer yes or no to every question."),
     diaryThanks: "Thank you for your answers",
     diaryPending: "Your answers are saved and will be sent when there is a connection.",
     diaryDelivered: "Your answers have been received.",

@@ -10,7 +10,6 @@ from api.params import IdCursor, Limit, ReadingCursor, TextFilter
 from api.routes.devices import Broker
 from core.inputs import Timestamp
 from core.rendering import JsonList
-from devices import service as devices_service
 from patients import care_events, consent, diary, service
 from patients.schemas import (
     BucketedMeasurement,
@@ -33,6 +32,7 @@ from patients.schemas import (
     TypeCode,
 )
 from patients.service import Bucket
+from tablets import discharge as tablets_discharge
 
 router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
 
@@ -89,9 +89,8 @@ def discharge_patient(patient_id: int, body: DischargeIn, conn: DbConn, viewer: 
                       broker: Broker) -> PatientOut:
     """End her monitoring: alerts and schedule stop, her tablets are deactivated, her history
     stays (audited)."""
-    discharged = service.discharge(conn, viewer, patient_id, body, now=datetime.now(UTC))
-    devices_service.deactivate_all(conn, viewer=viewer, broker=broker, patient_id=patient_id)
-    return discharged
+    return tablets_discharge.discharge(conn, viewer=viewer, broker=broker, patient_id=patient_id,
+                                       data=body, now=datetime.now(UTC))
 
 
 @router.post("/{patient_id}/consents", response_model=ConsentOut,
@@ -109,11 +108,9 @@ def withdraw_consent(patient_id: int, consent_id: int, body: ConsentWithdrawIn, 
     """Record that she withdrew a consent (audited). Withdrawing the consent to telemonitoring
     discharges her as ``…/discharge`` does (her tablets are deactivated, her history stays);
     withdrawing a consent to share stops the FHIR export to that recipient."""
-    withdrawn, discharged = consent.withdraw(conn, viewer, patient_id, consent_id, body,
-                                             now=datetime.now(UTC))
-    if discharged:
-        devices_service.deactivate_all(conn, viewer=viewer, broker=broker, patient_id=patient_id)
-    return withdrawn
+    return tablets_discharge.withdraw_consent(conn, viewer=viewer, broker=broker,
+                                              patient_id=patient_id, consent_id=consent_id,
+                                              data=body, now=datetime.now(UTC))
 
 
 @router.post("/{patient_id}/care-events", response_model=CareEventOut,

@@ -45,6 +45,9 @@ def test_consent_is_recorded_at_enrolment_shown_and_withdrawal_discharges(
     assert given.status_code == 201, given.text
     assert given.json()["recorded_by"] == nurse.username
 
+    tablet = client.post(f"/api/v1/patients/{pid}/devices", headers=admin.headers)
+    assert tablet.status_code == 201, tablet.text
+
     telemonitoring = next(c for c in overview["consents"] if c["scope"] == "telemonitoring")
     withdrawn = client.post(f"/api/v1/patients/{pid}/consents/{telemonitoring['id']}/withdraw",
                             headers=nurse.headers, json={"withdrawn_on": "2026-11-25"})
@@ -63,6 +66,11 @@ def test_consent_is_recorded_at_enrolment_shown_and_withdrawal_discharges(
         " order by id", (str(pid),))]
     assert audit == ["patient.enrol", "patient.consent.give", "patient.consent.withdraw",
                      "patient.discharge"]
+    # The discharge collects her tablet, as ``…/discharge`` does.
+    device = committed_conn.execute("select active from devices where device_id = %s",
+                                    (tablet.json()["device_id"],)).fetchone()
+    assert device is not None
+    assert not device["active"]
 
 
 def test_fhir_export_carries_the_consents_and_refuses_a_recipient_without_one(

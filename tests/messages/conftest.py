@@ -19,5 +19,4 @@ def api(settings: Settings) -> Iterator[TestClient]:
 
 from tests.dashboard.conftest import browser, site  # noqa: E402,F401
 from tests.gateway.conftest import gateway, hand_off, provision  # noqa: E402,F401
-from tests.tablet.conftest import fresh_throttle  # noqa: E402,F401
-from tests.tablet.test_tablet_browser import db  # noqa: E402,F401
+from tests.tablet.conftest import db, fresh_throttle, paired_tablet  # noqa: E402,F401

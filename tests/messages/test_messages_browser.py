@@ -18,13 +18,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.api.helpers import PASSWORD, create_user
 from tests.dashboard.conftest import Site
+from tests.tablet.chromium import go_offline
+from tests.tablet.conftest import PairedTablet
 from tests.tablet.test_tablet_browser import (
     check_screen,
     new_patient,
     no_serious_axe_violations,
-    pair,
-    pairing_code,
-    tablet,
     wait_for,
 )
 
@@ -50,20 +49,14 @@ def dashboard(browser: Browser, site: Site, username: str) -> Page:
 
 
 def test_tablet_message_unread_badge_reply_and_read_receipts(
-        site: Site, browser: Browser, db: psycopg.Connection[Any],
+        site: Site, browser: Browser, paired_tablet: PairedTablet, db: psycopg.Connection[Any],
         artifacts_dir: Path) -> None:
     patient = new_patient(db, site)
-    context, pad = tablet(browser)
+    pad = paired_tablet(patient)
     nurse_page: Page | None = None
     try:
-        pair(pad, site, pairing_code(site, db, patient))
-        pad.get_by_role("button", name="Fortsæt").click()
-        expect(pad.locator("#connection")).to_have_text("Forbundet", timeout=20000)
-        pad.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
-
         # Offline: the message and the call-back request wait in the outbox, across a reload.
-        context.set_offline(True)
-        expect(pad.locator("#connection")).not_to_have_text("Forbundet", timeout=60000)
+        go_offline(pad)
         pad.get_by_role("button", name="Beskeder").click()
         expect(pad.get_by_role("heading", level=1)).to_have_text("Beskeder")
         pad.get_by_label("Din besked").fill("Jeg hoster mere end i går og har gult slim.")
@@ -77,7 +70,7 @@ def test_tablet_message_unread_badge_reply_and_read_receipts(
         check_screen(pad, artifacts_dir, "11-message-offline")
         assert stored(db, patient) == []
 
-        context.set_offline(False)
+        pad.context.set_offline(False)
         expect(pad.locator("ul.thread li[data-state=pending]")).to_have_count(0, timeout=60000)
         expect(pad.locator("ul.thread li.mine")).to_have_count(2, timeout=30000)
         wait_for(lambda: len(stored(db, patient)) == 2)
@@ -128,13 +121,13 @@ def test_tablet_message_unread_badge_reply_and_read_receipts(
                               full_page=True)
 
         # Offline again and reloaded: the tablet still shows the reply (kept in IndexedDB).
-        context.set_offline(True)
+        pad.context.set_offline(True)
         pad.reload()
         pad.get_by_role("button", name="Beskeder").click()
         expect(pad.locator("ul.thread li.team .text")).to_have_text(
             "Vi ringer dig op i eftermiddag. Tag din anfaldsmedicin efter planen.")
         expect(pad.locator("ul.thread li.mine")).to_have_count(2)
-        context.set_offline(False)
+        pad.context.set_offline(False)
         nurse_page.goto(site.url + "/#/triage")
         expect(nurse_page.locator(f"#triage tr[data-patient='{patient}']")).to_be_visible()
         expect(nurse_page.locator(f"#triage tr[data-patient='{patient}'] .msg-badge")
@@ -142,6 +135,5 @@ def test_tablet_message_unread_badge_reply_and_read_receipts(
         missing = nurse_page.evaluate("window.kolMissingKeys || []")
         assert missing == [], json.dumps(missing)
     finally:
-        context.close()
         if nurse_page is not None:
             nurse_page.context.close()

@@ -25,11 +25,16 @@ from gateway.service import Gateway, GatewayConfig
 from protocol.topics import device_topics
 from simulators.cohort import Cohort, generate_cohort
 from simulators.diary import generate_diaries
-from simulators.fleet import Device, Fleet
+from simulators.fleet import Device, Fleet, FleetReport
 from simulators.parameters import TabletParameters
 from tests.conftest import insert_patient, unique
 
 NO_SKEW = dict(clock_skew_sd_seconds=0.0, large_skew_fraction=0.0)
+# Offline on about a third of the days and quick to resend what was not receipted.
+OUTAGES = TabletParameters(offline_probability_per_day=0.3, receipt_timeout_seconds=2.0,
+                           **NO_SKEW)
+# Two simulated days a second.
+FAST = 2 * 86_400.0
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +72,29 @@ def enrol(settings: Settings, pool: ConnectionPool) -> Iterator[Callable[[int], 
         broker.revoke_devices(made)
 
 
+def _fleet(settings: Settings, devices: list[Device], *, days: int, seed: int,
+           params: TabletParameters, end: datetime | None = None, diaries: bool = False
+           ) -> tuple[Cohort, Fleet]:
+    """The cohort of ``devices``' patients over the ``days`` before ``end`` (default now) and
+    the fleet of their tablets, connected to the stack's broker."""
+    start = (end or datetime.now(UTC)) - timedelta(days=days)
+    cohort = generate_cohort(n_patients=len(devices), days=days, seed=seed, start=start)
+    return cohort, Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
+                         port=settings.mqtt_port, tls=mqtt_context(settings), seed=seed,
+                         params=params, diaries=diaries)
+
+
+def _run(fleet: Fleet, *, start: datetime, speed: float | None, end: datetime | None = None,
+         duration: float | None = None) -> FleetReport:
+    """Drive the fleet, wait until the platform has receipted everything it sent, close it."""
+    try:
+        report = fleet.run(start=start, speed=speed, end=end, duration=duration)
+        assert fleet.flush(30.0), "every message receipted by the platform"
+    finally:
+        fleet.close()
+    return report
+
+
 def _stored(conn: psycopg.Connection[Any], devices: list[Device]
             ) -> list[tuple[int, str, datetime, float]]:
     rows = conn.execute(
@@ -94,19 +122,9 @@ def test_fleet_readings_are_stored_exactly_once_through_outages(
         settings: Settings, gateway: Gateway, enrol: Callable[[int], list[Device]],
         committed_conn: psycopg.Connection[Any]) -> None:
     devices = enrol(6)
-    days, seed = 10, 21
-    cohort_start = datetime.now(UTC) - timedelta(days=days)
-    cohort = generate_cohort(n_patients=len(devices), days=days, seed=seed, start=cohort_start)
-    fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
-                  port=settings.mqtt_port, tls=mqtt_context(settings), seed=seed,
-                  params=TabletParameters(offline_probability_per_day=0.3,
-                                          receipt_timeout_seconds=2.0, **NO_SKEW))
-    run_from = cohort_start + timedelta(days=1)
-    try:
-        report = fleet.run(start=run_from, speed=2 * 86_400.0, duration=4.0)
-        assert fleet.flush(30.0), "every batch receipted by the platform"
-    finally:
-        fleet.close()
+    cohort, fleet = _fleet(settings, devices, days=10, seed=21, params=OUTAGES)
+    run_from = cohort.start + timedelta(days=1)
+    report = _run(fleet, start=run_from, speed=FAST, duration=4.0)
     stored = _stored(committed_conn, devices)
     assert len(stored) == len(set(stored)), "no reading stored twice"
     assert set(stored) == _expected(cohort, devices, run_from, report.sim_end)
@@ -126,19 +144,11 @@ def test_broken_input_is_dead_lettered_with_reasons_and_counted_from_receipts(
         settings: Settings, gateway: Gateway, enrol: Callable[[int], list[Device]],
         committed_conn: psycopg.Connection[Any]) -> None:
     devices = enrol(4)
-    days, seed = 8, 22
-    end = datetime.now(UTC) - timedelta(hours=1)
-    start = end - timedelta(days=days)
-    cohort = generate_cohort(n_patients=len(devices), days=days, seed=seed, start=start)
-    fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
-                  port=settings.mqtt_port, tls=mqtt_context(settings), seed=seed,
-                  params=TabletParameters(offline_probability_per_day=0.0, malformed_rate=0.2,
-                                          bad_reading_rate=0.15, **NO_SKEW))
-    try:
-        fleet.run(start=start, end=end, speed=None)
-        assert fleet.flush(30.0)
-    finally:
-        fleet.close()
+    cohort, fleet = _fleet(
+        settings, devices, days=8, seed=22, end=datetime.now(UTC) - timedelta(hours=1),
+        params=TabletParameters(offline_probability_per_day=0.0, malformed_rate=0.2,
+                                bad_reading_rate=0.15, **NO_SKEW))
+    _run(fleet, start=cohort.start, end=cohort.end, speed=None)
     stats = fleet.stats
     assert stats.malformed_sent > 0
     assert stats.rejected > 0
@@ -158,25 +168,14 @@ def test_fleet_tablets_answer_the_diary_stored_exactly_once_through_outages(
         settings: Settings, gateway: Gateway, enrol: Callable[[int], list[Device]],
         committed_conn: psycopg.Connection[Any]) -> None:
     devices = enrol(4)
-    days, seed = 8, 23
-    cohort_start = datetime.now(UTC) - timedelta(days=days)
-    cohort = generate_cohort(n_patients=len(devices), days=days, seed=seed, start=cohort_start)
-    fleet = Fleet(cohort=cohort, devices=devices, host=settings.mqtt_host,
-                  port=settings.mqtt_port, tls=mqtt_context(settings), seed=seed,
-                  params=TabletParameters(offline_probability_per_day=0.3,
-                                          receipt_timeout_seconds=2.0, **NO_SKEW),
-                  diaries=True)
-    run_from = cohort_start + timedelta(days=1)
-    try:
-        report = fleet.run(start=run_from, speed=2 * 86_400.0, duration=3.0)
-        assert fleet.flush(30.0), "every message receipted by the platform"
-    finally:
-        fleet.close()
+    cohort, fleet = _fleet(settings, devices, days=8, seed=23, params=OUTAGES, diaries=True)
+    run_from = cohort.start + timedelta(days=1)
+    report = _run(fleet, start=run_from, speed=FAST, duration=3.0)
     rows = committed_conn.execute(
         "select patient_id, authored_at, symptom_mask from questionnaire_responses"
         " where patient_id = any(%s)", ([d.patient_id for d in devices],)).fetchall()
     stored = [(r["patient_id"], r["authored_at"], float(r["symptom_mask"])) for r in rows]
-    diaries = generate_diaries(cohort, seed=seed)
+    diaries = generate_diaries(cohort, seed=cohort.seed)
     expected = set()
     for p, m, v in zip(diaries.patient_index.tolist(),
                        diaries.measured_at.astype(np.int64).tolist(), diaries.value.tolist(),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from datetime import time as time_of_day
 from pathlib import Path
@@ -18,47 +17,26 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
-from psycopg.rows import dict_row
+from playwright.sync_api import Browser, Page, expect
 from psycopg.types.json import Jsonb
 
-from core.settings import Settings
 from tests.api.helpers import create_user
 from tests.conftest import ROOT, insert_patient
 from tests.dashboard.conftest import Site
+from tests.tablet.chromium import go_offline, pair, pairing_code, tablet
+from tests.tablet.conftest import PairedTablet
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_throttle")]
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 EVERY_DAY = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "deadline": "23:59",
              "types": ["spo2", "pulse", "weight"]}
-SIZES = {"landscape": {"width": 1280, "height": 800}, "portrait": {"width": 800, "height": 1280}}
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(settings.database_url, autocommit=True, row_factory=dict_row) as conn:
-        yield conn
 
 
 def new_patient(db: psycopg.Connection[Any], site: Site) -> int:
     patient = insert_patient(db, team=site.team, name="Inger Sørensen")
     db.execute("update patients set schedule = %s where id = %s", (Jsonb(EVERY_DAY), patient))
     return patient
-
-
-def pairing_code(site: Site, db: psycopg.Connection[Any], patient: int) -> str:
-    nurse = site.login_headers(create_user(db, role="nurse", teams=[site.team]))
-    response = httpx.post(f"{site.url}/api/v1/patients/{patient}/pairing", headers=nurse)
-    assert response.status_code == 201, response.text
-    code: str = response.json()["code"]
-    return code
-
-
-def tablet(browser: Browser, size: str = "landscape") -> tuple[BrowserContext, Page]:
-    context = browser.new_context(viewport=SIZES[size], locale="da-DK",
-                                  timezone_id="Europe/Copenhagen")
-    return context, context.new_page()
 
 
 def no_serious_axe_violations(page: Page) -> None:
@@ -86,12 +64,6 @@ def check_screen(page: Page, artifacts: Path, name: str) -> None:
     assert sizes["small"] == [], sizes
     width = page.viewport_size["width"] if page.viewport_size else 0
     page.screenshot(path=str(artifacts / f"tablet-{name}-{width}.png"), full_page=True)
-
-
-def pair(page: Page, site: Site, code: str) -> None:
-    page.goto(f"{site.url}/tablet/")
-    page.get_by_label("Kode").fill(code[:4] + " " + code[4:])
-    page.get_by_role("button", name="Forbind").click()
 
 
 def enter(page: Page, values: dict[str, str]) -> None:
@@ -179,41 +151,31 @@ def test_pair_measure_receipt_stored(site: Site, browser: Browser, db: psycopg.C
 
 
 def test_offline_three_measurements_survive_a_reload_and_are_stored_once(
-        site: Site, browser: Browser, db: psycopg.Connection[Any], artifacts_dir: Path) -> None:
+        site: Site, paired_tablet: PairedTablet, db: psycopg.Connection[Any],
+        artifacts_dir: Path) -> None:
     patient = new_patient(db, site)
-    context, page = tablet(browser)
-    try:
-        pair(page, site, pairing_code(site, db, patient))
-        page.get_by_role("button", name="Fortsæt").click()
-        expect(page.locator("#connection")).to_have_text("Forbundet", timeout=20000)
-        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    page = paired_tablet(patient)
+    go_offline(page)
+    for spo2 in ("91", "92", "94"):
+        enter(page, {"Iltmætning": spo2})
+        page.get_by_role("button", name="Ja, send").click()
+        expect(page.get_by_text("Venter på netværk")).to_have_count(1)
+        page.get_by_role("button", name="Til forsiden").click()
+    expect(page.locator("ul.readings li[data-state=pending]")).to_have_count(3)
+    page.reload()   # offline: the service worker serves the app, IndexedDB the outbox
+    expect(page.locator("ul.readings li[data-state=pending]")).to_have_count(3)
+    check_screen(page, artifacts_dir, "7-offline-waiting")
+    assert readings(db, patient) == []
 
-        context.set_offline(True)
-        expect(page.locator("#connection")).to_have_text(
-            "Ingen forbindelse. Dine målinger gemmes og sendes, når der er net igen.",
-            timeout=60000)
-        for spo2 in ("91", "92", "94"):
-            enter(page, {"Iltmætning": spo2})
-            page.get_by_role("button", name="Ja, send").click()
-            expect(page.get_by_text("Venter på netværk")).to_have_count(1)
-            page.get_by_role("button", name="Til forsiden").click()
-        expect(page.locator("ul.readings li[data-state=pending]")).to_have_count(3)
-        page.reload()   # offline: the service worker serves the app, IndexedDB the outbox
-        expect(page.locator("ul.readings li[data-state=pending]")).to_have_count(3)
-        check_screen(page, artifacts_dir, "7-offline-waiting")
-        assert readings(db, patient) == []
-
-        context.set_offline(False)
-        expect(page.locator("ul.readings li[data-state=pending]")).to_have_count(0, timeout=60000)
-        wait_for(lambda: len(readings(db, patient)) == 3)
-        time.sleep(2)   # any duplicate publish would have landed by now
-        assert readings(db, patient) == [("spo2", 91.0), ("spo2", 92.0), ("spo2", 94.0)]
-        batches = db.execute("select count(*) as n from ingested_messages m join devices d"
-                             " on d.device_id = m.device_id where d.patient_id = %s",
-                             (patient,)).fetchone()
-        assert batches == {"n": 3}
-    finally:
-        context.close()
+    page.context.set_offline(False)
+    expect(page.locator("ul.readings li[data-state=pending]")).to_have_count(0, timeout=60000)
+    wait_for(lambda: len(readings(db, patient)) == 3)
+    time.sleep(2)   # any duplicate publish would have landed by now
+    assert readings(db, patient) == [("spo2", 91.0), ("spo2", 92.0), ("spo2", 94.0)]
+    batches = db.execute("select count(*) as n from ingested_messages m join devices d"
+                         " on d.device_id = m.device_id where d.patient_id = %s",
+                         (patient,)).fetchone()
+    assert batches == {"n": 3}
 
 
 def test_expired_and_reused_codes_are_refused_in_danish(
@@ -249,49 +211,40 @@ def test_expired_and_reused_codes_are_refused_in_danish(
 
 
 def test_a_replaced_tablet_can_no_longer_send(
-        site: Site, browser: Browser, db: psycopg.Connection[Any], artifacts_dir: Path) -> None:
+        site: Site, paired_tablet: PairedTablet, db: psycopg.Connection[Any],
+        artifacts_dir: Path) -> None:
     patient = new_patient(db, site)
-    old_context, old = tablet(browser)
-    new_context, new = tablet(browser, "portrait")
-    try:
-        pair(old, site, pairing_code(site, db, patient))
-        old.get_by_role("button", name="Fortsæt").click()
-        expect(old.locator("#connection")).to_have_text("Forbundet", timeout=20000)
-        old_device = old.evaluate("""() => new Promise((resolve) => {
-            const open = indexedDB.open('kol-tablet');
-            open.onsuccess = () => {
-                const get = open.result.transaction('kv').objectStore('kv').get('device');
-                get.onsuccess = () => resolve(get.result.device_id);
-            };
-        })""")
+    old = paired_tablet(patient)
+    old_device = old.evaluate("""() => new Promise((resolve) => {
+        const open = indexedDB.open('kol-tablet');
+        open.onsuccess = () => {
+            const get = open.result.transaction('kv').objectStore('kv').get('device');
+            get.onsuccess = () => resolve(get.result.device_id);
+        };
+    })""")
 
-        pair(new, site, pairing_code(site, db, patient))
-        new.get_by_role("button", name="Fortsæt").click()
-        expect(new.locator("#connection")).to_have_text("Forbundet", timeout=20000)
+    paired_tablet(patient, "portrait")   # her new tablet replaces the old one
 
-        # The broker dropped the old tablet; it cannot send, and says so in plain Danish.
-        enter(old, {"Iltmætning": "90"})
-        old.get_by_role("button", name="Ja, send").click()
-        expect(old.get_by_role("alert")).to_have_text(
-            "Tabletten er ikke længere forbundet. Kontakt sygeplejersken.", timeout=90000)
-        check_screen(old, artifacts_dir, "9-replaced")
-        time.sleep(2)
-        assert db.execute("select count(*) as n from readings where device_id = %s",
-                          (old_device,)).fetchone() == {"n": 0}
+    # The broker dropped the old tablet; it cannot send, and says so in plain Danish.
+    enter(old, {"Iltmætning": "90"})
+    old.get_by_role("button", name="Ja, send").click()
+    expect(old.get_by_role("alert")).to_have_text(
+        "Tabletten er ikke længere forbundet. Kontakt sygeplejersken.", timeout=90000)
+    check_screen(old, artifacts_dir, "9-replaced")
+    time.sleep(2)
+    assert db.execute("select count(*) as n from readings where device_id = %s",
+                      (old_device,)).fetchone() == {"n": 0}
 
-        # Paired anew, the tablet does not send the old device's reading under the new one (it
-        # may be another patient's tablet now) and says why it was not sent.
-        old.get_by_label("Kode").fill(pairing_code(site, db, patient))
-        old.get_by_role("button", name="Forbind").click()
-        old.get_by_role("button", name="Fortsæt").click()
-        expect(old.locator("#connection")).to_have_text("Forbundet", timeout=20000)
-        expect(old.locator("ul.readings li[data-state=rejected] .state")).to_have_text(
-            "Tabletten er ikke længere forbundet. Kontakt sygeplejersken.")
-        time.sleep(2)
-        assert readings(db, patient) == []
-    finally:
-        old_context.close()
-        new_context.close()
+    # Paired anew, the tablet does not send the old device's reading under the new one (it
+    # may be another patient's tablet now) and says why it was not sent.
+    old.get_by_label("Kode").fill(pairing_code(site, db, patient))
+    old.get_by_role("button", name="Forbind").click()
+    old.get_by_role("button", name="Fortsæt").click()
+    expect(old.locator("#connection")).to_have_text("Forbundet", timeout=20000)
+    expect(old.locator("ul.readings li[data-state=rejected] .state")).to_have_text(
+        "Tabletten er ikke længere forbundet. Kontakt sygeplejersken.")
+    time.sleep(2)
+    assert readings(db, patient) == []
 
 
 def test_the_nurse_pairs_a_tablet_from_the_dashboard_dialog(
@@ -326,56 +279,50 @@ def test_the_nurse_pairs_a_tablet_from_the_dashboard_dialog(
 
 
 def test_she_sees_that_the_nurse_has_seen_her_reading_and_a_reminder_in_english(
-        site: Site, browser: Browser, db: psycopg.Connection[Any], artifacts_dir: Path) -> None:
+        site: Site, paired_tablet: PairedTablet, db: psycopg.Connection[Any],
+        artifacts_dir: Path) -> None:
     patient = new_patient(db, site)
     nurse = site.login_headers(create_user(db, role="nurse", teams=[site.team]))
-    response = httpx.post(f"{site.url}/api/v1/patients/{patient}/pairing", headers=nurse)
-    context, page = tablet(browser, "portrait")
-    try:
-        pair(page, site, response.json()["code"])
-        page.get_by_role("button", name="Fortsæt").click()
-        expect(page.locator("#connection")).to_have_text("Forbundet", timeout=20000)
-        enter(page, {"Iltmætning": "84"})   # below the red limit of the standard profile
-        page.get_by_role("button", name="Ja, send").click()
-        expect(page.get_by_text("Sendt ✓")).to_have_count(1, timeout=30000)
+    page = paired_tablet(patient, "portrait")
+    enter(page, {"Iltmætning": "84"})   # below the red limit of the standard profile
+    page.get_by_role("button", name="Ja, send").click()
+    expect(page.get_by_text("Sendt ✓")).to_have_count(1, timeout=30000)
 
-        # The gateway's alert engine raises the alert; the nurse acknowledges it in the API.
-        alert: dict[str, Any] = {}
+    # The gateway's alert engine raises the alert; the nurse acknowledges it in the API.
+    alert: dict[str, Any] = {}
 
-        def raised() -> bool:
-            items = httpx.get(f"{site.url}/api/v1/alerts", headers=nurse,
-                              params={"patient_id": patient, "status": "open"}).json()
-            alert.update(items[0] if items else {})
-            return bool(items)
+    def raised() -> bool:
+        items = httpx.get(f"{site.url}/api/v1/alerts", headers=nurse,
+                          params={"patient_id": patient, "status": "open"}).json()
+        alert.update(items[0] if items else {})
+        return bool(items)
 
-        wait_for(raised)
-        ack = httpx.post(f"{site.url}/api/v1/alerts/{alert['id']}/acknowledge", headers=nurse,
-                         json={"note": "ringet op", "seen_severity": alert["severity"]})
-        assert ack.status_code == 200, ack.text
+    wait_for(raised)
+    ack = httpx.post(f"{site.url}/api/v1/alerts/{alert['id']}/acknowledge", headers=nurse,
+                     json={"note": "ringet op", "seen_severity": alert["severity"]})
+    assert ack.status_code == 200, ack.text
 
-        page.get_by_role("button", name="Til forsiden").click()
-        page.reload()
-        page.get_by_role("button", name="Mine målinger").click()
-        expect(page.get_by_text("Sygeplejersken har set din måling")).to_have_count(1)
-        # No alarm colours on the patient's side: nothing on the screen is red.
-        reds = page.evaluate("""() => [...document.querySelectorAll('body *')].filter((e) => {
-            const [r, g, b] = getComputedStyle(e).color.match(/\\d+/g).map(Number);
-            return r > 150 && g < 100 && b < 100; }).length""")
-        assert reds == 0
-        check_screen(page, artifacts_dir, "10-seen-by-nurse")
+    page.get_by_role("button", name="Til forsiden").click()
+    page.reload()
+    page.get_by_role("button", name="Mine målinger").click()
+    expect(page.get_by_text("Sygeplejersken har set din måling")).to_have_count(1)
+    # No alarm colours on the patient's side: nothing on the screen is red.
+    reds = page.evaluate("""() => [...document.querySelectorAll('body *')].filter((e) => {
+        const [r, g, b] = getComputedStyle(e).color.match(/\\d+/g).map(Number);
+        return r > 150 && g < 100 && b < 100; }).length""")
+    assert reds == 0
+    check_screen(page, artifacts_dir, "10-seen-by-nurse")
 
-        # The deadline is near: the plan says so, and the app speaks English on request.
-        db.execute("update patients set schedule = %s where id = %s", (Jsonb(
-            {**EVERY_DAY, "types": ["weight"], "deadline": "23:59"}), patient))
-        # Half an hour before the deadline, on the platform's (Copenhagen) today.
-        copenhagen = ZoneInfo("Europe/Copenhagen")
-        page.clock.set_fixed_time(datetime.combine(datetime.now(copenhagen).date(),
-                                                   time_of_day(23, 29), copenhagen))
-        page.reload()
-        page.get_by_role("button", name="English").click()
-        expect(page.get_by_role("heading", level=1)).to_have_text("Today")
-        expect(page.get_by_role("status").filter(has_text="Remember")).to_have_text(
-            "Remember to measure by 23:59.")
-        check_screen(page, artifacts_dir, "11-reminder-english")
-    finally:
-        context.close()
+    # The deadline is near: the plan says so, and the app speaks English on request.
+    db.execute("update patients set schedule = %s where id = %s", (Jsonb(
+        {**EVERY_DAY, "types": ["weight"], "deadline": "23:59"}), patient))
+    # Half an hour before the deadline, on the platform's (Copenhagen) today.
+    copenhagen = ZoneInfo("Europe/Copenhagen")
+    page.clock.set_fixed_time(datetime.combine(datetime.now(copenhagen).date(),
+                                               time_of_day(23, 29), copenhagen))
+    page.reload()
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    expect(page.get_by_role("status").filter(has_text="Remember")).to_have_text(
+        "Remember to measure by 23:59.")
+    check_screen(page, artifacts_dir, "11-reminder-english")
