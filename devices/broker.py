@@ -41,6 +41,18 @@ def device_role(device_id: str) -> str:
     return f"device-{device_id}"
 
 
+def device_acls(device_id: str) -> list[dict[str, Any]]:
+    """Everything a device's role allows: publishing on its own topics, subscribing to its
+    receipts; nothing else."""
+    topics = device_topics(device_id)
+    return [
+        {"acltype": "publishClientSend", "topic": topics.readings, "allow": True},
+        {"acltype": "publishClientSend", "topic": topics.status, "allow": True},
+        *addition_acls(topics),
+        {"acltype": "subscribeLiteral", "topic": topics.receipts, "allow": True},
+    ]
+
+
 class BrokerAdmin:
     """A blocking dynamic-security client; use as a context manager."""
 
@@ -169,18 +181,9 @@ class BrokerAdmin:
             self.revoke_devices([device_id for device_id, _ in part])
             commands: list[dict[str, Any]] = []
             for device_id, password in part:
-                topics = device_topics(device_id)
                 role = device_role(device_id)
                 commands += [
-                    {"command": "createRole", "rolename": role, "acls": [
-                        {"acltype": "publishClientSend", "topic": topics.readings,
-                         "allow": True},
-                        {"acltype": "publishClientSend", "topic": topics.status,
-                         "allow": True},
-                        *addition_acls(topics),
-                        {"acltype": "subscribeLiteral", "topic": topics.receipts,
-                         "allow": True},
-                    ]},
+                    {"command": "createRole", "rolename": role, "acls": device_acls(device_id)},
                     {"command": "createClient", "username": device_id, "clientid": device_id,
                      "password": password, "roles": [{"rolename": role}]},
                 ]
