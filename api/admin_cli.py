@@ -87,6 +87,12 @@ def _grant_addition_topics(args: argparse.Namespace) -> int:
 
 
 def _broker_sync(args: argparse.Namespace) -> int:
+    if (args.state_file is None) == (args.broker is None):
+        print("kol-admin: broker-sync takes a state file or --broker, one of them",
+              file=sys.stderr)
+        return 2
+    if args.broker is not None:
+        return _broker_sync_live(args)
     target: Path = args.state_file
     try:
         if not args.dry_run:
@@ -99,15 +105,37 @@ def _broker_sync(args: argparse.Namespace) -> int:
     with connect(get_settings(), name="kol-admin") as conn:
         changes, unrestorable = devices_service.level_broker_state(conn, state=state,
                                                                    sources=sources)
+    if changes and not args.dry_run:
+        broker_state.write_state(target, state)
+    return _report(args, str(target), changes, unrestorable,
+                   "no --credentials-from file holds its account: pair its tablet again")
+
+
+def _broker_sync_live(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    host, _, port = args.broker.partition(":")
+    admin = BrokerAdmin.of_broker(settings, host, port=int(port) if port else None)
+    with connect(settings, name="kol-admin") as conn, admin:
+        changes, unrestorable = devices_service.level_broker_state(
+            conn, state=admin.accounts(), sources=[])
+        commands = broker_state.live_commands(changes)
+        if not args.dry_run:
+            # The plugin rewrites its whole file after every command: a fleet's worth in parts.
+            for i in range(0, len(commands), 100):
+                admin.execute(*commands[i:i + 100], tolerate=("not found",))
+    return _report(args, args.broker, changes, unrestorable,
+                   "this broker lacks its account: stop the broker and run broker-sync on its "
+                   "state file with --credentials-from (docs/operations.md)")
+
+
+def _report(args: argparse.Namespace, target: str, changes: list[broker_state.Change],
+            unrestorable: list[str], missing: str) -> int:
     verb = "would " if args.dry_run else ""
     for change in changes:
         print(f"{verb}{change}")
-    if changes and not args.dry_run:
-        broker_state.write_state(target, state)
     for device_id in unrestorable:
-        print(f"kol-admin: {device_id} is active but no --credentials-from file holds its "
-              "account: pair its tablet again", file=sys.stderr)
-    print(f"{len(changes)} changes {'to make in' if args.dry_run else 'made in'} {target}"
+        print(f"kol-admin: {device_id} is active but {missing}", file=sys.stderr)
+    print(f"{len(changes)} changes {'to make at' if args.dry_run else 'made at'} {target}"
           if changes else f"{target} is level with the database")
     return 1 if unrestorable else 0
 
@@ -144,10 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "questionnaire responses").set_defaults(func=_grant_addition_topics)
     sync = sub.add_parser(
         "broker-sync",
-        help="bring a stopped broker's device accounts level with the database before it "
-             "rejoins (docs/operations.md)")
-    sync.add_argument("state_file", type=Path,
+        help="bring a broker's device accounts level with the database before it rejoins "
+             "(docs/operations.md)")
+    sync.add_argument("state_file", type=Path, nargs="?",
                       help="the stopped broker's dynamic-security.json, changed in place")
+    sync.add_argument("--broker", metavar="HOST[:PORT]",
+                      help="instead, a running broker, over its dynamic-security API: removes, "
+                           "enables and fixes accounts, names those it lacks")
     sync.add_argument("--credentials-from", type=Path, action="append", default=[],
                       metavar="FILE",
                       help="a copy of a healthy broker's dynamic-security.json: accounts the "

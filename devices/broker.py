@@ -82,14 +82,17 @@ class BrokerAdmin:
         ``timeout``: for the broker's connection and for each request's answer."""
         hosts = [h.strip() for h in settings.mqtt_admin_hosts.split(",") if h.strip()] \
             or [settings.mqtt_host]
+        return cls.of_broker(settings, hosts[0], timeout=timeout, peers=[
+            cls.of_broker(settings, host, timeout=timeout) for host in hosts[1:]])
 
-        def admin(host: str, peers: Sequence[BrokerAdmin] = ()) -> BrokerAdmin:
-            return cls(host=host, port=settings.mqtt_port,
-                       username=settings.mqtt_admin_username,
-                       password=settings.mqtt_admin_password.get_secret_value(),
-                       tls=mqtt_context(settings), timeout=timeout, peers=peers)
-
-        return admin(hosts[0], [admin(host) for host in hosts[1:]])
+    @classmethod
+    def of_broker(cls, settings: Settings, host: str, *, port: int | None = None,
+                  timeout: float = 10.0, peers: Sequence[BrokerAdmin] = ()) -> BrokerAdmin:
+        """The admin of one broker (port: ``mqtt_port`` unless given)."""
+        return cls(host=host, port=port or settings.mqtt_port,
+                   username=settings.mqtt_admin_username,
+                   password=settings.mqtt_admin_password.get_secret_value(),
+                   tls=mqtt_context(settings), timeout=timeout, peers=peers)
 
     def __enter__(self) -> BrokerAdmin:
         # All or none: a device provisioned at some brokers only would be refused on the others.
@@ -166,6 +169,15 @@ class BrokerAdmin:
         if errors:
             raise BrokerAdminError("; ".join(errors))
         return results
+
+    def accounts(self) -> dict[str, Any]:
+        """This broker's clients and roles in the shape of its state file
+        (``dynamic-security.json``), without credentials: the API answers none."""
+        answers = {r["command"]: r["data"] for r in self._execute_here(
+            [{"command": "listClients", "verbose": True},
+             {"command": "listRoles", "verbose": True}], ())}
+        return {"clients": answers["listClients"]["clients"],
+                "roles": answers["listRoles"]["roles"]}
 
     def provision_device(self, device_id: str, password: str) -> None:
         self.provision_devices([(device_id, password)])

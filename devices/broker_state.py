@@ -122,23 +122,54 @@ def level(state: dict[str, Any], *, devices: Mapping[str, bool], sources: Sequen
                       "roles": [{"rolename": role}]}
             clients[device_id] = client
             changes.append(Change("restore", device_id, f"credentials from {source.name}"))
-        else:
-            if client.pop("disabled", False):
-                changes.append(Change("enable", device_id, "was disabled"))
-            if client.get("clientid") != device_id or \
-                    [r["rolename"] for r in client.get("roles", [])] != [role]:
-                client["clientid"] = device_id
-                client["roles"] = [{"rolename": role}]
-                changes.append(Change("fix-roles", device_id, f"only its role {role}"))
+        # The role before the client's list of roles: a live broker gives a client only a role
+        # it has (live_commands).
         want = device_acls(device_id)
         if role not in roles or _acl_set(roles[role].get("acls", [])) != _acl_set(want):
             roles[role] = {"rolename": role, "acls": [{**acl, "priority": 0} for acl in want]}
             if not restored:
                 changes.append(Change("fix-acls", device_id, "its own topics only"))
+        if restored:
+            continue
+        if client.pop("disabled", False):
+            changes.append(Change("enable", device_id, "was disabled"))
+        if client.get("clientid") != device_id or \
+                [r["rolename"] for r in client.get("roles", [])] != [role]:
+            client["clientid"] = device_id
+            client["roles"] = [{"rolename": role}]
+            changes.append(Change("fix-roles", device_id, f"only its role {role}"))
 
     state["clients"] = list(clients.values())
     state["roles"] = list(roles.values())
     return changes, unrestorable
+
+
+def live_commands(changes: Sequence[Change]) -> list[dict[str, Any]]:
+    """The dynamic-security commands that make the changes at a running broker (all but
+    ``restore``: the API cannot set an account's credentials)."""
+    commands: list[dict[str, Any]] = []
+    for change in changes:
+        device_id, role = change.device_id, device_role(change.device_id)
+        match change.action:
+            case "remove":
+                commands += [{"command": "deleteClient", "username": device_id},
+                             {"command": "deleteRole", "rolename": role}]
+            case "enable":
+                commands.append({"command": "enableClient", "username": device_id})
+            case "fix-roles":
+                commands.append({"command": "modifyClient", "username": device_id,
+                                 "clientid": device_id, "roles": [{"rolename": role}]})
+            case "fix-acls":
+                # Deleting the role also drops its clients' sessions: none keeps what the wrong
+                # ACLs let it subscribe to.
+                commands += [{"command": "deleteRole", "rolename": role},
+                             {"command": "createRole", "rolename": role,
+                              "acls": device_acls(device_id)},
+                             {"command": "addClientRole", "username": device_id,
+                              "rolename": role}]
+            case _:
+                raise BrokerStateError(f"{change}: only the state file can be given it")
+    return commands
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:

@@ -95,19 +95,20 @@ def second_broker(settings: Settings) -> Iterator[SecondBroker]:
     state = Path(os.environ["KOL_STACK_DIR"]) / f"second-broker-{secrets.token_hex(4)}"
     state.mkdir(mode=0o700)
     shutil.chown(state, STACK_USER, STACK_USER)
-    broker = SecondBroker(settings, state)
-    broker.start()
+    broker: SecondBroker | None = None
     try:
+        broker = SecondBroker(settings, state)
+        broker.start()
         yield broker
     finally:
-        broker.stop()
+        if broker is not None:
+            broker.stop()
         shutil.rmtree(state)
 
 
 def test_a_lagging_broker_is_brought_level_with_the_database(
         settings: Settings, committed_conn: psycopg.Connection[Any],
         second_broker: SecondBroker) -> None:
-    first = admin_of(settings)
     both = admin_of(settings, [admin_of(second_broker.settings)])
     patient = insert_patient(committed_conn)
     with both:
@@ -119,7 +120,7 @@ def test_a_lagging_broker_is_brought_level_with_the_database(
     # The second broker is down (and out of KOL_MQTT_ADMIN_HOSTS) while a tablet is provisioned
     # and another revoked at the first.
     second_broker.stop()
-    with first:
+    with admin_of(settings) as first:
         new = service.provision(committed_conn, viewer=SYSTEM, broker=first, patient_id=patient)
         service.deactivate(committed_conn, viewer=SYSTEM, broker=first,
                            device_id=revoked.device_id)
@@ -157,13 +158,50 @@ def test_a_lagging_broker_is_brought_level_with_the_database(
         (role,) = admin.execute({"command": "getRole", "rolename": device_role(new.device_id)})
     assert [r["rolename"] for r in client["data"]["client"]["roles"]] == \
         [device_role(new.device_id)]
-    assert {(a["acltype"], a["topic"]) for a in role["data"]["role"]["acls"]} == \
-        {(a["acltype"], a["topic"]) for a in device_acls(new.device_id)}
+    assert _acls(role["data"]["role"]["acls"]) == _acls(device_acls(new.device_id))
 
     # A running broker's file is not edited: the broker would serve and later rewrite the old.
     running = kol_admin(*sync)
     assert running.returncode == 1
     assert "is running" in running.stderr
+
+    # A running broker over its API: a revocation and a provisioning it missed, an account
+    # disabled and one whose role allows more. It fixes what the API can and names the account
+    # it lacks (only the state file can be given that).
+    with admin_of(settings) as first:
+        service.deactivate(committed_conn, viewer=SYSTEM, broker=first, device_id=new.device_id)
+        lacking = service.provision(committed_conn, viewer=SYSTEM, broker=first,
+                                    patient_id=patient)
+    with admin_of(b2) as admin:
+        admin.execute({"command": "disableClient", "username": kept.device_id},
+                      {"command": "addRoleACL", "rolename": device_role(kept.device_id),
+                       "acltype": "subscribePattern", "topic": "#", "allow": True})
+    assert can_connect(b2, new.device_id, new.mqtt_password)
+    assert not can_connect(b2, kept.device_id, kept.mqtt_password)
+    live = ("broker-sync", "--broker", f"{b2.mqtt_host}:{b2.mqtt_port}")
+    dry = kol_admin(*live, "--dry-run")
+    assert dry.returncode == 1
+    assert f"{lacking.device_id} is active but this broker lacks its account" in dry.stderr
+    assert f"would remove {new.device_id}: deactivated" in dry.stdout
+    assert can_connect(b2, new.device_id, new.mqtt_password)
+    done = kol_admin(*live)
+    print(done.stdout)
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[:3] == [f"remove {new.device_id}: deactivated",
+                                            f"fix-acls {kept.device_id}: its own topics only",
+                                            f"enable {kept.device_id}: was disabled"]
+    assert not can_connect(b2, new.device_id, new.mqtt_password)
+    assert can_connect(b2, kept.device_id, kept.mqtt_password)
+    with admin_of(b2) as admin:
+        (role,) = admin.execute({"command": "getRole", "rolename": device_role(kept.device_id)})
+    assert _acls(role["data"]["role"]["acls"]) == _acls(device_acls(kept.device_id))
+    again = kol_admin(*live)
+    assert f"{b2.mqtt_host}:{b2.mqtt_port} is level with the database" in again.stdout
+    assert lacking.device_id in again.stderr
+
+
+def _acls(acls: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(a["acltype"], a["topic"]) for a in acls}
 
 
 def test_levelling_fixes_accounts_and_names_what_it_cannot_restore() -> None:
