@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from pathlib import Path
 
 from core.access import ROLE_RANK, SYSTEM
 from core.db import connect
@@ -13,6 +14,7 @@ from core.errors import DomainError
 from core.migrate import migrate
 from core.passwords import generate_password
 from core.settings import get_settings, owner_database_url
+from devices import broker_state
 from devices import service as devices_service
 from devices.broker import BrokerAdmin
 from users import service as users_service
@@ -84,6 +86,60 @@ def _grant_addition_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _broker_sync(args: argparse.Namespace) -> int:
+    if (args.state_file is None) == (args.broker is None):
+        print("kol-admin: broker-sync takes a state file or --broker, one of them",
+              file=sys.stderr)
+        return 2
+    if args.broker is not None:
+        return _broker_sync_live(args)
+    target: Path = args.state_file
+    try:
+        if not args.dry_run:
+            broker_state.refuse_if_running(target)
+        state = broker_state.read_state(target)
+        sources = [broker_state.Source.read(path) for path in args.credentials_from]
+    except (OSError, ValueError, broker_state.BrokerStateError) as exc:
+        print(f"kol-admin: {exc}", file=sys.stderr)
+        return 1
+    with connect(get_settings(), name="kol-admin") as conn:
+        changes, unrestorable = devices_service.level_broker_state(conn, state=state,
+                                                                   sources=sources)
+    if changes and not args.dry_run:
+        broker_state.write_state(target, state)
+    return _report(args, str(target), changes, unrestorable,
+                   "no --credentials-from file holds its account: pair its tablet again")
+
+
+def _broker_sync_live(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    host, _, port = args.broker.partition(":")
+    admin = BrokerAdmin.of_broker(settings, host, port=int(port) if port else None)
+    with connect(settings, name="kol-admin") as conn, admin:
+        changes, unrestorable = devices_service.level_broker_state(
+            conn, state=admin.accounts(), sources=[])
+        commands = broker_state.live_commands(changes)
+        if not args.dry_run:
+            # The plugin rewrites its whole file after every command: a fleet's worth in parts.
+            for i in range(0, len(commands), 100):
+                admin.execute(*commands[i:i + 100], tolerate=("not found",))
+    return _report(args, args.broker, changes, unrestorable,
+                   "this broker lacks its account: stop the broker and run broker-sync on its "
+                   "state file with --credentials-from (docs/operations.md)")
+
+
+def _report(args: argparse.Namespace, target: str, changes: list[broker_state.Change],
+            unrestorable: list[str], missing: str) -> int:
+    verb = "would " if args.dry_run else ""
+    for change in changes:
+        print(f"{verb}{change}")
+    for device_id in unrestorable:
+        print(f"kol-admin: {device_id} is active but {missing}", file=sys.stderr)
+    print(f"{len(changes)} changes {'to make at' if args.dry_run else 'made at'} {target}"
+          if changes else f"{target} is level with the database")
+    return 1 if unrestorable else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kol-admin", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +170,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("grant-addition-topics",
                    help="let tablets provisioned before the additions to v1 send messages and "
                         "questionnaire responses").set_defaults(func=_grant_addition_topics)
+    sync = sub.add_parser(
+        "broker-sync",
+        help="bring a broker's device accounts level with the database before it rejoins "
+             "(docs/operations.md)")
+    sync.add_argument("state_file", type=Path, nargs="?",
+                      help="the stopped broker's dynamic-security.json, changed in place")
+    sync.add_argument("--broker", metavar="HOST[:PORT]",
+                      help="instead, a running broker, over its dynamic-security API: removes, "
+                           "enables and fixes accounts, names those it lacks")
+    sync.add_argument("--credentials-from", type=Path, action="append", default=[],
+                      metavar="FILE",
+                      help="a copy of a healthy broker's dynamic-security.json: accounts the "
+                           "target lacks are copied from it (repeat for several)")
+    sync.add_argument("--dry-run", action="store_true",
+                      help="print what would change, change nothing")
+    sync.set_defaults(func=_broker_sync)
     return parser
 
 

@@ -5,6 +5,8 @@
 #
 #   deploy/install.sh            # services + venv
 #   deploy/install.sh --browser  # also Chromium, for the dashboard's end-to-end tests
+#   deploy/install.sh --no-venv  # the services only (deploy/ha/Dockerfile: the image of the
+#                                # multi-host layout's databases, brokers and balancers)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,9 +14,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/deploy/versions.sh"
 
 WITH_BROWSER=0
+WITH_VENV=1
 for arg in "$@"; do
     case "$arg" in
         --browser) WITH_BROWSER=1 ;;
+        --no-venv) WITH_VENV=0 ;;
         *) echo "install.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done
@@ -45,9 +49,12 @@ for pkg in "${APT_PACKAGES[@]}"; do
         missing+=("$pkg")
     fi
 done
-if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then missing+=(python3-venv); fi
-# The browser packages (package.json) need npm; a machine that has Node.js from elsewhere keeps it.
-if ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
+if [ "$WITH_VENV" -eq 1 ]; then
+    if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then missing+=(python3-venv); fi
+    # The browser packages (package.json) need npm; a machine that has Node.js from elsewhere
+    # keeps it.
+    if ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     log "apt: installing ${missing[*]}"
     $SUDO apt-get update -qq
@@ -123,6 +130,11 @@ if [ "$(id -u)" -eq 0 ] && ! id -u "${KOL_STACK_USER:-kol}" >/dev/null 2>&1; the
     useradd --system --user-group --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin "${KOL_STACK_USER:-kol}"
     log "user ${KOL_STACK_USER:-kol}: created (runs the stack's databases and broker)"
+fi
+
+if [ "$WITH_VENV" -eq 0 ]; then
+    log "venv and npm: left out (--no-venv)"
+    exit 0
 fi
 
 VENV="$ROOT/.venv"

@@ -41,6 +41,18 @@ def device_role(device_id: str) -> str:
     return f"device-{device_id}"
 
 
+def device_acls(device_id: str) -> list[dict[str, Any]]:
+    """Everything a device's role allows: publishing on its own topics, subscribing to its
+    receipts; nothing else."""
+    topics = device_topics(device_id)
+    return [
+        {"acltype": "publishClientSend", "topic": topics.readings, "allow": True},
+        {"acltype": "publishClientSend", "topic": topics.status, "allow": True},
+        *addition_acls(topics),
+        {"acltype": "subscribeLiteral", "topic": topics.receipts, "allow": True},
+    ]
+
+
 class BrokerAdmin:
     """A blocking dynamic-security client; use as a context manager."""
 
@@ -70,14 +82,17 @@ class BrokerAdmin:
         ``timeout``: for the broker's connection and for each request's answer."""
         hosts = [h.strip() for h in settings.mqtt_admin_hosts.split(",") if h.strip()] \
             or [settings.mqtt_host]
+        return cls.of_broker(settings, hosts[0], timeout=timeout, peers=[
+            cls.of_broker(settings, host, timeout=timeout) for host in hosts[1:]])
 
-        def admin(host: str, peers: Sequence[BrokerAdmin] = ()) -> BrokerAdmin:
-            return cls(host=host, port=settings.mqtt_port,
-                       username=settings.mqtt_admin_username,
-                       password=settings.mqtt_admin_password.get_secret_value(),
-                       tls=mqtt_context(settings), timeout=timeout, peers=peers)
-
-        return admin(hosts[0], [admin(host) for host in hosts[1:]])
+    @classmethod
+    def of_broker(cls, settings: Settings, host: str, *, port: int | None = None,
+                  timeout: float = 10.0, peers: Sequence[BrokerAdmin] = ()) -> BrokerAdmin:
+        """The admin of one broker (port: ``mqtt_port`` unless given)."""
+        return cls(host=host, port=port or settings.mqtt_port,
+                   username=settings.mqtt_admin_username,
+                   password=settings.mqtt_admin_password.get_secret_value(),
+                   tls=mqtt_context(settings), timeout=timeout, peers=peers)
 
     def __enter__(self) -> BrokerAdmin:
         # All or none: a device provisioned at some brokers only would be refused on the others.
@@ -155,6 +170,15 @@ class BrokerAdmin:
             raise BrokerAdminError("; ".join(errors))
         return results
 
+    def accounts(self) -> dict[str, Any]:
+        """This broker's clients and roles in the shape of its state file
+        (``dynamic-security.json``), without credentials: the API answers none."""
+        answers = {r["command"]: r["data"] for r in self._execute_here(
+            [{"command": "listClients", "verbose": True},
+             {"command": "listRoles", "verbose": True}], ())}
+        return {"clients": answers["listClients"]["clients"],
+                "roles": answers["listRoles"]["roles"]}
+
     def provision_device(self, device_id: str, password: str) -> None:
         self.provision_devices([(device_id, password)])
 
@@ -169,18 +193,9 @@ class BrokerAdmin:
             self.revoke_devices([device_id for device_id, _ in part])
             commands: list[dict[str, Any]] = []
             for device_id, password in part:
-                topics = device_topics(device_id)
                 role = device_role(device_id)
                 commands += [
-                    {"command": "createRole", "rolename": role, "acls": [
-                        {"acltype": "publishClientSend", "topic": topics.readings,
-                         "allow": True},
-                        {"acltype": "publishClientSend", "topic": topics.status,
-                         "allow": True},
-                        *addition_acls(topics),
-                        {"acltype": "subscribeLiteral", "topic": topics.receipts,
-                         "allow": True},
-                    ]},
+                    {"command": "createRole", "rolename": role, "acls": device_acls(device_id)},
                     {"command": "createClient", "username": device_id, "clientid": device_id,
                      "password": password, "roles": [{"rolename": role}]},
                 ]

@@ -64,3 +64,10 @@ def all_active_device_ids(conn: Connection[Any]) -> list[str]:
     """Every active device (the platform's own upkeep, never a viewer's read)."""
     return [r["device_id"] for r in conn.execute(
         "select device_id from devices where active order by device_id")]
+
+
+def device_states(conn: Connection[Any]) -> dict[str, bool]:
+    """Every device ever provisioned and whether it is active (the brokers' accounts are
+    levelled with it)."""
+    return {r["device_id"]: r["active"] for r in conn.execute(
+        "select device_id, active from devices")}

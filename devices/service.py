@@ -12,7 +12,7 @@ from psycopg import Connection
 
 from core import audit, errors
 from core.access import Viewer
-from devices import repository
+from devices import broker_state, repository
 from devices.broker import BrokerAdmin
 from devices.schemas import DeviceCreated, DeviceDeactivated
 
@@ -100,3 +100,11 @@ def grant_addition_topics(conn: Connection[Any], *, broker: BrokerAdmin) -> int:
     device_ids = repository.all_active_device_ids(conn)
     broker.grant_addition_topics(device_ids)
     return len(device_ids)
+
+
+def level_broker_state(conn: Connection[Any], *, state: dict[str, Any],
+                       sources: list[broker_state.Source]
+                       ) -> tuple[list[broker_state.Change], list[str]]:
+    """A broker's parsed state file levelled with the database's devices
+    (:func:`devices.broker_state.level`)."""
+    return broker_state.level(state, devices=repository.device_states(conn), sources=sources)

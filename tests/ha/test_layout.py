@@ -5,9 +5,13 @@ failure. Fast, no root: it reads the files, it starts nothing."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
+from typing import Any
 
-from tests.ha import topology
+import yaml
+
+from tests.ha import compose, topology
 from tests.stack import ROOT
 
 HA = ROOT / "deploy" / "ha"
@@ -81,3 +85,109 @@ def test_the_operations_page_lists_the_layout() -> None:
         assert row is not None, f"docs/operations.md has no row for {host}"
         for service in services:
             assert f"`{service}`" in row, f"docs/operations.md: {host} lacks {service}"
+
+
+def _composed() -> dict[str, dict[str, Any]]:
+    return {host: yaml.safe_load((compose.OUT / f"{host}.yaml").read_text())
+            for host in topology.SERVICES}
+
+
+def test_the_compose_files_are_the_ones_the_layout_makes() -> None:
+    """deploy/ha/compose/ holds one file per host of the layout, as `python -m tests.ha.compose`
+    writes it from the layout and the units (so a change there without rewriting fails)."""
+    assert {p.stem for p in compose.OUT.glob("*.yaml")} == set(topology.SERVICES)
+    for host in topology.SERVICES:
+        assert (compose.OUT / f"{host}.yaml").read_text() == compose.render_host(host), (
+            f"deploy/ha/compose/{host}.yaml is stale: run python -m tests.ha.compose")
+
+
+def test_each_host_composes_exactly_its_row_of_the_layout() -> None:
+    for host, files in _composed().items():
+        services = files["services"]
+        assert set(services) == {s.replace("@", "-") for s in topology.SERVICES[host]}, host
+        for name, service in services.items():
+            assert service["network_mode"] == "host", (host, name)
+            assert service["restart"] in ("always", "unless-stopped"), (host, name)
+            image = service["build"]["dockerfile"]
+            assert (ROOT / image).is_file(), image
+            expected = "deploy/Dockerfile" if name.startswith("kol-") else "deploy/ha/Dockerfile"
+            assert image == expected, (host, name)
+
+
+def test_the_composed_commands_are_the_units() -> None:
+    """A platform container runs its unit's ExecStart (the image has the project on its PATH
+    where the unit names /opt/kol/.venv/bin) with the unit's settings file; the broker and the
+    WAL archive run their units' ExecStart as it stands."""
+    for host, files in _composed().items():
+        for service in topology.SERVICES[host]:
+            spec = files["services"][service.replace("@", "-")]
+            if service.startswith("kol-") or service in ("mosquitto", "wal-archive"):
+                text = topology.unit_source(service, host)
+                unit = topology.unit_settings(text, "ExecStart", "Environment",
+                                              "EnvironmentFile")
+                argv = shlex.split(unit["ExecStart"])
+            if service.startswith("kol-"):
+                assert argv[0] == f"/opt/kol/.venv/bin/{spec['command'][0]}", (host, service)
+                assert spec["command"][1:] == argv[1:], (host, service)
+                assert f"KOL_ENV_FILE={spec['environment']['KOL_ENV_FILE']}" == \
+                    unit["Environment"]
+            elif service == "mosquitto":
+                assert spec["command"] == argv
+            elif service == "wal-archive":
+                assert spec["command"] == ["sh", "-c", "exec " + unit["ExecStart"].replace(
+                    "$", "$$")]
+                assert spec["env_file"] == [unit["EnvironmentFile"]]
+    gateway = _composed()["h1"]["services"]["kol-gateway-h2"]["command"]
+    assert gateway[gateway.index("--client-id") + 1] == "gateway-h1-h2"
+
+
+def test_every_composed_file_comes_from_a_template() -> None:
+    """Every file a container reads from the host is a rendered template of deploy/ha/ (or the
+    broker's deploy/mosquitto/write-config.sh) at the path docs/operations.md names for the
+    service, the TLS directory, or the service's own state directory."""
+    page = (ROOT / "docs" / "operations.md").read_text().splitlines()
+    for host, files in _composed().items():
+        for name, spec in files["services"].items():
+            config: dict[str, str] = spec["x-config"]
+            assert config, (host, name)
+            service = next(s for s in topology.SERVICES[host] if s.replace("@", "-") == name)
+            unit, _, broker = service.partition("@")
+            # The table's row of the service (the gateways' as kol-gateway@BROKER).
+            listed = f"`{unit}@BROKER`" if broker else f"`{service}`"
+            row = next(line for line in page
+                       if line.startswith("| ") and listed in line.split("|")[1])
+            for path, template in config.items():
+                assert (ROOT / template).is_file(), template
+                assert template.startswith(("deploy/ha/", "deploy/mosquitto/")), template
+                assert f"`{template}`" in row, (service, template, row)
+                as_listed = path.replace(f"-{broker}.", "-BROKER.") if broker else path
+                assert f"`{as_listed}`" in row, (service, path, row)
+            readable = {*config, *(str(Path(p).parent) for p in config)}
+            state = f"{compose.STATE_DIR}/{name}"
+            for volume in spec["volumes"]:
+                source, target, *mode = volume.split(":")
+                assert source == target, volume
+                assert source in readable | {compose.TLS_DIR, state}, (host, name, volume)
+                if source != state and source not in compose.WRITES_ITS_CONFIG_DIRS:
+                    assert mode == ["ro"], (host, name, volume)
+            for env_file in spec.get("env_file", []):
+                assert env_file in config, (host, name, env_file)
+
+
+def test_the_composed_addresses_and_ports_are_the_layouts() -> None:
+    """The containers share the host's network; what each checks is the host's address of
+    layout.toml and a port of its [ports]."""
+    ports = set(topology.PORTS.values())
+    for host, files in _composed().items():
+        address = topology.LAYOUT["hosts"][host]["address"]
+        for name, spec in files["services"].items():
+            if "healthcheck" not in spec:
+                continue
+            probe = spec["healthcheck"]["test"][-1]
+            match = re.fullmatch(r"exec 3<>/dev/tcp/([\d.]+)/(\d+)", probe)
+            assert match, probe
+            assert match.group(1) == address, (host, name, probe)
+            assert int(match.group(2)) in ports, (host, name, probe)
+        text = (compose.OUT / f"{host}.yaml").read_text()
+        for other in re.findall(r"\b\d+\.\d+\.\d+\.\d+\b", text):
+            assert other == address, f"{host}.yaml names {other}, not its own address"

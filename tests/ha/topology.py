@@ -87,23 +87,37 @@ def render(name: str, values: dict[str, str]) -> str:
     return Template((ROOT / "deploy" / "ha" / name).read_text()).substitute(values)
 
 
+def unit_source(unit: str, host: str) -> str:
+    """A unit of deploy/ha/systemd/ as systemd runs it on a host (%i its instance, %H the
+    host)."""
+    name, _, instance = unit.partition("@")
+    text = (ROOT / "deploy" / "ha" / "systemd" / f"{name}@.service" if instance else
+            ROOT / "deploy" / "ha" / "systemd" / f"{name}.service").read_text()
+    return text.replace("%i", instance).replace("%H", host)
+
+
+def unit_settings(text: str, *keys: str) -> dict[str, str]:
+    """The first value of each of ``keys`` (ExecStart, Environment, ...) in a unit's text."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key in keys:
+            found.setdefault(key, value)
+    return found
+
+
 def unit_text(unit: str, host: str) -> str:
     """A unit of deploy/ha/systemd/ for a host, with the operator's paths moved into this run's
     state: /opt/kol/.venv/bin is this virtualenv, /etc/kol the host's etc directory,
     /var/lib/kol its state directory."""
-    name, _, instance = unit.partition("@")
-    text = (ROOT / "deploy" / "ha" / "systemd" / f"{name}@.service" if instance else
-            ROOT / "deploy" / "ha" / "systemd" / f"{name}.service").read_text()
-    text = text.replace("%i", instance).replace("%H", host)
-    text = text.replace("/opt/kol/.venv/bin", str(VENV_BIN))
+    text = unit_source(unit, host).replace("/opt/kol/.venv/bin", str(VENV_BIN))
     text = text.replace("/etc/kol", str(STATE / host / "etc"))
     return text.replace("/var/lib/kol", str(STATE / host))
 
 
 def unit_command(unit: str, host: str) -> tuple[list[str], Path | None]:
     """The ExecStart of a unit on a host, and the settings file it names (KOL_ENV_FILE)."""
-    lines = dict(line.split("=", 1) for line in unit_text(unit, host).splitlines()
-                 if line.startswith(("ExecStart=", "Environment=")))
+    lines = unit_settings(unit_text(unit, host), "ExecStart", "Environment")
     env_file = lines.get("Environment", "").removeprefix("KOL_ENV_FILE=")
     return shlex.split(lines["ExecStart"]), Path(env_file) if env_file else None
 
@@ -449,8 +463,7 @@ class Topology:
         variables of its EnvironmentFile, rendered from deploy/ha/wal-archive.env."""
         host = BACKUP_HOST
         text = unit_text("wal-archive", host)
-        lines = dict(line.split("=", 1) for line in text.splitlines()
-                     if line.startswith(("ExecStart=", "EnvironmentFile=")))
+        lines = unit_settings(text, "ExecStart", "EnvironmentFile")
         values = render("wal-archive.env", {
             "db_hosts": ",".join(f"{HOSTS[h]}:{PG_PORT}" for h in DB_HOSTS),
             "tls_dir": str(self.tls), "replication_password": self.secret["replication"]})
