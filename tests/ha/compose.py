@@ -86,8 +86,11 @@ def _command(service: str, host: str) -> tuple[list[str], dict[str, Any]]:
             **PLATFORM_IMAGE, "user": PLATFORM_USER,
             "environment": {"KOL_ENV_FILE": settings}}
     if service == "mosquitto":
-        return shlex.split(unit_settings(unit_source(service, host), "ExecStart")["ExecStart"]), {
-            **INFRA_IMAGE, "user": "kol"}
+        unit = unit_settings(unit_source(service, host), "ExecStart", "LimitNOFILE")
+        # One descriptor per tablet, as the unit allows: Docker's default soft limit is 1024.
+        nofile = int(unit["LimitNOFILE"])
+        return shlex.split(unit["ExecStart"]), {
+            **INFRA_IMAGE, "user": "kol", "ulimits": {"nofile": {"soft": nofile, "hard": nofile}}}
     if service == "wal-archive":
         unit = unit_settings(unit_source(service, host), "ExecStart", "EnvironmentFile")
         # ${KOL_WAL_SOURCE} comes from the environment file, as under systemd: "$$" keeps
