@@ -243,8 +243,9 @@ def test_tablet_status_offline_flag_replacement_and_transfer_to_another_team(
         site: Site, page: Page, settings: Settings, artifacts_dir: Path,
         committed_conn: psycopg.Connection[Any]) -> None:
     """The tablet's battery and last contact on the patient page, OFFLINE once it has been silent
-    longer than the platform allows, a replacement paired that retires it; then the patient handed over to another team, which the admin does not
-    belong to: she leaves the admin's list, the new team sees her, the old one no longer."""
+    longer than the platform allows, a replacement paired that retires it; then the patient
+    handed over to another team, which the admin does not belong to: she leaves the admin's
+    list, the new team sees her, the old one no longer."""
     patient_id, device = enrol_with_device(site)
     old = device["device_id"]
     as_tablet(settings, device, device_topics(old).status,
