@@ -168,6 +168,21 @@ def test_every_rule_family_in_the_editor_and_the_preview_as_a_diff(
     shot(page, artifacts_dir, "threshold-diff")
 
 
+def pair_from_the_page(page: Page, site: Site) -> str:
+    """"Par ny tablet" on the open patient page: a one-time code and its QR code, which the
+    tablet redeems as the tablet app does; the page read again. The new device's id."""
+    page.click("#pair")
+    code = page.locator("dialog .kol-code")
+    expect(code).to_have_text(re.compile(r"^\d{4} \d{4}$"))
+    expect(page.locator("dialog .kol-qr svg")).to_be_visible()
+    paired = httpx.post(f"{site.url}/api/v1/tablet/pair",
+                        json={"code": code.inner_text().replace(" ", "")})
+    assert paired.status_code == 201, paired.text
+    page.get_by_role("button", name="Luk").click()
+    page.reload()
+    return str(paired.json()["device_id"])
+
+
 def test_patient_administration_from_enrolment_to_discharge(
         site: Site, page: Page, artifacts_dir: Path,
         committed_conn: psycopg.Connection[Any]) -> None:
@@ -214,15 +229,7 @@ def test_patient_administration_from_enrolment_to_discharge(
 
     # Pairing gives a one-time code and its QR code; the tablet pairs with the code as the
     # tablet app does, and the patient page then lists it.
-    page.click("#pair")
-    code = page.locator("dialog .kol-code")
-    expect(code).to_have_text(re.compile(r"^\d{4} \d{4}$"))
-    expect(page.locator("dialog .kol-qr svg")).to_be_visible()
-    paired = httpx.post(f"{site.url}/api/v1/tablet/pair",
-                        json={"code": code.inner_text().replace(" ", "")})
-    assert paired.status_code == 201, paired.text
-    page.get_by_role("button", name="Luk").click()
-    page.reload()
+    pair_from_the_page(page, site)
     expect(page.locator("#devices li[data-device]")).to_have_count(1)
     shot(page, artifacts_dir, "patient-administration")
     page.click("#devices .deactivate")
@@ -268,23 +275,16 @@ def test_tablet_status_offline_flag_replacement_and_transfer_to_another_team(
 
     # The replacement: pairing a new tablet retires the silent one (a patient has one tablet; a
     # lost one must stop being able to send as her).
-    page.click("#pair")
-    code = page.locator("dialog .kol-code")
-    expect(code).to_have_text(re.compile(r"^\d{4} \d{4}$"))
-    paired = httpx.post(f"{site.url}/api/v1/tablet/pair",
-                        json={"code": code.inner_text().replace(" ", "")})
-    assert paired.status_code == 201, paired.text
-    page.get_by_role("button", name="Luk").click()
-    page.reload()
+    new = pair_from_the_page(page, site)
     expect(page.locator("#devices li[data-device]")).to_have_count(2)
     expect(tablet).to_contain_text("deaktiveret")
     expect(tablet.locator(".deactivate")).to_have_count(0)
-    replacement = page.locator(f"#devices li[data-device='{paired.json()['device_id']}']")
+    replacement = page.locator(f"#devices li[data-device='{new}']")
     expect(replacement).to_have_attribute("data-connection", "unknown")
     expect(replacement.locator(".deactivate")).to_be_visible()
     active = committed_conn.execute("select device_id from devices where patient_id = %s"
                                     " and active", (patient_id,)).fetchall()
-    assert [r["device_id"] for r in active] == [paired.json()["device_id"]]
+    assert [r["device_id"] for r in active] == [new]
 
     other_team = unique("team")
     create_user(committed_conn, role="nurse", teams=[other_team])  # the receiving team exists
