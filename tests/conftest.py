@@ -4,8 +4,9 @@ and per-test isolation (a rolled-back transaction, unique names)."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,18 @@ def owner_conn(owner_url: str) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit connection as the schema's owner, for tests that change the schema."""
     with psycopg.connect(owner_url, autocommit=True, row_factory=dict_row) as c:
         yield c
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something true (returned), or fail after ``timeout``
+    seconds: for what another process (gateway, engine, tablet) does in its own time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def unique(prefix: str) -> str:

@@ -17,10 +17,9 @@ from playwright.sync_api import Browser, Page, expect
 from core.settings import Settings
 from protocol.topics import device_topics
 from tests.api.helpers import PASSWORD, create_user
-from tests.conftest import unique
+from tests.conftest import unique, wait_for
 from tests.dashboard.conftest import Site, login, open_patient, shot
 from tests.dashboard.test_dashboard import as_tablet, enrol_with_device, publish
-from tests.gateway.conftest import wait_for
 
 pytestmark = pytest.mark.browser
 

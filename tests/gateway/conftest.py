@@ -33,7 +33,7 @@ from devices.broker import BrokerAdmin
 from gateway.service import Gateway, GatewayConfig, end_session
 from ingest.schemas import CommittedReadings
 from protocol.topics import device_topics
-from tests.conftest import ARTIFACTS, insert_patient, unique
+from tests.conftest import ARTIFACTS, insert_patient, unique, wait_for
 from tests.stack import ROOT, write_private
 from users import service as users_service
 from users.schemas import UserCreate
@@ -116,16 +116,6 @@ def gateway(settings: Settings, pool: ConnectionPool, hand_off: HandOff) -> Iter
 def batch(*readings: dict[str, Any], msg_id: str | None = None, v: int = 1) -> bytes:
     return orjson.dumps({"v": v, "msg_id": msg_id or uuid.uuid4().hex,
                          "sent_at": "2026-11-22T08:01:02+01:00", "readings": list(readings)})
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def count(conn: psycopg.Connection[Any], sql: str, *params: Any) -> int:

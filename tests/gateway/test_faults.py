@@ -18,13 +18,8 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from core.settings import Settings
-from tests.gateway.conftest import (
-    Device,
-    Gateways,
-    Publisher,
-    count,
-    wait_for,
-)
+from tests.conftest import wait_for
+from tests.gateway.conftest import Device, Gateways, Publisher, count
 from tests.stack import stack
 
 pytestmark = pytest.mark.slow

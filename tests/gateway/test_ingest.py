@@ -22,16 +22,8 @@ from gateway.service import Gateway, GatewayConfig
 from protocol.messages import REASONS
 from protocol.topics import device_topics
 from tests.api.helpers import make_user
-from tests.conftest import unique
-from tests.gateway.conftest import (
-    Device,
-    HandOff,
-    batch,
-    count,
-    login,
-    mosquitto_pub,
-    wait_for,
-)
+from tests.conftest import unique, wait_for
+from tests.gateway.conftest import Device, HandOff, batch, count, login, mosquitto_pub
 from tests.mqtt_helpers import TestClient as MqttClient
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -18,7 +18,8 @@ from core.questionnaires import SYMPTOM_DIARY, SYMPTOM_SERIES_INDEX
 from core.settings import Settings
 from gateway.service import Gateway
 from protocol.messages import encode_responses
-from tests.gateway.conftest import Device, HandOff, mosquitto_pub, wait_for
+from tests.conftest import wait_for
+from tests.gateway.conftest import Device, HandOff, mosquitto_pub
 from tests.gateway.test_ingest import Tablet
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -28,7 +28,8 @@ from protocol.parsing import parse_message
 from protocol.topics import device_topics
 from tests.api.fhir_invariants import bundle_violations
 from tests.api.helpers import User, make_user
-from tests.gateway.conftest import Device, count, wait_for
+from tests.conftest import wait_for
+from tests.gateway.conftest import Device, count
 from tests.mqtt_helpers import TestClient as MqttClient
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -17,15 +17,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.api.helpers import PASSWORD, create_user
+from tests.conftest import wait_for
 from tests.dashboard.conftest import Site
 from tests.tablet.chromium import go_offline
 from tests.tablet.conftest import PairedTablet
-from tests.tablet.test_tablet_browser import (
-    check_screen,
-    new_patient,
-    no_serious_axe_violations,
-    wait_for,
-)
+from tests.tablet.test_tablet_browser import check_screen, new_patient, no_serious_axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_throttle")]
 

@@ -38,9 +38,9 @@ from gateway.service import end_session
 from tests.api.helpers import PASSWORD, create_user
 from tests.api.live_server import serve
 from tests.api.test_db_outage import Answer, hammer
-from tests.conftest import ARTIFACTS, insert_patient, unique
+from tests.conftest import ARTIFACTS, insert_patient, unique, wait_for
 from tests.faults import refused_devices
-from tests.gateway.conftest import Device, Gateways, count, device_client, wait_for
+from tests.gateway.conftest import Device, Gateways, count, device_client
 from tests.stack import stack
 
 pytestmark = pytest.mark.slow

@@ -17,11 +17,11 @@ from playwright.sync_api import Page, expect
 from psycopg.types.json import Jsonb
 
 from tests.api.helpers import create_user
-from tests.conftest import insert_patient
+from tests.conftest import insert_patient, wait_for
 from tests.dashboard.conftest import Site
 from tests.tablet.chromium import go_offline
 from tests.tablet.conftest import PairedTablet
-from tests.tablet.test_tablet_browser import EVERY_DAY, check_screen, wait_for
+from tests.tablet.test_tablet_browser import EVERY_DAY, check_screen
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_throttle")]
 

@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 from psycopg.types.json import Jsonb
 
 from tests.api.helpers import create_user
-from tests.conftest import ROOT, insert_patient
+from tests.conftest import ROOT, insert_patient, wait_for
 from tests.dashboard.conftest import Site
 from tests.tablet.chromium import go_offline, pair, pairing_code, tablet
 from tests.tablet.conftest import PairedTablet
@@ -82,13 +82,6 @@ def readings(db: psycopg.Connection[Any], patient: int) -> list[tuple[str, float
     return [(r["type"], r["value"]) for r in db.execute(
         "select type, value from readings where patient_id = %s order by measured_at, type",
         (patient,))]
-
-
-def wait_for(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 @pytest.mark.parametrize("size", ["landscape", "portrait"])
