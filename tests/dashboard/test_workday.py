@@ -263,6 +263,7 @@ def test_tablet_status_offline_flag_replacement_and_transfer_to_another_team(
     tablet = page.locator(f"#devices li[data-device='{old}']")
     expect(tablet).to_have_attribute("data-connection", "online")
     expect(tablet).to_contain_text("Batteri: 37 %")
+    expect(page.locator("#tablet-state")).to_contain_text("Tablet: forbundet · Batteri 37 %")
 
     # Silent for longer than KOL_DEVICE_OFFLINE_AFTER_MINUTES (a day by default).
     committed_conn.execute("update devices set last_seen_at = now() - interval '2 days',"
@@ -270,6 +271,8 @@ def test_tablet_status_offline_flag_replacement_and_transfer_to_another_team(
     page.reload()
     expect(tablet).to_have_attribute("data-connection", "offline")
     expect(tablet.locator(".warn")).to_have_text("OFFLINE")
+    # At the top of her page too, where the nurse looks first.
+    expect(page.locator("#tablet-state .warn")).to_have_text("OFFLINE")
     shot(page, artifacts_dir, "tablet-offline")
 
     # The replacement: pairing a new tablet retires the silent one (a patient has one tablet; a

@@ -70,6 +70,18 @@ function scheduleText(schedule) {
     ${schedule.types.map((type) => t(type)).join(", ")}${diary}`;
 }
 
+/** The patient's tablet in one line for the top of her page: whether readings can come at all
+ * (no active tablet, or one silent longer than the platform allows, is shown as a warning). */
+export function tabletSummary(devices) {
+  const device = devices.find((d) => d.active);
+  if (!device) return `<span class="warn">${t("no_tablets")}</span>`;
+  const battery = device.status?.battery;
+  const state = device.connection === "offline"
+    ? `<span class="warn">${t("connection_offline")}</span>` : t(`connection_${device.connection}`);
+  return `${t("tablet")}: ${state}${typeof battery === "number" ? ` · ${t("battery")} ${num(battery)} %` : ""}
+    ${device.last_seen_at ? ` · ${t("last_seen")} ${when(device.last_seen_at)}` : ""}`;
+}
+
 function deviceRow(device) {
   // "offline": its last status said so, or it was silent for longer than the platform's
   // KOL_DEVICE_OFFLINE_AFTER_MINUTES; "unknown": never heard from (just paired).

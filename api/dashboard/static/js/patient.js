@@ -99,6 +99,7 @@ export async function render(view, id) {
     <section class="card"><h1 id="patient-name">${esc(patient.display_name)}</h1>
       <p class="muted">${t("team")}: ${esc(patient.team)} · ${t("profile")}: ${esc(patient.profile)}
         ${patient.pauses.length ? ` · ${t("pauses")}: ${patient.pauses.map((p) => `${when(p.starts_at)}–${when(p.ends_at)} (${esc(p.reason)})`).join(", ")}` : ""}</p>
+      <p id="tablet-state">${care.tabletSummary(patient.devices)}</p>
       <p class="call" id="call">${callLinks(patient)}</p>
       <div class="grid latest" id="latest">${latest(patient)}</div>
     </section>
@@ -223,6 +224,7 @@ export async function render(view, id) {
     ]);
     patchAlerts(fresh.open_alerts);
     view.querySelector("#latest").innerHTML = latest(fresh);
+    view.querySelector("#tablet-state").innerHTML = care.tabletSummary(fresh.devices);
     view.querySelector("#alert-history").innerHTML = historyHtml(newHistory);
     TYPES.forEach((type, i) => insertReadings(state.series[type], added[i]));
     state.marks = newMarks;
