@@ -41,11 +41,12 @@ def monitored(conn: Connection[Any], **periods: Any) -> list[dict[str, Any]]:
 
 
 def care_events(conn: Connection[Any], **periods: Any) -> list[dict[str, Any]]:
-    """Care events in the period while the patient was monitored, by kind."""
+    """Standing (not withdrawn) care events in the period while the patient was monitored, by
+    kind."""
     return conn.execute(
         _PERIODS + " select per.label, p.team_id, e.kind, count(*) as n"
         " from per join care_events e on e.occurred_at >= per.starts"
-        "   and e.occurred_at < per.ends"
+        "   and e.occurred_at < per.ends and e.withdrawn_at is null"
         " join patients p on p.id = e.patient_id and e.occurred_at >= p.created_at"
         "   and e.occurred_at < coalesce(p.discharged_at, 'infinity')"
         " group by grouping sets ((per.label, p.team_id, e.kind), (per.label, e.kind))",

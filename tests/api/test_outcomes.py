@@ -1,6 +1,7 @@
 """Issue #19's outcome figures: every figure of the API is computed again here, in Python, from
-the rows it counts (patients, care events, pauses, readings, alerts and their events, answers),
-for each team and the municipality; small groups are suppressed; a manager sees no patient."""
+the rows it counts (patients, standing care events, pauses, readings, alerts and their events,
+answers), for each team and the municipality; small groups are suppressed; a manager sees no
+patient."""
 
 from __future__ import annotations
 
@@ -77,13 +78,16 @@ def build(conn: psycopg.Connection[Any], seed: int = 19) -> World:
                 conn.execute("insert into patient_pauses (patient_id, starts_at, ends_at, reason)"
                              " values (%s, %s, %s, 'holiday')", (pid, starts,
                                                                   starts + timedelta(days=7)))
-            # Care events, some before enrolment (not counted).
+            # Care events, some before enrolment and some withdrawn (neither counted).
             for _ in range(rng.randrange(0, 6)):
                 at = created + timedelta(days=rng.randrange(-60, 330), hours=rng.randrange(24))
+                withdrawn = at + timedelta(days=1) if rng.random() < 0.3 else None
                 conn.execute(
-                    "insert into care_events (patient_id, kind, occurred_at, reason)"
-                    " values (%s, %s, %s, 'copd_exacerbation')",
-                    (pid, rng.choice(["admission", "outpatient", "emergency", "discharge"]), at))
+                    "insert into care_events (patient_id, kind, occurred_at, reason,"
+                    " withdrawn_at, withdrawal_reason)"
+                    " values (%s, %s, %s, 'copd_exacerbation', %s, %s)",
+                    (pid, rng.choice(["admission", "outpatient", "emergency", "discharge"]), at,
+                     withdrawn, "wrong patient" if withdrawn else ""))
             # Readings: most scheduled ones, some off-schedule.
             rows = []
             day = created.astimezone(TZ).date()
@@ -182,7 +186,7 @@ def expected(conn: psycopg.Connection[Any], now: datetime,
     by_id = {p["id"]: p for p in patients}
     start = min(lo for _, lo, _ in periods)
     end = max(hi for _, _, hi in periods)
-    events = conn.execute("select * from care_events").fetchall()
+    events = conn.execute("select * from care_events where withdrawn_at is null").fetchall()
     pauses = defaultdict(list)
     for s in conn.execute("select * from patient_pauses").fetchall():
         pauses[s["patient_id"]].append(s)
