@@ -11,7 +11,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-import pytest
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
@@ -20,7 +19,6 @@ from outcomes.schemas import Figures
 from outcomes.service import outcomes
 from tests.api.helpers import make_user
 from tests.conftest import unique
-from tests.stack import create_database, drop_database, with_database
 
 TZ = ZoneInfo("Europe/Copenhagen")
 EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -82,14 +80,6 @@ def test_a_schedule_change_does_not_change_past_adherence(
         day += timedelta(days=1)
     after = _adherence(committed_conn, team, since=enrolled, now=later)
     assert _scheduled(after) - _scheduled(before) == 3 * mondays
-
-
-@pytest.fixture
-def scratch_database(owner_url: str) -> Any:
-    admin = with_database(owner_url, "postgres")
-    name = create_database(admin)
-    yield with_database(owner_url, name)
-    drop_database(admin, name)
 
 
 def test_the_versions_are_backfilled_from_the_audit_log(scratch_database: str,
