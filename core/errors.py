@@ -164,6 +164,14 @@ class ConsentNotFound(NotFound):
     default_detail = "no such standing consent"
 
 
+class CareEventNotFound(NotFound):
+    """The patient has no such standing care event (it was withdrawn or corrected already, or
+    never recorded)."""
+
+    slug = "care-event-not-found"
+    default_detail = "no such standing care event"
+
+
 class DeviceNotFound(NotFound):
     """No such device."""
 

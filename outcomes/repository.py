@@ -41,11 +41,12 @@ def monitored(conn: Connection[Any], **periods: Any) -> list[dict[str, Any]]:
 
 
 def care_events(conn: Connection[Any], **periods: Any) -> list[dict[str, Any]]:
-    """Care events in the period while the patient was monitored, by kind."""
+    """Standing (not withdrawn) care events in the period while the patient was monitored, by
+    kind."""
     return conn.execute(
         _PERIODS + " select per.label, p.team_id, e.kind, count(*) as n"
         " from per join care_events e on e.occurred_at >= per.starts"
-        "   and e.occurred_at < per.ends"
+        "   and e.occurred_at < per.ends and e.withdrawn_at is null"
         " join patients p on p.id = e.patient_id and e.occurred_at >= p.created_at"
         "   and e.occurred_at < coalesce(p.discharged_at, 'infinity')"
         " group by grouping sets ((per.label, p.team_id, e.kind), (per.label, e.kind))",
@@ -54,18 +55,25 @@ def care_events(conn: Connection[Any], **periods: Any) -> list[dict[str, Any]]:
 
 def adherence(conn: Connection[Any], *, tz: str, **periods: Any) -> list[dict[str, Any]]:
     """Scheduled measurements and those taken: each (local day, type) of her schedule whose
-    deadline falls in the period while she was monitored and not paused; taken if a reading
-    of that type was measured that local day.
+    deadline falls in the period while she was monitored and not paused, under the schedule in
+    force at that deadline (``schedule_versions``); taken if a reading of that type was
+    measured that local day.
 
     The readings are read once, as the set of (patient, type, local day) over the whole span,
     and joined: a probe per scheduled measurement would search every chunk of the hypertable."""
     return conn.execute(
-        _PERIODS + ", spans as (select per.label, p.id as patient_id, p.team_id, p.schedule,"
+        _PERIODS + ", spans as (select per.label, p.id as patient_id, p.team_id,"
         "   greatest(per.starts, p.created_at) as lo,"
         "   least(per.ends, coalesce(p.discharged_at, 'infinity'), %(now)s) as hi"
         "   from per " + _MONITORED + "),"
+        # Her monitored span in the period, cut where her schedule changed.
+        " versions as (select s.label, s.patient_id, s.team_id, v.schedule,"
+        "   greatest(s.lo, v.valid_from) as lo,"
+        "   least(s.hi, coalesce(v.valid_to, 'infinity')) as hi"
+        "   from spans s join schedule_versions v on v.patient_id = s.patient_id"
+        "   and v.valid_from < s.hi and coalesce(v.valid_to, 'infinity') > s.lo),"
         " due as (select s.label, s.patient_id, s.team_id, d::date as day, t.type"
-        "   from spans s cross join lateral generate_series((s.lo at time zone %(tz)s)::date,"
+        "   from versions s cross join lateral generate_series((s.lo at time zone %(tz)s)::date,"
         "     (s.hi at time zone %(tz)s)::date, interval '1 day') d"
         "   cross join jsonb_array_elements_text(s.schedule -> 'types') t(type)"
         "   cross join lateral (select ((d::date + (s.schedule ->> 'deadline')::time)"

@@ -234,7 +234,9 @@ def withdraw_consent(conn: Connection[Any], *, patient_id: int, consent_id: int,
 
 
 _CARE = ("e.id, e.kind, e.occurred_at, e.hospital, e.reason, e.note, e.alert_id, e.pause_id,"
-         " e.admission_id, u.username as recorded_by, e.recorded_at")
+         " e.admission_id, u.username as recorded_by, e.recorded_at, e.withdrawn_at,"
+         " w.username as withdrawn_by, e.withdrawal_reason, e.replaces_id,"
+         " (select c.id from care_events c where c.replaces_id = e.id) as replaced_by")
 
 
 def care_events(conn: Connection[Any], viewer: Viewer, patient_id: int, *, limit: int,
@@ -242,7 +244,7 @@ def care_events(conn: Connection[Any], viewer: Viewer, patient_id: int, *, limit
     """Her care events, newest first (only ``event_id`` if given)."""
     return conn.execute(sql.SQL(
         "select {fields} from care_events e join patients p on p.id = e.patient_id"
-        " left join users u on u.id = e.recorded_by"
+        " left join users u on u.id = e.recorded_by left join users w on w.id = e.withdrawn_by"
         " where e.patient_id = %(patient)s and {where}"
         " order by e.occurred_at desc, e.id desc limit %(limit)s").format(
             fields=sql.SQL(_CARE), where=all_of(
@@ -254,15 +256,56 @@ def care_events(conn: Connection[Any], viewer: Viewer, patient_id: int, *, limit
 def insert_care_event(conn: Connection[Any], *, patient_id: int, kind: str,
                       occurred_at: datetime, hospital: str, reason: str, note: str,
                       alert_id: int | None, pause_id: int | None, admission_id: int | None,
-                      recorded_by: int | None) -> int:
+                      replaces_id: int | None, recorded_by: int | None) -> int:
     row = conn.execute(
         "insert into care_events (patient_id, kind, occurred_at, hospital, reason, note,"
-        " alert_id, pause_id, admission_id, recorded_by)"
-        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
+        " alert_id, pause_id, admission_id, replaces_id, recorded_by)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
         (patient_id, kind, occurred_at, hospital, reason, note, alert_id, pause_id,
-         admission_id, recorded_by)).fetchone()
+         admission_id, replaces_id, recorded_by)).fetchone()
     assert row is not None
     return int(row["id"])
+
+
+def withdraw_care_event(conn: Connection[Any], *, patient_id: int, event_id: int, reason: str,
+                        by: int | None, at: datetime) -> dict[str, Any] | None:
+    """Stamp a standing care event withdrawn; None if she has no such standing event. Returns
+    the event with the discharge that ended it, if it is an admission."""
+    row: dict[str, Any] | None = conn.execute(
+        "update care_events e set withdrawn_at = %(at)s, withdrawn_by = %(by)s,"
+        " withdrawal_reason = %(reason)s where e.id = %(id)s and e.patient_id = %(patient)s"
+        " and e.withdrawn_at is null returning e.id, e.kind, e.occurred_at, e.hospital,"
+        " e.alert_id, e.pause_id, e.admission_id, (select d.id from care_events d"
+        "   where d.admission_id = e.id and d.withdrawn_at is null) as discharge_id",
+        {"at": at, "by": by, "reason": reason, "id": event_id, "patient": patient_id}
+    ).fetchone()
+    return row
+
+
+def standing_care_event(conn: Connection[Any], *, patient_id: int, event_id: int
+                        ) -> dict[str, Any] | None:
+    row: dict[str, Any] | None = conn.execute(
+        "select id, kind, occurred_at, hospital, pause_id from care_events"
+        " where id = %s and patient_id = %s and withdrawn_at is null",
+        (event_id, patient_id)).fetchone()
+    return row
+
+
+def set_care_event_links(conn: Connection[Any], *, event_id: int, pause_id: int | None = None,
+                         admission_id: int | None = None) -> None:
+    """Link an admission to its (new) pause, or a discharge to the admission it ends."""
+    conn.execute(
+        "update care_events set pause_id = coalesce(%s, pause_id),"
+        " admission_id = coalesce(%s, admission_id) where id = %s",
+        (pause_id, admission_id, event_id))
+
+
+def extend_pause(conn: Connection[Any], *, patient_id: int, pause_id: int, ends_at: datetime
+                 ) -> bool:
+    """Move a pause's end to ``ends_at``; False if the pause is gone."""
+    return conn.execute(
+        "update patient_pauses set ends_at = %s where id = %s and patient_id = %s",
+        (ends_at, pause_id, patient_id)).rowcount == 1
 
 
 def open_admission(conn: Connection[Any], *, patient_id: int, before: datetime
@@ -270,8 +313,9 @@ def open_admission(conn: Connection[Any], *, patient_id: int, before: datetime
     """Her latest admission at or before ``before`` that no discharge has ended yet."""
     row: dict[str, Any] | None = conn.execute(
         "select a.id, a.pause_id from care_events a where a.patient_id = %(patient)s"
-        " and a.kind = 'admission' and a.occurred_at <= %(before)s"
-        " and not exists (select from care_events d where d.admission_id = a.id)"
+        " and a.kind = 'admission' and a.occurred_at <= %(before)s and a.withdrawn_at is null"
+        " and not exists (select from care_events d where d.admission_id = a.id"
+        "   and d.withdrawn_at is null)"
         " order by a.occurred_at desc, a.id desc limit 1",
         {"patient": patient_id, "before": before}).fetchone()
     return row

@@ -232,6 +232,24 @@ class CareEventIn(AdmissionIn):
     kind: CareKind
 
 
+WithdrawalReason = Annotated[Text, Field(min_length=1, max_length=500,
+                                         description="why it is withdrawn (mandatory; kept)")]
+
+
+class CareEventWithdrawIn(BaseModel):
+    """A care event recorded by mistake (the wrong patient, a visit that did not happen)."""
+
+    model_config = ConfigDict(extra="forbid")
+    withdrawal_reason: WithdrawalReason
+
+
+class CareEventCorrectionIn(CareEventIn):
+    """The event as it should have been recorded: it replaces the one corrected, which is
+    withdrawn with ``withdrawal_reason``."""
+
+    withdrawal_reason: WithdrawalReason
+
+
 class CareEventOut(BaseModel):
     id: int
     kind: CareKind
@@ -246,6 +264,14 @@ class CareEventOut(BaseModel):
     """The admission a discharge ended."""
     recorded_by: str | None
     recorded_at: datetime
+    withdrawn_at: datetime | None
+    """Set once withdrawn (or corrected): a withdrawn event counts in no outcome."""
+    withdrawn_by: str | None
+    withdrawal_reason: str
+    replaces_id: int | None
+    """The event this one corrects."""
+    replaced_by: int | None
+    """The event that corrects this one."""
 
 
 class DecisionIn(alert_schemas.DecisionIn):
@@ -268,7 +294,7 @@ class PatientOverview(PatientOut):
     consents: list[ConsentOut]
     """Every consent recorded, standing and withdrawn, newest first."""
     care_events: list[CareEventOut]
-    """Her latest hospital contacts (at most 50), newest first."""
+    """Her latest hospital contacts (at most 50, withdrawn ones included), newest first."""
 
 
 class Measurement(BaseModel):

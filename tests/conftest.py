@@ -70,6 +70,16 @@ def owner_url(stack_owner_url: str, run_database: str) -> str:
     return with_database(stack_owner_url, run_database)
 
 
+@pytest.fixture
+def scratch_database(owner_url: str) -> Iterator[str]:
+    """An empty database of the owner's, dropped after the test: for tests of the migrations
+    themselves."""
+    admin = with_database(owner_url, "postgres")
+    name = create_database(admin)
+    yield with_database(owner_url, name)
+    drop_database(admin, name)
+
+
 @pytest.fixture(scope="session")
 def settings(stack_env: dict[str, str], run_database: str,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:

@@ -13,8 +13,10 @@ from core.rendering import JsonList
 from patients import care_events, consent, diary, service
 from patients.schemas import (
     BucketedMeasurement,
+    CareEventCorrectionIn,
     CareEventIn,
     CareEventOut,
+    CareEventWithdrawIn,
     ConsentIn,
     ConsentOut,
     ConsentWithdrawIn,
@@ -121,6 +123,25 @@ def record_care_event(patient_id: int, body: CareEventIn, conn: DbConn, viewer: 
     An admission pauses her monitoring (at most 90 days; the pause is in the answer's
     ``pause_id``); the next discharge recorded after it ends that pause."""
     return care_events.record(conn, viewer, patient_id, body, now=datetime.now(UTC))
+
+
+@router.post("/{patient_id}/care-events/{event_id}/withdraw", response_model=CareEventOut)
+def withdraw_care_event(patient_id: int, event_id: int, body: CareEventWithdrawIn,
+                        conn: DbConn, viewer: CurrentViewer) -> CareEventOut:
+    """Withdraw a care event recorded by mistake, with the reason (any member of her team;
+    audited). It is kept, stamped, and counts in no outcome. A withdrawn admission's pause is
+    removed; a withdrawn discharge leaves its admission open again (its pause restored)."""
+    return care_events.withdraw(conn, viewer, patient_id, event_id, body, now=datetime.now(UTC))
+
+
+@router.post("/{patient_id}/care-events/{event_id}/correct", response_model=CareEventOut,
+             status_code=status.HTTP_201_CREATED)
+def correct_care_event(patient_id: int, event_id: int, body: CareEventCorrectionIn,
+                       conn: DbConn, viewer: CurrentViewer) -> CareEventOut:
+    """Correct a care event: withdraw it with ``withdrawal_reason`` and record the body in its
+    place, in one transaction (audited). The answer is the new event, whose ``replaces_id``
+    names the old one."""
+    return care_events.correct(conn, viewer, patient_id, event_id, body, now=datetime.now(UTC))
 
 
 @router.post("/{patient_id}/pauses/{pause_id}/end", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,9 +1,11 @@
 """Issue #19: consents (recorded, withdrawn, audited, respected by the FHIR export) and care
 events (recorded on the patient page or with an alert's disposition; an admission pauses the
-monitoring until its discharge)."""
+monitoring until its discharge; withdrawn and corrected, kept, and no longer counted)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -189,3 +191,167 @@ def test_a_manager_reads_no_patient(client: TestClient, admin: User, team: str,
                        json={"kind": "outpatient", "reason": "other"}).status_code == 404
     assert client.post("/api/v1/patients", headers=manager.headers, json={
         "display_name": "x", "team": team, "schedule": SCHEDULE}).status_code == 403
+
+
+def _care_event(client: TestClient, user: User, pid: int, **body: Any) -> dict[str, Any]:
+    response = client.post(f"/api/v1/patients/{pid}/care-events", headers=user.headers,
+                           json={"reason": "copd_exacerbation", **body})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def _pause_ends(conn: psycopg.Connection[Any], pause_id: int) -> datetime | None:
+    row = conn.execute("select ends_at from patient_pauses where id = %s", (pause_id,)).fetchone()
+    return None if row is None else row["ends_at"]
+
+
+def test_a_care_event_is_withdrawn_with_a_reason_and_kept(
+        client: TestClient, admin: User, nurse: User, team: str,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    pid = enrol_with_consent(client, admin, team)["id"]
+    admission = _care_event(client, nurse, pid, kind="admission", hospital="Hvidovre")
+    url = f"/api/v1/patients/{pid}/care-events/{admission['id']}/withdraw"
+    no_reason = client.post(url, headers=nurse.headers, json={"withdrawal_reason": ""})
+    assert no_reason.status_code == 422
+    withdrawn = client.post(url, headers=nurse.headers,
+                            json={"withdrawal_reason": "recorded on the wrong patient"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    body = withdrawn.json()
+    assert body["withdrawn_by"] == nurse.username
+    assert body["withdrawal_reason"] == "recorded on the wrong patient"
+    assert body["withdrawn_at"] is not None
+    # She was not admitted: the admission's pause is gone.
+    assert _pause_ends(committed_conn, admission["pause_id"]) is None
+    overview = client.get(f"/api/v1/patients/{pid}", headers=nurse.headers).json()
+    assert overview["pauses"] == []
+    assert [(e["id"], e["withdrawal_reason"]) for e in overview["care_events"]] == [
+        (admission["id"], "recorded on the wrong patient")]
+    again = client.post(url, headers=nurse.headers, json={"withdrawal_reason": "twice"})
+    assert again.status_code == 404
+    assert again.json()["type"] == "urn:kol:problem:care-event-not-found"
+    audit = committed_conn.execute(
+        "select action, detail from audit_log where entity_type = 'patient' and entity_id = %s"
+        " and action like 'patient.care_event.%%' order by id", (str(pid),)).fetchall()
+    assert [a["action"] for a in audit] == ["patient.care_event.admission",
+                                            "patient.care_event.withdraw"]
+    assert audit[1]["detail"]["withdrawal_reason"] == "recorded on the wrong patient"
+    assert audit[1]["detail"]["removed_pause"]["id"] == admission["pause_id"]
+
+
+def test_a_correction_replaces_the_event_and_keeps_the_discharge_linked(
+        client: TestClient, admin: User, nurse: User, team: str,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    pid = enrol_with_consent(client, admin, team)["id"]
+    now = datetime.now(UTC)
+    wrong = _care_event(client, nurse, pid, kind="admission", hospital="Hvidovre",
+                        occurred_at=(now - timedelta(hours=5)).isoformat())
+    discharged_at = now - timedelta(hours=1)
+    discharge = _care_event(client, nurse, pid, kind="discharge",
+                            occurred_at=discharged_at.isoformat())
+    assert discharge["admission_id"] == wrong["id"]
+    # The admission was two days earlier and at another hospital.
+    admitted_at = now - timedelta(days=2)
+    corrected = client.post(
+        f"/api/v1/patients/{pid}/care-events/{wrong['id']}/correct", headers=nurse.headers,
+        json={"kind": "admission", "occurred_at": admitted_at.isoformat(),
+              "hospital": "Bispebjerg", "reason": "pneumonia",
+              "withdrawal_reason": "wrong day and hospital"})
+    assert corrected.status_code == 201, corrected.text
+    new = corrected.json()
+    assert new["replaces_id"] == wrong["id"]
+    assert (new["hospital"], new["reason"], new["withdrawn_at"]) == ("Bispebjerg", "pneumonia",
+                                                                      None)
+    events = {e["id"]: e for e in client.get(f"/api/v1/patients/{pid}",
+                                             headers=nurse.headers).json()["care_events"]}
+    assert events[wrong["id"]]["replaced_by"] == new["id"]
+    assert events[wrong["id"]]["withdrawal_reason"] == "wrong day and hospital"
+    # The discharge now ends the corrected admission and its pause.
+    assert events[discharge["id"]]["admission_id"] == new["id"]
+    assert _pause_ends(committed_conn, wrong["pause_id"]) is None
+    ends = _pause_ends(committed_conn, new["pause_id"])
+    assert ends is not None
+    assert abs(ends - discharged_at) < timedelta(seconds=1)
+    # Correcting the discharge: the admission is open again until the corrected one ends it.
+    later = now - timedelta(minutes=10)
+    fixed = client.post(
+        f"/api/v1/patients/{pid}/care-events/{discharge['id']}/correct", headers=nurse.headers,
+        json={"kind": "discharge", "occurred_at": later.isoformat(), "reason": "pneumonia",
+              "withdrawal_reason": "wrong time"})
+    assert fixed.status_code == 201, fixed.text
+    assert fixed.json()["admission_id"] == new["id"]
+    ends = _pause_ends(committed_conn, new["pause_id"])
+    assert ends is not None
+    assert abs(ends - later) < timedelta(seconds=1)
+    # Withdrawing that discharge too: the admission's pause runs to its longest again.
+    client.post(f"/api/v1/patients/{pid}/care-events/{fixed.json()['id']}/withdraw",
+                headers=nurse.headers, json={"withdrawal_reason": "not discharged"})
+    ends = _pause_ends(committed_conn, new["pause_id"])
+    assert ends is not None
+    assert abs(ends - (admitted_at + timedelta(days=90))) < timedelta(seconds=1)
+    actions = [r["action"] for r in committed_conn.execute(
+        "select action from audit_log where entity_type = 'patient' and entity_id = %s"
+        " and action like 'patient.care_event.%%' order by id", (str(pid),))]
+    assert actions == ["patient.care_event.admission", "patient.care_event.discharge",
+                       "patient.care_event.withdraw", "patient.care_event.admission",
+                       "patient.care_event.relink", "patient.care_event.withdraw",
+                       "patient.care_event.discharge", "patient.care_event.withdraw"]
+
+
+def test_only_her_team_withdraws_or_corrects_her_care_events(
+        client: TestClient, admin: User, nurse: User, team: str,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    pid = enrol_with_consent(client, admin, team)["id"]
+    event = _care_event(client, nurse, pid, kind="outpatient", reason="planned_control")
+    other = make_user(client, committed_conn, role="nurse", teams=[unique("other")])
+    manager = make_user(client, committed_conn, role="manager", teams=[team])
+    base = f"/api/v1/patients/{pid}/care-events/{event['id']}"
+    correction = {"kind": "emergency", "reason": "other", "withdrawal_reason": "x"}
+    for user in (other, manager):
+        withdraw = client.post(f"{base}/withdraw", headers=user.headers,
+                               json={"withdrawal_reason": "x"})
+        assert withdraw.status_code == 404
+        assert withdraw.json()["type"] == "urn:kol:problem:patient-not-found"
+        assert client.post(f"{base}/correct", headers=user.headers,
+                           json=correction).status_code == 404
+    # Another patient's event is not hers.
+    someone = enrol_with_consent(client, admin, team)["id"]
+    assert client.post(f"/api/v1/patients/{someone}/care-events/{event['id']}/withdraw",
+                       headers=nurse.headers,
+                       json={"withdrawal_reason": "x"}).json()["type"] == (
+        "urn:kol:problem:care-event-not-found")
+    # Every role of her team that records care events corrects them.
+    clinician = make_user(client, committed_conn, role="clinician", teams=[team])
+    fixed = client.post(f"{base}/correct", headers=clinician.headers, json=correction)
+    assert fixed.status_code == 201, fixed.text
+    assert client.post(f"/api/v1/patients/{pid}/care-events/{fixed.json()['id']}/withdraw",
+                       headers=admin.headers,
+                       json={"withdrawal_reason": "x"}).status_code == 200
+    assert committed_conn.execute(
+        "select count(*) as n from care_events where patient_id = %s and withdrawn_at is null",
+        (pid,)).fetchone() == {"n": 0}
+
+
+def test_the_outcomes_no_longer_count_a_withdrawn_admission(
+        client: TestClient, admin: User, nurse: User, team: str) -> None:
+    # Five patients: the municipality is shown whatever else the database holds.
+    pids = [enrol_with_consent(client, admin, team)["id"] for _ in range(5)]
+    admission = _care_event(client, nurse, pids[0], kind="admission")
+    _care_event(client, nurse, pids[1], kind="admission")
+
+    def admissions() -> tuple[int, int]:
+        body = client.get("/api/v1/outcomes", headers=admin.headers, params={"months": 1})
+        assert body.status_code == 200, body.text
+        municipality = body.json()["groups"][0]
+        assert municipality["team"] is None
+        csv_rows = list(csv.DictReader(io.StringIO(client.get(
+            "/api/v1/outcomes.csv", headers=admin.headers, params={"months": 1}).text)))
+        in_csv = next(r for r in csv_rows if r["team"] == ""
+                      and r["period"] == municipality["months"][0]["period"])
+        return municipality["months"][0]["admissions"], int(in_csv["admissions"])
+
+    before, before_csv = admissions()
+    assert before == before_csv >= 2
+    withdrawn = client.post(f"/api/v1/patients/{pids[0]}/care-events/{admission['id']}/withdraw",
+                            headers=nurse.headers, json={"withdrawal_reason": "wrong patient"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert admissions() == (before - 1, before - 1)

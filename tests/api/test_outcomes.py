@@ -1,6 +1,7 @@
 """Issue #19's outcome figures: every figure of the API is computed again here, in Python, from
-the rows it counts (patients, care events, pauses, readings, alerts and their events, answers),
-for each team and the municipality; small groups are suppressed; a manager sees no patient."""
+the rows it counts (patients, standing care events, pauses, readings, alerts and their events,
+answers), for each team and the municipality; small groups are suppressed; a manager sees no
+patient."""
 
 from __future__ import annotations
 
@@ -71,19 +72,35 @@ def build(conn: psycopg.Connection[Any], seed: int = 19) -> World:
             patient_ids.append(pid)
             names.append(name)
             end = discharged or _local(date(2019, 7, 10), time(0))
+            # Some changed schedule in 2019: the days before count under the old one.
+            if rng.random() < 0.5:
+                changed = _local(date(2019, 1, 1) + timedelta(days=rng.randrange(0, 150)),
+                                 time(rng.randrange(0, 24)))
+                conn.execute("update schedule_versions set valid_to = %s where patient_id = %s",
+                             (changed, pid))
+                conn.execute(
+                    "insert into schedule_versions (patient_id, schedule, valid_from)"
+                    " values (%s, %s, %s)", (pid, Jsonb({
+                        "days": rng.sample(DAYS, rng.randrange(1, 7)),
+                        "deadline": rng.choice(["09:00", "12:00", "20:00"]),
+                        "types": rng.sample(["spo2", "pulse", "weight"], rng.randrange(1, 4))}),
+                        changed))
             # A pause of a week for some.
             if rng.random() < 0.5:
                 starts = created + timedelta(days=rng.randrange(10, 100))
                 conn.execute("insert into patient_pauses (patient_id, starts_at, ends_at, reason)"
                              " values (%s, %s, %s, 'holiday')", (pid, starts,
                                                                   starts + timedelta(days=7)))
-            # Care events, some before enrolment (not counted).
+            # Care events, some before enrolment and some withdrawn (neither counted).
             for _ in range(rng.randrange(0, 6)):
                 at = created + timedelta(days=rng.randrange(-60, 330), hours=rng.randrange(24))
+                withdrawn = at + timedelta(days=1) if rng.random() < 0.3 else None
                 conn.execute(
-                    "insert into care_events (patient_id, kind, occurred_at, reason)"
-                    " values (%s, %s, %s, 'copd_exacerbation')",
-                    (pid, rng.choice(["admission", "outpatient", "emergency", "discharge"]), at))
+                    "insert into care_events (patient_id, kind, occurred_at, reason,"
+                    " withdrawn_at, withdrawal_reason)"
+                    " values (%s, %s, %s, 'copd_exacerbation', %s, %s)",
+                    (pid, rng.choice(["admission", "outpatient", "emergency", "discharge"]), at,
+                     withdrawn, "wrong patient" if withdrawn else ""))
             # Readings: most scheduled ones, some off-schedule.
             rows = []
             day = created.astimezone(TZ).date()
@@ -182,10 +199,13 @@ def expected(conn: psycopg.Connection[Any], now: datetime,
     by_id = {p["id"]: p for p in patients}
     start = min(lo for _, lo, _ in periods)
     end = max(hi for _, _, hi in periods)
-    events = conn.execute("select * from care_events").fetchall()
+    events = conn.execute("select * from care_events where withdrawn_at is null").fetchall()
     pauses = defaultdict(list)
     for s in conn.execute("select * from patient_pauses").fetchall():
         pauses[s["patient_id"]].append(s)
+    versions = defaultdict(list)
+    for v in conn.execute("select * from schedule_versions").fetchall():
+        versions[v["patient_id"]].append(v)
     taken = {(r["patient_id"], r["type"], r["measured_at"].astimezone(TZ).date())
              for r in conn.execute("select patient_id, type, measured_at from readings"
                                    " where measured_at >= %s and measured_at < %s",
@@ -214,17 +234,21 @@ def expected(conn: psycopg.Connection[Any], now: datetime,
                 # In UTC: Python subtracts two times of one zone by their wall clocks.
                 figures["days"] += (hi.astimezone(UTC) - lo.astimezone(UTC)
                                     ).total_seconds() / 86400
-                deadline = time.fromisoformat(p["schedule"]["deadline"])
-                day = lo.astimezone(TZ).date()
-                while day <= hi.astimezone(TZ).date():
-                    due = _local(day, deadline)
-                    if (DAYS[day.weekday()] in p["schedule"]["days"] and lo <= due < hi
-                            and not any(s["starts_at"] <= due < s["ends_at"]
-                                        for s in pauses[p["id"]])):
-                        for kind in p["schedule"]["types"]:
-                            figures["scheduled"] += 1
-                            figures["taken"] += (p["id"], kind, day) in taken
-                    day += timedelta(days=1)
+                # Each deadline under the schedule in force at it.
+                for v in versions[p["id"]]:
+                    schedule = v["schedule"]
+                    deadline = time.fromisoformat(schedule["deadline"])
+                    day = lo.astimezone(TZ).date()
+                    while day <= hi.astimezone(TZ).date():
+                        due = _local(day, deadline)
+                        if (DAYS[day.weekday()] in schedule["days"] and lo <= due < hi
+                                and v["valid_from"] <= due < (v["valid_to"] or INFINITY)
+                                and not any(s["starts_at"] <= due < s["ends_at"]
+                                            for s in pauses[p["id"]])):
+                            for kind in schedule["types"]:
+                                figures["scheduled"] += 1
+                                figures["taken"] += (p["id"], kind, day) in taken
+                        day += timedelta(days=1)
             care = defaultdict(int)
             for e in events:
                 p = by_id[e["patient_id"]]

@@ -1,7 +1,7 @@
 """Issue #19 in the browser: the manager's outcomes page (plots, table, CSV, no patient), and
-on the patient page the consents, a care event recorded in a few taps, and 'admitted' as an
-alert's disposition recorded once. axe-core finds no serious violation; screenshots in Danish at
-1280×800 go to tests/artifacts."""
+on the patient page the consents, a care event recorded in a few taps, 'admitted' as an
+alert's disposition recorded once, and care events withdrawn and corrected. axe-core finds no
+serious violation; screenshots in Danish at 1280×800 go to tests/artifacts."""
 
 from __future__ import annotations
 
@@ -126,3 +126,65 @@ def test_consent_care_event_and_admitted_on_the_patient_page(
     assert committed_conn.execute(
         "select count(*) as n from care_events where patient_id = %s and kind = 'admission'",
         (pid,)).fetchone() == {"n": 1}
+
+
+def test_a_care_event_withdrawn_and_one_corrected_on_the_patient_page(
+        site: Site, danish_page: Page, committed_conn: psycopg.Connection[Any],
+        artifacts_dir: Path) -> None:
+    page = danish_page
+    response = httpx.post(f"{site.url}/api/v1/patients", headers=site.admin_headers, json={
+        "display_name": unique("Borger"), "team": site.team, "schedule": SCHEDULE})
+    assert response.status_code == 201, response.text
+    pid = response.json()["id"]
+    events = {}
+    for kind, hospital in (("admission", "Hvidovre Hospital"), ("outpatient", "Herlev")):
+        recorded = httpx.post(f"{site.url}/api/v1/patients/{pid}/care-events",
+                              headers=site.admin_headers,
+                              json={"kind": kind, "hospital": hospital, "reason": "heart"})
+        assert recorded.status_code == 201, recorded.text
+        events[kind] = recorded.json()["id"]
+    nurse = create_user(committed_conn, role="nurse", teams=[site.team])
+    _login(page, site, nurse)
+    expect(page.locator("#triage")).to_be_visible()
+    page.goto(f"{site.url}/#/patient/{pid}")
+    expect(page.locator("#pauses [data-pause]")).to_have_count(1)
+    expect(page.locator("#header-pauses")).to_contain_text("Indlagt: Hvidovre Hospital")
+    # The admission was the wrong patient's: withdrawn with the reason, shown struck through.
+    admission = page.locator(f"#care-events [data-care-event='{events['admission']}']")
+    admission.locator("summary").click()
+    # The reason is mandatory: without it nothing is sent.
+    admission.locator("button[value=withdraw]").click()
+    expect(admission.locator("s")).to_have_count(0)
+    admission.locator("[name=withdrawal_reason]").fill("Registreret på forkert borger")
+    admission.locator("button[value=withdraw]").click()
+    withdrawn = page.locator(f"#care-events [data-care-event='{events['admission']}']")
+    expect(withdrawn).to_have_attribute("data-withdrawn", "true")
+    expect(withdrawn.locator("s")).to_contain_text("Hvidovre Hospital")
+    expect(withdrawn).to_contain_text("Registreret på forkert borger")
+    expect(withdrawn).to_contain_text(f"af {nurse}")
+    expect(page.locator("#pauses [data-pause]")).to_have_count(0)
+    expect(page.locator("#header-pauses")).to_be_empty()
+    # The outpatient visit was an emergency-department visit: corrected in place.
+    visit = page.locator(f"#care-events [data-care-event='{events['outpatient']}']")
+    visit.locator("summary").click()
+    expect(visit.locator("[name=hospital]")).to_have_value("Herlev")
+    visit.locator("[name=kind]").select_option("emergency")
+    visit.locator("[name=withdrawal_reason]").fill("Var akutmodtagelse")
+    visit.locator("button[value=correct]").click()
+    expect(page.locator("#care-events [data-kind=emergency]:not([data-withdrawn])")
+           ).to_contain_text("Herlev")
+    corrected = page.locator(f"#care-events [data-care-event='{events['outpatient']}']")
+    expect(corrected).to_contain_text("rettet")
+    expect(corrected).to_contain_text("Var akutmodtagelse")
+    problems = check(page, artifacts_dir, "patient-care-event-withdrawn-da", "1280x800")
+    assert problems == []
+    rows = committed_conn.execute(
+        "select kind, withdrawn_at is not null as withdrawn, withdrawal_reason, replaces_id"
+        " from care_events where patient_id = %s order by id", (pid,)).fetchall()
+    assert rows == [
+        {"kind": "admission", "withdrawn": True,
+         "withdrawal_reason": "Registreret på forkert borger", "replaces_id": None},
+        {"kind": "outpatient", "withdrawn": True, "withdrawal_reason": "Var akutmodtagelse",
+         "replaces_id": None},
+        {"kind": "emergency", "withdrawn": False, "withdrawal_reason": "",
+         "replaces_id": events["outpatient"]}]

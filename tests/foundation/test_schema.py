@@ -10,7 +10,6 @@ import pytest
 from core.health import database_status
 from core.migrate import MigrationError, discover, migrate
 from tests.conftest import insert_patient
-from tests.stack import create_database, drop_database, with_database
 
 
 def test_readings_is_a_hypertable_with_weekly_chunks(conn: psycopg.Connection[Any]) -> None:
@@ -83,14 +82,6 @@ def test_timescaledb_edition_is_detected(conn: psycopg.Connection[Any]) -> None:
 def test_migrations_run_twice_without_error(owner_url: str) -> None:
     assert migrate(owner_url) == []
     assert migrate(owner_url) == []
-
-
-@pytest.fixture
-def scratch_database(owner_url: str) -> Any:
-    admin = with_database(owner_url, "postgres")
-    name = create_database(admin)
-    yield with_database(owner_url, name)
-    drop_database(admin, name)
 
 
 def test_runner_applies_in_order_and_refuses_edited_migration(scratch_database: str,

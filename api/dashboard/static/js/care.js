@@ -28,10 +28,38 @@ function consentRow(c) {
       : `<button class="secondary withdraw" type="button">${t("withdraw")}</button>`}</li>`;
 }
 
+const localInput = (iso) => { const d = new Date(iso); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 16); };
+
+/** The care event's fields, blank for a new one or filled to correct ``e``. */
+function careFields(prefix, e = null) {
+  const selected = (value, wanted) => (value === wanted ? "selected" : "");
+  return `<div class="field"><label for="${prefix}-kind">${t("care_kind")}</label><select id="${prefix}-kind" name="kind">
+      ${KINDS.map((k) => `<option value="${k}" ${selected(e?.kind, k)}>${t(`kind_${k}`)}</option>`).join("")}</select></div>
+    <div class="field"><label for="${prefix}-at">${t("when")}</label><input id="${prefix}-at" name="occurred_at" type="datetime-local" required
+      value="${e ? localInput(e.occurred_at) : ""}"></div>
+    ${hospitalFields(prefix)}
+    <div class="field"><label for="${prefix}-note">${t("note")}</label><input id="${prefix}-note" name="note" maxlength="2000" value="${esc(e?.note)}"></div>`;
+}
+
 function careRow(e) {
-  return `<li data-care-event="${e.id}" data-kind="${e.kind}"><b>${t(`kind_${e.kind}`)}</b> · ${when(e.occurred_at)}
-    ${e.hospital ? ` · ${esc(e.hospital)}` : ""} · ${t(`cr_${e.reason}`)}${e.note ? ` · «${esc(e.note)}»` : ""}
-    <span class="muted">${e.recorded_by ? `· ${t("by")} ${esc(e.recorded_by)}` : ""}${e.alert_id ? ` · ${t("from_alert")}` : ""}</span></li>`;
+  const withdrawn = e.withdrawn_at !== null;
+  const text = `<b>${t(`kind_${e.kind}`)}</b> · ${when(e.occurred_at)}
+    ${e.hospital ? ` · ${esc(e.hospital)}` : ""} · ${t(`cr_${e.reason}`)}${e.note ? ` · «${esc(e.note)}»` : ""}`;
+  const recorded = `<span class="muted">${e.recorded_by ? `· ${t("by")} ${esc(e.recorded_by)}` : ""}${e.alert_id ? ` · ${t("from_alert")}` : ""}</span>`;
+  if (withdrawn) {
+    // Kept in the history, struck through, with who withdrew it and why (docs/outcomes.md).
+    return `<li data-care-event="${e.id}" data-kind="${e.kind}" data-withdrawn="true"><s>${text}</s> ${recorded}
+      · <span class="warn">${t(e.replaced_by ? "care_corrected" : "care_withdrawn", { day: when(e.withdrawn_at), who: esc(e.withdrawn_by || "–") })}:
+      «${esc(e.withdrawal_reason)}»</span></li>`;
+  }
+  const prefix = `fix-${e.id}`;
+  return `<li data-care-event="${e.id}" data-kind="${e.kind}">${text} ${recorded}
+    <details class="fix-care"><summary>${t("care_fix")}</summary><form class="fix-form" data-fix="${e.id}">
+      <div class="field"><label for="${prefix}-why">${t("care_fix_why")}</label>
+        <input id="${prefix}-why" name="withdrawal_reason" required maxlength="500"></div>
+      <button type="submit" class="danger" value="withdraw">${t("care_withdraw")}</button>
+      <fieldset><legend>${t("care_correct_as")}</legend>${careFields(prefix, e)}</fieldset>
+      <button type="submit" value="correct">${t("care_correct")}</button></form></details></li>`;
 }
 const TYPES = ["spo2", "pulse", "weight"];
 export const DETAILS = ["phone", "contact_person", "contact_phone", "gp", "notes"];
@@ -121,13 +149,7 @@ export function render(box, patient, onChanged) {
         <div class="field"><label for="consent-day">${t("consent_day")}</label><input id="consent-day" name="given_on" type="date" value="${today()}" required></div>
         <button type="submit">${t("save")}</button></form></details>
       <h3>${t("care_events")}</h3>
-      <form id="care-form" class="filters">
-        <div class="field"><label for="care-kind">${t("care_kind")}</label><select id="care-kind" name="kind">
-          ${KINDS.map((k) => `<option value="${k}">${t(`kind_${k}`)}</option>`).join("")}</select></div>
-        <div class="field"><label for="care-at">${t("when")}</label><input id="care-at" name="occurred_at" type="datetime-local" required></div>
-        ${hospitalFields("care")}
-        <div class="field"><label for="care-note">${t("note")}</label><input id="care-note" name="note" maxlength="2000"></div>
-        <button type="submit">${t("record")}</button></form>
+      <form id="care-form" class="filters">${careFields("care")}<button type="submit">${t("record")}</button></form>
       <datalist id="hospitals">${[...new Set(p.care_events.map((e) => e.hospital).filter(Boolean))].map((h) => `<option value="${esc(h)}">`).join("")}</datalist>
       <ul class="care-events" id="care-events">${p.care_events.map(careRow).join("") || `<li class="muted">${t("no_care_events")}</li>`}</ul>
       <h3>${t("pauses")}</h3>
@@ -150,14 +172,23 @@ export function render(box, patient, onChanged) {
           <div class="field"><label for="discharge-reason">${t("reason")}</label><input id="discharge-reason" name="reason" required maxlength="500"></div>
           <button type="submit" class="danger">${t("discharge")}</button></form></details>` : ""}`;
   };
+  const fill = () => {
+    // The correction forms start from the event as recorded; the hospital and reason too.
+    for (const e of patient.care_events.filter((c) => c.withdrawn_at === null)) {
+      box.querySelector(`#fix-${e.id}-hospital`).value = e.hospital;
+      box.querySelector(`#fix-${e.id}-reason`).value = e.reason;
+    }
+  };
   draw();
-  const nowLocal = () => { const d = new Date(); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 16); };
+  fill();
+  const nowLocal = () => localInput(new Date().toISOString());
   box.querySelector("#care-at").value = nowLocal();
   const url = `/api/v1/patients/${patient.id}`;
   const done = async (message) => {
     toast(message);
     Object.assign(patient, await api(url));
     draw();
+    fill();
     box.querySelector("#care-at").value = nowLocal();
     await onChanged(patient);
   };
@@ -187,6 +218,16 @@ export function render(box, patient, onChanged) {
         await api(`${url}/care-events`, { method: "POST", json: {
           ...data, occurred_at: new Date(data.occurred_at).toISOString() } });
         await done(t(data.kind === "admission" ? "admission_recorded" : "saved"));
+      } else if (form.classList.contains("fix-form")) {
+        const eventUrl = `${url}/care-events/${form.dataset.fix}`;
+        if (event.submitter?.value === "correct") {
+          await api(`${eventUrl}/correct`, { method: "POST", json: {
+            ...data, occurred_at: new Date(data.occurred_at).toISOString() } });
+          await done(t("care_corrected_toast"));
+        } else {
+          await api(`${eventUrl}/withdraw`, { method: "POST", json: { withdrawal_reason: data.withdrawal_reason } });
+          await done(t("care_withdrawn_toast"));
+        }
       } else if (form.id === "transfer-form") {
         await api(`${url}/transfer`, { method: "POST", json: data });
         toast(t("transferred"));

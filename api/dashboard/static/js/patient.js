@@ -45,6 +45,9 @@ function alertRow(alert) {
 }
 
 /** Whom the nurse calls, one tap away. */
+const pausesText = (patient) => (patient.pauses.length
+  ? ` · ${t("pauses")}: ${patient.pauses.map((p) => `${when(p.starts_at)}–${when(p.ends_at)} (${esc(p.reason)})`).join(", ")}` : "");
+
 function callLinks(patient) {
   const link = (number, label) => (number ? `<a class="button-link" href="tel:${esc(number.replace(/\s/g, ""))}">${t("call")} ${esc(label)}</a>` : "");
   return link(patient.phone, patient.phone) + link(patient.contact_phone, patient.contact_person || t("f_contact_person"));
@@ -98,7 +101,7 @@ export async function render(view, id) {
     <p><a href="#/triage">← ${t("back")}</a></p>
     <section class="card"><h1 id="patient-name">${esc(patient.display_name)}</h1>
       <p class="muted">${t("team")}: ${esc(patient.team)} · ${t("profile")}: ${esc(patient.profile)}
-        ${patient.pauses.length ? ` · ${t("pauses")}: ${patient.pauses.map((p) => `${when(p.starts_at)}–${when(p.ends_at)} (${esc(p.reason)})`).join(", ")}` : ""}</p>
+        <span id="header-pauses">${pausesText(patient)}</span></p>
       <p id="tablet-state">${care.tabletSummary(patient.devices)}</p>
       <p class="call" id="call">${callLinks(patient)}</p>
       <div class="grid latest" id="latest">${latest(patient)}</div>
@@ -131,6 +134,9 @@ export async function render(view, id) {
   const careChanged = (changed) => {
     view.querySelector("#patient-name").textContent = changed.display_name;
     view.querySelector("#call").innerHTML = callLinks(changed);
+    // An admission recorded or withdrawn there opens or removes a pause.
+    view.querySelector("#header-pauses").innerHTML = pausesText(changed);
+    view.querySelector("#tablet-state").innerHTML = care.tabletSummary(changed.devices);
   };
   care.render(view.querySelector("#care"), patient, careChanged);
   const thresholdsSaved = async () => {
