@@ -281,13 +281,16 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     combined_rows = combined_rows[ev[combined_rows] | ev[pair[combined_rows]]]
     # The diaries whose yellow symptom alert may need the combined z-score as its second sign,
     # and their latest SpO2/pulse pair of the day before (history rows too).
-    confirm_diaries = np.flatnonzero(ev & (ty == SYMPTOMS) & np.isfinite(th.major_confirm_z[p]))
-    paired = (ty == SPO2) & (pair >= 0)
-    confirm_pair = _latest_in(confirm_diaries, paired, SPO2, CONFIRM_RECENT_US, key, sid, series,
-                              ts, t0, span, ty)
-    confirm_diaries, confirm_pair = (confirm_diaries[confirm_pair >= 0],
-                                     confirm_pair[confirm_pair >= 0])
-    z_rows = np.union1d(combined_rows, confirm_pair)
+    diary = ty == SYMPTOMS
+    diary_rows = np.flatnonzero(diary)
+    confirm_diaries = diary_rows[ev[diary_rows] & np.isfinite(th.major_confirm_z[p[diary_rows]])]
+    z_rows = combined_rows
+    if confirm_diaries.size:
+        confirm_pair = _latest_in(confirm_diaries, (ty == SPO2) & (pair >= 0), SPO2,
+                                  CONFIRM_RECENT_US, key, sid, series, ts, t0, span, ty)
+        confirm_diaries, confirm_pair = (confirm_diaries[confirm_pair >= 0],
+                                         confirm_pair[confirm_pair >= 0])
+        z_rows = np.union1d(combined_rows, confirm_pair)
     guard_rows = rows_with(th.suspect_drop)
     need = np.zeros(idx.size, np.bool_)
     need[z_rows] = True
@@ -389,19 +392,20 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     z_all[rows] = ((long_median[rows] - recent_s) / sd_s
                    + (recent_p - long_median[partner]) / sd_p) / 2.0
     confirm_z = np.full(idx.size, np.nan)
-    confirm_z[confirm_diaries] = z_all[confirm_pair]
+    if confirm_diaries.size:
+        confirm_z[confirm_diaries] = z_all[confirm_pair]
     rows = combined_rows
     partner = pair[rows]
     pp = p[rows]
     z = z_all[rows]
     # A major symptom in a diary of the last 2 days makes the combined rule red from its own
     # limit: a patient who feels worse and whose oximetry agrees.
-    major = (ty == SYMPTOMS) & (MAJOR_COUNT[np.where(ty == SYMPTOMS, v, 0).astype(np.int64)
-                                            & (_MASKS.size - 1)] > 0)
+    major = np.zeros(idx.size, np.bool_)
+    major[diary_rows] = MAJOR_COUNT[v[diary_rows].astype(np.int64) & (_MASKS.size - 1)] > 0
     symptom = _latest_in(rows, major, SYMPTOMS, SYMPTOM_RECENT_US, key, sid, series, ts, t0,
                          span, ty)
     with_symptom = np.where(symptom >= 0, th.z_red_with_major[pp], np.nan)
-    kept = _latest_in(rows, ty == SYMPTOMS, SYMPTOMS, DIARY_KEPT_US, key, sid, series, ts, t0,
+    kept = _latest_in(rows, diary, SYMPTOMS, DIARY_KEPT_US, key, sid, series, ts, t0,
                       span, ty) >= 0
     z_yellow = np.where(kept & np.isfinite(th.z_yellow_diary[pp]), th.z_yellow_diary[pp],
                         th.z_yellow[pp])
