@@ -64,6 +64,11 @@ SEEMUNGAL_GAP_US = 36 * DAY_US // 24
 """... and one answered more than 36 h after it is not on the next day: the run of days ends."""
 SYMPTOM_RECENT_US = 2 * DAY_US
 """The combined rule is raised by a major symptom in a diary answered in ``[t - 2 d, t]``."""
+DIARY_KEPT_US = 7 * DAY_US
+"""``combined.z_yellow_diary`` applies while a diary was answered in ``[t - 7 d, t]``."""
+CONFIRM_RECENT_US = DAY_US
+"""``symptoms.major_confirm_z`` looks at the latest SpO2/pulse pair measured in ``[t - 1 d, t]``
+before a diary answered at ``t`` (the tablet asks the diary after measuring)."""
 LONGEST_LOOKBACK_US = LOSS_OLD_FROM_US
 """How much history before the evaluated readings the rules read (the streaming query's window)."""
 
@@ -274,10 +279,22 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     pair = _pulse_partner(key, sid, series, ts, t0, span, ty)
     combined_rows = np.flatnonzero((ty == SPO2) & (pair >= 0) & np.isfinite(th.z_yellow[p]))
     combined_rows = combined_rows[ev[combined_rows] | ev[pair[combined_rows]]]
+    # The diaries whose yellow symptom alert may need the combined z-score as its second sign,
+    # and their latest SpO2/pulse pair of the day before (history rows too).
+    diary = ty == SYMPTOMS
+    diary_rows = np.flatnonzero(diary)
+    confirm_diaries = diary_rows[ev[diary_rows] & np.isfinite(th.major_confirm_z[p[diary_rows]])]
+    z_rows = combined_rows
+    if confirm_diaries.size:
+        confirm_pair = _latest_in(confirm_diaries, (ty == SPO2) & (pair >= 0), SPO2,
+                                  CONFIRM_RECENT_US, key, sid, series, ts, t0, span, ty)
+        confirm_diaries, confirm_pair = (confirm_diaries[confirm_pair >= 0],
+                                         confirm_pair[confirm_pair >= 0])
+        z_rows = np.union1d(combined_rows, confirm_pair)
     guard_rows = rows_with(th.suspect_drop)
     need = np.zeros(idx.size, np.bool_)
-    need[combined_rows] = True
-    need[pair[combined_rows]] = True
+    need[z_rows] = True
+    need[pair[z_rows]] = True
     need[guard_rows] = True
     long_rows = np.flatnonzero(need)
     lo, hi = window(long_rows, LONG_BASELINE_FROM_US, BASELINE_TO_US)
@@ -363,51 +380,78 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     parts.append(_breaches(idx, rows, np.where(use_rise, sev_r, sev_f), SLOPE_3D, change,
                            np.where(use_rise, lim_r, -lim_f), np.full(rows.size, np.nan)))
 
-    # Combined: SpO2 fall and pulse rise in units of own variability, averaged.
-    rows = combined_rows
-    partner = pair[rows]
+    # Combined: SpO2 fall and pulse rise in units of own variability, averaged (for the rule's
+    # rows and for the pairs that may confirm a diary).
+    rows, partner = z_rows, pair[z_rows]
     pp = p[rows]
     sd_s = np.maximum(long_mad[rows] * MAD_TO_SD, th.spo2_sd_floor[pp])
     sd_p = np.maximum(long_mad[partner] * MAD_TO_SD, th.pulse_sd_floor[pp])
     recent_s, _ = windowed_median(v, *window(rows, COMBINED_RECENT_US, -1))
     recent_p, _ = windowed_median(v, *window(partner, COMBINED_RECENT_US, -1))
-    z = ((long_median[rows] - recent_s) / sd_s + (recent_p - long_median[partner]) / sd_p) / 2.0
+    z_all = np.full(idx.size, np.nan)
+    z_all[rows] = ((long_median[rows] - recent_s) / sd_s
+                   + (recent_p - long_median[partner]) / sd_p) / 2.0
+    confirm_z = np.full(idx.size, np.nan)
+    if confirm_diaries.size:
+        confirm_z[confirm_diaries] = z_all[confirm_pair]
+    rows = combined_rows
+    partner = pair[rows]
+    pp = p[rows]
+    z = z_all[rows]
     # A major symptom in a diary of the last 2 days makes the combined rule red from its own
     # limit: a patient who feels worse and whose oximetry agrees.
-    symptom = _recent_major_symptom(rows, key, sid, series, ts, t0, span, ty, v)
+    major = np.zeros(idx.size, np.bool_)
+    major[diary_rows] = MAJOR_COUNT[v[diary_rows].astype(np.int64) & (_MASKS.size - 1)] > 0
+    symptom = _latest_in(rows, major, SYMPTOMS, SYMPTOM_RECENT_US, key, sid, series, ts, t0,
+                         span, ty)
     with_symptom = np.where(symptom >= 0, th.z_red_with_major[pp], np.nan)
-    sev, lim = _graded(z, [(th.z_red[pp], RED), (with_symptom, RED), (th.z_yellow[pp], YELLOW)])
+    kept = _latest_in(rows, diary, SYMPTOMS, DIARY_KEPT_US, key, sid, series, ts, t0,
+                      span, ty) >= 0
+    z_yellow = np.where(kept & np.isfinite(th.z_yellow_diary[pp]), th.z_yellow_diary[pp],
+                        th.z_yellow[pp])
+    sev, lim = _graded(z, [(th.z_red[pp], RED), (with_symptom, RED), (z_yellow, YELLOW)])
     raised = (sev == RED) & ~(z >= th.z_red[pp])
     parts.append(_breaches(idx, rows, sev, COMBINED, z, lim, long_median[rows],
                            partner=idx[partner],
                            symptom=np.where(raised, idx[np.maximum(symptom, 0)], -1)))
 
-    parts += _symptom_rules(idx, ev, ty, p, v, ts, th)
+    parts += _symptom_rules(idx, ev, ty, p, v, ts, th, confirm_z)
     return Breaches.concat(parts)
 
 
 def _symptom_rules(idx: IntArray, ev: BoolArray, ty: IntArray, p: IntArray, v: FloatArray,
-                   ts: IntArray, th: ThresholdArrays) -> list[Breaches]:
+                   ts: IntArray, th: ThresholdArrays, confirm_z: FloatArray) -> list[Breaches]:
     """The diary's rules on rows sorted by (patient, series, time): ``symptoms`` (yellow from
-    ``major_yellow`` major symptoms in one diary) and ``seemungal`` (red when the Seemungal
-    criterion, two major symptoms or one major and one minor, holds in the diaries of
-    ``seemungal_days_red`` consecutive days)."""
+    ``major_yellow`` major symptoms in one diary; with ``major_confirm_z`` only when a second
+    sign confirms them) and ``seemungal`` (red when the Seemungal criterion, two major symptoms
+    or one major and one minor, holds in the diaries of ``seemungal_days_red`` consecutive
+    days). ``confirm_z``: per row, the combined z-score of the latest SpO2/pulse pair of the
+    day before a diary (NaN: none, or not needed)."""
     sym = np.flatnonzero(ty == SYMPTOMS)
     if sym.size == 0:
         return []
     masks = v[sym].astype(np.int64) & (_MASKS.size - 1)
     major, minor = MAJOR_COUNT[masks], MINOR_COUNT[masks]
     nan = np.full(sym.size, np.nan)
+    met = (major >= 2) | ((major >= 1) & (minor >= 1))
+    gap = np.r_[np.iinfo(np.int64).max, np.diff(ts[sym])]
+    same = np.r_[False, p[sym][1:] == p[sym][:-1]]
+    next_day = same & (gap >= SEEMUNGAL_NEXT_DAY_US) & (gap <= SEEMUNGAL_GAP_US)
+
+    # A second sign: the Seemungal criterion in this diary, a major symptom in the previous
+    # diary of the day before, or the oximeter agreeing (a lone symptom on a quiet day is the
+    # commonest false alert, docs/alerting-engine.md, sixth round).
+    need = th.major_confirm_z[p[sym]]
+    with np.errstate(invalid="ignore"):
+        confirmed = (np.isnan(need) | met | (next_day & np.r_[False, major[:-1] >= 1])
+                     | (confirm_z[sym] >= need))
     sev, lim = _graded(major.astype(np.float64), [(th.major_yellow[p[sym]], YELLOW)])
-    sev = np.where(ev[sym], sev, 0)
+    sev = np.where(ev[sym] & confirmed, sev, 0)
     parts = [_breaches(idx, sym, sev, SYMPTOMS_RULE, major.astype(np.float64), lim, nan)]
 
     # Runs of days meeting the criterion: a diary continues the run of the diary before it
     # (same patient, at most 36 h earlier, criterion met) and adds a day if it is at least
     # 12 h after it; any other diary meeting the criterion starts a run of one day.
-    met = (major >= 2) | ((major >= 1) & (minor >= 1))
-    gap = np.r_[np.iinfo(np.int64).max, np.diff(ts[sym])]
-    same = np.r_[False, p[sym][1:] == p[sym][:-1]]
     linked = met & np.r_[False, met[:-1]] & same & (gap <= SEEMUNGAL_GAP_US)
     start = met & ~linked
     adds = start | (linked & (gap >= SEEMUNGAL_NEXT_DAY_US))
@@ -420,24 +464,23 @@ def _symptom_rules(idx: IntArray, ev: BoolArray, ty: IntArray, p: IntArray, v: F
     return parts
 
 
-def _recent_major_symptom(rows: IntArray, key: IntArray, sid: IntArray, series: IntArray,
-                          ts: IntArray, t0: int, span: int, ty: IntArray, v: FloatArray
-                          ) -> IntArray:
-    """For each of ``rows``, the position of the latest diary of the same patient answered in
-    ``[t - 2 d, t]`` with a major symptom, else -1."""
+def _latest_in(rows: IntArray, flag: BoolArray, target: int, back_us: int, key: IntArray,
+               sid: IntArray, series: IntArray, ts: IntArray, t0: int, span: int, ty: IntArray
+               ) -> IntArray:
+    """For each of ``rows``, the position of the latest row of the same patient's series
+    ``target`` measured in ``[t - back_us, t]`` for which ``flag`` holds, else -1 (a diary with
+    a major symptom before a combined reading; a paired SpO2 reading before a diary)."""
     out = np.full(rows.size, -1, np.int64)
-    if rows.size == 0 or not np.any(ty == SYMPTOMS):
+    if rows.size == 0 or not np.any(flag):
         return out
-    major = (ty == SYMPTOMS) & (MAJOR_COUNT[np.where(ty == SYMPTOMS, v, 0).astype(np.int64)
-                                            & (_MASKS.size - 1)] > 0)
-    latest = np.maximum.accumulate(np.where(major, np.arange(key.size), -1))
+    latest = np.maximum.accumulate(np.where(flag, np.arange(key.size), -1))
     first_of_sid = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
     series_of_sid = series[first_of_sid]
-    want = series[rows] - ty[rows] + SYMPTOMS
+    want = series[rows] - ty[rows] + target
     pos = np.minimum(np.searchsorted(series_of_sid, want), series_of_sid.size - 1)
     has = series_of_sid[pos] == want
     hi = np.searchsorted(key, pos * span + (ts[rows] - t0), "right")
-    lo = np.searchsorted(key, pos * span + (ts[rows] - SYMPTOM_RECENT_US - t0), "left")
+    lo = np.searchsorted(key, pos * span + (ts[rows] - back_us - t0), "left")
     candidate = latest[np.maximum(hi - 1, 0)]
     found = has & (hi > lo) & (candidate >= lo)
     out[found] = candidate[found]

@@ -21,7 +21,9 @@ from alerts.engine import (
     CHANGE_WINDOW_US,
     COMBINED,
     COMBINED_RECENT_US,
+    CONFIRM_RECENT_US,
     DAY_US,
+    DIARY_KEPT_US,
     LONG_BASELINE_FROM_US,
     LOSS_30D,
     LOSS_OLD_FROM_US,
@@ -100,14 +102,44 @@ def evaluate(readings: Readings, th: ThresholdArrays,
                  if t - SYMPTOM_RECENT_US <= tt <= t and MAJOR_COUNT[int(vv) & 127] > 0]
         return max(found)[1] if found else -1
 
+    def combined_z(i: int, j: int) -> float | None:
+        """The combined z-score of the SpO2 reading ``i`` and its pulse reading ``j``."""
+        p, t = patients[i], times[i]
+        base_s = baseline(i, LONG_BASELINE_FROM_US)
+        base_p = baseline(j, LONG_BASELINE_FROM_US)
+        if base_s is None or base_p is None:
+            return None
+        spo2 = statistics.median(between(p, SPO2, t - COMBINED_RECENT_US, t, include_end=True))
+        pulse = statistics.median(between(p, PULSE, t - COMBINED_RECENT_US, t, include_end=True))
+        sd_s = max(base_s[1] * MAD_TO_SD, float(th.spo2_sd_floor[p]))
+        sd_p = max(base_p[1] * MAD_TO_SD, float(th.pulse_sd_floor[p]))
+        return ((base_s[0] - spo2) / sd_s + (pulse - base_p[0]) / sd_p) / 2.0
+
+    def confirmed(p: int, t: int, mask: int) -> bool:
+        """A second sign for a diary's major symptoms (``major_confirm_z``)."""
+        need = th.major_confirm_z[p]
+        if not _on(need) or _seemungal_met(mask):
+            return True
+        earlier = [(tt, int(vv)) for tt, vv in history[(p, SYMPTOMS)] if tt < t]
+        if earlier:
+            tt, previous = max(earlier)
+            if (SEEMUNGAL_NEXT_DAY_US <= t - tt <= SEEMUNGAL_GAP_US
+                    and MAJOR_COUNT[previous & 127] >= 1):
+                return True
+        pairs = [tt for tt, _ in history[(p, SPO2)]
+                 if t - CONFIRM_RECENT_US <= tt <= t and (p, PULSE, tt) in at]
+        if not pairs:
+            return False
+        z = combined_z(at[(p, SPO2, max(pairs))], at[(p, PULSE, max(pairs))])
+        return z is not None and z >= need
+
     def seemungal_days(p: int, t: int) -> int:
         """Consecutive days up to the diary at ``t`` meeting the Seemungal criterion."""
         diaries = sorted(tt_v for tt_v in history[(p, SYMPTOMS)] if tt_v[0] <= t)
         days = 0
         later: int | None = None
         for tt, vv in reversed(diaries):
-            mask = int(vv) & 127
-            if not (MAJOR_COUNT[mask] >= 2 or (MAJOR_COUNT[mask] >= 1 and MINOR_COUNT[mask] >= 1)):
+            if not _seemungal_met(int(vv) & 127):
                 break
             if later is not None and later - tt > SEEMUNGAL_GAP_US:
                 break
@@ -125,7 +157,9 @@ def evaluate(readings: Readings, th: ThresholdArrays,
             continue
         if ty == SYMPTOMS:
             if mask[i]:
-                rows.extend(_symptoms(i, int(v) & 127, seemungal_days(p, t), th, p))
+                mask_i = int(v) & 127
+                rows.extend(_symptoms(i, mask_i, seemungal_days(p, t), th, p,
+                                      confirmed(p, t, mask_i)))
             continue
         pulse_i = at.get((p, PULSE, t)) if ty == SPO2 else None
         if mask[i]:
@@ -152,14 +186,11 @@ def evaluate(readings: Readings, th: ThresholdArrays,
                     rows.append((i, -1, LOSS_30D, YELLOW, loss, lim, o))
             rows.extend(_slope(i, th, p, ty, t, history[(p, ty)]))
         if pulse_i is not None and (mask[i] or mask[pulse_i]) and _on(th.z_yellow[p]):
-            recent_s = statistics.median(between(p, SPO2, t - COMBINED_RECENT_US, t,
-                                                 include_end=True))
-            recent_p = statistics.median(between(p, PULSE, t - COMBINED_RECENT_US, t,
-                                                 include_end=True))
             symptom = recent_major(p, t)
-            combined = _combined(i, pulse_i, recent_s, recent_p,
-                                 baseline(i, LONG_BASELINE_FROM_US),
-                                 baseline(pulse_i, LONG_BASELINE_FROM_US), th, p, symptom >= 0)
+            base_s = baseline(i, LONG_BASELINE_FROM_US)
+            kept = any(t - DIARY_KEPT_US <= tt <= t for tt, _ in history[(p, SYMPTOMS)])
+            combined = _combined(i, pulse_i, combined_z(i, pulse_i), base_s, th, p, symptom >= 0,
+                                 kept)
             if combined and combined[0][3] == RED and not combined[0][4] >= th.z_red[p]:
                 raised_by[i] = symptom
             rows.extend(combined)
@@ -217,10 +248,15 @@ def _slope(i: int, th: ThresholdArrays, p: int, ty: int, t: int,
     return []
 
 
-def _symptoms(i: int, mask: int, days: int, th: ThresholdArrays, p: int) -> list[Row]:
+def _seemungal_met(mask: int) -> bool:
+    return bool(MAJOR_COUNT[mask] >= 2 or (MAJOR_COUNT[mask] >= 1 and MINOR_COUNT[mask] >= 1))
+
+
+def _symptoms(i: int, mask: int, days: int, th: ThresholdArrays, p: int, confirmed: bool
+              ) -> list[Row]:
     rows: list[Row] = []
     major = float(MAJOR_COUNT[mask])
-    if _on(th.major_yellow[p]) and major >= th.major_yellow[p]:
+    if _on(th.major_yellow[p]) and major >= th.major_yellow[p] and confirmed:
         rows.append((i, -1, SYMPTOMS_RULE, YELLOW, major, float(th.major_yellow[p]),
                      float("nan")))
     if _on(th.seemungal_days_red[p]) and days >= th.seemungal_days_red[p]:
@@ -229,16 +265,13 @@ def _symptoms(i: int, mask: int, days: int, th: ThresholdArrays, p: int) -> list
     return rows
 
 
-def _combined(i: int, j: int, spo2: float, pulse: float, base_s: tuple[float, float] | None,
-              base_p: tuple[float, float] | None, th: ThresholdArrays, p: int,
-              major_symptom: bool) -> list[Row]:
-    if base_s is None or base_p is None:
+def _combined(i: int, j: int, z: float | None, base_s: tuple[float, float] | None,
+              th: ThresholdArrays, p: int, major_symptom: bool, diary_kept: bool) -> list[Row]:
+    if z is None or base_s is None:
         return []
-    sd_s = max(base_s[1] * MAD_TO_SD, float(th.spo2_sd_floor[p]))
-    sd_p = max(base_p[1] * MAD_TO_SD, float(th.pulse_sd_floor[p]))
-    z = ((base_s[0] - spo2) / sd_s + (pulse - base_p[0]) / sd_p) / 2.0
     with_symptom = th.z_red_with_major[p] if major_symptom else np.nan
-    for limit, severity in ((th.z_red[p], RED), (with_symptom, RED), (th.z_yellow[p], YELLOW)):
+    yellow = th.z_yellow_diary[p] if diary_kept and _on(th.z_yellow_diary[p]) else th.z_yellow[p]
+    for limit, severity in ((th.z_red[p], RED), (with_symptom, RED), (yellow, YELLOW)):
         if _on(limit) and z >= limit:
             return [(i, j, COMBINED, severity, z, float(limit), base_s[0])]
     return []

@@ -101,10 +101,16 @@ class CombinedLimits(_Strict):
     z_red: Limit = Field(default=None, gt=0)
     spo2_sd_floor: Number = Field(default=1.0, gt=0)
     pulse_sd_floor: Number = Field(default=3.0, gt=0)
+    z_yellow_diary: Limit = Field(default=None, gt=0)
+    """The yellow limit instead of ``z_yellow`` (which must be on) while the patient keeps the
+    symptom diary: a diary answered in the 7 days up to the reading (issue 13: the diary gives
+    the early warning, so the oximetry alone may be stricter; a patient who stops answering it
+    is back on ``z_yellow``)."""
 
     @model_validator(mode="after")
     def _order(self) -> Self:
         _check_increasing([("z_yellow", self.z_yellow), ("z_red", self.z_red)])
+        _check_increasing([("z_yellow_diary", self.z_yellow_diary), ("z_red", self.z_red)])
         return self
 
 
@@ -121,6 +127,11 @@ class SymptomLimits(_Strict):
     z_red_with_major: Limit = Field(default=None, gt=0)
     """The combined rule is red from this z-score when a diary of the 2 days up to the reading
     reports a major symptom."""
+    major_confirm_z: Limit = Field(default=None, ge=-3, le=3)
+    """When set, the yellow ``symptoms`` rule needs a second sign: the same diary meets the
+    Seemungal criterion, or the patient's previous diary (12-36 h earlier) reported a major
+    symptom too, or the combined z-score at her latest SpO2/pulse pair of the day up to the
+    diary is at least this (issue 13; docs/alerting-engine.md, "Symptom rules")."""
 
 
 class Thresholds(_Strict):
@@ -172,9 +183,11 @@ class ThresholdArrays:
     z_red: FloatArray
     spo2_sd_floor: FloatArray
     pulse_sd_floor: FloatArray
+    z_yellow_diary: FloatArray
     major_yellow: FloatArray
     seemungal_days_red: FloatArray
     z_red_with_major: FloatArray
+    major_confirm_z: FloatArray
 
     @classmethod
     def from_documents(cls, documents: Sequence[Thresholds]) -> ThresholdArrays:

@@ -219,6 +219,66 @@ def test_a_major_symptom_in_the_diary_makes_the_combined_rule_red() -> None:
         assert b.limit.tolist() == [1.0]
 
 
+def test_one_major_symptom_alerts_only_with_a_second_sign() -> None:
+    # The oximetry of the example above: z = 1.18 at day 8 (SpO2 92, pulse 90). A breathless
+    # diary 6 h after it is confirmed by the pair when major_confirm_z <= 1.18, not above.
+    s = [(0, SPO2, d, v) for d, v in zip(range(5), (93, 94, 95, 93, 94), strict=True)]
+    p = [(0, PULSE, d, v) for d, v in zip(range(5), (80, 84, 88, 80, 84), strict=True)]
+    session = [*s, *p, (0, SPO2, 8, 92), (0, PULSE, 8, 90)]
+
+    def th(confirm: float | None) -> ThresholdArrays:
+        return arrays(Thresholds(symptoms=SymptomLimits(major_yellow=1, major_confirm_z=confirm)))
+
+    def symptom_rows(*diaries: tuple[int, int, float, float], confirm: float | None
+                     ) -> list[tuple[int, int, int]]:
+        r = readings(*session, *diaries)
+        rows = rows_of(engine.evaluate(r, th(confirm)))
+        assert rows == rows_of(reference.evaluate(r, th(confirm)))
+        return rows
+
+    lone = (0, SYMPTOMS, 8.25, BREATHLESS)
+    assert symptom_rows(lone, confirm=1.0) == [(12, SYMPTOMS_RULE, YELLOW)]
+    assert symptom_rows(lone, confirm=1.5) == []
+    # Off: no second sign needed.
+    assert symptom_rows(lone, confirm=None) == [(12, SYMPTOMS_RULE, YELLOW)]
+    # The pair must be of the day before the diary: a diary 2 days later has none.
+    assert symptom_rows((0, SYMPTOMS, 10, BREATHLESS), confirm=-3.0) == []
+    # The Seemungal criterion in the same diary (a major and a minor symptom) is a second sign.
+    assert symptom_rows((0, SYMPTOMS, 8.25, BREATHLESS | COLD), confirm=1.5) == [
+        (12, SYMPTOMS_RULE, YELLOW)]
+    # So is a major symptom in the diary of the day before (12-36 h earlier), not one 40 h before.
+    assert symptom_rows((0, SYMPTOMS, 7.25, SPUTUM), lone, confirm=1.5) == [
+        (13, SYMPTOMS_RULE, YELLOW)]
+    assert symptom_rows((0, SYMPTOMS, 6.6, SPUTUM), lone, confirm=1.5) == []
+
+
+def test_a_kept_diary_raises_the_combined_rules_yellow_limit() -> None:
+    # z = 1.18 at day 8: yellow from z_yellow 1.0; with a diary in the 7 days before, the
+    # yellow limit is z_yellow_diary 1.5 and nothing alerts; a diary 8 days before does not count.
+    s = [(0, SPO2, d, v) for d, v in zip(range(5), (93, 94, 95, 93, 94), strict=True)]
+    p = [(0, PULSE, d, v) for d, v in zip(range(5), (80, 84, 88, 80, 84), strict=True)]
+    th = arrays(Thresholds(combined=CombinedLimits(z_yellow=1.0, z_yellow_diary=1.5)))
+    mask = np.r_[np.zeros(10, bool), True, True, False]
+    for diary, expected in (((0, SYMPTOMS, 0, 0), [(10, COMBINED, YELLOW)]),
+                            ((0, SYMPTOMS, 1.5, 0), []),
+                            ((0, SYMPTOMS, 7.5, COLD), [])):
+        r = readings(*s, *p, (0, SPO2, 8, 92), (0, PULSE, 8, 90), diary)
+        assert rows_of(engine.evaluate(r, th, mask)) == expected
+        assert rows_of(reference.evaluate(r, th, mask)) == expected
+
+
+def test_the_diary_limits_are_validated_and_optional() -> None:
+    with pytest.raises(ValueError, match=r"z_yellow_diary \(2\) must be below z_red \(1.5\)"):
+        CombinedLimits(z_yellow=0.8, z_red=1.5, z_yellow_diary=2.0)
+    with pytest.raises(ValueError, match="major_confirm_z"):
+        SymptomLimits(major_confirm_z=4)
+    # A document from before them (both absent) is valid and has them off.
+    old = Thresholds.model_validate({"combined": {"z_yellow": 0.8}, "symptoms": {
+        "major_yellow": 1}})
+    assert old.combined.z_yellow_diary is None
+    assert old.symptoms.major_confirm_z is None
+
+
 GUARDED = Thresholds(spo2=TypeThresholds(absolute=AbsoluteLimits(red_low=85, yellow_low=90),
                                           baseline=BaselineLimits(drop_red=5),
                                           artefact=ArtefactGuard(suspect_drop=5)))
@@ -293,11 +353,13 @@ def threshold_docs(draw: st.DrawFn) -> Thresholds:
                 st.none(), st.floats(lo, hi).map(round).map(float)))))
     z = draw(st.sampled_from([None, 0.5, 1.0]))
     return Thresholds(spo2=type_doc(85, 97), pulse=type_doc(60, 110), weight=type_doc(70, 90),
-                      combined=CombinedLimits(z_yellow=z, z_red=None if z is None else z * 2),
+                      combined=CombinedLimits(z_yellow=z, z_red=None if z is None else z * 2,
+                                              z_yellow_diary=draw(st.sampled_from([None, 0.75]))),
                       symptoms=SymptomLimits(
                           major_yellow=draw(st.sampled_from([None, 1.0, 2.0])),
                           seemungal_days_red=draw(st.sampled_from([None, 1.0, 2.0, 3.0])),
-                          z_red_with_major=draw(st.sampled_from([None, 0.25, 0.5, 1.0]))))
+                          z_red_with_major=draw(st.sampled_from([None, 0.25, 0.5, 1.0])),
+                          major_confirm_z=draw(st.sampled_from([None, -0.5, 0.0, 0.5]))))
 
 
 @st.composite
@@ -309,9 +371,16 @@ def cases(draw: st.DrawFn) -> tuple[Readings, ThresholdArrays, np.ndarray]:
     patient = rng.integers(0, n_patients, n)
     # Measurement types and the symptom diary (type SYMPTOMS, value a symptom mask).
     type_index = rng.integers(0, 4, n).astype(np.int16)
-    # Times on a coarse grid (hours over 40 days) so that windows often share edges and SpO2 and
-    # pulse often share an instant; duplicates of (patient, type, time) are dropped.
-    hours = rng.integers(0, 40 * 24, n)
+    # Times on a coarse grid (hours, or steps of 12 or 24 hours, over 40 days) so that windows
+    # often share edges and SpO2 and pulse often share an instant (a pair that may confirm a
+    # diary); duplicates of (patient, type, time) are dropped.
+    step = draw(st.sampled_from([1, 12, 24]))
+    hours = rng.integers(0, 40 * 24 // step, n) * step
+    if step > 1:  # an oximeter: every SpO2 reading with a pulse reading at the same instant
+        spo2 = type_index == SPO2
+        patient = np.r_[patient, patient[spo2]]
+        type_index = np.r_[type_index, np.full(spo2.sum(), PULSE, np.int16)]
+        hours = np.r_[hours, hours[spo2]]
     grid = np.stack([patient, type_index, hours], axis=1)
     _, first = np.unique(grid, axis=0, return_index=True)
     first = np.sort(first)
@@ -330,8 +399,34 @@ def cases(draw: st.DrawFn) -> tuple[Readings, ThresholdArrays, np.ndarray]:
     return r, arrays(*docs), mask
 
 
+@st.composite
+def diary_cases(draw: st.DrawFn) -> tuple[Readings, ThresholdArrays, np.ndarray]:
+    """Daily oximeter sessions and diaries of one or two patients over 40 days, dense enough
+    that the combined rule has a baseline and a diary's major symptom often hangs on its
+    confirmation (``major_confirm_z``)."""
+    n_patients = draw(st.integers(1, 2))
+    docs = [draw(threshold_docs()).model_copy(update={"symptoms": SymptomLimits(
+        major_yellow=1, seemungal_days_red=draw(st.sampled_from([None, 2.0])),
+        major_confirm_z=draw(st.sampled_from([-0.5, 0.0, 0.5, 1.0])))})
+        for _ in range(n_patients)]
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    rows: list[tuple[int, int, float, float]] = []
+    for patient in range(n_patients):  # one or two
+        for day in range(40):  # days of one patient
+            hour = rng.choice([8, 9, 20])
+            if rng.random() < 0.8:
+                rows += [(patient, SPO2, day + hour / 24, round(rng.normal(93, 2))),
+                         (patient, PULSE, day + hour / 24, round(rng.normal(85, 8)))]
+            if rng.random() < 0.6:
+                rows.append((patient, SYMPTOMS, day + (hour + rng.choice([0, 1, 3])) / 24,
+                             float(rng.choice([1, 2, 4, 1, 9, 3]))))
+    r = readings(*rows)
+    mask = rng.random(len(r)) < draw(st.sampled_from([0.3, 1.0]))
+    return r, arrays(*docs), mask
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cases())
+@given(st.one_of(cases(), diary_cases()))
 def test_engine_matches_the_reference_loop(case: tuple[Readings, ThresholdArrays, np.ndarray]
                                            ) -> None:
     r, th, mask = case
