@@ -28,11 +28,12 @@ import secrets
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
@@ -176,6 +177,22 @@ class Service:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def stop(self, timeout: float = 30.0) -> None:
+        """A clean stop, as systemd's: SIGTERM to the service's own process (not runuser, which
+        would SIGKILL it 2 s later), then wait for it to exit."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        pid = self.proc.pid
+        if self.user:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            pid = int(children[0]) if children else pid
+        os.kill(pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RuntimeError(f"{self.name} did not stop within {timeout:.0f} s") from None
+
     def kill(self) -> None:
         """SIGKILL the whole process group: a crash, no clean shutdown."""
         if self.proc is not None and self.proc.poll() is None:
@@ -294,6 +311,30 @@ class Topology:
             time.sleep(0.5)
         raise RuntimeError(f"no streaming replica within {timeout:.0f} s")
 
+    def wait_sync_standby(self, host: str, timeout: float) -> None:
+        """Until the host streams as the synchronous standby (Patroni's /sync answers 200):
+        the only member a switchover may go to in synchronous mode."""
+        deadline = time.monotonic() + timeout
+        probe = in_ns("c", ["curl", "-sf", "--max-time", "2", "--cacert",
+                            str(self.tls / "ca.crt"), f"https://{HOSTS[host]}:8008/sync"])
+        while run(*probe, check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{host} is not the synchronous standby within"
+                                   f" {timeout:.0f} s")
+            time.sleep(0.5)
+
+    def switchover(self, leader: str, candidate: str) -> None:
+        """A planned switchover (``patronictl switchover``): the leader hands over to the
+        candidate, which must be the synchronous standby."""
+        run(*in_ns(candidate, ["patronictl", "-c", str(STATE / candidate / "patroni.yml"),
+                               "switchover", "--leader", leader, "--candidate", candidate,
+                               "--force"], user=STACK_USER))
+        deadline = time.monotonic() + 60
+        while self.patroni_roles().get(candidate) not in ("master", "primary"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{candidate} did not become the primary within 60 s")
+            time.sleep(0.3)
+
     def database_url(self, user: str, password: str, dbname: str = "kol") -> str:
         hosts = ",".join(f"{HOSTS[h]}:{PG_PORT}" for h in DB_HOSTS)
         return (f"postgresql://{user}:{password}@{hosts}/{dbname}"
@@ -309,11 +350,17 @@ class Topology:
         run(*in_ns(leader, ["psql", "-X", "-q", "-h", HOSTS[leader], "-U", "kol_superuser",
                             "-d", "postgres", "-f", str(ROOT / "deploy/postgres/roles.sql")]),
             env=env)
+        self.migrate(leader)
+
+    def migrate(self, host: str) -> str:
+        """``kol-admin migrate`` as the owner, from a host (any: the URL finds the primary);
+        its output."""
         owner_url = self.database_url("kol_owner", self.secret["owner"])
         owner_env = write_private(STATE / "owner.env", f"KOL_DATABASE_OWNER_URL={owner_url}\n")
-        run(*in_ns(leader, [str(VENV_BIN / "kol-admin"), "migrate"]),
-            env=python_env(KOL_OWNER_ENV_FILE=str(owner_env),
-                           KOL_ENV_FILE=str(self.settings_file("migrate", leader))))
+        done = run(*in_ns(host, [str(VENV_BIN / "kol-admin"), "migrate"]),
+                   env=python_env(KOL_OWNER_ENV_FILE=str(owner_env),
+                                  KOL_ENV_FILE=str(self.settings_file("migrate", host))))
+        return done.stdout + done.stderr
 
     def _mosquitto(self) -> None:
         ctrl = MOSQUITTO_PREFIX / "bin" / "mosquitto_ctrl"
@@ -409,9 +456,62 @@ class Topology:
             "health_port": str(PORTS["haproxy_health"]), "api_port": str(API_PORT),
             "mqtt_port": str(MQTT_PORT), "redis_port": str(REDIS_PORT),
             "redis_password": self.secret["redis"], "api_servers": api, "mqtt_servers": mqtt,
-            "redis_servers": redis}), owner=STACK_USER)
+            "redis_servers": redis, "admin_socket": str(self.admin_socket(host))}),
+            owner=STACK_USER)
         self._add(Service(name=f"haproxy-{host}", host=host, user=STACK_USER,
                           cmd=["haproxy", "-db", "-f", str(conf)]))
+
+    @staticmethod
+    def admin_socket(host: str) -> Path:
+        return STATE / host / "haproxy.sock"
+
+    def haproxy(self, command: str) -> dict[str, str]:
+        """A command of HAProxy's runtime API on every load-balancer host (either may hold the
+        floating address, or take it over): each one's answer."""
+        answers = {}
+        for host in LB_HOSTS:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5)
+                sock.connect(str(self.admin_socket(host)))
+                sock.sendall(command.encode() + b"\n")
+                answers[host] = b"".join(iter(lambda: sock.recv(65536), b"")).decode()
+        return answers
+
+    def haproxy_server(self, backend: str, server: str) -> list[dict[str, str]]:
+        """The server's line of ``show stat`` on every load-balancer host (its status, its
+        current sessions "scur")."""
+        found = []
+        for answer in self.haproxy("show stat").values():
+            head, *lines = answer.splitlines()
+            fields = head.removeprefix("# ").split(",")
+            for line in lines:
+                values = dict(zip(fields, line.split(","), strict=False))
+                if values.get("pxname") == backend and values.get("svname") == server:
+                    found.append(values)
+        return found
+
+    def wait_haproxy(self, backend: str, server: str, ready: Callable[[dict[str, str]], bool],
+                     what: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(ready(s) for s in self.haproxy_server(backend, server)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{backend}/{server} is not {what} within {timeout:.0f} s:"
+                                   f" {self.haproxy_server(backend, server)}")
+            time.sleep(0.2)
+
+    def drain(self, backend: str, server: str, *, cut: bool = False) -> None:
+        """Take a node out of the load balancers: no new connections, and the open ones left to
+        end (API requests) or, with ``cut``, ended at once (tablets' MQTT connections, which
+        never end by themselves: the tablets reconnect to another node)."""
+        self.haproxy(f"disable server {backend}/{server}")
+        if cut:
+            self.haproxy(f"shutdown sessions server {backend}/{server}")
+        self.wait_haproxy(backend, server, lambda s: s["scur"] == "0", "drained")
+
+    def undrain(self, backend: str, server: str) -> None:
+        """Put a node back; up once its health checks pass on every load balancer."""
+        self.haproxy(f"enable server {backend}/{server}")
+        self.wait_haproxy(backend, server, lambda s: s["status"] == "UP", "up")
 
     def _start_keepalived(self, host: str) -> None:
         base = STATE / host / "keepalived"
@@ -554,6 +654,21 @@ class Topology:
 
     def restart(self, name: str) -> None:
         self.services[name].start(self.logs)
+
+    def log_size(self, name: str) -> int:
+        return (self.logs / f"{name}.log").stat().st_size
+
+    def wait_log(self, name: str, text: str, after: int, timeout: float = 60.0) -> None:
+        """Until a service's log says ``text`` past the offset ``after`` (a log_size)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with (self.logs / f"{name}.log").open("rb") as log:
+                log.seek(after)
+                if text.encode() in log.read():
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not log {text!r} within {timeout:.0f} s")
+            time.sleep(0.2)
 
     def kill_host(self, host: str) -> None:
         """The host is lost: off the network (so the floating address it may still carry
