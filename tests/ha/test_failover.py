@@ -264,6 +264,7 @@ def restart_api(topo: Topology, host: str) -> None:
     topo.drain("api", f"api-{host}")
     topo.services[f"api-{host}"].stop()
     topo.restart(f"api-{host}")
+    topo.wait_api_ready(HOSTS[host])
     topo.undrain("api", f"api-{host}")
 
 

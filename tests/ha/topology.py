@@ -509,7 +509,8 @@ class Topology:
         self.wait_haproxy(backend, server, lambda s: s["scur"] == "0", "drained")
 
     def undrain(self, backend: str, server: str) -> None:
-        """Put a node back; up once its health checks pass on every load balancer."""
+        """Put a node back (ready: HAProxy takes it as up at once, before its next check); up on
+        every load balancer."""
         self.haproxy(f"enable server {backend}/{server}")
         self.wait_haproxy(backend, server, lambda s: s["status"] == "UP", "up")
 
@@ -536,12 +537,16 @@ class Topology:
             self._start_keepalived(host)
         # Up when the balancer has found an API node ready (two good checks), not when it
         # listens.
-        deadline = time.monotonic() + 60
+        self.wait_api_ready(FLOATING)
+
+    def wait_api_ready(self, address: str, timeout: float = 60.0) -> None:
+        """Until the API at an address (a node's, or the balancer's) answers /readyz with 200."""
+        deadline = time.monotonic() + timeout
         probe = in_ns("c", ["curl", "-sf", "--max-time", "3", "--cacert",
-                            str(self.tls / "ca.crt"), f"https://{FLOATING}:{API_PORT}/readyz"])
+                            str(self.tls / "ca.crt"), f"https://{address}:{API_PORT}/readyz"])
         while run(*probe, check=False).returncode != 0:
             if time.monotonic() > deadline:
-                raise RuntimeError("no API node became ready behind the load balancer")
+                raise RuntimeError(f"the API at {address} was not ready within {timeout:.0f} s")
             time.sleep(0.5)
 
     def _wal_archive(self) -> None:
