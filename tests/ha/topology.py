@@ -156,6 +156,14 @@ def wait_tcp(host: str, port: int, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{host}:{port} did not open within {timeout:.0f} s")
 
 
+def wait_until(ready: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(0.3)
+
+
 @dataclass
 class Service:
     name: str
@@ -393,16 +401,64 @@ class Topology:
                 env={"PATH": os.environ["PATH"], "MOSQUITTO_CTRL": str(ctrl)},
                 stdin=self.secret["mqtt_gateway"] + "\n")
 
+    def redis_replication(self, host: str) -> str:
+        """``info replication`` of a host's Redis ("" if it does not answer)."""
+        return run(*in_ns("c", ["redis-cli", "--tls", "--cacert", str(self.tls / "ca.crt"),
+                                "-h", HOSTS[host], "-p", str(REDIS_PORT), "--no-auth-warning",
+                                "-a", self.secret["redis"], "info", "replication"]),
+                   check=False).stdout
+
     def redis_master(self) -> str | None:
         """The host whose Redis says it is master (as HAProxy's check asks)."""
         for host in REDIS_HOSTS:
-            probe = run(*in_ns("c", ["redis-cli", "--tls", "--cacert", str(self.tls / "ca.crt"),
-                                     "-h", HOSTS[host], "-p", str(REDIS_PORT), "--no-auth-warning",
-                                     "-a", self.secret["redis"], "info", "replication"]),
-                        check=False)
-            if "role:master" in probe.stdout:
+            if "role:master" in self.redis_replication(host):
                 return host
         return None
+
+    def restart_redis_replica(self, host: str) -> None:
+        """A clean stop of a replica, started again as the master's replica, in sync."""
+        master = self.redis_master()
+        assert master not in (None, host), f"{host} is not a replica"
+        self.services[f"redis-{host}"].stop()
+        self._start_redis(host, master)
+        wait_until(lambda: "master_link_status:up" in self.redis_replication(host),
+                        f"{host} in sync with {master}")
+
+    def redis_switchover(self, master: str, replica: str) -> None:
+        """A planned failover (``SENTINEL FAILOVER``): the replica promoted, the master made its
+        replica; done when HAProxy sends Redis connections to the new master only."""
+        sentinel = SENTINEL_HOSTS[0]
+        run(*in_ns("c", ["redis-cli", "--tls", "--cacert", str(self.tls / "ca.crt"),
+                         "-h", HOSTS[sentinel], "-p", str(SENTINEL_PORT),
+                         "sentinel", "failover", "kol"]))
+        wait_until(lambda: "role:slave" in self.redis_replication(master)
+                        and "role:master" in self.redis_replication(replica),
+                        f"{replica} master")
+        self.wait_haproxy("redis", f"redis-{replica}", lambda s: s["status"] == "UP", "up")
+        self.wait_haproxy("redis", f"redis-{master}", lambda s: s["status"] == "DOWN", "down")
+
+    def restart_sentinel(self, host: str) -> None:
+        self.services[f"sentinel-{host}"].stop()
+        master = self.redis_master()
+        assert master is not None
+        self._start_sentinel(host, master)
+        wait_tcp(host, SENTINEL_PORT)
+
+    def restart_load_balancer(self, host: str) -> None:
+        """HAProxy and keepalived of a load-balancer host restarted. The floating address, if
+        the host holds it, first moves to the other host (keepalived's clean stop hands it over
+        at once); back, the host stays without it (no preemption)."""
+        keepalived, haproxy = self.services[f"keepalived-{host}"], self.services[f"haproxy-{host}"]
+        keepalived.stop()
+        wait_until(lambda: self.floating_holder() not in (None, host),
+                   f"the floating address away from {host}")
+        haproxy.stop()
+        haproxy.start(self.logs)
+        logged = self.log_size(keepalived.name)
+        keepalived.start(self.logs)
+        # Until then (its HAProxy check passed twice) it is in FAULT and would ignore the
+        # other's handover: the address would wait for the advert timeout, unserved.
+        self.wait_log(keepalived.name, "Entering BACKUP STATE", logged)
 
     def _start_redis(self, host: str, master: str | None) -> None:
         replicaof = f"replicaof {HOSTS[master]} {REDIS_PORT}" if master and master != host else ""
