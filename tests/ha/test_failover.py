@@ -237,6 +237,7 @@ class Step:
     name: str
     do: Callable[[], None]
     at: float = 0.0
+    took: float = 0.0
     until: float = 0.0
 
 
@@ -336,6 +337,7 @@ def test_a_rolling_upgrade_is_invisible(topology: Topology) -> None:
     for step in steps:
         step.at = time.time()
         step.do()
+        step.took = time.time() - step.at
         time.sleep(UPGRADE_HOLD_SECONDS)
         step.until = time.time()
     seen = stop_driver(driver, "driver-upgrade-seen.json")
@@ -346,7 +348,8 @@ def test_a_rolling_upgrade_is_invisible(topology: Topology) -> None:
     new_primary = topo.wait_leader(timeout=30)
     print(f"\nrolling upgrade ({TABLETS} tablets, {len(seen['polls'])} API polls; primary"
           f" {leader} → {new_primary}; {seen['resends']} resends; "
-          f"{time.monotonic() - started:.0f} s):\n{report}\nmigrate: {migrated[0].strip()}")
+          f"{time.monotonic() - started:.0f} s):\n{report}\nmigrate: {migrated[0].strip()}"
+          f"\nseconds per step: {', '.join(f'{s.name} {s.took:.1f}' for s in steps)}")
     (ROOT / "tests" / "artifacts").mkdir(exist_ok=True)
     (ROOT / "tests" / "artifacts" / "ha-upgrade-matrix.txt").write_text(report + "\n")
 

@@ -157,6 +157,7 @@ def wait_tcp(host: str, port: int, timeout: float = 60.0) -> None:
 
 
 def wait_until(ready: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll ``ready`` until it holds; fail naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not ready():
         if time.monotonic() > deadline:
@@ -322,14 +323,10 @@ class Topology:
     def wait_sync_standby(self, host: str, timeout: float) -> None:
         """Until the host streams as the synchronous standby (Patroni's /sync answers 200):
         the only member a switchover may go to in synchronous mode."""
-        deadline = time.monotonic() + timeout
         probe = in_ns("c", ["curl", "-sf", "--max-time", "2", "--cacert",
                             str(self.tls / "ca.crt"), f"https://{HOSTS[host]}:8008/sync"])
-        while run(*probe, check=False).returncode != 0:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{host} is not the synchronous standby within"
-                                   f" {timeout:.0f} s")
-            time.sleep(0.5)
+        wait_until(lambda: run(*probe, check=False).returncode == 0,
+                   f"{host} the synchronous standby", timeout)
 
     def switchover(self, leader: str, candidate: str) -> None:
         """A planned switchover (``patronictl switchover``): the leader hands over to the
@@ -337,11 +334,8 @@ class Topology:
         run(*in_ns(candidate, ["patronictl", "-c", str(STATE / candidate / "patroni.yml"),
                                "switchover", "--leader", leader, "--candidate", candidate,
                                "--force"], user=STACK_USER))
-        deadline = time.monotonic() + 60
-        while self.patroni_roles().get(candidate) not in ("master", "primary"):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{candidate} did not become the primary within 60 s")
-            time.sleep(0.3)
+        wait_until(lambda: self.patroni_roles().get(candidate) in ("master", "primary"),
+                   f"{candidate} the primary")
 
     def database_url(self, user: str, password: str, dbname: str = "kol") -> str:
         hosts = ",".join(f"{HOSTS[h]}:{PG_PORT}" for h in DB_HOSTS)
@@ -422,7 +416,7 @@ class Topology:
         self.services[f"redis-{host}"].stop()
         self._start_redis(host, master)
         wait_until(lambda: "master_link_status:up" in self.redis_replication(host),
-                        f"{host} in sync with {master}")
+                   f"{host} in sync with {master}")
 
     def redis_switchover(self, master: str, replica: str) -> None:
         """A planned failover (``SENTINEL FAILOVER``): the replica promoted, the master made its
@@ -432,8 +426,7 @@ class Topology:
                          "-h", HOSTS[sentinel], "-p", str(SENTINEL_PORT),
                          "sentinel", "failover", "kol"]))
         wait_until(lambda: "role:slave" in self.redis_replication(master)
-                        and "role:master" in self.redis_replication(replica),
-                        f"{replica} master")
+                   and "role:master" in self.redis_replication(replica), f"{replica} master")
         self.wait_haproxy("redis", f"redis-{replica}", lambda s: s["status"] == "UP", "up")
         self.wait_haproxy("redis", f"redis-{master}", lambda s: s["status"] == "DOWN", "down")
 
@@ -548,12 +541,8 @@ class Topology:
 
     def wait_haproxy(self, backend: str, server: str, ready: Callable[[dict[str, str]], bool],
                      what: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not all(ready(s) for s in self.haproxy_server(backend, server)):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{backend}/{server} is not {what} within {timeout:.0f} s:"
-                                   f" {self.haproxy_server(backend, server)}")
-            time.sleep(0.2)
+        wait_until(lambda: all(ready(s) for s in self.haproxy_server(backend, server)),
+                   f"{backend}/{server} {what}", timeout)
 
     def drain(self, backend: str, server: str, *, cut: bool = False) -> None:
         """Take a node out of the load balancers: no new connections, and the open ones left to
@@ -597,13 +586,10 @@ class Topology:
 
     def wait_api_ready(self, address: str, timeout: float = 60.0) -> None:
         """Until the API at an address (a node's, or the balancer's) answers /readyz with 200."""
-        deadline = time.monotonic() + timeout
         probe = in_ns("c", ["curl", "-sf", "--max-time", "3", "--cacert",
                             str(self.tls / "ca.crt"), f"https://{address}:{API_PORT}/readyz"])
-        while run(*probe, check=False).returncode != 0:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the API at {address} was not ready within {timeout:.0f} s")
-            time.sleep(0.5)
+        wait_until(lambda: run(*probe, check=False).returncode == 0,
+                   f"the API at {address} ready", timeout)
 
     def _wal_archive(self) -> None:
         """pg_receivewal on the backup host as its unit runs it: the unit's ExecStart with the
@@ -721,15 +707,13 @@ class Topology:
 
     def wait_log(self, name: str, text: str, after: int, timeout: float = 60.0) -> None:
         """Until a service's log says ``text`` past the offset ``after`` (a log_size)."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def logged() -> bool:
             with (self.logs / f"{name}.log").open("rb") as log:
                 log.seek(after)
-                if text.encode() in log.read():
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not log {text!r} within {timeout:.0f} s")
-            time.sleep(0.2)
+                return text.encode() in log.read()
+
+        wait_until(logged, f"{name} logging {text!r}", timeout)
 
     def kill_host(self, host: str) -> None:
         """The host is lost: off the network (so the floating address it may still carry
