@@ -28,11 +28,12 @@ import secrets
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
@@ -169,6 +170,15 @@ def wait_tcp(host: str, port: int, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{host}:{port} did not open within {timeout:.0f} s")
 
 
+def wait_until(ready: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll ``ready`` until it holds; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(0.3)
+
+
 @dataclass
 class Service:
     name: str
@@ -189,6 +199,22 @@ class Service:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """A clean stop, as systemd's: SIGTERM to the service's own process (not runuser, which
+        would SIGKILL it 2 s later), then wait for it to exit."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        pid = self.proc.pid
+        if self.user:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            pid = int(children[0]) if children else pid
+        os.kill(pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RuntimeError(f"{self.name} did not stop within {timeout:.0f} s") from None
 
     def kill(self) -> None:
         """SIGKILL the whole process group: a crash, no clean shutdown."""
@@ -308,6 +334,23 @@ class Topology:
             time.sleep(0.5)
         raise RuntimeError(f"no streaming replica within {timeout:.0f} s")
 
+    def wait_sync_standby(self, host: str, timeout: float) -> None:
+        """Until the host streams as the synchronous standby (Patroni's /sync answers 200):
+        the only member a switchover may go to in synchronous mode."""
+        probe = in_ns("c", ["curl", "-sf", "--max-time", "2", "--cacert",
+                            str(self.tls / "ca.crt"), f"https://{HOSTS[host]}:8008/sync"])
+        wait_until(lambda: run(*probe, check=False).returncode == 0,
+                   f"{host} the synchronous standby", timeout)
+
+    def switchover(self, leader: str, candidate: str) -> None:
+        """A planned switchover (``patronictl switchover``): the leader hands over to the
+        candidate, which must be the synchronous standby."""
+        run(*in_ns(candidate, ["patronictl", "-c", str(STATE / candidate / "patroni.yml"),
+                               "switchover", "--leader", leader, "--candidate", candidate,
+                               "--force"], user=STACK_USER))
+        wait_until(lambda: self.patroni_roles().get(candidate) in ("master", "primary"),
+                   f"{candidate} the primary")
+
     def database_url(self, user: str, password: str, dbname: str = "kol") -> str:
         hosts = ",".join(f"{HOSTS[h]}:{PG_PORT}" for h in DB_HOSTS)
         return (f"postgresql://{user}:{password}@{hosts}/{dbname}"
@@ -323,11 +366,17 @@ class Topology:
         run(*in_ns(leader, ["psql", "-X", "-q", "-h", HOSTS[leader], "-U", "kol_superuser",
                             "-d", "postgres", "-f", str(ROOT / "deploy/postgres/roles.sql")]),
             env=env)
+        self.migrate(leader)
+
+    def migrate(self, host: str) -> str:
+        """``kol-admin migrate`` as the owner, from a host (any: the URL finds the primary);
+        its output."""
         owner_url = self.database_url("kol_owner", self.secret["owner"])
         owner_env = write_private(STATE / "owner.env", f"KOL_DATABASE_OWNER_URL={owner_url}\n")
-        run(*in_ns(leader, [str(VENV_BIN / "kol-admin"), "migrate"]),
-            env=python_env(KOL_OWNER_ENV_FILE=str(owner_env),
-                           KOL_ENV_FILE=str(self.settings_file("migrate", leader))))
+        done = run(*in_ns(host, [str(VENV_BIN / "kol-admin"), "migrate"]),
+                   env=python_env(KOL_OWNER_ENV_FILE=str(owner_env),
+                                  KOL_ENV_FILE=str(self.settings_file("migrate", host))))
+        return done.stdout + done.stderr
 
     def _mosquitto(self) -> None:
         ctrl = MOSQUITTO_PREFIX / "bin" / "mosquitto_ctrl"
@@ -360,16 +409,63 @@ class Topology:
                 env={"PATH": os.environ["PATH"], "MOSQUITTO_CTRL": str(ctrl)},
                 stdin=self.secret["mqtt_gateway"] + "\n")
 
+    def redis_replication(self, host: str) -> str:
+        """``info replication`` of a host's Redis ("" if it does not answer)."""
+        return run(*in_ns("c", ["redis-cli", "--tls", "--cacert", str(self.tls / "ca.crt"),
+                                "-h", HOSTS[host], "-p", str(REDIS_PORT), "--no-auth-warning",
+                                "-a", self.secret["redis"], "info", "replication"]),
+                   check=False).stdout
+
     def redis_master(self) -> str | None:
         """The host whose Redis says it is master (as HAProxy's check asks)."""
         for host in REDIS_HOSTS:
-            probe = run(*in_ns("c", ["redis-cli", "--tls", "--cacert", str(self.tls / "ca.crt"),
-                                     "-h", HOSTS[host], "-p", str(REDIS_PORT), "--no-auth-warning",
-                                     "-a", self.secret["redis"], "info", "replication"]),
-                        check=False)
-            if "role:master" in probe.stdout:
+            if "role:master" in self.redis_replication(host):
                 return host
         return None
+
+    def restart_redis_replica(self, host: str) -> None:
+        """A clean stop of a replica, started again as the master's replica, in sync."""
+        master = self.redis_master()
+        assert master not in (None, host), f"{host} is not a replica"
+        self.services[f"redis-{host}"].stop()
+        self._start_redis(host, master)
+        wait_until(lambda: "master_link_status:up" in self.redis_replication(host),
+                   f"{host} in sync with {master}")
+
+    def redis_switchover(self, master: str, replica: str) -> None:
+        """A planned failover (``SENTINEL FAILOVER``): the replica promoted, the master made its
+        replica; done when HAProxy sends Redis connections to the new master only."""
+        sentinel = SENTINEL_HOSTS[0]
+        run(*in_ns("c", ["redis-cli", "--tls", "--cacert", str(self.tls / "ca.crt"),
+                         "-h", HOSTS[sentinel], "-p", str(SENTINEL_PORT),
+                         "sentinel", "failover", "kol"]))
+        wait_until(lambda: "role:slave" in self.redis_replication(master)
+                   and "role:master" in self.redis_replication(replica), f"{replica} master")
+        self.wait_haproxy("redis", f"redis-{replica}", lambda s: s["status"] == "UP", "up")
+        self.wait_haproxy("redis", f"redis-{master}", lambda s: s["status"] == "DOWN", "down")
+
+    def restart_sentinel(self, host: str) -> None:
+        self.services[f"sentinel-{host}"].stop()
+        master = self.redis_master()
+        assert master is not None
+        self._start_sentinel(host, master)
+        wait_tcp(host, SENTINEL_PORT)
+
+    def restart_load_balancer(self, host: str) -> None:
+        """HAProxy and keepalived of a load-balancer host restarted. The floating address, if
+        the host holds it, first moves to the other host (keepalived's clean stop hands it over
+        at once); back, the host stays without it (no preemption)."""
+        keepalived, haproxy = self.services[f"keepalived-{host}"], self.services[f"haproxy-{host}"]
+        keepalived.stop()
+        wait_until(lambda: self.floating_holder() not in (None, host),
+                   f"the floating address away from {host}")
+        haproxy.stop()
+        haproxy.start(self.logs)
+        logged = self.log_size(keepalived.name)
+        keepalived.start(self.logs)
+        # Until then (its HAProxy check passed twice) it is in FAULT and would ignore the
+        # other's handover: the address would wait for the advert timeout, unserved.
+        self.wait_log(keepalived.name, "Entering BACKUP STATE", logged)
 
     def _start_redis(self, host: str, master: str | None) -> None:
         replicaof = f"replicaof {HOSTS[master]} {REDIS_PORT}" if master and master != host else ""
@@ -423,9 +519,59 @@ class Topology:
             "health_port": str(PORTS["haproxy_health"]), "api_port": str(API_PORT),
             "mqtt_port": str(MQTT_PORT), "redis_port": str(REDIS_PORT),
             "redis_password": self.secret["redis"], "api_servers": api, "mqtt_servers": mqtt,
-            "redis_servers": redis}), owner=STACK_USER)
+            "redis_servers": redis, "admin_socket": str(self.admin_socket(host))}),
+            owner=STACK_USER)
         self._add(Service(name=f"haproxy-{host}", host=host, user=STACK_USER,
                           cmd=["haproxy", "-db", "-f", str(conf)]))
+
+    @staticmethod
+    def admin_socket(host: str) -> Path:
+        return STATE / host / "haproxy.sock"
+
+    def haproxy(self, command: str) -> dict[str, str]:
+        """A command of HAProxy's runtime API on every load-balancer host (either may hold the
+        floating address, or take it over): each one's answer."""
+        answers = {}
+        for host in LB_HOSTS:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5)
+                sock.connect(str(self.admin_socket(host)))
+                sock.sendall(command.encode() + b"\n")
+                answers[host] = b"".join(iter(lambda: sock.recv(65536), b"")).decode()
+        return answers
+
+    def haproxy_server(self, backend: str, server: str) -> list[dict[str, str]]:
+        """The server's line of ``show stat`` on every load-balancer host (its status, its
+        current sessions "scur")."""
+        found = []
+        for answer in self.haproxy("show stat").values():
+            head, *lines = answer.splitlines()
+            fields = head.removeprefix("# ").split(",")
+            for line in lines:
+                values = dict(zip(fields, line.split(","), strict=False))
+                if values.get("pxname") == backend and values.get("svname") == server:
+                    found.append(values)
+        return found
+
+    def wait_haproxy(self, backend: str, server: str, ready: Callable[[dict[str, str]], bool],
+                     what: str, timeout: float = 60.0) -> None:
+        wait_until(lambda: all(ready(s) for s in self.haproxy_server(backend, server)),
+                   f"{backend}/{server} {what}", timeout)
+
+    def drain(self, backend: str, server: str, *, cut: bool = False) -> None:
+        """Take a node out of the load balancers: no new connections, and the open ones left to
+        end (API requests) or, with ``cut``, ended at once (tablets' MQTT connections, which
+        never end by themselves: the tablets reconnect to another node)."""
+        self.haproxy(f"disable server {backend}/{server}")
+        if cut:
+            self.haproxy(f"shutdown sessions server {backend}/{server}")
+        self.wait_haproxy(backend, server, lambda s: s["scur"] == "0", "drained")
+
+    def undrain(self, backend: str, server: str) -> None:
+        """Put a node back (ready: HAProxy takes it as up at once, before its next check); up on
+        every load balancer."""
+        self.haproxy(f"enable server {backend}/{server}")
+        self.wait_haproxy(backend, server, lambda s: s["status"] == "UP", "up")
 
     def _start_keepalived(self, host: str) -> None:
         base = STATE / host / "keepalived"
@@ -450,13 +596,14 @@ class Topology:
             self._start_keepalived(host)
         # Up when the balancer has found an API node ready (two good checks), not when it
         # listens.
-        deadline = time.monotonic() + 60
+        self.wait_api_ready(FLOATING)
+
+    def wait_api_ready(self, address: str, timeout: float = 60.0) -> None:
+        """Until the API at an address (a node's, or the balancer's) answers /readyz with 200."""
         probe = in_ns("c", ["curl", "-sf", "--max-time", "3", "--cacert",
-                            str(self.tls / "ca.crt"), f"https://{FLOATING}:{API_PORT}/readyz"])
-        while run(*probe, check=False).returncode != 0:
-            if time.monotonic() > deadline:
-                raise RuntimeError("no API node became ready behind the load balancer")
-            time.sleep(0.5)
+                            str(self.tls / "ca.crt"), f"https://{address}:{API_PORT}/readyz"])
+        wait_until(lambda: run(*probe, check=False).returncode == 0,
+                   f"the API at {address} ready", timeout)
 
     def _wal_archive(self) -> None:
         """pg_receivewal on the backup host as its unit runs it: the unit's ExecStart with the
@@ -567,6 +714,19 @@ class Topology:
 
     def restart(self, name: str) -> None:
         self.services[name].start(self.logs)
+
+    def log_size(self, name: str) -> int:
+        return (self.logs / f"{name}.log").stat().st_size
+
+    def wait_log(self, name: str, text: str, after: int, timeout: float = 60.0) -> None:
+        """Until a service's log says ``text`` past the offset ``after`` (a log_size)."""
+
+        def logged() -> bool:
+            with (self.logs / f"{name}.log").open("rb") as log:
+                log.seek(after)
+                return text.encode() in log.read()
+
+        wait_until(logged, f"{name} logging {text!r}", timeout)
 
     def kill_host(self, host: str) -> None:
         """The host is lost: off the network (so the floating address it may still carry
