@@ -18,8 +18,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from core.access import SYSTEM
+from core.migrate import migrate
 from core.settings import Settings
 from core.tls import mqtt_context
 from devices import broker_state, service
@@ -106,8 +108,24 @@ def second_broker(settings: Settings) -> Iterator[SecondBroker]:
         shutil.rmtree(state)
 
 
+@pytest.fixture
+def own_database(scratch_database: str) -> str:
+    """A migrated database of the test's own: the tool levels a broker with *every* device of
+    its database, and the run's database holds other tests' devices, which the second broker
+    never had (and some of which no broker has)."""
+    migrate(scratch_database)
+    return scratch_database
+
+
+@pytest.fixture
+def committed_conn(own_database: str) -> Iterator[psycopg.Connection[Any]]:
+    """Here an autocommit connection to the test's own database, not the run's."""
+    with psycopg.connect(own_database, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
 def test_a_lagging_broker_is_brought_level_with_the_database(
-        settings: Settings, committed_conn: psycopg.Connection[Any],
+        settings: Settings, committed_conn: psycopg.Connection[Any], own_database: str,
         second_broker: SecondBroker) -> None:
     both = admin_of(settings, [admin_of(second_broker.settings)])
     patient = insert_patient(committed_conn)
@@ -128,13 +146,13 @@ def test_a_lagging_broker_is_brought_level_with_the_database(
     sync = ("broker-sync", str(second_broker.file), "--credentials-from", str(healthy))
 
     before = second_broker.file.read_text()
-    dry = kol_admin(*sync, "--dry-run")
+    dry = kol_admin(*sync, "--dry-run", database_url=own_database)
     assert dry.returncode == 0, dry.stderr
     assert f"would restore {new.device_id}: credentials from {healthy}" in dry.stdout
     assert f"would remove {revoked.device_id}: deactivated" in dry.stdout
     assert second_broker.file.read_text() == before
 
-    done = kol_admin(*sync)
+    done = kol_admin(*sync, database_url=own_database)
     assert done.returncode == 0, done.stderr
     print(done.stdout)
     assert f"restore {new.device_id}" in done.stdout
@@ -142,7 +160,7 @@ def test_a_lagging_broker_is_brought_level_with_the_database(
     assert kept.device_id not in done.stdout
     assert oct(second_broker.file.stat().st_mode & 0o777) == "0o600"
     assert second_broker.file.stat().st_uid == (second_broker.state.stat().st_uid)
-    again = kol_admin(*sync)
+    again = kol_admin(*sync, database_url=own_database)
     assert again.returncode == 0, again.stderr
     assert "is level with the database" in again.stdout
 
@@ -161,7 +179,7 @@ def test_a_lagging_broker_is_brought_level_with_the_database(
     assert _acls(role["data"]["role"]["acls"]) == _acls(device_acls(new.device_id))
 
     # A running broker's file is not edited: the broker would serve and later rewrite the old.
-    running = kol_admin(*sync)
+    running = kol_admin(*sync, database_url=own_database)
     assert running.returncode == 1
     assert "is running" in running.stderr
 
@@ -179,12 +197,12 @@ def test_a_lagging_broker_is_brought_level_with_the_database(
     assert can_connect(b2, new.device_id, new.mqtt_password)
     assert not can_connect(b2, kept.device_id, kept.mqtt_password)
     live = ("broker-sync", "--broker", f"{b2.mqtt_host}:{b2.mqtt_port}")
-    dry = kol_admin(*live, "--dry-run")
+    dry = kol_admin(*live, "--dry-run", database_url=own_database)
     assert dry.returncode == 1
     assert f"{lacking.device_id} is active but this broker lacks its account" in dry.stderr
     assert f"would remove {new.device_id}: deactivated" in dry.stdout
     assert can_connect(b2, new.device_id, new.mqtt_password)
-    done = kol_admin(*live)
+    done = kol_admin(*live, database_url=own_database)
     print(done.stdout)
     assert done.returncode == 1
     assert done.stdout.splitlines()[:3] == [f"remove {new.device_id}: deactivated",
@@ -195,7 +213,7 @@ def test_a_lagging_broker_is_brought_level_with_the_database(
     with admin_of(b2) as admin:
         (role,) = admin.execute({"command": "getRole", "rolename": device_role(kept.device_id)})
     assert _acls(role["data"]["role"]["acls"]) == _acls(device_acls(kept.device_id))
-    again = kol_admin(*live)
+    again = kol_admin(*live, database_url=own_database)
     assert f"{b2.mqtt_host}:{b2.mqtt_port} is level with the database" in again.stdout
     assert lacking.device_id in again.stderr
 

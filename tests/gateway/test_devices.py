@@ -80,10 +80,11 @@ def test_errors(api: TestClient, committed_conn: psycopg.Connection[Any]) -> Non
     assert api.get("/api/v1/rejections", headers=nurse).status_code == 403
 
 
-def kol_admin(*args: str) -> subprocess.CompletedProcess[str]:
+def kol_admin(*args: str, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``kol-admin`` with the run's settings (on ``database_url`` instead, where given)."""
+    env = {**os.environ, **({"KOL_DATABASE_URL": database_url} if database_url else {})}
     return subprocess.run([os.path.join(os.path.dirname(sys.executable), "kol-admin"), *args],
-                          cwd=ROOT, env={**os.environ}, capture_output=True, text=True,
-                          timeout=60)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_kol_admin_provision_and_deactivate(
