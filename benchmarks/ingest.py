@@ -249,12 +249,13 @@ class InProcessGateway:
 
     def __init__(self, settings: Settings, database_url: str, client_id: str) -> None:
         from core.db import open_pool
-        from gateway.service import Gateway, GatewayConfig
+        from gateway.service import Gateway, GatewayConfig, collect_less
 
         scratch = settings.model_copy(update={"database_url": database_url})
         self._pool = open_pool(scratch, name="bench-gateway", min_size=2, max_size=4)
         self._gateway = Gateway(settings=scratch, pool=self._pool, hand_off=lambda c: None,
                                 config=GatewayConfig(client_id=client_id))
+        collect_less()
         self._gateway.start()
         self._samples: collections.Counter[str] = collections.Counter()
         self._total = 0
