@@ -4,18 +4,24 @@ publish to its receipt (sent only after the commit, so an upper bound of publish
 
 Prints, per scenario and number of gateways (one, and several in a shared group, side by side):
 readings/s sustained end to end, p50/p99 publish-to-receipt latency, CPU seconds per million
-readings for each component (gateways, broker, PostgreSQL, the simulated tablets), and whether
-every reading was stored exactly once.
+readings for each component (gateways, broker, PostgreSQL, the simulated tablets), the readings/s
+one core of platform carries at those costs, the cores each side kept busy, the machine's load
+(``uptime``) before and after, and whether every reading was stored exactly once. With ``--pin``
+it then runs each scenario once more with the platform on one CPU and the tablets on the other:
+what one core of platform carries, measured.
 
 Run from the repository root against the stack in ``KOL_ENV_FILE`` (a scratch database is
 created and dropped)::
 
+    python -m benchmarks.ingest --seconds 15 --gateways 1 3 --pin   # docs/operations.md "Sizing"
     python -m benchmarks.ingest [--tablets 100] [--seconds 20] [--scenario batch10 single]
-                                [--gateways 1 3]
+                                [--gateways 1 3] [--late] [--pin]
     python -m benchmarks.ingest --profile   # gateway in-process, sampled: where the time goes
 
-Tablets run in ``--publishers`` processes; on a small machine they compete with the gateway and
-PostgreSQL for the same cores, which the figures include.
+Tablets run in ``--publishers`` processes, their batches encoded before the clock starts (each
+reading distinct; every receipt is waited for and timed); unpinned, on a small machine they
+compete with the gateway, the broker and PostgreSQL for the same cores, which the figures include.
+The tablets' CPU is counted from their first publish.
 """
 
 from __future__ import annotations
