@@ -4,18 +4,24 @@ publish to its receipt (sent only after the commit, so an upper bound of publish
 
 Prints, per scenario and number of gateways (one, and several in a shared group, side by side):
 readings/s sustained end to end, p50/p99 publish-to-receipt latency, CPU seconds per million
-readings for each component (gateways, broker, PostgreSQL, the simulated tablets), and whether
-every reading was stored exactly once.
+readings for each component (gateways, broker, PostgreSQL, the simulated tablets), the readings/s
+one core of platform carries at those costs, the cores each side kept busy, the machine's load
+(``uptime``) before and after, and whether every reading was stored exactly once. With ``--pin``
+it then runs each scenario once more with the platform on one CPU and the tablets on the other:
+what one core of platform carries, measured.
 
 Run from the repository root against the stack in ``KOL_ENV_FILE`` (a scratch database is
 created and dropped)::
 
+    python -m benchmarks.ingest --seconds 15 --gateways 1 3 --pin   # docs/operations.md "Sizing"
     python -m benchmarks.ingest [--tablets 100] [--seconds 20] [--scenario batch10 single]
-                                [--gateways 1 3]
+                                [--gateways 1 3] [--late] [--pin]
     python -m benchmarks.ingest --profile   # gateway in-process, sampled: where the time goes
 
-Tablets run in ``--publishers`` processes; on a small machine they compete with the gateway and
-PostgreSQL for the same cores, which the figures include.
+Tablets run in ``--publishers`` processes, their batches encoded before the clock starts (each
+reading distinct; every receipt is waited for and timed); unpinned, on a small machine they
+compete with the gateway, the broker and PostgreSQL for the same cores, which the figures include.
+The tablets' CPU is counted from their first publish.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import argparse
 import collections
 import multiprocessing as mp
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -82,22 +89,59 @@ def setup_fleet(settings: Settings, database_url: str, n: int) -> list[Tablet]:
     return tablets
 
 
-def publisher(settings: Settings, tablets: list[Tablet], per_message: int, rate: float,
-              seconds: float, start_at: float, out: Any) -> None:
-    """One process: its tablets publish ``rate`` batches/s in total, open loop, for ``seconds``;
-    then wait for the receipts. Puts (sent, latencies) on ``out``."""
+Batch = tuple[int, str, str, bytes]
+"""(tablet index, topic, msg_id, payload)."""
+
+
+def encode_messages(tablets: list[Tablet], per_message: int, total: int, *, late: bool
+                    ) -> list[Batch]:
+    """The ``total`` batches that ``tablets``
+    send in turn, encoded before the clock starts so that the simulated fleet spends its CPU on
+    MQTT, as tablets do, not on making up readings. Every reading is distinct: each tablet's
+    readings are a series ``step`` apart.
+
+    Measured within the last 23 hours, so not ``late``; ``late``: 25 hours and more before now,
+    every reading late (a fleet emptying its outboxes), which adds the late readings' notices
+    (``ingest.schemas.LATE_READINGS_CHANNEL``) to the platform's work."""
+    per_tablet = -(-total // len(tablets)) * per_message
+    span = timedelta(hours=23)
+    step = min(timedelta(seconds=1), span / per_tablet)
+    # Never in the future, never too old (KOL_MAX_READING_AGE_DAYS), late or not as asked.
+    first = datetime.now(UTC).replace(microsecond=0) - span - (timedelta(hours=26) if late
+                                                                else timedelta(minutes=10))
+    sent_at = first.isoformat()
+    topics = [device_topics(t.device_id).readings for t in tablets]
+    messages = []
+    for n in range(total):
+        i, k = n % len(tablets), n // len(tablets)
+        readings = [{"type": "spo2", "value": 90 + (k + j) % 10, "unit": "%",
+                     "measured_at": (first + (k * per_message + j) * step).isoformat()}
+                    for j in range(per_message)]
+        msg_id = f"t{i}-{k}"
+        messages.append((i, topics[i], msg_id, encode_batch(msg_id, readings, sent_at=sent_at)))
+    return messages
+
+
+def publisher(settings: Settings, tablets: list[Tablet], messages: list[Batch], rate: float,
+              start_at: float, cpu: int | None, out: Any) -> None:
+    """One process: its tablets publish ``messages`` (QoS 1, each to its own topic) at ``rate``
+    per second in total, open loop; then wait for the receipts. Puts (sent, publishing seconds,
+    latencies, CPU seconds from the first publish on) on ``out``.
+
+    One thread drives every tablet's connection (paho's external-loop calls): a loop thread per
+    tablet, as paho's ``loop_start`` makes, costs more than the tablets' MQTT itself (the
+    threads' wake-ups and contention for the interpreter), which is not what a tablet costs."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
-    lock = threading.Lock()
 
     def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        now = time.monotonic()
-        msg_id = orjson.loads(msg.payload)["msg_id"]
-        with lock:
-            t0 = sent_at.pop(msg_id, None)
+        t0 = sent_at.pop(orjson.loads(msg.payload)["msg_id"], None)
         if t0 is not None:
-            latencies.append(now - t0)
+            latencies.append(time.monotonic() - t0)
 
+    subscribed: list[int] = []
     clients = []
     for t in tablets:
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=t.device_id, protocol=mqtt.MQTTv5)
@@ -105,42 +149,57 @@ def publisher(settings: Settings, tablets: list[Tablet], per_message: int, rate:
         secure_mqtt(c, settings)
         c.max_inflight_messages_set(1000)
         c.on_message = on_message
+        c.on_connect = lambda c, u, f, r, p, t=t: c.subscribe(
+            device_topics(t.device_id).receipts, qos=1)
+        c.on_subscribe = lambda *_: subscribed.append(1)
         c.connect(settings.mqtt_host, settings.mqtt_port, keepalive=60)
-        c.subscribe(device_topics(t.device_id).receipts, qos=1)
-        c.loop_start()
         clients.append(c)
-    # Recent enough to be stored (readings older than KOL_MAX_READING_AGE_DAYS are too_old) and
-    # never in the future: the last of the 200 000 one-second stamps is an hour ago.
-    base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=200_000 + 3600)
-    stamps = [(base + timedelta(seconds=s)).isoformat() for s in range(200_000)]
+    sockets = {c.socket(): c for c in clients}
+    housekeeping = time.monotonic()
+
+    def pump(timeout: float) -> None:
+        nonlocal housekeeping
+        writable = [s for s, c in sockets.items() if c.want_write()]
+        readable, writable, _ = select.select(list(sockets), writable, [], timeout)
+        for sock in readable:
+            client = sockets[sock]
+            client.loop_read()
+            # TLS may hold decrypted bytes that select() does not show.
+            while getattr(sock, "pending", lambda: 0)():
+                client.loop_read()
+        for sock in writable:
+            sockets[sock].loop_write()
+        if time.monotonic() - housekeeping > 1.0:
+            housekeeping = time.monotonic()
+            for c in clients:
+                c.loop_misc()  # keepalive
+
+    while len(subscribed) < len(clients):
+        pump(0.1)
     time.sleep(max(0.0, start_at - time.time()))
+    cpu0 = time.process_time()
     t_start = time.monotonic()
     n = 0
-    total = int(rate * seconds)
-    while n < total:
+    while n < len(messages):
+        now = time.monotonic()
         due = t_start + n / rate
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        i = n % len(clients)
-        k = n // len(clients)
-        msg_id = f"t{i}-{k}"
-        readings = [{"type": "spo2", "value": 90 + (k + j) % 10, "unit": "%",
-                     "measured_at": stamps[(k * per_message + j) % len(stamps)]}
-                    for j in range(per_message)]
-        payload = encode_batch(msg_id, readings, sent_at=stamps[0])
-        with lock:
+        if due > now:
+            pump(due - now)
+            continue
+        while n < len(messages) and t_start + n / rate <= now:
+            i, topic, msg_id, payload = messages[n]
             sent_at[msg_id] = time.monotonic()
-        clients[i].publish(device_topics(tablets[i].device_id).readings, payload, qos=1)
-        n += 1
+            clients[i].publish(topic, payload, qos=1)
+            n += 1
+        pump(0.0)
     publish_seconds = time.monotonic() - t_start
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(latencies) < n:
-        time.sleep(0.1)
+        pump(0.1)
+    cpu_used = time.process_time() - cpu0
     for c in clients:
         c.disconnect()
-        c.loop_stop()
-    out.put((n, publish_seconds, latencies, time.process_time()))
+    out.put((n, publish_seconds, latencies, cpu_used))
 
 
 def postgres_processes(settings: Settings) -> list[psutil.Process]:
@@ -164,6 +223,33 @@ def broker_process(settings: Settings) -> psutil.Process:
     return psutil.Process(int((settings.stack_dir / "mosquitto" / "mosquitto.pid").read_text()))
 
 
+PINNED_OFFER = 1.8
+"""Pinned runs offer this many times the target, to find the core's limit rather than the
+target (unless --rate)."""
+ALL_CPUS = set(range(os.cpu_count() or 1))
+PLATFORM_CPU = 0
+TABLETS_CPU = 1
+"""With ``--pin``: the platform (gateways, broker, PostgreSQL) on one CPU, the simulated tablets
+(and this process) on another."""
+
+
+def pin(procs: list[psutil.Process], cpus: set[int]) -> None:
+    """Every thread of ``procs`` (a process's threads keep the affinity they were made with)."""
+    for p in procs:
+        try:
+            for thread in p.threads():
+                os.sched_setaffinity(thread.id, cpus)
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            pass  # a PostgreSQL backend that has just ended
+
+
+def busy(before: Any, after: Any) -> float:
+    """The share of time a CPU was not idle between two ``psutil.cpu_times`` samples of it."""
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    total = sum(after) - sum(before)
+    return 1.0 - idle / total if total else 0.0
+
+
 def run_scenario(args: argparse.Namespace, settings: Settings, name: str,
                  gateways: int) -> dict[str, Any]:
     per_message = SCENARIOS[name]
@@ -175,7 +261,8 @@ def run_scenario(args: argparse.Namespace, settings: Settings, name: str,
         try:
             tablets = setup_fleet(settings, database_url, args.tablets)
             env = {**os.environ, "KOL_DATABASE_URL": database_url}
-            rate = args.rate or TARGET_READINGS_PER_S[name] / per_message * 1.1
+            rate = args.rate or TARGET_READINGS_PER_S[name] / per_message * (
+                PINNED_OFFER if args.pin else 1.1)
             # Several gateways split the messages in one shared group, as deployed scaled out.
             group = ["--shared-group", f"bench-{client_ids[0]}"] if gateways > 1 else []
             if args.profile:
@@ -190,17 +277,28 @@ def run_scenario(args: argparse.Namespace, settings: Settings, name: str,
             gw_procs = [psutil.Process(g.pid) for g in running] or [psutil.Process()]
             pg_procs = postgres_processes(settings)
             broker = broker_process(settings)
-            gw0, pg0, mq0 = cpu_seconds(gw_procs), cpu_seconds(pg_procs), cpu_seconds([broker])
+            if args.pin:
+                # New PostgreSQL backends are forked by the postmaster and inherit its CPU.
+                pin([*gw_procs, *pg_procs, broker], {PLATFORM_CPU})
             out: Any = mp.get_context("fork").Queue()
-            start_at = time.time() + 1.0
-            shares = np.array_split(np.arange(len(tablets)), args.publishers)
+            shares = [[tablets[i] for i in share]
+                      for share in np.array_split(np.arange(len(tablets)), args.publishers)]
+            batches = [encode_messages(share, per_message,
+                                       int(rate / args.publishers * args.seconds), late=args.late)
+                       for share in shares]
+            start_at = time.time() + 2.0
             procs = [mp.get_context("fork").Process(
-                target=publisher, args=(settings, [tablets[i] for i in share], per_message,
-                                        rate / args.publishers, args.seconds, start_at, out))
-                for share in shares]
+                target=publisher, args=(settings, share, messages, rate / args.publishers,
+                                        start_at, TABLETS_CPU if args.pin else None, out))
+                for share, messages in zip(shares, batches, strict=True)]
             for p in procs:
                 p.start()
+            # The platform's CPU from the first publish (the tablets have connected by then).
+            time.sleep(max(0.0, start_at - time.time()))
+            gw0, pg0, mq0 = cpu_seconds(gw_procs), cpu_seconds(pg_procs), cpu_seconds([broker])
+            machine0 = psutil.cpu_times(percpu=True)
             results = [out.get() for _ in procs]
+            machine1 = psutil.cpu_times(percpu=True)
             for p in procs:
                 p.join()
             gw1, pg1 = cpu_seconds(gw_procs), cpu_seconds(postgres_processes(settings))
@@ -233,8 +331,16 @@ def run_scenario(args: argparse.Namespace, settings: Settings, name: str,
                 "postgres_cpu_s_per_million": pg_cpu / readings * 1e6,
                 "broker_cpu_s_per_million": mq_cpu / readings * 1e6,
                 "tablets_cpu_s_per_million": tablet_cpu / readings * 1e6,
+                "platform_cores_busy": (gw_cpu + pg_cpu + mq_cpu) / wall if wall else 0.0,
+                "tablets_cores_busy": tablet_cpu / wall if wall else 0.0,
+                "pinned": bool(args.pin),
+                # All work on the platform's CPU, ours and other processes' alike.
+                "platform_cpu_busy": busy(machine0[PLATFORM_CPU], machine1[PLATFORM_CPU]),
+                "tablets_cpu_busy": busy(machine0[TABLETS_CPU], machine1[TABLETS_CPU]),
             }
         finally:
+            if args.pin:
+                pin([*postgres_processes(settings), broker_process(settings)], ALL_CPUS)
             for gateway in running:
                 gateway.terminate()
             for gateway in running:
@@ -249,12 +355,13 @@ class InProcessGateway:
 
     def __init__(self, settings: Settings, database_url: str, client_id: str) -> None:
         from core.db import open_pool
-        from gateway.service import Gateway, GatewayConfig
+        from gateway.service import Gateway, GatewayConfig, collect_less
 
         scratch = settings.model_copy(update={"database_url": database_url})
         self._pool = open_pool(scratch, name="bench-gateway", min_size=2, max_size=4)
         self._gateway = Gateway(settings=scratch, pool=self._pool, hand_off=lambda c: None,
                                 config=GatewayConfig(client_id=client_id))
+        collect_less()
         self._gateway.start()
         self._samples: collections.Counter[str] = collections.Counter()
         self._total = 0
@@ -313,36 +420,91 @@ def main() -> int:
                         help="run the streaming alert evaluation in the gateway too")
     parser.add_argument("--profile", action="store_true",
                         help="run the gateway in this process under a sampling profiler")
+    parser.add_argument("--late", action="store_true",
+                        help="every reading measured more than a day ago (late: the platform"
+                             " also sends the late readings' notices)")
+    parser.add_argument("--pin", action="store_true",
+                        help=f"after the side-by-side runs, run each scenario once more with one"
+                             f" gateway and the platform (gateway, broker, PostgreSQL) pinned to"
+                             f" CPU {PLATFORM_CPU}, the tablets to CPU {TABLETS_CPU}, offered"
+                             f" {PINNED_OFFER} times the target: what one core of platform"
+                             f" carries, measured")
     args = parser.parse_args()
+    if args.pin and (args.profile or (os.cpu_count() or 1) < 2):
+        parser.error("--pin needs two CPUs and the gateway in its own process (not --profile)")
     settings = get_settings()
-    print(f"machine: {psutil.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+    print(f"machine: {psutil.cpu_count()} cores; uptime: {uptime()}"
           " (other work on the machine depresses the figures)")
     ok = True
     rows = []
-    for name in args.scenario:
-        for gateways in ([1] if args.profile else args.gateways):
-            r = run_scenario(args, settings, name, gateways)
-            exact = r["stored_readings"] == r["expected_readings"] == \
-                r["distinct_messages"] * r["readings_per_message"]
-            ok &= exact
-            rows.append((r, exact))
-            report(r, exact)
-    print("\nside by side (CPU seconds per million readings):")
+    runs = [(name, gateways, False) for name in args.scenario
+            for gateways in ([1] if args.profile else args.gateways)]
+    runs += [(name, 1, True) for name in args.scenario] if args.pin else []
+    for name, gateways, pinned in runs:
+        r = run_scenario(argparse.Namespace(**{**vars(args), "pin": pinned}), settings, name,
+                         gateways)
+        exact = r["stored_readings"] == r["expected_readings"] == \
+            r["distinct_messages"] * r["readings_per_message"]
+        ok &= exact
+        rows.append((r, exact))
+        report(r, exact)
+    print(f"\nuptime at the end: {uptime()}")
+    print("\nside by side (CPU seconds per million readings; per core: readings/s one core of"
+          " platform would carry at these costs):")
     print(f"{'scenario':>9} {'gateways':>8} {'readings/s':>11} {'target':>7} {'p99 ms':>8}"
-          f" {'gateways':>9} {'broker':>7} {'postgres':>9} {'tablets':>8}  stored")
+          f" {'gateways':>9} {'broker':>7} {'postgres':>9} {'tablets':>8} {'per core':>9}  stored")
     for r, exact in rows:
+        if r["pinned"]:
+            continue
         print(f"{r['scenario']:>9} {r['gateways']:>8} {r['sustained_readings_per_s']:>11,.0f}"
               f" {TARGET_READINGS_PER_S[r['scenario']]:>7,} {r['p99_ms'] or 0:>8.0f}"
               f" {r['gateway_cpu_s_per_million']:>9.1f} {r['broker_cpu_s_per_million']:>7.1f}"
               f" {r['postgres_cpu_s_per_million']:>9.1f} {r['tablets_cpu_s_per_million']:>8.1f}"
-              f"  {'exact' if exact else 'MISMATCH'}")
+              f" {per_core(r):>9,.0f}  {'exact' if exact else 'MISMATCH'}")
+    pinned = [(r, exact) for r, exact in rows if r["pinned"]]
+    if pinned:
+        print(f"\none core of platform, measured (gateway, broker and PostgreSQL pinned to CPU"
+              f" {PLATFORM_CPU}, the tablets to CPU {TABLETS_CPU}):")
+        print(f"  busy: the share of the run each used of its CPU; 'CPU {PLATFORM_CPU}': all work"
+              f" on it, other processes' too. 'whole core': the rate scaled to the platform"
+              f" having the whole core (1e6 / its CPU-s per 1M messages in this run); the"
+              f" measured rate is one core's when CPU {PLATFORM_CPU} was the platform's alone")
+        print(f"  offered {PINNED_OFFER} times the target (unless --rate); 'limit': the CPU"
+              f" that held the rate back (over 90 % busy with all work), 'offer' if neither")
+        print(f"{'scenario':>9} {'offered/s':>10} {'readings/s':>11} {'messages/s':>11}"
+              f" {'p99 ms':>8} {'platform':>9} {f'CPU {PLATFORM_CPU}':>6} {'tablets':>8}"
+              f" {'limit':>9} {'whole core msgs/s':>18}  stored")
+        for r, exact in pinned:
+            rate = r["sustained_readings_per_s"]
+            messages = rate / r["readings_per_message"]
+            whole = messages / r["platform_cores_busy"] if r["platform_cores_busy"] else 0.0
+            limit = "platform" if r["platform_cpu_busy"] >= 0.9 else \
+                "tablets" if r["tablets_cpu_busy"] >= 0.9 else "offer"
+            print(f"{r['scenario']:>9} {r['offered_readings_per_s']:>10,.0f} {rate:>11,.0f}"
+                  f" {messages:>11,.0f} {r['p99_ms'] or 0:>8.0f}"
+                  f" {r['platform_cores_busy']:>9.0%} {r['platform_cpu_busy']:>6.0%}"
+                  f" {r['tablets_cores_busy']:>8.0%} {limit:>9} {whole:>18,.0f}"
+                  f"  {'exact' if exact else 'MISMATCH'}")
     return 0 if ok else 1
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def per_core(r: dict[str, Any]) -> float:
+    """Readings/s that one core of platform (gateway, broker, PostgreSQL) carries at the CPU
+    costs measured in ``r``."""
+    platform = r["gateway_cpu_s_per_million"] + r["broker_cpu_s_per_million"] + \
+        r["postgres_cpu_s_per_million"]
+    return 1e6 / platform if platform else 0.0
 
 
 def report(r: dict[str, Any], exact: bool) -> None:
     name = r["scenario"]
     target = TARGET_READINGS_PER_S[name]
-    print(f"\n{name}, {r['gateways']} gateway(s): {r['tablets']} tablets,"
+    print(f"\n{name}, {r['gateways']} gateway(s){', pinned' if r['pinned'] else ''}:"
+          f" {r['tablets']} tablets,"
           f" {r['readings_per_message']} reading(s)/batch,"
           f" offered {r['offered_readings_per_s']:,.0f} readings/s")
     print(f"  sustained end to end   {r['sustained_readings_per_s']:>10,.0f} readings/s"
@@ -353,6 +515,8 @@ def report(r: dict[str, Any], exact: bool) -> None:
           f" broker {r['broker_cpu_s_per_million']:.1f} s,"
           f" PostgreSQL {r['postgres_cpu_s_per_million']:.1f} s,"
           f" tablets {r['tablets_cpu_s_per_million']:.1f} s")
+    print(f"  cores busy             platform {r['platform_cores_busy']:.2f},"
+          f" tablets {r['tablets_cores_busy']:.2f}")
     print(f"  stored                 {r['stored_readings']:,} of {r['expected_readings']:,}"
           f" -> {'exact (0 lost, 0 doubled)' if exact else 'MISMATCH'}")
 

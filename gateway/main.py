@@ -15,7 +15,7 @@ from core import logging as kol_logging
 from core.db import open_pool
 from core.settings import get_settings
 from core.signals import stop_on_signals, wait_for_stop
-from gateway.service import Gateway, GatewayConfig
+from gateway.service import Gateway, GatewayConfig, collect_less
 from ingest.schemas import CommittedReadings
 from ingest.writer import WriterConfig
 
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         client_id=args.client_id, shared_group=args.shared_group,
         session_expiry=args.session_expiry,
         writer=WriterConfig(max_rows=args.batch_rows, max_wait=args.batch_ms / 1000)))
+    collect_less()
     gateway.start()
     log.info("gateway started", extra={"client_id": args.client_id,
                                        "shared_group": args.shared_group})

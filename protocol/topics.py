@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, get_args
 
 PREFIX = "kol/v1/d"
@@ -48,6 +49,7 @@ def inbound_subscriptions(shared_group: str | None = None) -> list[str]:
     return [f"$share/{shared_group}/{t}" for t in topics] if shared_group else topics
 
 
+@lru_cache(maxsize=65_536)  # a device's few topics come again and again: no regex per message
 def parse_inbound(topic: str) -> tuple[str, InboundKind] | None:
     """``(device_id, kind)`` of an inbound device topic, None if the topic is not one."""
     match = _INBOUND.match(topic)

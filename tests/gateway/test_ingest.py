@@ -13,6 +13,8 @@ import orjson
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from psycopg_pool import ConnectionPool
 
 from api.app import create_app
@@ -269,6 +271,23 @@ def test_every_reason_is_covered_and_listed_by_the_api(
         assert api.get("/api/v1/rejections", headers=headers,
                        params={"reason": "nonsense"}).status_code == 422
         assert api.get("/api/v1/rejections").status_code == 401
+
+
+@pytest.mark.parametrize("qos", [1, 0])
+def test_batch_with_mqtt_properties_or_qos_0_is_stored_as_any_other(
+        qos: int, tablet: Tablet, committed_conn: psycopg.Connection[Any]) -> None:
+    # The gateway reads a plain QoS 1 PUBLISH itself (gateway.service._Client) and leaves any
+    # other to paho: both ways end in the same rows and receipt.
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.ContentType = "application/json"
+    props.UserProperty = [("app", "kol-tablet 3.1")]
+    info = tablet.client.publish(tablet.device.readings_topic,
+                                 batch(reading("spo2", 94), msg_id=f"props-{qos}"), qos=qos,
+                                 properties=props)
+    info.wait_for_publish(timeout=10)
+    assert tablet.receipt() == {"v": 1, "msg_id": f"props-{qos}", "accepted": 1,
+                                "duplicates": 0, "rejected": []}
+    assert [r["value"] for r in rows(committed_conn, tablet.device.patient_id)] == [94.0]
 
 
 def test_duplicate_msg_id_is_stored_once_and_answered_with_the_first_receipt(
