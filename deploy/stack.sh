@@ -316,7 +316,14 @@ EOF
 }
 
 redis_down() {
-    if redis_running; then redis_cli shutdown >/dev/null 2>&1 || true; log "redis: stopped"; fi
+    # By its pid file, as the broker: the port in the environment may name another stack's Redis
+    # (or none, when only KOL_STACK_DIR is given). SIGTERM: it writes its append-only file, exits.
+    local pid; pid=$(cat "$RDDIR/redis.pid" 2>/dev/null) || return 0
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid"
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        log "redis: stopped"
+    fi
 }
 
 services() { if [ $# -eq 0 ]; then echo pg mqtt redis; else echo "$@"; fi; }

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import time
 import tomllib
+from pathlib import Path
 
 import httpx
 import psutil
@@ -15,7 +19,7 @@ import pytest
 import yaml
 
 from core.settings import Settings
-from tests.stack import ROOT
+from tests.stack import ROOT, STACK_SCRIPT
 
 
 def _script_defaults() -> dict[str, str]:
@@ -139,3 +143,31 @@ def test_the_image_holds_every_package() -> None:
     copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "deploy" / "Dockerfile").read_text(),
                             re.MULTILINE))
     assert copied == packages
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_a_stack_is_stopped_by_its_directory_alone() -> None:
+    """``stack.sh down`` given only ``KOL_STACK_DIR`` stops that stack's Redis: the port in the
+    environment (here none, so the default) may be another stack's."""
+    state = Path("/var/tmp") / f"kol-stack-down-{secrets.token_hex(4)}"
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("KOL_")}
+    pid = None
+    try:
+        subprocess.run(["bash", str(STACK_SCRIPT), "up", "redis"], check=True,
+                       capture_output=True, env={**bare, "KOL_STACK_DIR": str(state),
+                                                 "KOL_REDIS_PORT": str(_free_port())})
+        pid = int((state / "redis" / "redis.pid").read_text())
+        assert psutil.pid_exists(pid)
+        subprocess.run(["bash", str(STACK_SCRIPT), "down", "redis"], check=True,
+                       capture_output=True, env={**bare, "KOL_STACK_DIR": str(state)})
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    finally:
+        if pid is not None and psutil.pid_exists(pid):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(state, ignore_errors=True)
