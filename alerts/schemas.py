@@ -102,8 +102,8 @@ class CombinedLimits(_Strict):
     spo2_sd_floor: Number = Field(default=1.0, gt=0)
     pulse_sd_floor: Number = Field(default=3.0, gt=0)
     z_yellow_diary: Limit = Field(default=None, gt=0)
-    """The yellow limit instead of ``z_yellow`` (which must be on) while the patient keeps the
-    symptom diary: a diary answered in the 7 days up to the reading (issue 13: the diary gives
+    """The yellow limit instead of ``z_yellow`` while the patient keeps the symptom diary: a
+    diary answered in the 7 days up to the reading (below ``z_red``; issue 13: the diary gives
     the early warning, so the oximetry alone may be stricter; a patient who stops answering it
     is back on ``z_yellow``)."""
 

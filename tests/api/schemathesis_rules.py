@@ -109,6 +109,7 @@ def _thresholds(body: Any) -> Any:
             continue
         if name == "combined":
             _increasing(section, ("z_yellow", "z_red"))
+            _increasing(section, ("z_yellow_diary", "z_red"))
             continue
         if isinstance(section.get("absolute"), dict):
             _increasing(section["absolute"], _INCREASING["absolute"])  # type: ignore[arg-type]
