@@ -98,26 +98,29 @@ function scheduleText(schedule) {
     ${schedule.types.map((type) => t(type)).join(", ")}${diary}`;
 }
 
+/** A tablet's state, OFFLINE in red: "offline" when its last status said so, or it was silent
+ * for longer than the platform's KOL_DEVICE_OFFLINE_AFTER_MINUTES; "unknown": never heard from
+ * (just paired). */
+function connection(device) {
+  if (!device.active) return t("device_inactive");
+  const state = t(`connection_${device.connection}`);
+  return device.connection === "offline" ? `<span class="warn">${state}</span>` : state;
+}
+
 /** The patient's tablet in one line for the top of her page: whether readings can come at all
  * (no active tablet, or one silent longer than the platform allows, is shown as a warning). */
 export function tabletSummary(devices) {
   const device = devices.find((d) => d.active);
   if (!device) return `<span class="warn">${t("no_tablets")}</span>`;
   const battery = device.status?.battery;
-  const state = device.connection === "offline"
-    ? `<span class="warn">${t("connection_offline")}</span>` : t(`connection_${device.connection}`);
-  return `${t("tablet")}: ${state}${typeof battery === "number" ? ` · ${t("battery")} ${num(battery)} %` : ""}
+  return `${t("tablet")}: ${connection(device)}${typeof battery === "number" ? ` · ${t("battery")} ${num(battery)} %` : ""}
     ${device.last_seen_at ? ` · ${t("last_seen")} ${when(device.last_seen_at)}` : ""}`;
 }
 
 function deviceRow(device) {
-  // "offline": its last status said so, or it was silent for longer than the platform's
-  // KOL_DEVICE_OFFLINE_AFTER_MINUTES; "unknown": never heard from (just paired).
-  const offline = device.active && device.connection === "offline";
-  const state = !device.active ? t("device_inactive") : t(`connection_${device.connection}`);
   const battery = device.status?.battery;
   return `<li data-device="${esc(device.device_id)}" data-connection="${device.connection}">
-    <b>${esc(device.device_id)}</b> · <span class="${offline ? "warn" : ""}">${state}</span>
+    <b>${esc(device.device_id)}</b> · ${connection(device)}
     · ${t("battery")}: ${typeof battery === "number" ? `${num(battery)} %` : "–"}
     · ${t("last_seen")}: ${when(device.last_seen_at)}
     ${device.active && atLeast("admin") ? `<button class="secondary deactivate" type="button">${t("deactivate")}</button>` : ""}</li>`;
