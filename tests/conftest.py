@@ -4,6 +4,7 @@ and per-test isolation (a rolled-back transaction, unique names)."""
 from __future__ import annotations
 
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -133,6 +134,13 @@ def owner_conn(owner_url: str) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit connection as the schema's owner, for tests that change the schema."""
     with psycopg.connect(owner_url, autocommit=True, row_factory=dict_row) as c:
         yield c
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for a server the test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.main import tls_files
 from core.settings import Settings
+from tests.conftest import free_port
 
 
 def https_files(settings: Settings) -> tuple[str, str]:
@@ -27,9 +27,7 @@ def https_files(settings: Settings) -> tuple[str, str]:
 @contextmanager
 def serve(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
     """The base URL and the app, once the server and the alert-event listener are up."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     app = create_app(settings)
     # Open event streams would hold a graceful shutdown until they end.
     cert, key = https_files(settings)

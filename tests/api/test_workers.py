@@ -16,14 +16,9 @@ import psutil
 import pytest
 
 from core.settings import Settings
+from tests.conftest import free_port
 
 KOL_API = Path(sys.executable).parent / "kol-api"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _start(settings: Settings, port: int) -> subprocess.Popen[bytes]:
@@ -34,7 +29,7 @@ def _start(settings: Settings, port: int) -> subprocess.Popen[bytes]:
 
 
 def test_workers_share_the_connections_and_stop_together(settings: Settings) -> None:
-    port = _free_port()
+    port = free_port()
     api = _start(settings, port)
     try:
         deadline = time.monotonic() + 30

@@ -7,7 +7,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import tomllib
@@ -19,6 +18,7 @@ import pytest
 import yaml
 
 from core.settings import Settings
+from tests.conftest import free_port
 from tests.stack import ROOT, STACK_SCRIPT
 
 
@@ -145,13 +145,6 @@ def test_the_image_holds_every_package() -> None:
     assert copied == packages
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_a_stack_is_stopped_by_its_directory_alone() -> None:
     """``stack.sh down`` given only ``KOL_STACK_DIR`` stops that stack's Redis: the port in the
     environment (here none, so the default) may be another stack's."""
@@ -161,7 +154,7 @@ def test_a_stack_is_stopped_by_its_directory_alone() -> None:
     try:
         subprocess.run(["bash", str(STACK_SCRIPT), "up", "redis"], check=True,
                        capture_output=True, env={**bare, "KOL_STACK_DIR": str(state),
-                                                 "KOL_REDIS_PORT": str(_free_port())})
+                                                 "KOL_REDIS_PORT": str(free_port())})
         pid = int((state / "redis" / "redis.pid").read_text())
         assert psutil.pid_exists(pid)
         subprocess.run(["bash", str(STACK_SCRIPT), "down", "redis"], check=True,

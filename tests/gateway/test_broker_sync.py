@@ -26,7 +26,7 @@ from core.settings import Settings
 from core.tls import mqtt_context
 from devices import broker_state, service
 from devices.broker import BrokerAdmin, device_acls, device_role
-from tests.conftest import insert_patient
+from tests.conftest import free_port, insert_patient
 from tests.gateway.test_devices import can_connect, kol_admin
 from tests.stack import ROOT
 
@@ -34,19 +34,12 @@ MOSQUITTO_PREFIX = Path(os.environ.get("MOSQUITTO_PREFIX", "/opt/kol/mosquitto-2
 STACK_USER = os.environ.get("KOL_STACK_USER", "kol")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class SecondBroker:
     """A Mosquitto of its own, run by the stack's user with the stack's certificate and the
     same administrator password, so that one BrokerAdmin setting reaches both."""
 
     def __init__(self, settings: Settings, state: Path) -> None:
-        self.settings = settings.model_copy(update={"mqtt_port": _free_port()})
+        self.settings = settings.model_copy(update={"mqtt_port": free_port()})
         self.state = state
         self.file = state / "dynamic-security.json"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -56,7 +49,7 @@ class SecondBroker:
             f"{settings.mqtt_admin_username}", stdin=f"{password}\n{password}\n")
         self._as_stack_user(
             f"umask 077 && sh {ROOT}/deploy/mosquitto/write-config.sh {state}/mosquitto.conf "
-            f"127.0.0.1 {self.settings.mqtt_port} {_free_port()} "
+            f"127.0.0.1 {self.settings.mqtt_port} {free_port()} "
             f"{MOSQUITTO_PREFIX}/lib/mosquitto_dynamic_security.so {state} "
             f"{settings.tls_cert_file} {settings.tls_key_file}")
 

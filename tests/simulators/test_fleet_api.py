@@ -4,7 +4,6 @@ team's simulated patients and tablets through the API once, runs them, and a res
 
 from __future__ import annotations
 
-import socket
 import stat
 import threading
 import time
@@ -23,16 +22,14 @@ from simulators.cli import main
 from simulators.cohort import generate_cohort
 from simulators.provisioning import FleetState, patient_schedule
 from tests.api.live_server import https_files
-from tests.conftest import unique
+from tests.conftest import free_port, unique
 from users import service
 from users.schemas import UserCreate
 
 
 @pytest.fixture(scope="module")
 def api_url(settings: Settings) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     cert, key = https_files(settings)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning", ssl_certfile=cert,
