@@ -166,12 +166,35 @@ def row(name: str, at: float, until: float, seen: dict[str, Any]) -> dict[str, A
             "ingest_back_s": round(ingest_back, 1), "api_back_s": round(api_back, 1)}
 
 
-def table(rows: list[dict[str, Any]], title: str = "fault") -> str:
+def table(rows: list[dict[str, Any]], title: str) -> str:
     head = ("name", "offered", "stored", "doubled", "receipts_missing", "api_errors",
             "ingest_back_s", "api_back_s")
     lines = [" | ".join(f"{title if h == 'name' else h:>16}" for h in head)]
     lines += [" | ".join(f"{r[h]!s:>16}" for h in head) for r in rows]
     return "\n".join(lines)
+
+
+def matrix(spans: list[tuple[str, float, float]], whole: tuple[str, float, float],
+           seen: dict[str, Any], *, title: str, artifact: str
+           ) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
+    """One row per span (a fault, a step) and one over the whole run, as a table that is also
+    written to tests/artifacts/``artifact``."""
+    rows = [row(name, at, until, seen) for name, at, until in spans]
+    total = row(*whole, seen)
+    # Over the whole run the worst wait is one of the spans'; no time of its own.
+    total["ingest_back_s"] = total["api_back_s"] = "-"
+    report = table([*rows, total], title=title)
+    (ROOT / "tests" / "artifacts").mkdir(exist_ok=True)
+    (ROOT / "tests" / "artifacts" / artifact).write_text(report + "\n")
+    return rows, total, report
+
+
+def assert_every_reading_stored_once(rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        assert r["offered"] > 0
+        assert r["stored"] == r["offered"], r
+        assert r["doubled"] == 0, r
+        assert r["receipts_missing"] == 0, r
 
 
 def test_platform_survives_losing_a_node_of_each_tier(topology: Topology) -> None:
@@ -208,26 +231,18 @@ def test_platform_survives_losing_a_node_of_each_tier(topology: Topology) -> Non
     new_primary = topo.wait_leader(timeout=30)
     new_lb, new_redis_master = topo.floating_holder(), topo.redis_master()
 
-    rows = [row(f.name, f.at, f.until, seen) for f in faults]
-    whole = row("whole run", began, time.time(), seen)
-    # Over the whole run the worst wait is one of the faults'; no time of its own.
-    whole["ingest_back_s"] = whole["api_back_s"] = "-"
-    report = table([*rows, whole])
+    rows, whole, report = matrix([(f.name, f.at, f.until) for f in faults],
+                                 ("whole run", began, time.time()), seen, title="fault",
+                                 artifact="ha-fault-matrix.txt")
     print(f"\nfault matrix ({TABLETS} tablets, {len(seen['polls'])} API polls; primary "
           f"{leader} → {new_primary}; floating address {lb} → {new_lb}; Redis master "
           f"{redis_master} → {new_redis_master}; {seen['resends']} resends):\n{report}")
-    (ROOT / "tests" / "artifacts").mkdir(exist_ok=True)
-    (ROOT / "tests" / "artifacts" / "ha-fault-matrix.txt").write_text(report + "\n")
 
     assert new_primary != leader, "the database primary was not replaced"
     assert new_lb not in (None, lb), "the floating address did not move"
     if redis_master == lb:
         assert new_redis_master not in (None, lb), "Sentinel did not promote the replica"
-    for r in [*rows, whole]:
-        assert r["offered"] > 0
-        assert r["stored"] == r["offered"], r
-        assert r["doubled"] == 0, r
-        assert r["receipts_missing"] == 0, r
+    assert_every_reading_stored_once([*rows, whole])
     for r in rows:
         assert r["ingest_back_s"] < TARGET_BACK_SECONDS, r
         assert r["api_back_s"] < TARGET_BACK_SECONDS, r
@@ -342,25 +357,18 @@ def test_a_rolling_upgrade_is_invisible(topology: Topology) -> None:
         time.sleep(UPGRADE_HOLD_SECONDS)
         step.until = time.time()
     seen = stop_driver(driver, "driver-upgrade-seen.json")
-    rows = [row(s.name, s.at, s.until, seen) for s in steps]
-    whole = row("whole upgrade", began, time.time(), seen)
-    whole["ingest_back_s"] = whole["api_back_s"] = "-"
-    report = table([*rows, whole], title="step")
+    rows, whole, report = matrix([(s.name, s.at, s.until) for s in steps],
+                                 ("whole upgrade", began, time.time()), seen, title="step",
+                                 artifact="ha-upgrade-matrix.txt")
     new_primary = topo.wait_leader(timeout=30)
     print(f"\nrolling upgrade ({TABLETS} tablets, {len(seen['polls'])} API polls; primary"
           f" {leader} → {new_primary}; {seen['resends']} resends; "
           f"{time.monotonic() - started:.0f} s):\n{report}\nmigrate: {migrated[0].strip()}"
           f"\nseconds per step: {', '.join(f'{s.name} {s.took:.1f}' for s in steps)}")
-    (ROOT / "tests" / "artifacts").mkdir(exist_ok=True)
-    (ROOT / "tests" / "artifacts" / "ha-upgrade-matrix.txt").write_text(report + "\n")
 
     assert new_primary == replica, "the switchover did not move the primary"
     assert topo.floating_holder() not in (None, lb), "the floating address did not move"
-    for r in [*rows, whole]:
-        assert r["offered"] > 0
-        assert r["stored"] == r["offered"], r
-        assert r["doubled"] == 0, r
-        assert r["receipts_missing"] == 0, r
+    assert_every_reading_stored_once([*rows, whole])
     for r in rows:
         allowed = SWITCHOVER_API_ERRORS if r["name"] == switchover.name else 0
         assert r["api_errors"] <= allowed, r
