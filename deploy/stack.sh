@@ -334,6 +334,12 @@ case "$cmd" in
         if is_root && ! id -u "$STACK_USER" >/dev/null 2>&1; then
             die "the system user $STACK_USER does not exist; run deploy/install.sh"
         fi
+        # The services run as the stack's user and read their scripts and templates from this
+        # checkout: below a directory only root may enter (mktemp -d makes them 0700) they would
+        # fail later, each with its own "Permission denied".
+        if is_root && ! as_stack test -r "$ROOT/deploy/stack.sh"; then
+            die "the stack's user $STACK_USER cannot read this checkout ($ROOT): every directory above it must be enterable by others (chmod o+x, or a+rx for the checkout itself), or use a checkout outside it"
+        fi
         ensure_dirs; ensure_secrets; ensure_tls; write_env
         for s in $(services "$@"); do "${s}_up"; done
         log "settings: $ENV_FILE"

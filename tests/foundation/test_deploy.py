@@ -164,3 +164,20 @@ def test_a_stack_is_stopped_by_its_directory_alone() -> None:
         if pid is not None and psutil.pid_exists(pid):
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(state, ignore_errors=True)
+
+
+def test_a_checkout_the_stack_user_cannot_read_is_refused_with_the_reason(
+        tmp_path: Path) -> None:
+    """Under a directory only root may enter, ``stack.sh up`` says why at once instead of the
+    services failing one by one with "Permission denied"; nothing is created."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    shutil.copytree(ROOT / "deploy", private / "deploy")
+    state = Path("/var/tmp") / f"kol-stack-unreadable-{secrets.token_hex(4)}"
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("KOL_")}
+    done = subprocess.run(["bash", str(private / "deploy" / "stack.sh"), "up", "redis"],
+                          capture_output=True, text=True,
+                          env={**bare, "KOL_STACK_DIR": str(state)})
+    assert done.returncode == 1
+    assert "cannot read this checkout" in done.stderr and str(private) in done.stderr
+    assert not state.exists()
