@@ -327,6 +327,12 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     use_high = sev_h > sev
     sev = np.where(use_high, sev_h, sev)
     lim = np.where(use_high, lim_h, -lim)
+    # While the diary is kept, a type may leave its early warning to it: no yellow here.
+    quiet = np.flatnonzero((sev == YELLOW) & (limit(th.yellow_off_while_diary_kept, rows) == 1.0))
+    if quiet.size:
+        kept = _latest_in(rows[quiet], diary, SYMPTOMS, DIARY_KEPT_US, key, sid, series, ts, t0,
+                          span, ty) >= 0
+        sev[quiet[kept]] = 0
     parts.append(_breaches(idx, rows, sev, ABSOLUTE, v[rows], lim, np.full(rows.size, np.nan)))
 
     # Baseline-relative limits; a suspected artefact raises no drop.

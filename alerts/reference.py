@@ -148,6 +148,10 @@ def evaluate(readings: Readings, th: ThresholdArrays,
             later = tt
         return days
 
+    def diary_kept(p: int, t: int) -> bool:
+        """A diary of ``p`` answered in [t - 7 d, t]."""
+        return any(t - DIARY_KEPT_US <= tt <= t for tt, _ in history[(p, SYMPTOMS)])
+
     rows: list[Row] = []
     raised_by: dict[int, int] = {}
     """Reading of a combined breach → the diary whose major symptom made it red."""
@@ -164,7 +168,7 @@ def evaluate(readings: Readings, th: ThresholdArrays,
         pulse_i = at.get((p, PULSE, t)) if ty == SPO2 else None
         if mask[i]:
             suspect = suspected_artefact(i)
-            rows.extend(_absolute(i, v, th, p, ty, suspect))
+            rows.extend(_absolute(i, v, th, p, ty, suspect, diary_kept(p, t)))
             base = baseline(i)
             if base is not None:
                 rows.extend(_baseline(i, v - base[0], base[0], th, p, ty, suspect))
@@ -188,9 +192,8 @@ def evaluate(readings: Readings, th: ThresholdArrays,
         if pulse_i is not None and (mask[i] or mask[pulse_i]) and _on(th.z_yellow[p]):
             symptom = recent_major(p, t)
             base_s = baseline(i, LONG_BASELINE_FROM_US)
-            kept = any(t - DIARY_KEPT_US <= tt <= t for tt, _ in history[(p, SYMPTOMS)])
             combined = _combined(i, pulse_i, combined_z(i, pulse_i), base_s, th, p, symptom >= 0,
-                                 kept)
+                                 diary_kept(p, t))
             if combined and combined[0][3] == RED and not combined[0][4] >= th.z_red[p]:
                 raised_by[i] = symptom
             rows.extend(combined)
@@ -207,13 +210,16 @@ def evaluate(readings: Readings, th: ThresholdArrays,
         reference=np.array([r[6] for r in rows], np.float64))
 
 
-def _absolute(i: int, v: float, th: ThresholdArrays, p: int, ty: int, suspect: bool
-              ) -> list[Row]:
+def _absolute(i: int, v: float, th: ThresholdArrays, p: int, ty: int, suspect: bool,
+              diary_kept: bool) -> list[Row]:
+    yellow_off = diary_kept and th.yellow_off_while_diary_kept[p, ty] == 1.0
     for limit, severity, below in (
         (th.red_low[p, ty], RED, True), (th.red_high[p, ty], RED, False),
         (th.yellow_low[p, ty], YELLOW, True), (th.yellow_high[p, ty], YELLOW, False),
     ):
         if suspect and below and (severity == YELLOW or v >= th.red_floor[p, ty]):
+            continue
+        if severity == YELLOW and yellow_off:
             continue
         if _on(limit) and (v < limit if below else v > limit):
             return [(i, -1, ABSOLUTE, severity, v, float(limit), float("nan"))]

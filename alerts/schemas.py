@@ -40,6 +40,10 @@ class AbsoluteLimits(_Strict):
     yellow_low: Limit = None
     yellow_high: Limit = None
     red_high: Limit = None
+    yellow_off_while_diary_kept: bool = False
+    """The yellow limits are not in force at a reading while the patient keeps the symptom diary
+    (a diary answered in the 7 days up to it): the diary gives the early warning, and the red
+    limits always are in force (issue 13, seventh round)."""
 
     @model_validator(mode="after")
     def _order(self) -> Self:
@@ -169,6 +173,8 @@ class ThresholdArrays:
     yellow_low: FloatArray
     yellow_high: FloatArray
     red_high: FloatArray
+    yellow_off_while_diary_kept: FloatArray
+    """1.0 where on, 0.0 where off."""
     drop_red: FloatArray
     drop_yellow: FloatArray
     rise_red: FloatArray

@@ -267,6 +267,27 @@ def test_a_kept_diary_raises_the_combined_rules_yellow_limit() -> None:
         assert rows_of(reference.evaluate(r, th, mask)) == expected
 
 
+def test_a_kept_diary_may_silence_a_types_yellow_limits_not_its_red_ones() -> None:
+    # SpO2 89 is yellow (< 90) and 87 red (< 88). With yellow_off_while_diary_kept a diary in
+    # the 7 days before silences the yellow one only; a diary 8 days before does not count, nor
+    # one answered after the reading.
+    th = arrays(Thresholds(spo2=TypeThresholds(absolute=AbsoluteLimits(
+        red_low=88, yellow_low=90, yellow_off_while_diary_kept=True))))
+    for diary, value, expected in (((0, SYMPTOMS, 1.5, 0), 89, []),
+                                   ((0, SYMPTOMS, 1.5, 0), 87, [(0, ABSOLUTE, RED)]),
+                                   ((0, SYMPTOMS, 0.5, 0), 89, [(0, ABSOLUTE, YELLOW)]),
+                                   ((0, SYMPTOMS, 8.6, 0), 89, [(0, ABSOLUTE, YELLOW)])):
+        r = readings((0, SPO2, 8.5, value), diary)
+        mask = np.r_[True, False]
+        assert rows_of(engine.evaluate(r, th, mask)) == expected
+        assert rows_of(reference.evaluate(r, th, mask)) == expected
+    # Off (the default), the yellow limit holds whatever the diary.
+    r = readings((0, SPO2, 8.5, 89), (0, SYMPTOMS, 1.5, 0))
+    assert rows_of(engine.evaluate(r, arrays(Thresholds(spo2=TypeThresholds(
+        absolute=AbsoluteLimits(red_low=88, yellow_low=90)))), np.r_[True, False])) == [
+        (0, ABSOLUTE, YELLOW)]
+
+
 def test_the_diary_limits_are_validated_and_optional() -> None:
     with pytest.raises(ValueError, match=r"z_yellow_diary \(2\) must be below z_red \(1.5\)"):
         CombinedLimits(z_yellow=0.8, z_red=1.5, z_yellow_diary=2.0)
@@ -343,7 +364,7 @@ def threshold_docs(draw: st.DrawFn) -> Thresholds:
         return TypeThresholds(
             absolute=AbsoluteLimits(**{k: float(x) if on else None for k, x, on in zip(
                 ("red_low", "yellow_low", "yellow_high", "red_high"), (a, b, c, d), keep,
-                strict=True)}),
+                strict=True)}, yellow_off_while_diary_kept=draw(st.booleans())),
             baseline=BaselineLimits(drop_yellow=float(drop_y), drop_red=float(drop_r),
                                     rise_yellow=draw(limits)),
             trend=TrendLimits(change_3d_yellow=draw(limits), loss_30d_pct_yellow=draw(limits),

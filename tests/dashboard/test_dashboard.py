@@ -118,6 +118,7 @@ def test_clinician_previews_and_saves_thresholds(
     expect(page.locator("#editor")).to_be_visible()
 
     page.fill("#th-spo2-absolute-yellow_low", "92")
+    page.uncheck("#th-spo2-absolute-yellow_off_while_diary_kept")
     page.click("#preview")
     expect(page.locator("#preview-result")).to_contain_text("alarmer")
     shot(page, artifacts_dir, "5-threshold-preview")
@@ -131,6 +132,7 @@ def test_clinician_previews_and_saves_thresholds(
                         headers=site.login_headers(clinician)).json()
     assert current["version"] == 2
     assert current["thresholds"]["spo2"]["absolute"]["yellow_low"] == 92
+    assert current["thresholds"]["spo2"]["absolute"]["yellow_off_while_diary_kept"] is False
     assert current["reason"] == "Lavere habituel iltmætning"
 
 

@@ -179,5 +179,6 @@ def test_a_checkout_the_stack_user_cannot_read_is_refused_with_the_reason(
                           capture_output=True, text=True,
                           env={**bare, "KOL_STACK_DIR": str(state)})
     assert done.returncode == 1
-    assert "cannot read this checkout" in done.stderr and str(private) in done.stderr
+    assert "cannot read this checkout" in done.stderr
+    assert str(private) in done.stderr
     assert not state.exists()

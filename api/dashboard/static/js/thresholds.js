@@ -12,6 +12,10 @@ const SECTIONS = ["absolute", "baseline", "trend", "artefact"];
 function field(path, value) {
   const name = path.at(-1);
   const id = `th-${path.join("-")}`;
+  if (typeof value === "boolean") {
+    return `<div class="field"><label for="${id}">${t(`th_${name}`)}</label>
+      <input id="${id}" type="checkbox" data-path="${path.join(".")}" ${value ? "checked" : ""}></div>`;
+  }
   return `<div class="field"><label for="${id}">${t(`th_${name}`)}</label>
     <input id="${id}" type="number" step="any" inputmode="decimal" data-path="${path.join(".")}"
       value="${value ?? ""}"></div>`;
@@ -27,7 +31,8 @@ function edited(form, base) {
   form.querySelectorAll("input[data-path]").forEach((input) => {
     const path = input.dataset.path.split(".");
     const parent = path.slice(0, -1).reduce((node, key) => node[key], doc);
-    parent[path.at(-1)] = input.value === "" ? null : Number(input.value);
+    parent[path.at(-1)] = input.type === "checkbox" ? input.checked
+      : input.value === "" ? null : Number(input.value);
   });
   return doc;
 }
