@@ -40,7 +40,7 @@ class AbsoluteLimits(_Strict):
     yellow_low: Limit = None
     yellow_high: Limit = None
     red_high: Limit = None
-    yellow_off_while_diary_kept: bool = False
+    yellow_off_while_diary_kept: StrictBool = False
     """The yellow limits are not in force at a reading while the patient keeps the symptom diary
     (a diary answered in the 7 days up to it): the diary gives the early warning, and the red
     limits always are in force (issue 13, seventh round)."""

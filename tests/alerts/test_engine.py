@@ -293,6 +293,9 @@ def test_the_diary_limits_are_validated_and_optional() -> None:
         CombinedLimits(z_yellow=0.8, z_red=1.5, z_yellow_diary=2.0)
     with pytest.raises(ValueError, match="major_confirm_z"):
         SymptomLimits(major_confirm_z=4)
+    for not_a_boolean in (0, 1, "true", None):  # found by schemathesis: lax mode took 0
+        with pytest.raises(ValueError, match="yellow_off_while_diary_kept"):
+            AbsoluteLimits.model_validate({"yellow_off_while_diary_kept": not_a_boolean})
     # A document from before them (both absent) is valid and has them off.
     old = Thresholds.model_validate({"combined": {"z_yellow": 0.8}, "symptoms": {
         "major_yellow": 1}})
