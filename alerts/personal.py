@@ -27,7 +27,7 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
-from alerts.schemas import AbsoluteLimits, ThresholdArrays, Thresholds
+from alerts.schemas import ThresholdArrays, Thresholds
 from core.measurement_types import MEASUREMENT_TYPES
 
 FloatArray = npt.NDArray[np.float64]
@@ -303,10 +303,9 @@ def apply(document: Thresholds, limits: PersonalLimits, i: int) -> Thresholds:
         return value if np.isfinite(value) else old
 
     spo2, pulse, weight = document.spo2, document.pulse, document.weight
-    spo2_abs = AbsoluteLimits(
-        red_low=pick(limits.spo2_red_low, spo2.absolute.red_low),
-        yellow_low=pick(limits.spo2_yellow_low, spo2.absolute.yellow_low),
-        yellow_high=spo2.absolute.yellow_high, red_high=spo2.absolute.red_high)
+    spo2_abs = spo2.absolute.model_copy(update={
+        "red_low": pick(limits.spo2_red_low, spo2.absolute.red_low),
+        "yellow_low": pick(limits.spo2_yellow_low, spo2.absolute.yellow_low)})
     pulse_abs = pulse.absolute.model_copy(
         update={"red_high": pick(limits.pulse_red_high, pulse.absolute.red_high)})
     pulse_base = pulse.baseline.model_copy(

@@ -105,6 +105,21 @@ def test_a_limit_switched_off_stays_off() -> None:
     assert personal.apply(off, lim, 0).pulse.absolute.red_high is None
 
 
+def test_a_proposal_changes_only_the_limits_it_personalises() -> None:
+    """Everything else of the document stays, such as the SpO2 yellow low being off while the
+    diary is kept (a proposal once rebuilt the absolute limits and dropped it: the dashboard
+    showed the proposal switching it off)."""
+    doc = PROFILES["kol-standard"]
+    assert doc.spo2.absolute.yellow_off_while_diary_kept
+    nan = np.array([np.nan])
+    lim = PersonalLimits(spo2_yellow_low=np.array([87.0]), spo2_red_low=np.array([85.0]),
+                         pulse_red_high=nan, pulse_rise_red=nan, spo2_sd_floor=nan,
+                         pulse_sd_floor=nan, weight_change_3d_yellow=nan)
+    expected = doc.model_dump()
+    expected["spo2"]["absolute"].update(red_low=85.0, yellow_low=87.0)
+    assert personal.apply(doc, lim, 0).model_dump() == expected
+
+
 def test_the_profiles_red_floor_is_the_safety_floor() -> None:
     for name, doc in PROFILES.items():
         assert doc.spo2.artefact.red_floor == SAFETY[name].spo2_red_low_min
