@@ -178,6 +178,17 @@ def handle(conn: Connection[Any], viewer: Viewer, alert_id: int, *, to: str, not
     return AlertOut.model_validate(updated)
 
 
+def admission_withdrawn(conn: Connection[Any], viewer: Viewer, *, alert_id: int,
+                        care_event_id: int) -> None:
+    """The admission recorded with this alert's disposition ``admitted`` was withdrawn (she was
+    not admitted): the alert no longer says she was, so the reports do not count it. The
+    nurse's step keeps, in its alert event, what she said at the time."""
+    if repository.clear_admitted_disposition(conn, alert_id=alert_id):
+        audit.record(conn, viewer=viewer, action="alert.disposition.cleared",
+                     entity_type="alert", entity_id=alert_id,
+                     detail={"was": "admitted", "care_event_id": care_event_id})
+
+
 def acknowledge_green(conn: Connection[Any], viewer: Viewer, *, patient_id: int | None,
                       note: str) -> int:
     """Bulk-acknowledge open green alerts, of one patient or of every patient the viewer sees."""

@@ -326,6 +326,14 @@ def set_alert_status(conn: Connection[Any], *, alert_id: int, status: str, actor
     return row
 
 
+def clear_admitted_disposition(conn: Connection[Any], *, alert_id: int) -> bool:
+    """The disposition ``admitted`` taken back (None where the alert has another one)."""
+    row = conn.execute("update alerts set disposition = null, updated_at = now()"
+                       " where id = %s and disposition = 'admitted' returning id",
+                       (alert_id,)).fetchone()
+    return row is not None
+
+
 def acknowledge_open_green(conn: Connection[Any], viewer: Viewer, *, patient_id: int | None,
                            actor_id: int | None, note: str) -> list[dict[str, Any]]:
     where = all_of(visible_patients(viewer),

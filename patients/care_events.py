@@ -14,6 +14,7 @@ from typing import Any
 
 from psycopg import Connection
 
+from alerts import lifecycle
 from core import audit, errors
 from core.access import Viewer
 from patients import repository
@@ -59,8 +60,11 @@ def record(conn: Connection[Any], viewer: Viewer, patient_id: int, data: CareEve
 def withdraw(conn: Connection[Any], viewer: Viewer, patient_id: int, event_id: int,
              data: CareEventWithdrawIn, *, now: datetime) -> CareEventOut:
     require_patient(conn, viewer, patient_id)
-    _withdraw(conn, viewer, patient_id, event_id, reason=data.withdrawal_reason, now=now,
-              correction=False)
+    row = _withdraw(conn, viewer, patient_id, event_id, reason=data.withdrawal_reason, now=now,
+                    correction=False)
+    if row["kind"] == "admission" and row["alert_id"] is not None:
+        lifecycle.admission_withdrawn(conn, viewer, alert_id=row["alert_id"],
+                                      care_event_id=event_id)
     return _one(conn, viewer, patient_id, event_id)
 
 
@@ -73,6 +77,9 @@ def correct(conn: Connection[Any], viewer: Viewer, patient_id: int, event_id: in
                     correction=True)
     new = record(conn, viewer, patient_id, data, now=now, alert_id=old["alert_id"],
                  replaces_id=event_id)
+    if old["kind"] == "admission" and new.kind != "admission" and old["alert_id"] is not None:
+        lifecycle.admission_withdrawn(conn, viewer, alert_id=old["alert_id"],
+                                      care_event_id=event_id)
     discharge_id = old["discharge_id"]
     if new.kind == "admission" and discharge_id is not None:
         discharge = repository.standing_care_event(conn, patient_id=patient_id,

@@ -355,3 +355,58 @@ def test_the_outcomes_no_longer_count_a_withdrawn_admission(
                             headers=nurse.headers, json={"withdrawal_reason": "wrong patient"})
     assert withdrawn.status_code == 200, withdrawn.text
     assert admissions() == (before - 1, before - 1)
+
+
+def test_a_withdrawn_admission_takes_back_its_alerts_disposition(
+        client: TestClient, admin: User, nurse: User, team: str,
+        committed_conn: psycopg.Connection[Any]) -> None:
+    """She was not admitted: the alert no longer says so (the reports count it as without a
+    disposition); an admission corrected into another admission keeps it, one corrected into an
+    outpatient visit does not."""
+    pid = enrol_with_consent(client, admin, team)["id"]
+
+    def admitted_alert() -> tuple[int, int]:
+        row = committed_conn.execute(
+            "insert into alerts (patient_id, rule, type, severity, reason)"
+            " values (%s, 'absolute', 'spo2', 'red', 'SpO2 84') returning id", (pid,)).fetchone()
+        assert row is not None
+        response = client.post(f"/api/v1/alerts/{row['id']}/resolve", headers=nurse.headers,
+                               json={"note": "", "admission": {"hospital": "Odense",
+                                                               "reason": "pneumonia"}})
+        assert response.status_code == 200, response.text
+        events = client.get(f"/api/v1/patients/{pid}", headers=nurse.headers).json()[
+            "care_events"]
+        return row["id"], next(e["id"] for e in events if e["alert_id"] == row["id"])
+
+    def disposition(alert_id: int) -> str | None:
+        row = committed_conn.execute("select disposition from alerts where id = %s",
+                                     (alert_id,)).fetchone()
+        assert row is not None
+        return row["disposition"]  # type: ignore[no-any-return]
+
+    withdrawn_alert, withdrawn = admitted_alert()
+    moved_alert, moved = admitted_alert()
+    outpatient_alert, outpatient = admitted_alert()
+    base = f"/api/v1/patients/{pid}/care-events"
+    assert client.post(f"{base}/{withdrawn}/withdraw", headers=nurse.headers,
+                       json={"withdrawal_reason": "wrong patient"}).status_code == 200
+    assert client.post(f"{base}/{moved}/correct", headers=nurse.headers, json={
+        "kind": "admission", "hospital": "Svendborg", "reason": "pneumonia",
+        "withdrawal_reason": "wrong hospital"}).status_code == 201
+    assert client.post(f"{base}/{outpatient}/correct", headers=nurse.headers, json={
+        "kind": "outpatient", "hospital": "Odense", "reason": "pneumonia",
+        "withdrawal_reason": "seen in the outpatient clinic, not admitted"}).status_code == 201
+    assert disposition(withdrawn_alert) is None
+    assert disposition(moved_alert) == "admitted"
+    assert disposition(outpatient_alert) is None
+    cleared = committed_conn.execute(
+        "select entity_id, detail from audit_log where action = 'alert.disposition.cleared'"
+        " and entity_id in (%s, %s, %s) order by entity_id",
+        tuple(str(a) for a in (withdrawn_alert, moved_alert, outpatient_alert))).fetchall()
+    assert [(r["entity_id"], r["detail"]["care_event_id"]) for r in cleared] == [
+        (str(withdrawn_alert), withdrawn), (str(outpatient_alert), outpatient)]
+    report = client.get("/api/v1/reports/alert-outcomes", headers=nurse.headers,
+                        params={"since": "2000-01-01T00:00:00Z"})
+    assert report.status_code == 200, report.text
+    mine = [p for p in report.json()["by_patient"] if p["patient_id"] == pid]
+    assert mine[0]["by_disposition"] == {"admitted": 1}
