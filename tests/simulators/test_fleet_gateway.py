@@ -27,7 +27,7 @@ from simulators.cohort import Cohort, generate_cohort
 from simulators.diary import generate_diaries
 from simulators.fleet import Device, Fleet, FleetReport
 from simulators.parameters import TabletParameters
-from tests.conftest import insert_patient, unique
+from tests.conftest import insert_patient, unique, wait_for
 
 NO_SKEW = dict(clock_skew_sd_seconds=0.0, large_skew_fraction=0.0)
 # Offline on about a third of the days and quick to resend what was not receipted.
@@ -152,9 +152,17 @@ def test_broken_input_is_dead_lettered_with_reasons_and_counted_from_receipts(
     stats = fleet.stats
     assert stats.malformed_sent > 0
     assert stats.rejected > 0
-    rows = committed_conn.execute(
-        "select reason, reading_index from rejections where topic = any(%s)",
-        ([device_topics(d.device_id).readings for d in devices],)).fetchall()
+
+    def rejections() -> list[dict[str, Any]]:
+        return committed_conn.execute(
+            "select reason, reading_index from rejections where topic = any(%s)",
+            ([device_topics(d.device_id).readings for d in devices],)).fetchall()
+
+    # A malformed message gets no receipt to wait for: its rejection may still be on its way to
+    # the database when the fleet has its last receipt (seen on a loaded machine).
+    wait_for(lambda: sum(r["reading_index"] is None for r in rejections())
+             >= stats.malformed_sent, what="the malformed messages' rejections")
+    rows = rejections()
     per_reading = [r["reason"] for r in rows if r["reading_index"] is not None]
     whole = [r["reason"] for r in rows if r["reading_index"] is None]
     assert len(per_reading) == stats.rejected
