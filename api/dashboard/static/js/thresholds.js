@@ -13,8 +13,8 @@ function field(path, value) {
   const name = path.at(-1);
   const id = `th-${path.join("-")}`;
   if (typeof value === "boolean") {
-    return `<div class="field"><label for="${id}">${t(`th_${name}`)}</label>
-      <input id="${id}" type="checkbox" data-path="${path.join(".")}" ${value ? "checked" : ""}></div>`;
+    return `<div class="field"><label class="check" for="${id}"><input id="${id}" type="checkbox"
+      data-path="${path.join(".")}" ${value ? "checked" : ""}> ${t(`th_${name}`)}</label></div>`;
   }
   return `<div class="field"><label for="${id}">${t(`th_${name}`)}</label>
     <input id="${id}" type="number" step="any" inputmode="decimal" data-path="${path.join(".")}"
