@@ -272,6 +272,12 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
             return lo, rows + 1
         return lo, np.searchsorted(key, k - back_to, "left")
 
+    def diary_kept(rows: IntArray) -> BoolArray:
+        """Whether each row's patient answered a diary in ``[t - 7 d, t]``."""
+        kept: BoolArray = _latest_in(rows, diary, SYMPTOMS, DIARY_KEPT_US, key, sid, series, ts,
+                                     t0, span, ty) >= 0
+        return kept
+
     parts: list[Breaches] = []
 
     # The long baseline (median and MAD) of the combined rule's readings and of the readings the
@@ -330,9 +336,7 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     # While the diary is kept, a type may leave its early warning to it: no yellow here.
     quiet = np.flatnonzero((sev == YELLOW) & (limit(th.yellow_off_while_diary_kept, rows) == 1.0))
     if quiet.size:
-        kept = _latest_in(rows[quiet], diary, SYMPTOMS, DIARY_KEPT_US, key, sid, series, ts, t0,
-                          span, ty) >= 0
-        sev[quiet[kept]] = 0
+        sev[quiet[diary_kept(rows[quiet])]] = 0
     parts.append(_breaches(idx, rows, sev, ABSOLUTE, v[rows], lim, np.full(rows.size, np.nan)))
 
     # Baseline-relative limits; a suspected artefact raises no drop.
@@ -411,10 +415,8 @@ def _evaluate_sorted(idx: IntArray, patient_all: IntArray, type_all: npt.NDArray
     symptom = _latest_in(rows, major, SYMPTOMS, SYMPTOM_RECENT_US, key, sid, series, ts, t0,
                          span, ty)
     with_symptom = np.where(symptom >= 0, th.z_red_with_major[pp], np.nan)
-    kept = _latest_in(rows, diary, SYMPTOMS, DIARY_KEPT_US, key, sid, series, ts, t0,
-                      span, ty) >= 0
-    z_yellow = np.where(kept & np.isfinite(th.z_yellow_diary[pp]), th.z_yellow_diary[pp],
-                        th.z_yellow[pp])
+    z_yellow = np.where(diary_kept(rows) & np.isfinite(th.z_yellow_diary[pp]),
+                        th.z_yellow_diary[pp], th.z_yellow[pp])
     sev, lim = _graded(z, [(th.z_red[pp], RED), (with_symptom, RED), (z_yellow, YELLOW)])
     raised = (sev == RED) & ~(z >= th.z_red[pp])
     parts.append(_breaches(idx, rows, sev, COMBINED, z, lim, long_median[rows],

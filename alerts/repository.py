@@ -327,7 +327,7 @@ def set_alert_status(conn: Connection[Any], *, alert_id: int, status: str, actor
 
 
 def clear_admitted_disposition(conn: Connection[Any], *, alert_id: int) -> bool:
-    """The disposition ``admitted`` taken back (None where the alert has another one)."""
+    """The disposition ``admitted`` taken back; False where the alert has another one."""
     row = conn.execute("update alerts set disposition = null, updated_at = now()"
                        " where id = %s and disposition = 'admitted' returning id",
                        (alert_id,)).fetchone()
