@@ -52,12 +52,31 @@ ensure_user demo-manager manager "$DEMO_MANAGER_PASSWORD"
     --months 18 || echo "[run] the outcomes history was not written" >&2
 
 # Background jobs of a script ignore SIGINT, so Ctrl-C reaches the services through this trap:
-# each gets SIGTERM (a graceful stop) and the script waits until all have exited.
+# each gets SIGTERM (a graceful stop). One still running after KOL_RUN_STOP_SECONDS is named and
+# killed, so that Ctrl-C always stops everything.
+STOP_SECONDS="${KOL_RUN_STOP_SECONDS:-30}"
 SERVICES=()
+SERVICE_NAMES=()
 stop_all() {
     trap '' INT TERM
     echo "[run] stopping"
     kill -TERM "${SERVICES[@]}" 2>/dev/null || true
+    local deadline=$((SECONDS + STOP_SECONDS)) i running
+    while :; do
+        running=()
+        for i in "${!SERVICES[@]}"; do
+            kill -0 "${SERVICES[$i]}" 2>/dev/null && running+=("$i")
+        done
+        [ ${#running[@]} -eq 0 ] && break
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            for i in "${running[@]}"; do
+                echo "[run] ${SERVICE_NAMES[$i]} did not stop in ${STOP_SECONDS} s: killed" >&2
+                kill -KILL "${SERVICES[$i]}" 2>/dev/null || true
+            done
+            break
+        fi
+        sleep 0.2
+    done
     wait
 }
 trap 'stop_all; exit 130' INT TERM
@@ -67,6 +86,7 @@ start() {  # name command...
     local name=$1; shift
     "$@" > >(sed -u "s/^/[$name] /") 2>&1 &
     SERVICES+=("$!")
+    SERVICE_NAMES+=("$name")
 }
 
 # Local stand-ins for an SMTP server and an SMS gateway: the demo's notifications are printed

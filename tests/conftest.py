@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -21,6 +22,7 @@ from core import settings as settings_module
 from core.db import open_pool
 from core.migrate import migrate
 from core.settings import Settings
+from tablets.throttle import address_key
 from tests.stack import (
     ROOT,
     TEST_STACK_DEFAULTS,
@@ -186,3 +188,15 @@ def insert_patient(conn: psycopg.Connection[Any], *, team: str | None = None,
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def fresh_throttle(settings: Settings) -> Iterator[None]:
+    """Every request of the tests comes from one address (the TestClient's or loopback): each test
+    starts with its count of pairing attempts at 0."""
+    client = redis.Redis.from_url(settings.redis_url)
+    keys = [address_key("testclient"), address_key("127.0.0.1")]
+    client.delete(*keys)
+    yield
+    client.delete(*keys)
+    client.close()

@@ -58,8 +58,9 @@ def test_compose_matches_the_scripts() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("fresh_throttle")
 def test_run_starts_every_service_and_prints_a_working_login(settings: Settings) -> None:
-    env = {**os.environ, "KOL_SIM_PATIENTS": "3"}
+    env = {**os.environ, "KOL_SIM_PATIENTS": "3", "KOL_RUN_STOP_SECONDS": "5"}
     process = subprocess.Popen(["bash", str(ROOT / "deploy" / "run.sh")], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
@@ -102,9 +103,13 @@ def test_run_starts_every_service_and_prints_a_working_login(settings: Settings)
                           json={"code": fresh.group(1) + fresh.group(2)}).status_code == 201
         services = _services(process.pid)
         assert set(services) == {"kol-api", "kol-gateway", "kol-worker", "kol-beat", "kol-sim"}
+        # A service that cannot stop (here: frozen) is named and killed; Ctrl-C stops everything.
+        services["kol-beat"].suspend()
     finally:
         os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=60)
+        rest, _ = process.communicate(timeout=60)
+    assert "[run] beat did not stop in 5 s: killed" in rest, rest[-3000:]
+    assert rest.count("did not stop") == 1, rest[-3000:]
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/healthz")
     assert not [p for p in services.values() if p.is_running() and p.status() != "zombie"]

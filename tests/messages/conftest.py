@@ -19,4 +19,4 @@ def api(settings: Settings) -> Iterator[TestClient]:
 
 from tests.dashboard.conftest import browser, site  # noqa: E402,F401
 from tests.gateway.conftest import gateway, hand_off, provision  # noqa: E402,F401
-from tests.tablet.conftest import db, fresh_throttle, paired_tablet  # noqa: E402,F401
+from tests.tablet.conftest import db, paired_tablet  # noqa: E402,F401

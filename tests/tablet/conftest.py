@@ -5,14 +5,12 @@ from typing import Any
 
 import psycopg
 import pytest
-import redis
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from psycopg.rows import dict_row
 
 from api.app import create_app
 from core.settings import Settings
-from tablets.throttle import address_key
 from tests.dashboard.conftest import Site
 from tests.tablet.chromium import pair, pairing_code, tablet
 
@@ -24,18 +22,6 @@ PairedTablet = Callable[..., Page]
 def api(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
         yield client
-
-
-@pytest.fixture
-def fresh_throttle(settings: Settings) -> Iterator[None]:
-    """Every request of the tests comes from one address (the TestClient's or loopback): each test
-    starts with its count of pairing attempts at 0."""
-    client = redis.Redis.from_url(settings.redis_url)
-    keys = [address_key("testclient"), address_key("127.0.0.1")]
-    client.delete(*keys)
-    yield
-    client.delete(*keys)
-    client.close()
 
 
 @pytest.fixture
