@@ -59,6 +59,9 @@ SERVICES=()
 SERVICE_NAMES=()
 stop_all() {
     trap '' INT TERM
+    # Once: Ctrl-C's trap stops everything and its `exit` runs the EXIT trap too.
+    [ -z "${STOPPING:-}" ] || return 0
+    STOPPING=1
     echo "[run] stopping"
     kill -TERM "${SERVICES[@]}" 2>/dev/null || true
     local deadline=$((SECONDS + STOP_SECONDS)) i running
