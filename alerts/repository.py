@@ -4,7 +4,7 @@ evaluations, schedules and pauses. Functions take a connection whose transaction
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, LiteralString
 
 import numpy as np
 import numpy.typing as npt
@@ -426,27 +426,72 @@ def resolve_missing_arrived(conn: Connection[Any], *, patient_ids: list[int], ty
 
 # --- outcomes, burden and personal limits (team-scoped) ------------------------------------------
 
+def _visible_rows(conn: Connection[Any], viewer: Viewer, query: LiteralString,
+                  params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """The rows of ``query``, whose ``{visible}`` is the viewer's patients (alias ``p``)."""
+    return conn.execute(sql.SQL(query).format(visible=visible_patients(viewer)),
+                        params).fetchall()
+
+
 def alert_outcome_counts(conn: Connection[Any], viewer: Viewer, *, since: datetime
                          ) -> list[dict[str, Any]]:
     """Alerts opened since ``since`` counted per (rule, type, patient, disposition)."""
-    return conn.execute(sql.SQL(
+    return _visible_rows(
+        conn, viewer,
         "select a.rule, a.type, a.patient_id, p.display_name, a.disposition, count(*) as n"
         " from alerts a join patients p on p.id = a.patient_id"
         " where a.opened_at >= %s and {visible}"
-        " group by a.rule, a.type, a.patient_id, p.display_name, a.disposition").format(
-            visible=visible_patients(viewer)), (since,)).fetchall()
+        " group by a.rule, a.type, a.patient_id, p.display_name, a.disposition", (since,))
+
+
+def warning_alerts(conn: Connection[Any], viewer: Viewer, *, since: datetime
+                   ) -> list[dict[str, Any]]:
+    """Red and yellow alerts opened since ``since``: patient, opening time and disposition, in
+    (patient, time) order."""
+    return _visible_rows(
+        conn, viewer,
+        "select a.patient_id, a.opened_at, a.disposition from alerts a"
+        " join patients p on p.id = a.patient_id"
+        " where a.opened_at >= %s and a.severity in ('red', 'yellow') and {visible}"
+        " order by a.patient_id, a.opened_at, a.id", (since,))
+
+
+def exacerbation_admissions(conn: Connection[Any], viewer: Viewer, *, since: datetime
+                            ) -> list[dict[str, Any]]:
+    """Standing (not withdrawn) acute admissions for a COPD exacerbation since ``since``, in
+    (patient, time) order."""
+    return _visible_rows(
+        conn, viewer,
+        "select e.patient_id, e.occurred_at from care_events e"
+        " join patients p on p.id = e.patient_id"
+        " where e.kind = 'admission' and e.reason = 'copd_exacerbation'"
+        " and e.withdrawn_at is null and e.occurred_at >= %s and {visible}"
+        " order by e.patient_id, e.occurred_at", (since,))
+
+
+def monitored_days(conn: Connection[Any], viewer: Viewer, *, since: datetime, now: datetime
+                   ) -> float:
+    """Days the visible patients were monitored (enrolment to discharge) between ``since`` and
+    ``now``."""
+    row = conn.execute(sql.SQL(
+        "select coalesce(sum(extract(epoch from least(coalesce(p.discharged_at, 'infinity'), %s)"
+        "   - greatest(%s, p.created_at)) / 86400.0), 0)::float8 as days from patients p"
+        " where p.created_at < %s and coalesce(p.discharged_at, 'infinity') > %s"
+        " and {visible}").format(visible=visible_patients(viewer)),
+        (now, since, now, since)).fetchone()
+    return float(row["days"]) if row else 0.0
 
 
 def alert_burden(conn: Connection[Any], viewer: Viewer, *, since: datetime, limit: int
                  ) -> list[dict[str, Any]]:
     """Active patients by red, yellow and blue alerts opened since ``since``, most first."""
-    return conn.execute(sql.SQL(
+    return _visible_rows(
+        conn, viewer,
         "select p.id as patient_id, p.display_name, count(a.id) as alerts"
         " from patients p left join alerts a on a.patient_id = p.id and a.opened_at >= %s"
         "  and a.severity <> 'green'"
         " where p.active and {visible} group by p.id, p.display_name"
-        " order by count(a.id) desc, p.id limit %s").format(visible=visible_patients(viewer)),
-        (since, limit)).fetchall()
+        " order by count(a.id) desc, p.id limit %s", (since, limit))
 
 
 def personalisation_subjects(conn: Connection[Any], viewer: Viewer, patient_ids: list[int]

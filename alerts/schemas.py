@@ -361,10 +361,43 @@ class PatientOutcome(OutcomeCounts):
     display_name: str
 
 
+class AdmissionWarnings(BaseModel):
+    """Whether the alerts warned of the admissions: sensitivity and lead on the team's own
+    patients, as ``benchmarks/alert_quality.py`` measures them on simulated ones."""
+
+    admissions: int
+    """Standing acute admissions for a COPD exacerbation since ``since``."""
+    warned: int
+    """Of those, admissions with a red or yellow alert of hers opened in the
+    ``WARNING_DAYS`` days before."""
+    share_warned: float | None
+    """``warned / admissions``; null without admissions."""
+    median_lead_days: float | None
+    """Median of the admission's time minus the first such alert's, in days."""
+
+
+class AlertEpisodes(BaseModel):
+    """Red and yellow alerts as the nurse handles them: one patient's alerts with gaps of at most
+    ``EPISODE_GAP_DAYS`` days are one episode (the benchmark's false-episode measure, judged by
+    the nurses instead of a simulation's truth)."""
+
+    episodes: int
+    """Episodes whose first alert was opened since ``since``."""
+    judged_no_action: int
+    """Episodes whose every alert has a disposition, none of them an action, and with no
+    admission for a COPD exacerbation of hers in the ``WARNING_DAYS`` days after it began."""
+    patient_months: float
+    """Monitored time of the team's patients since ``since`` (enrolment to discharge), in months
+    of 30.4375 days."""
+    judged_no_action_per_patient_month: float | None
+
+
 class AlertOutcomesOut(BaseModel):
     since: datetime
     by_rule: list[RuleOutcome]
     by_patient: list[PatientOutcome]
+    admissions: AdmissionWarnings
+    episodes: AlertEpisodes
 
 
 class ProposalBasis(BaseModel):

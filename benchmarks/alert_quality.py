@@ -35,15 +35,16 @@ import numpy as np
 
 from alerts import engine, personal
 from alerts.profiles import PROFILES
+from alerts.reports import EPISODE_GAP_DAYS, WARNING_DAYS
 from alerts.schemas import SymptomLimits, ThresholdArrays, Thresholds
 from simulators.cohort import Cohort, generate_cohort
 from simulators.diary import generate_diaries, with_diaries
 from simulators.parameters import POPULATION_MIXES
 
 DAY = np.timedelta64(1, "D")
-BEFORE_DAYS, AFTER_DAYS = 7, 2
+# The same windows as the alert-outcomes report measures on the platform's own patients.
+BEFORE_DAYS, AFTER_DAYS = WARNING_DAYS, 2
 RECOVERY_DAYS = 14
-EPISODE_GAP_DAYS = 3
 WARM_UP_DAYS = 30
 """Exacerbations with onset in the first month are not scored: there is no baseline yet."""
 START = datetime(2026, 1, 5, tzinfo=UTC)

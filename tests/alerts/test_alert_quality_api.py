@@ -117,6 +117,77 @@ def test_dispositions_and_the_outcomes_report(
     assert later["by_rule"] == []
 
 
+def test_the_outcomes_report_measures_warnings_of_admissions_and_episodes_judged_no_action(
+        client: TestClient, pool: ConnectionPool, committed_conn: psycopg.Connection[Any],
+        team: str) -> None:
+    """The benchmark's sensitivity, lead and false episodes on the team's own patients: an
+    admission for a COPD exacerbation is warned of by an alert in the 7 days before it; an
+    episode is judged to need no action when every alert of it has a disposition, none an
+    action, and no such admission follows it within 7 days."""
+    now = datetime.now(UTC)
+    since = now - timedelta(days=10)
+    inger = insert_patient(committed_conn, team=team, name="Inger")
+    bent = insert_patient(committed_conn, team=team, name="Bent")
+    else_ = insert_patient(committed_conn, team=team, name="Else")
+    other_team = unique("other-team")
+    other = insert_patient(committed_conn, team=other_team)
+    # Enrolled 30 days ago: each was monitored for the whole 10 days of the report.
+    committed_conn.execute("update patients set created_at = %s where id = any(%s)",
+                           (now - timedelta(days=30), [inger, bent, else_, other]))
+    nurse = login(client, committed_conn, "nurse", team)
+    t0 = datetime(2026, 5, 4, 8, tzinfo=UTC)
+    for p in (inger, bent, other):
+        _red_alerts(pool, committed_conn, p, t0)
+    # Inger's alerts were opened 3 days ago; she is admitted for an exacerbation 1 day ago.
+    committed_conn.execute("update alerts set opened_at = %s where patient_id = %s",
+                           (now - timedelta(days=3), inger))
+
+    def admit(patient: int, days_ago: float, reason: str = "copd_exacerbation",
+              headers: dict[str, str] = nurse) -> int:
+        answer = client.post(f"/api/v1/patients/{patient}/care-events", headers=headers, json={
+            "kind": "admission", "occurred_at": (now - timedelta(days=days_ago)).isoformat(),
+            "hospital": "Odense", "reason": reason})
+        assert answer.status_code == 201, answer.text
+        return int(answer.json()["id"])
+
+    admit(inger, 1)
+    admit(else_, 2)  # no alert before it
+    admit(bent, 4, reason="heart")  # not an exacerbation
+    mistake = admit(bent, 5)
+    assert client.post(f"/api/v1/patients/{bent}/care-events/{mistake}/withdraw", headers=nurse,
+                       json={"withdrawal_reason": "the wrong patient"}).status_code == 200
+    # Another team's patient, alerted 3 days ago and admitted: not the team's to count.
+    committed_conn.execute("update alerts set opened_at = %s where patient_id = %s",
+                           (now - timedelta(days=3), other))
+    admit(other, 1, headers=login(client, committed_conn, "nurse", other_team))
+    # Every alert of Inger's and Bent's judged to need no action; Inger's was followed by her
+    # admission all the same, so only Bent's episode counts as one that needed none.
+    for patient in (inger, bent):
+        for alert_id in _alert_ids(client, nurse, patient).values():
+            assert client.post(f"/api/v1/alerts/{alert_id}/resolve",
+                               json={"disposition": "no_action_needed"},
+                               headers=nurse).status_code == 200
+
+    body = client.get("/api/v1/reports/alert-outcomes", params={"since": since.isoformat()},
+                      headers=nurse).json()
+    assert body["admissions"] == {"admissions": 2, "warned": 1, "share_warned": 0.5,
+                                  "median_lead_days": 2.0}
+    episodes = body["episodes"]
+    # One episode each (her SpO2 and pulse alerts of one moment are one case).
+    assert episodes["episodes"] == 2
+    assert episodes["judged_no_action"] == 1
+    assert episodes["patient_months"] == pytest.approx(3 * 10 / 30.4375, abs=0.01)
+    assert episodes["judged_no_action_per_patient_month"] == pytest.approx(
+        1 / (3 * 10 / 30.4375), rel=0.01)
+    # A report that starts after all of it: no admission, no episode.
+    later = client.get("/api/v1/reports/alert-outcomes",
+                       params={"since": (now + timedelta(hours=1)).isoformat()},
+                       headers=nurse).json()
+    assert later["admissions"] == {"admissions": 0, "warned": 0, "share_warned": None,
+                                   "median_lead_days": None}
+    assert later["episodes"]["episodes"] == 0
+
+
 def _stable_hypoxaemic(conn: psycopg.Connection[Any], patient: int, start: datetime,
                        days: int) -> list[tuple[int, str, datetime, float]]:
     """A patient stable at SpO2 88-89 (pulse 85, weight 70): everyday values inside the standard

@@ -188,6 +188,23 @@ def test_burden_list_proposal_and_disposition(
     outcome = page.locator("#outcomes tr[data-rule='absolute'][data-type='spo2']")
     expect(outcome).to_contain_text("Hjemmebesøg: 1")
     expect(outcome).to_contain_text("100 %")
+    # Admitted for an exacerbation after her alerts: the page counts the admission as warned of,
+    # with the figures the API gives for the team.
+    headers = site.login_headers(clinician)
+    assert httpx.post(f"{site.url}/api/v1/patients/{patient_id}/care-events", headers=headers,
+                      json={"kind": "admission", "reason": "copd_exacerbation"}
+                      ).status_code == 201
+    page.reload()
+    report = httpx.get(f"{site.url}/api/v1/reports/alert-outcomes", headers=headers, params={
+        "since": (datetime.now(UTC) - timedelta(days=30)).isoformat()}).json()
+    warned, episodes = report["admissions"], report["episodes"]
+    assert warned["warned"] >= 1
+    expect(page.locator("#admission-warnings")).to_contain_text(
+        f"Indlæggelser for KOL-eksacerbation: {warned['admissions']}, heraf {warned['warned']}"
+        " med en alarm i de 7 dage før")
+    expect(page.locator("#episodes-no-action")).to_contain_text(
+        f"Alarmforløb: {episodes['episodes']}, heraf vurderet uden behov for handling:"
+        f" {episodes['judged_no_action']}")
     shot(page, artifacts_dir, "9-alert-outcomes")
 
 

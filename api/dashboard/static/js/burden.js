@@ -1,6 +1,7 @@
 // The alert-burden page (issue 13): patients by alerts per week over 30 days with their pending
 // personal-limit proposal, and the alert outcomes per rule (share that led to an action, the
-// dispositions given).
+// dispositions given), the admissions the alerts warned of and the episodes judged to need no
+// action.
 
 import { api } from "./session.js";
 import { esc, num, t } from "./i18n.js";
@@ -14,7 +15,9 @@ export async function render(view) {
     api("/api/v1/reports/alert-burden?days=30&limit=100"),
     api(`/api/v1/reports/alert-outcomes?since=${encodeURIComponent(since)}`),
   ]);
-  const share = (r) => (r.share_actioned === null ? "–" : `${num(Math.round(r.share_actioned * 100))} %`);
+  const percent = (value) => (value === null ? "–" : `${num(Math.round(value * 100))} %`);
+  const share = (r) => percent(r.share_actioned);
+  const { admissions: adm, episodes: ep } = outcomes;
   document.title = `${t("burden")} – ${t("title")}`;
   view.innerHTML = `
     <p><a href="#/triage">← ${t("back")}</a></p>
@@ -43,6 +46,10 @@ export async function render(view) {
             <td class="muted">${Object.entries(r.by_disposition).map(([d, n]) => `${t(d)}: ${num(n)}`).join(", ") || "–"}</td>
           </tr>`).join("")}</tbody>
       </table>
+      <p id="admission-warnings">${t("warned_admissions", { n: num(adm.admissions),
+        w: num(adm.warned), s: percent(adm.share_warned), l: num(adm.median_lead_days, 1) })}</p>
+      <p id="episodes-no-action">${t("episodes_no_action", { e: num(ep.episodes),
+        f: num(ep.judged_no_action), r: num(ep.judged_no_action_per_patient_month, 2) })}</p>
     </section>`;
   view.querySelector("#burden tbody").addEventListener("click", (event) => {
     const tr = event.target.closest("tr[data-patient]");
