@@ -53,6 +53,24 @@ def care_events(conn: Connection[Any], **periods: Any) -> list[dict[str, Any]]:
         _params(**periods)).fetchall()
 
 
+def exacerbation_admissions(conn: Connection[Any], *, warning_days: int, **periods: Any
+                            ) -> list[dict[str, Any]]:
+    """Standing admissions for a COPD exacerbation in the period while the patient was monitored,
+    and those with a red or yellow alert of hers opened in the ``warning_days`` days before."""
+    return conn.execute(
+        _PERIODS + " select per.label, p.team_id, count(*) as n,"
+        " count(*) filter (where exists (select from alerts a where a.patient_id = e.patient_id"
+        "   and a.severity in ('red', 'yellow') and a.opened_at <= e.occurred_at"
+        "   and a.opened_at >= e.occurred_at - make_interval(days => %(warning_days)s)))"
+        "   as warned"
+        " from per join care_events e on e.occurred_at >= per.starts"
+        "   and e.occurred_at < per.ends and e.withdrawn_at is null and e.kind = 'admission'"
+        "   and e.reason = 'copd_exacerbation'"
+        " join patients p on p.id = e.patient_id and e.occurred_at >= p.created_at"
+        "   and e.occurred_at < coalesce(p.discharged_at, 'infinity')" + _GROUPS,
+        _params(warning_days=warning_days, **periods)).fetchall()
+
+
 def adherence(conn: Connection[Any], *, tz: str, **periods: Any) -> list[dict[str, Any]]:
     """Scheduled measurements and those taken: each (local day, type) of her schedule whose
     deadline falls in the period while she was monitored and not paused, under the schedule in

@@ -27,6 +27,13 @@ class Figures(BaseModel):
     outpatient_visits: int | None
     outpatient_per_patient_year: float | None
     emergency_visits: int | None
+    exacerbation_admissions: int | None
+    """Acute admissions for a COPD exacerbation (of ``admissions``)."""
+    exacerbation_admissions_warned: int | None
+    """Of those, the admissions with a red or yellow alert of hers opened in the
+    ``alerts.reports.WARNING_DAYS`` days before: the telemonitoring saw it coming."""
+    share_warned: float | None
+    """``exacerbation_admissions_warned / exacerbation_admissions``."""
     measurements_scheduled: int | None
     measurements_taken: int | None
     adherence: float | None

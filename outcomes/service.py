@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from psycopg import Connection
 
+from alerts.reports import WARNING_DAYS
 from core import errors
 from core.pro import PRO_QUESTION, PRO_QUESTIONNAIRE
 from outcomes import repository
@@ -77,13 +78,16 @@ def outcomes(conn: Connection[Any], *, first: date, last: date, reference_year: 
                             "starts": [p.starts for p in periods],
                             "ends": [p.ends for p in periods], "now": now}
     cells: dict[tuple[str, int | None], dict[str, Any]] = defaultdict(lambda: {
-        "patients": 0, "days": 0.0, "care": defaultdict(int), "scheduled": 0, "taken": 0,
+        "patients": 0, "days": 0.0, "care": defaultdict(int), "copd": 0, "warned": 0,
+        "scheduled": 0, "taken": 0,
         "severity": defaultdict(int), "disposition": defaultdict(int), "red_n": 0,
         "p50": None, "p90": None, "pro_n": 0, "pro_yes": 0})
     for r in repository.monitored(conn, **span):
         cells[r["label"], r["team_id"]].update(patients=r["patients"], days=r["days"])
     for r in repository.care_events(conn, **span):
         cells[r["label"], r["team_id"]]["care"][r["kind"]] += r["n"]
+    for r in repository.exacerbation_admissions(conn, warning_days=WARNING_DAYS, **span):
+        cells[r["label"], r["team_id"]].update(copd=r["n"], warned=r["warned"])
     for r in repository.adherence(conn, tz=str(tz), **span):
         cells[r["label"], r["team_id"]].update(scheduled=r["scheduled"], taken=r["taken"])
     for r in repository.alerts(conn, **span):
@@ -149,6 +153,8 @@ def _figures(label: str, cell: dict[str, Any] | None, suppressed: bool) -> Figur
         outpatient_visits=care["outpatient"],
         outpatient_per_patient_year=_rate(care["outpatient"], years),
         emergency_visits=care["emergency"],
+        exacerbation_admissions=cell["copd"], exacerbation_admissions_warned=cell["warned"],
+        share_warned=_rate(cell["warned"], cell["copd"]),
         measurements_scheduled=cell["scheduled"], measurements_taken=cell["taken"],
         adherence=_rate(cell["taken"], cell["scheduled"]),
         alerts={s: cell["severity"][s] for s in SEVERITIES},
@@ -174,7 +180,8 @@ def _before(row: dict[str, Any] | None, min_group: int) -> BeforeEnrolment:
 
 CSV_COLUMNS = ("team", "period", "suppressed", "patients_monitored", "patient_years",
                "admissions", "admissions_per_patient_year", "outpatient_visits",
-               "outpatient_per_patient_year", "emergency_visits", "measurements_scheduled",
+               "outpatient_per_patient_year", "emergency_visits", "exacerbation_admissions",
+               "exacerbation_admissions_warned", "share_warned", "measurements_scheduled",
                "measurements_taken", "adherence",
                *(f"alerts_{s}" for s in SEVERITIES),
                *(f"alerts_{s}_per_patient_month" for s in SEVERITIES),

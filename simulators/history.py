@@ -70,6 +70,7 @@ def generate_history(*, teams: list[str], patients_per_team: int, months: int, s
         stays = _episodes(history, cohort, i, rng, params)
         _readings(history, cohort, i, stays)
         _noise_alerts(history, rng, params)
+        _false_alerts(history, rng, params, stays)
         _outpatient(history, rng, params)
         _answers(history, rng, params, pro_interval_days)
         histories.append(history)
@@ -78,8 +79,9 @@ def generate_history(*, teams: list[str], patients_per_team: int, months: int, s
 
 def _episodes(history: PatientHistory, cohort: Any, i: int, rng: np.random.Generator,
               params: OutcomeParameters) -> list[tuple[datetime, datetime]]:
-    """Alerts and hospital contacts from the patient's exacerbations while monitored; the
-    admissions' [start, end) are returned (no readings while she is in hospital)."""
+    """Alerts and hospital contacts from the patient's exacerbations while monitored (a share
+    of them caught by no alert); the admissions' [start, end) are returned (no readings while she
+    is in hospital)."""
     episodes = cohort.episodes
     stays = []
     for k in np.nonzero(episodes.patient_index == i)[0]:
@@ -87,26 +89,29 @@ def _episodes(history: PatientHistory, cohort: Any, i: int, rng: np.random.Gener
         if not history.created_at <= peak < history.discharged_at - timedelta(days=1):
             continue
         severe = float(episodes.spo2_drop[k]) >= params.severe_spo2_drop
+        caught = rng.random() >= params.missed_share
         opened = peak - timedelta(hours=float(rng.uniform(2, 20)))
         ack = opened + timedelta(minutes=float(rng.lognormal(
             np.log(params.ack_minutes_median), params.ack_minutes_sigma)))
         hospital = str(rng.choice(HOSPITALS))
         if severe:
-            history.alerts.append({"severity": "red", "type": "spo2", "opened_at": opened,
-                                   "acknowledged_at": ack, "resolved_at": ack,
-                                   "disposition": "admitted"})
+            admission: dict[str, Any] = {"kind": "admission", "hospital": hospital,
+                                         "reason": "copd_exacerbation"}
+            if caught:
+                history.alerts.append({"severity": "red", "type": "spo2", "opened_at": opened,
+                                       "acknowledged_at": ack, "resolved_at": ack,
+                                       "disposition": "admitted"})
+                admission["alert"] = len(history.alerts) - 1
             admitted = ack + timedelta(hours=float(rng.uniform(1, params.admission_lead_hours_max)))
             discharged = admitted + timedelta(days=int(rng.integers(
                 params.admission_days_min, params.admission_days_max + 1)))
             discharged = min(discharged, history.discharged_at - timedelta(hours=1))
-            history.care_events.append({"kind": "admission", "occurred_at": admitted,
-                                        "hospital": hospital, "reason": "copd_exacerbation",
-                                        "alert": len(history.alerts) - 1,
+            history.care_events.append({**admission, "occurred_at": admitted,
                                         "until": discharged})
             history.care_events.append({"kind": "discharge", "occurred_at": discharged,
                                         "hospital": hospital, "reason": "copd_exacerbation"})
             stays.append((admitted, discharged))
-        else:
+        elif caught:
             emergency = rng.random() < params.emergency_share
             history.alerts.append({
                 "severity": "yellow", "type": "spo2", "opened_at": opened,
@@ -145,6 +150,26 @@ def _noise_alerts(history: PatientHistory, rng: np.random.Generator,
                                "resolved_at": handled,
                                "disposition": str(rng.choice(["no_action_needed",
                                                               "measurement_error"]))})
+
+
+def _false_alerts(history: PatientHistory, rng: np.random.Generator, params: OutcomeParameters,
+                  stays: list[tuple[datetime, datetime]]) -> None:
+    """Red and yellow alerts outside any exacerbation that the nurse judged to need no action
+    (none while she is in hospital: no readings then)."""
+    span = (history.discharged_at - history.created_at).total_seconds()
+    for _ in range(rng.poisson(params.false_alerts_per_month * span / (30.44 * 86400))):
+        opened = history.created_at + timedelta(seconds=float(rng.uniform(0, span - 86400)))
+        if any(lo <= opened < hi for lo, hi in stays):
+            continue
+        handled = opened + timedelta(minutes=float(rng.lognormal(
+            np.log(params.ack_minutes_median), params.ack_minutes_sigma)))
+        history.alerts.append({
+            "severity": "red" if rng.random() < params.false_red_share else "yellow",
+            "type": str(rng.choice(["spo2", "pulse"])), "opened_at": opened,
+            "acknowledged_at": handled, "resolved_at": handled,
+            "disposition": ("measurement_error"
+                            if rng.random() < params.false_measurement_error_share
+                            else "no_action_needed")})
 
 
 def _outpatient(history: PatientHistory, rng: np.random.Generator,

@@ -326,6 +326,17 @@ class OutcomeParameters:
     """Minutes from a red alert to a nurse's acknowledgement, log-normal (*assumption*)."""
     noise_alerts_per_month: float = 0.6
     """Green and blue alerts that needed no action, per patient-month (*assumption*)."""
+    missed_share: float = 0.1
+    """Exacerbations no alert caught: the robustness benchmark's sensitivity is ≈ 90 % with the
+    diary (docs/alerting-engine.md); a severe one is admitted all the same, without an alert."""
+    false_alerts_per_month: float = 1.2
+    """Red and yellow alert episodes the nurse judged to need no action, per patient-month: the
+    benchmark's false episodes on its worst reporting cohort (docs/alerting-engine.md)."""
+    false_red_share: float = 0.15
+    """Of those, the red ones (the benchmark: SpO2 below the red limit ≈ 0.17 of 1.25)."""
+    false_measurement_error_share: float = 0.2
+    """Of those, the ones the nurse put down to a measurement error rather than "no action
+    needed" (*assumption*)."""
     pro_noise: float = 0.05
     """Share of answers to the monthly question that do not follow the hospital contacts of the
     month before (*assumption*)."""

@@ -92,15 +92,31 @@ def build(conn: psycopg.Connection[Any], seed: int = 19) -> World:
                              " values (%s, %s, %s, 'holiday')", (pid, starts,
                                                                   starts + timedelta(days=7)))
             # Care events, some before enrolment and some withdrawn (neither counted).
-            for _ in range(rng.randrange(0, 6)):
-                at = created + timedelta(days=rng.randrange(-60, 330), hours=rng.randrange(24))
+            events = [(rng.choice(["admission", "outpatient", "emergency", "discharge"]),
+                       created + timedelta(days=rng.randrange(-60, 330),
+                                           hours=rng.randrange(24)))
+                      for _ in range(rng.randrange(0, 6))]
+            # And an admission in the months shown, while she was monitored.
+            first = max(created, _local(date(2019, 1, 1), time(0)))
+            events.append(("admission", first + (min(end, _local(date(2019, 7, 1), time(0)))
+                                                 - first) * rng.random()))
+            for k, (kind, at) in enumerate(events):
                 withdrawn = at + timedelta(days=1) if rng.random() < 0.3 else None
                 conn.execute(
                     "insert into care_events (patient_id, kind, occurred_at, reason,"
-                    " withdrawn_at, withdrawal_reason)"
-                    " values (%s, %s, %s, 'copd_exacerbation', %s, %s)",
-                    (pid, rng.choice(["admission", "outpatient", "emergency", "discharge"]), at,
+                    " withdrawn_at, withdrawal_reason) values (%s, %s, %s, %s, %s, %s)",
+                    (pid, kind, at, rng.choice(["copd_exacerbation", "copd_exacerbation",
+                                                "pneumonia"]),
                      withdrawn, "wrong patient" if withdrawn else ""))
+                # Most admissions had an alert in the days before: within the 7-day warning
+                # window or just outside it, red, yellow or blue in turn (only red and yellow
+                # warn).
+                if kind == "admission" and rng.random() < 0.8:
+                    conn.execute(
+                        "insert into alerts (patient_id, rule, type, severity, status, opened_at,"
+                        " reason) values (%s, %s, 'spo2', %s, 'open', %s, 'x')",
+                        (pid, f"warning-{k}", ("red", "yellow", "blue")[len(patient_ids) % 3],
+                         at - timedelta(hours=rng.randrange(0, 9 * 24))))
             # Readings: most scheduled ones, some off-schedule.
             rows = []
             day = created.astimezone(TZ).date()
@@ -211,6 +227,9 @@ def expected(conn: psycopg.Connection[Any], now: datetime,
                                    " where measured_at >= %s and measured_at < %s",
                                    (start - timedelta(days=1), end + timedelta(days=1)))}
     alerts = conn.execute("select * from alerts").fetchall()
+    alerts_of = defaultdict(list)
+    for a in alerts:
+        alerts_of[a["patient_id"]].append(a)
     red_at: dict[int, datetime] = {}
     for e in conn.execute("select alert_id, min(at) as at from alert_events"
                           " where severity = 'red' and event in ('opened', 'updated',"
@@ -249,13 +268,19 @@ def expected(conn: psycopg.Connection[Any], now: datetime,
                                 figures["scheduled"] += 1
                                 figures["taken"] += (p["id"], kind, day) in taken
                         day += timedelta(days=1)
-            care = defaultdict(int)
+            care, copd, warned = defaultdict(int), 0, 0
             for e in events:
                 p = by_id[e["patient_id"]]
                 if (member(p["id"]) and lo_p <= e["occurred_at"] < hi_p
                         and p["created_at"] <= e["occurred_at"]
                         < (p["discharged_at"] or INFINITY)):
                     care[e["kind"]] += 1
+                    if e["kind"] == "admission" and e["reason"] == "copd_exacerbation":
+                        copd += 1
+                        warned += any(
+                            a["severity"] in ("red", "yellow")
+                            and e["occurred_at"] - timedelta(days=7) <= a["opened_at"]
+                            <= e["occurred_at"] for a in alerts_of[e["patient_id"]])
             severity, disposition, red = defaultdict(int), defaultdict(int), []
             for a in alerts:
                 if not (member(a["patient_id"]) and lo_p <= a["opened_at"] < hi_p):
@@ -269,7 +294,8 @@ def expected(conn: psycopg.Connection[Any], now: datetime,
                                          ).total_seconds() / 60))
             mine = [q for q in answers if member(q["patient_id"])
                     and lo_p <= q["authored_at"] < hi_p]
-            figures.update(care=care, severity=severity, disposition=disposition, red=red,
+            figures.update(care=care, copd=copd, warned=warned, severity=severity,
+                           disposition=disposition, red=red,
                            pro_n=len(mine),
                            pro_yes=sum(q["answers"][PRO_QUESTION] is True for q in mine))
             result[label, group] = figures
@@ -295,6 +321,9 @@ def check(figures: dict[str, Any], want: dict[str, Any]) -> None:
         assert figures[name] == want["care"][kind], name
     assert _close(figures["admissions_per_patient_year"],
                   _rate(want["care"]["admission"], years))
+    assert figures["exacerbation_admissions"] == want["copd"]
+    assert figures["exacerbation_admissions_warned"] == want["warned"]
+    assert _close(figures["share_warned"], _rate(want["warned"], want["copd"]))
     assert _close(figures["outpatient_per_patient_year"],
                   _rate(want["care"]["outpatient"], years))
     assert figures["measurements_scheduled"] == want["scheduled"]
@@ -376,6 +405,11 @@ def test_every_figure_matches_the_rows_it_counts(
     a = world.teams[0]
     checked = check_response(body, want, world.teams, [*MONTHS, str(REFERENCE)])
     assert checked >= 8, "the world shows too little to test"
+    # Admissions both warned of and not, and admissions for other reasons, in the months.
+    warned = sum(want[m, None]["warned"] for m in MONTHS)
+    copd = sum(want[m, None]["copd"] for m in MONTHS)
+    admissions = sum(want[m, None]["care"]["admission"] for m in MONTHS)
+    assert 0 < warned < copd < admissions, (warned, copd, admissions)
     # The 12 months before enrolment, where known.
     known = [r for r in committed_conn_module.execute(
         "select p.admissions_before, t.name from patients p join teams t on t.id = p.team_id"

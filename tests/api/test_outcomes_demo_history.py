@@ -24,17 +24,20 @@ def test_the_history_is_plausible_and_every_figure_matches_its_rows(
     now = datetime.now(UTC)
     teams = [unique("hist-nord"), unique("hist-syd")]
     histories = generate_history(teams=teams, patients_per_team=8, months=14, seed=3, now=now)
-    # Admissions come from severe exacerbations, each with its red alert and discharge.
+    # Admissions come from severe exacerbations, each with its discharge and, when an alert
+    # caught it, its red alert.
     admissions = [e for h in histories for e in h.care_events if e["kind"] == "admission"]
     assert admissions
     for h in histories:
         for e in h.care_events:
             if e["kind"] == "admission":
-                alert = h.alerts[e["alert"]]
-                assert alert["severity"] == "red"
-                assert alert["disposition"] == "admitted"
-                assert alert["opened_at"] < e["occurred_at"] < e["until"] <= h.discharged_at
+                assert e["occurred_at"] < e["until"] <= h.discharged_at
                 assert not any(e["occurred_at"] <= at < e["until"] for _, at, _ in h.readings)
+                if "alert" in e:
+                    alert = h.alerts[e["alert"]]
+                    assert alert["severity"] == "red"
+                    assert alert["disposition"] == "admitted"
+                    assert alert["opened_at"] < e["occurred_at"]
     assert not repository.team_has_patients(committed_conn, teams[0])
     assert repository.insert_history(committed_conn, histories) == 16
     assert repository.team_has_patients(committed_conn, teams[0])
@@ -65,3 +68,26 @@ def test_the_history_is_plausible_and_every_figure_matches_its_rows(
     shares = [f["pro_share_managed"] for f in shown if f["pro_share_managed"] is not None]
     assert shares
     assert 0.5 < sum(shares) / len(shares) <= 1
+
+
+def test_the_history_misses_some_exacerbations_and_raises_false_alerts_as_the_benchmark() -> None:
+    """The demo's alerts are as good as the robustness benchmark measured, no better: a tenth of
+    the admissions came without an alert, and about 1.2 red or yellow alert episodes per
+    patient-month needed no action (docs/alerting-engine.md)."""
+    now = datetime.now(UTC)
+    histories = generate_history(teams=["a"], patients_per_team=300, months=12, seed=11, now=now)
+    admissions = [e for h in histories for e in h.care_events if e["kind"] == "admission"]
+    missed = sum("alert" not in e for e in admissions) / len(admissions)
+    assert 0.04 < missed < 0.2, missed
+    months = sum((h.discharged_at - h.created_at).total_seconds() for h in histories) / (
+        30.44 * 86400)
+    false = [a for h in histories for a in h.alerts if a["severity"] in ("red", "yellow")
+             and a["disposition"] in ("no_action_needed", "measurement_error")]
+    assert 0.9 < len(false) / months < 1.5
+    assert 0.05 < sum(a["severity"] == "red" for a in false) / len(false) < 0.3
+    # None of those while she is in hospital.
+    for h in histories:
+        stays = [(e["occurred_at"], e["until"]) for e in h.care_events if e["kind"] == "admission"]
+        assert not any(lo <= a["opened_at"] < hi for a in h.alerts for lo, hi in stays
+                       if a["severity"] in ("red", "yellow")
+                       and a["disposition"] in ("no_action_needed", "measurement_error"))

@@ -72,6 +72,18 @@ def test_the_manager_sees_plots_a_table_and_the_csv_and_no_patient(
     problems = check(page, artifacts_dir, "outcomes-da", "1280x800")
     assert problems == []
     page.screenshot(path=str(artifacts_dir / "dashboard-outcomes-da-1280x800.png"))
+    # The table: the admissions for an exacerbation, and the share an alert warned of, with the
+    # reference year's figure from the API in its last column.
+    year = httpx.get(f"{site.url}/api/v1/outcomes", headers=site.login_headers(manager)).json()[
+        "groups"][0]["reference"]
+    warned = page.locator(".outcomes-table tr", has_text="Andel varslet af en alarm")
+    expect(warned.locator("td").last).to_have_text(
+        "–" if year["share_warned"] is None else f"{round(year['share_warned'] * 100)} %")
+    expect(page.locator(".outcomes-table tr", has_text="Indlæggelser for KOL-eksacerbation")
+           .locator("td").last).to_have_text(str(year["exacerbation_admissions"]))
+    table = page.locator(".outcomes-table")
+    table.scroll_into_view_if_needed()
+    table.screenshot(path=str(artifacts_dir / "dashboard-outcomes-table-da.png"))
     text = page.content()
     assert not any(h.name in text for h in histories)
     with page.expect_download() as download:
