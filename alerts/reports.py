@@ -57,7 +57,8 @@ def alert_outcomes(conn: Connection[Any], viewer: Viewer, *, since: datetime,
     disposition, and the share of those that led to an action; the admissions for an
     exacerbation they warned of, and the episodes the nurses judged needed no action."""
     now = now or datetime.now(UTC)
-    warnings = repository.warning_alerts(conn, viewer, since=since - timedelta(days=WARNING_DAYS))
+    warnings = repository.warning_alerts(conn, viewer,
+                                         since=_before(since, timedelta(days=WARNING_DAYS)))
     admissions = repository.exacerbation_admissions(conn, viewer, since=since)
     admitted = {pid: [r["occurred_at"] for r in g]
                 for pid, g in groupby(admissions, key=lambda r: r["patient_id"])}
@@ -89,13 +90,22 @@ def _admission_warnings(admitted: dict[int, list[datetime]], warnings: list[dict
         alerts = opened.get(pid, [])
         for at in times:
             total += 1
-            first = bisect_left(alerts, at - window)
+            first = bisect_left(alerts, _before(at, window))
             if first < len(alerts) and alerts[first] <= at:
                 leads.append((at - alerts[first]) / timedelta(days=1))
     return AdmissionWarnings(
         admissions=total, warned=len(leads),
         share_warned=round(len(leads) / total, 4) if total else None,
         median_lead_days=round(statistics.median(leads), 2) if leads else None)
+
+
+def _before(moment: datetime, span: timedelta) -> datetime:
+    """``moment - span``, or the first representable moment for one closer to it (a report
+    ``since`` year 1, an admission recorded at the start of time)."""
+    try:
+        return moment - span
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _episodes(warnings: list[dict[str, Any]], admitted: dict[int, list[datetime]],

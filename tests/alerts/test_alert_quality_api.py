@@ -418,3 +418,19 @@ def test_clinician_turns_auto_personalisation_on_and_off_per_patient(
     again = client.put(url(opted_in), json=body, headers=clinician)
     assert again.status_code == 409
     assert again.json()["type"].endswith("personalisation-done")
+
+
+def test_the_outcomes_report_takes_the_first_representable_moment(
+        client: TestClient, committed_conn: psycopg.Connection[Any], team: str) -> None:
+    """Seven days before year 1 is no datetime: the report counts from year 1, and an admission
+    recorded then is no alert's warning (not a 500)."""
+    patient = insert_patient(committed_conn, team=team)
+    nurse = login(client, committed_conn, "nurse", team)
+    assert client.post(f"/api/v1/patients/{patient}/care-events", headers=nurse, json={
+        "kind": "admission", "reason": "copd_exacerbation",
+        "occurred_at": "0001-01-02T00:00:00Z"}).status_code == 201
+    answer = client.get("/api/v1/reports/alert-outcomes", headers=nurse,
+                        params={"since": "0001-01-01T00:00:00Z"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["admissions"]["admissions"] == 1
+    assert answer.json()["admissions"]["warned"] == 0
