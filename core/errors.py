@@ -200,13 +200,6 @@ class TeamNotFound(NotFound):
     default_detail = "no such team"
 
 
-class TeamMemberNotFound(NotFound):
-    """Someone named in a rota or an escalation chain is not a member of the team."""
-
-    slug = "team-member-not-found"
-    default_detail = "everyone in the rota and the chain must be a member of the team"
-
-
 class PushSubscriptionNotFound(NotFound):
     """The user has no Web Push subscription with that endpoint."""
 
@@ -284,6 +277,21 @@ class PatientDischarged(Conflict):
 
     slug = "patient-discharged"
     default_detail = "the patient has been discharged"
+
+
+class TeamMemberNotFound(Conflict):
+    """Someone named in a rota or an escalation chain is not a member of the team: the team was
+    found, and its membership does not allow the change."""
+
+    slug = "team-member-not-found"
+    default_detail = "everyone in the rota and the chain must be a member of the team"
+
+
+class PauseEnded(Conflict):
+    """The pause is over: only a current or future pause can be ended."""
+
+    slug = "pause-ended"
+    default_detail = "the pause has already ended"
 
 
 class AlertStateConflict(Conflict):

@@ -64,6 +64,11 @@ def end_pause(conn: Connection[Any], *, patient_id: int, pause_id: int, at: date
     return row
 
 
+def pause_exists(conn: Connection[Any], *, patient_id: int, pause_id: int) -> bool:
+    return conn.execute("select 1 from patient_pauses where id = %s and patient_id = %s",
+                        (pause_id, patient_id)).fetchone() is not None
+
+
 def copy_profile_thresholds(conn: Connection[Any], *, patient_id: int, profile: str,
                             changed_by: int | None) -> None:
     """Enrolment: version 1 of the patient's thresholds is a copy of the profile's."""

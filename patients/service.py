@@ -216,7 +216,9 @@ def end_pause(conn: Connection[Any], viewer: Viewer, patient_id: int, pause_id: 
     require_patient(conn, viewer, patient_id)
     row = repository.end_pause(conn, patient_id=patient_id, pause_id=pause_id, at=now)
     if row is None:
-        raise errors.PauseNotFound("no such current or future pause")
+        if repository.pause_exists(conn, patient_id=patient_id, pause_id=pause_id):
+            raise errors.PauseEnded()
+        raise errors.PauseNotFound()
     audit.record(conn, viewer=viewer, action="patient.pause.end", entity_type="patient",
                  entity_id=patient_id, detail={"pause_id": pause_id, "reason": row["reason"],
                                                "ended_at": now.isoformat()})

@@ -12,8 +12,8 @@ class UserCreate(BaseModel):
     username: str = Field(pattern=r"^[A-Za-z0-9._@-]{3,64}$")
     password: str = Field(min_length=10, max_length=200)
     role: Role
-    display_name: str = Field(default="", max_length=200)
-    teams: list[str] = Field(default_factory=list)
+    display_name: Text = Field(default="", max_length=200)
+    teams: list[Text] = Field(default_factory=list)
 
 
 class UserOut(BaseModel):
@@ -32,7 +32,7 @@ class UserInvite(BaseModel):
     username: str = Field(pattern=r"^[A-Za-z0-9._@-]{3,64}$")
     display_name: Text = Field(default="", max_length=200)
     role: Role
-    teams: list[str] = Field(min_length=1)
+    teams: list[Text] = Field(min_length=1)
 
 
 class UserChange(BaseModel):
@@ -42,7 +42,7 @@ class UserChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     display_name: Text | None = Field(default=None, max_length=200)
     role: Role | None = None
-    teams: list[str] | None = None
+    teams: list[Text] | None = None
     active: bool | None = None
 
 

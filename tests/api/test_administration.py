@@ -57,8 +57,11 @@ def test_enrol_with_details_edit_schedule_pause_transfer_and_discharge(
     assert client.post(f"{url}/pauses/{pause['id']}/end",
                        headers=nurse.headers).status_code == 204
     assert client.get(url, headers=nurse.headers).json()["pauses"] == []
-    assert client.post(f"{url}/pauses/{pause['id']}/end",
-                       headers=nurse.headers).status_code == 404
+    # Ended, it is still there: ending it again is a conflict with its state, not a 404.
+    again = client.post(f"{url}/pauses/{pause['id']}/end", headers=nurse.headers)
+    assert again.status_code == 409
+    assert again.json()["type"] == "urn:kol:problem:pause-ended"
+    assert client.post(f"{url}/pauses/999999999/end", headers=nurse.headers).status_code == 404
 
     assert client.post(f"{url}/discharge", headers=nurse.headers,
                        json={"reason": "x"}).status_code == 403

@@ -197,3 +197,21 @@ def test_a_username_with_a_nul_names_no_user(client: TestClient) -> None:
     response = client.post("/api/v1/auth/token", data={"username": "nurse\x00", "password": "x"})
     assert response.status_code == 401, response.text
     assert response.json()["type"] == "urn:kol:problem:invalid-credentials"
+
+
+def test_a_team_name_with_a_nul_is_refused_when_inviting_or_changing_a_user(
+        client: TestClient, committed_conn: psycopg.Connection[Any]) -> None:
+    """Found by schemathesis' stateful phase: a NUL in a user's team names reached PostgreSQL
+    (a 500)."""
+    team = unique("team")
+    admin = make_user(client, committed_conn, role="admin", teams=[team])
+    invited = client.post("/api/v1/users", headers=admin.headers, json={
+        "username": unique("u"), "role": "nurse", "teams": [f"{team}\x00"]})
+    assert invited.status_code == 422, invited.text
+    assert invited.json()["type"] == "urn:kol:problem:validation-error"
+    created = client.post("/api/v1/users", headers=admin.headers, json={
+        "username": unique("u"), "role": "nurse", "teams": [team]})
+    assert created.status_code == 201, created.text
+    changed = client.patch(f"/api/v1/users/{created.json()['user']['id']}",
+                           headers=admin.headers, json={"teams": [f"{team}\x00"]})
+    assert changed.status_code == 422, changed.text

@@ -79,7 +79,7 @@ def test_team_admin_edits_rota_chain_and_policy(client: TestClient, pool: Connec
     stranger = _id(pool, other_admin.username)
     bad = client.put(f"{url}/rota", json={"slots": [{**rota["slots"][0], "user_id": stranger}]},
                      headers=admin.headers)
-    assert bad.status_code == 404
+    assert bad.status_code == 409
     assert bad.json()["type"] == "urn:kol:problem:team-member-not-found"
     bad = client.put(f"{url}/escalation", json={"steps": [
         {"target": "primary", "after_minutes": 10}, {"target": "secondary", "after_minutes": 5}]},
