@@ -33,7 +33,9 @@ def test_a_storm_of_interrupts_and_terms_stops_the_process() -> None:
             except ProcessLookupError:
                 break
         try:
-            assert process.wait(timeout=5) == 0
+            # Stopped by its handler (0), or by a signal of the storm that arrived while Python
+            # was exiting, after it had put the default actions back: stopped either way.
+            assert process.wait(timeout=5) in (0, -signal.SIGINT, -signal.SIGTERM)
         except subprocess.TimeoutExpired:
             hung += 1
             process.kill()

@@ -183,8 +183,11 @@ class CommandLines:
     short-lived helpers (psql, mosquitto_ctrl, redis-cli) are seen too."""
 
     def __init__(self) -> None:
-        self.seen: dict[int, str] = {}
+        self.seen: set[tuple[int, str]] = set()
+        """Every (pid, command line) pair: a pid's line changes at exec and pids are reused, and
+        neither may hide an earlier line."""
         self._stop = threading.Event()
+        self._swept = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -195,11 +198,15 @@ class CommandLines:
                         command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
                     except OSError:
                         continue
-                    self.seen[int(entry.name)] = command.decode(errors="replace")
+                    self.seen.add((int(entry.name), command.decode(errors="replace")))
+            self._swept.set()
             time.sleep(0.005)
 
     def __enter__(self) -> CommandLines:
         self._thread.start()
+        # On a loaded machine the thread's first sweep may begin after a short command has
+        # come and gone: the block starts once /proc has been read through once.
+        assert self._swept.wait(30), "the sampler did not start"
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -231,8 +238,8 @@ def test_no_secret_on_any_command_line(settings: Settings, tmp_path: Path) -> No
                 process.wait(20)
     secrets = {**_secrets(), "device password": device_password}
     assert len(lines.seen) > 20
-    assert any("stack.sh up" in c for c in lines.seen.values())  # the sampler was running
-    for pid, command in lines.seen.items():
+    assert any("stack.sh up" in c for _, c in lines.seen)  # the sampler was running
+    for pid, command in lines.seen:
         for name, value in secrets.items():
             assert value not in command, f"{name} on the command line of {pid}: {command[:80]}"
 
