@@ -34,7 +34,9 @@ WARNING_DAYS = 7
 onset) warned of it."""
 EPISODE_GAP_DAYS = 3
 """Alerts of one patient with no longer gap are one episode: the nurse handles them as one case."""
-DAYS_PER_MONTH = 30.4375
+DAYS_PER_MONTH = 365.25 / 12
+"""A patient-month, here and in the outcome figures."""
+
 
 def _counts(rows: list[dict[str, Any]]) -> OutcomeCounts:
     by: dict[str, int] = defaultdict(int)

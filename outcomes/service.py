@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from psycopg import Connection
 
-from alerts.reports import WARNING_DAYS
+from alerts.reports import DAYS_PER_MONTH, WARNING_DAYS
 from core import errors
 from core.pro import PRO_QUESTION, PRO_QUESTIONNAIRE
 from outcomes import repository
@@ -29,7 +29,6 @@ from outcomes.schemas import (
 )
 
 YEAR_DAYS = 365.25
-MONTH_DAYS = YEAR_DAYS / 12
 MAX_MONTHS = 60
 ALL = None
 """The municipality's key among the groups (the teams are keyed by id)."""
@@ -144,7 +143,7 @@ def _figures(label: str, cell: dict[str, Any] | None, suppressed: bool) -> Figur
         return Figures(period=label, suppressed=suppressed, **dict.fromkeys(
             set(Figures.model_fields) - {"period", "suppressed"}))
     years = cell["days"] / YEAR_DAYS
-    patient_months = cell["days"] / MONTH_DAYS
+    patient_months = cell["days"] / DAYS_PER_MONTH
     care = cell["care"]
     return Figures(
         period=label, suppressed=False, patients_monitored=cell["patients"],
