@@ -7,6 +7,7 @@ most, the admissions of the year before enrolment. ``kol-sim history`` writes it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -91,8 +92,7 @@ def _episodes(history: PatientHistory, cohort: Any, i: int, rng: np.random.Gener
         severe = float(episodes.spo2_drop[k]) >= params.severe_spo2_drop
         caught = rng.random() >= params.missed_share
         opened = peak - timedelta(hours=float(rng.uniform(2, 20)))
-        ack = opened + timedelta(minutes=float(rng.lognormal(
-            np.log(params.ack_minutes_median), params.ack_minutes_sigma)))
+        ack = opened + _ack_delay(rng, params)
         hospital = str(rng.choice(HOSPITALS))
         if severe:
             admission: dict[str, Any] = {"kind": "admission", "hospital": hospital,
@@ -138,12 +138,24 @@ def _readings(history: PatientHistory, cohort: Any, i: int,
                                  float(readings.value[r])))
 
 
+def _moments(history: PatientHistory, rng: np.random.Generator, per_month: float
+             ) -> Iterator[datetime]:
+    """Random moments of her monitoring (not in its last day), ``per_month`` a patient-month on
+    average (a Poisson count, each moment drawn when it is taken)."""
+    span = (history.discharged_at - history.created_at).total_seconds()
+    for _ in range(rng.poisson(per_month * span / (30.44 * 86400))):
+        yield history.created_at + timedelta(seconds=float(rng.uniform(0, span - 86400)))
+
+
+def _ack_delay(rng: np.random.Generator, params: OutcomeParameters) -> timedelta:
+    """How long a nurse takes to acknowledge an alert."""
+    return timedelta(minutes=float(rng.lognormal(np.log(params.ack_minutes_median),
+                                                 params.ack_minutes_sigma)))
+
+
 def _noise_alerts(history: PatientHistory, rng: np.random.Generator,
                   params: OutcomeParameters) -> None:
-    span = (history.discharged_at - history.created_at).total_seconds()
-    count = rng.poisson(params.noise_alerts_per_month * span / (30.44 * 86400))
-    for _ in range(count):
-        opened = history.created_at + timedelta(seconds=float(rng.uniform(0, span - 86400)))
+    for opened in _moments(history, rng, params.noise_alerts_per_month):
         handled = opened + timedelta(hours=float(rng.uniform(1, 30)))
         history.alerts.append({"severity": str(rng.choice(["green", "blue"])), "type": "weight",
                                "opened_at": opened, "acknowledged_at": handled,
@@ -156,13 +168,10 @@ def _false_alerts(history: PatientHistory, rng: np.random.Generator, params: Out
                   stays: list[tuple[datetime, datetime]]) -> None:
     """Red and yellow alerts outside any exacerbation that the nurse judged to need no action
     (none while she is in hospital: no readings then)."""
-    span = (history.discharged_at - history.created_at).total_seconds()
-    for _ in range(rng.poisson(params.false_alerts_per_month * span / (30.44 * 86400))):
-        opened = history.created_at + timedelta(seconds=float(rng.uniform(0, span - 86400)))
+    for opened in _moments(history, rng, params.false_alerts_per_month):
         if any(lo <= opened < hi for lo, hi in stays):
             continue
-        handled = opened + timedelta(minutes=float(rng.lognormal(
-            np.log(params.ack_minutes_median), params.ack_minutes_sigma)))
+        handled = opened + _ack_delay(rng, params)
         history.alerts.append({
             "severity": "red" if rng.random() < params.false_red_share else "yellow",
             "type": str(rng.choice(["spo2", "pulse"])), "opened_at": opened,
